@@ -1,0 +1,3 @@
+from stackctl.cli.app import main
+
+main()

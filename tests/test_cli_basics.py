@@ -1,0 +1,64 @@
+"""The CLI skeleton: help, version, error mapping, and lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pydantic", "networkx", "pyroute2", "yaml", "anyio", "rich")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stackctl", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_help_lists_usage() -> None:
+    res = run_cli("--help")
+    assert res.returncode == 0
+    assert "Usage: stackctl" in res.stdout
+
+
+def test_version() -> None:
+    res = run_cli("--version")
+    assert res.returncode == 0
+    assert res.stdout.startswith("stackctl version ")
+
+
+def test_unknown_command_is_usage_error() -> None:
+    res = run_cli("no-such-command")
+    assert res.returncode == 2
+    assert "No such command" in res.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["version"], ["--version"]])
+def test_cheap_commands_import_nothing_heavy(argv: list[str]) -> None:
+    code = (
+        "import sys, json\n"
+        f"sys.argv = ['stackctl', *{argv!r}]\n"
+        "from stackctl.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    loaded = json.loads(res.stderr.strip().splitlines()[-1])
+    assert loaded == [], f"--help imported heavy modules: {loaded}"
+
+
+def test_error_is_one_message_and_hint() -> None:
+    import contextlib
+    import io
+
+    from stackctl.cli.app import report_error
+    from stackctl.errors import NotFound
+
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf):
+        code = report_error(NotFound("no such container: web", hint="see stackctl ps -a"),
+                            debug=False)
+    assert code == 125
+    assert buf.getvalue() == "Error: no such container: web\nHint: see stackctl ps -a\n"
