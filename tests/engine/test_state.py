@@ -1,0 +1,74 @@
+"""The metadata store: migrations, transactions, and concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from stackctl.engine.state import SCHEMA_VERSION, StateStore
+from stackctl.errors import EngineError
+
+
+def test_fresh_store_is_at_current_schema(tmp_path: Path) -> None:
+    with StateStore(tmp_path) as st:
+        assert st.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert st.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in st.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"images", "refs", "containers", "networks", "endpoints", "volumes"} <= tables
+
+
+def test_reopen_does_not_migrate_again(tmp_path: Path) -> None:
+    StateStore(tmp_path).close()
+    with StateStore(tmp_path) as st:
+        assert st.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    StateStore(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(EngineError, match="newer than this stackctl"):
+        StateStore(tmp_path)
+
+
+def test_failed_transaction_rolls_back(tmp_path: Path) -> None:
+    with StateStore(tmp_path) as st:
+        with pytest.raises(RuntimeError), st.transaction() as db:
+            db.execute("INSERT INTO stacks(project, updated) VALUES ('p', 'now')")
+            raise RuntimeError("boom")
+        assert st.db.execute("SELECT count(*) FROM stacks").fetchone()[0] == 0
+
+
+def _lease(args: tuple[str, int]) -> list[str]:
+    root, n = args
+    got = []
+    with StateStore(Path(root)) as st:
+        for _ in range(n):
+            with st.transaction() as db:
+                used = {r[0] for r in db.execute("SELECT ip FROM endpoints WHERE network_id='n'")}
+                ip = next(f"10.0.0.{i}" for i in range(2, 255) if f"10.0.0.{i}" not in used)
+                cid = f"c{len(used)}-{ip}"
+                db.execute(
+                    "INSERT INTO endpoints(container_id, network_id, ip, mac) VALUES (?,?,?,?)",
+                    (cid, "n", ip, "02:00:00:00:00:00"),
+                )
+            got.append(ip)
+    return got
+
+
+def test_concurrent_processes_never_share_a_lease(tmp_path: Path) -> None:
+    with StateStore(tmp_path) as st, st.transaction() as db:
+        db.execute(
+            "INSERT INTO networks(id, name, bridge, subnet, gateway, created) "
+            "VALUES ('n','n','br','10.0.0.0/24','10.0.0.1','now')"
+        )
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        results = pool.map(_lease, [(str(tmp_path), 20)] * 4)
+    ips = [ip for r in results for ip in r]
+    assert len(ips) == 80
+    assert len(set(ips)) == 80
