@@ -15,6 +15,8 @@ order, each in its own transaction, and each is tested):
     containers  id PK (64 hex) · name UNIQUE · image_id · image_ref · config (JSON)
                 · status · pid · monitor_pid · exit_code · created · started_at
                 · finished_at · restart_count · health (JSON) · labels (JSON)
+                · error · oom_killed · pid_start · monitor_start (process start
+                  times from /proc/<pid>/stat, so a reused pid is not mistaken)
     volumes     name PK · driver · mountpoint · labels (JSON) · anonymous · created
     networks    id PK · name UNIQUE · bridge UNIQUE · subnet UNIQUE · gateway · internal
                 · mtu · labels (JSON) · options (JSON) · created
@@ -75,7 +77,11 @@ MIGRATIONS: tuple[str, ...] = (
         finished_at TEXT,
         restart_count INTEGER NOT NULL DEFAULT 0,
         health TEXT,
-        labels TEXT NOT NULL DEFAULT '{}'
+        labels TEXT NOT NULL DEFAULT '{}',
+        error TEXT NOT NULL DEFAULT '',
+        oom_killed INTEGER NOT NULL DEFAULT 0,
+        pid_start INTEGER,
+        monitor_start INTEGER
     );
     CREATE INDEX containers_image ON containers(image_id);
     CREATE TABLE volumes (
