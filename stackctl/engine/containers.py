@@ -1,0 +1,273 @@
+"""What a container is: its typed configuration, its record, and its lifecycle.
+
+``ContainerConfig`` is everything a ``run`` can say (the scheduler builds the
+same object from a stack file); it is stored as JSON in ``containers.config``.
+``ContainerRecord`` is a row of the ``containers`` table, read-only.
+
+The lifecycle is a state machine (runc's ``state_linux.go``, youki's
+``ContainerStatus``): every status change goes through ``check_transition``.
+
+    created ──start──► running ──exit──► exited ──start──► running
+       │                │  ▲  │                 │
+       │          pause │  │  └─restart policy─► restarting ──► running / exited
+       │                ▼  │ unpause
+       │               paused ──kill──► exited
+       └──────────── rm ──────────────► removing ◄── rm -f (any) ; dead ◄── failed cleanup
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+from stackctl.errors import InvalidStateTransition
+
+
+class ContainerStatus(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RESTARTING = "restarting"
+    EXITED = "exited"
+    REMOVING = "removing"
+    DEAD = "dead"
+
+
+S = ContainerStatus
+TRANSITIONS: dict[ContainerStatus, frozenset[ContainerStatus]] = {
+    S.CREATED: frozenset({S.RUNNING, S.EXITED, S.REMOVING}),
+    S.RUNNING: frozenset({S.PAUSED, S.EXITED, S.RESTARTING, S.REMOVING}),
+    S.PAUSED: frozenset({S.RUNNING, S.EXITED, S.REMOVING}),
+    S.RESTARTING: frozenset({S.RUNNING, S.EXITED, S.REMOVING}),
+    S.EXITED: frozenset({S.RUNNING, S.RESTARTING, S.REMOVING}),
+    S.REMOVING: frozenset({S.DEAD}),
+    S.DEAD: frozenset({S.REMOVING}),
+}
+
+
+def can_transition(from_: ContainerStatus, to: ContainerStatus) -> bool:
+    return to in TRANSITIONS[from_]
+
+
+def check_transition(from_: ContainerStatus, to: ContainerStatus, *, name: str = "") -> None:
+    if not can_transition(from_, to):
+        hints = {
+            (S.RUNNING, S.RUNNING): "it is already running",
+            (S.PAUSED, S.PAUSED): "it is already paused",
+            (S.CREATED, S.PAUSED): "start it first",
+            (S.EXITED, S.PAUSED): "start it first",
+        }
+        what = f"container {name}" if name else "container"
+        raise InvalidStateTransition(from_.value, to.value, what=what,
+                                     hint=hints.get((from_, to)))
+
+
+@dataclass(frozen=True)
+class MountRequest:
+    """A ``-v``/``--mount`` entry. kind: bind (host path), volume (named), anonymous."""
+
+    kind: str
+    target: str
+    source: str = ""
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class TmpfsMount:
+    target: str
+    options: str = ""
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    name: str = "no"  # no | always | on-failure | unless-stopped
+    max_retries: int = 0  # on-failure:N; 0 = unlimited
+
+    def __str__(self) -> str:
+        if self.name == "on-failure" and self.max_retries:
+            return f"on-failure:{self.max_retries}"
+        return self.name
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """Docker's HEALTHCHECK: test is ["CMD", ...], ["CMD-SHELL", "..."] or ["NONE"]."""
+
+    test: tuple[str, ...]
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 3
+    start_period: float = 0.0
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    """Everything ``stackctl run`` can say. Defaults are Docker's."""
+
+    image: str
+    command: tuple[str, ...] | None = None  # None: the image's CMD
+    entrypoint: tuple[str, ...] | None = None  # None: the image's ENTRYPOINT; () clears it
+    name: str | None = None
+    env: tuple[str, ...] = ()  # "KEY=value", after --env-file merging
+    working_dir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    tty: bool = False
+    open_stdin: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    mounts: tuple[MountRequest, ...] = ()
+    tmpfs: tuple[TmpfsMount, ...] = ()
+    restart: RestartPolicy = RestartPolicy()
+    auto_remove: bool = False
+    memory: int | None = None  # bytes
+    memory_swap: int | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+    read_only: bool = False
+    init: bool = False
+    network: str = "none"  # none | host | bridge | <network name>
+    network_aliases: tuple[str, ...] = ()
+    publish: tuple[str, ...] = ()  # raw -p specs, handed to the network layer
+    healthcheck: Healthcheck | None = None
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    log_max_size: int | None = None  # bytes; None = never rotate
+    log_max_file: int = 1
+    ulimits: tuple[Ulimit, ...] = ()
+    sysctls: dict[str, str] = field(default_factory=dict)
+    runtime: str = "runc"  # "stackctl" (built-in launcher) or "runc"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ContainerConfig:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ContainerConfig:
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in raw.items() if k in known}
+        for key in ("command", "entrypoint"):
+            if data.get(key) is not None:
+                data[key] = tuple(data[key])
+        for key in ("env", "cap_add", "cap_drop", "network_aliases", "publish"):
+            data[key] = tuple(data.get(key) or ())
+        data["mounts"] = tuple(MountRequest(**m) for m in data.get("mounts") or ())
+        data["tmpfs"] = tuple(TmpfsMount(**m) for m in data.get("tmpfs") or ())
+        data["ulimits"] = tuple(Ulimit(**u) for u in data.get("ulimits") or ())
+        data["restart"] = RestartPolicy(**(data.get("restart") or {}))
+        hc = data.get("healthcheck")
+        data["healthcheck"] = (
+            Healthcheck(**{**hc, "test": tuple(hc["test"])}) if hc else None
+        )
+        return cls(**data)
+
+    def with_(self, **changes: Any) -> ContainerConfig:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Health:
+    """The healthcheck's recorded state (Docker's State.Health)."""
+
+    status: str = "starting"  # starting | healthy | unhealthy
+    failing_streak: int = 0
+    log: tuple[dict[str, Any], ...] = ()  # last results: Start, End, ExitCode, Output
+
+    def to_json(self) -> str:
+        return json.dumps({"Status": self.status, "FailingStreak": self.failing_streak,
+                           "Log": list(self.log)})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Health | None:
+        if not text:
+            return None
+        raw = json.loads(text)
+        return cls(raw["Status"], raw["FailingStreak"], tuple(raw["Log"]))
+
+
+@dataclass(frozen=True)
+class ContainerRecord:
+    """One row of the ``containers`` table."""
+
+    id: str
+    name: str
+    image_id: str
+    image_ref: str
+    config: ContainerConfig
+    status: ContainerStatus
+    pid: int | None
+    monitor_pid: int | None
+    exit_code: int | None
+    created: str
+    started_at: str | None
+    finished_at: str | None
+    restart_count: int
+    health: Health | None
+    labels: dict[str, str]
+    error: str = ""
+    oom_killed: bool = False
+    pid_start: int | None = None
+    monitor_start: int | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def running(self) -> bool:
+        return self.status in (S.RUNNING, S.PAUSED, S.RESTARTING)
+
+    @classmethod
+    def from_row(cls, row: Any) -> ContainerRecord:
+        keys = row.keys()
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            image_id=row["image_id"],
+            image_ref=row["image_ref"],
+            config=ContainerConfig.from_json(row["config"]),
+            status=ContainerStatus(row["status"]),
+            pid=row["pid"],
+            monitor_pid=row["monitor_pid"],
+            exit_code=row["exit_code"],
+            created=row["created"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            restart_count=row["restart_count"],
+            health=Health.from_json(row["health"]),
+            labels=json.loads(row["labels"] or "{}"),
+            error=(row["error"] or "") if "error" in keys else "",
+            oom_killed=bool(row["oom_killed"]) if "oom_killed" in keys else False,
+            pid_start=row["pid_start"] if "pid_start" in keys else None,
+            monitor_start=row["monitor_start"] if "monitor_start" in keys else None,
+        )
+
+
+__all__ = [
+    "TRANSITIONS",
+    "ContainerConfig",
+    "ContainerRecord",
+    "ContainerStatus",
+    "Health",
+    "Healthcheck",
+    "MountRequest",
+    "RestartPolicy",
+    "TmpfsMount",
+    "Ulimit",
+    "can_transition",
+    "check_transition",
+]
