@@ -1,0 +1,180 @@
+"""Variable interpolation in stack files, as compose-go's ``template`` package does it.
+
+Forms, inside any string value (keys are left alone):
+
+    $$            a literal $
+    $VAR ${VAR}   the value; unset -> "" plus one warning per variable
+    ${VAR:-d}     d when VAR is unset or empty      ${VAR-d}  d when unset
+    ${VAR:?msg}   error when VAR is unset or empty  ${VAR?msg} error when unset
+    ${VAR:+alt}   alt when VAR is set and not empty ${VAR+alt} alt when set
+
+``d``, ``msg`` and ``alt`` are templates themselves (nesting) and are only
+expanded when used, so an unused default never warns. A ``$`` that starts
+none of these stays as it is (``a $ b``, ``^x$``); a malformed ``${...}`` is
+an "Invalid template" error. Names are ``[_A-Za-z][_A-Za-z0-9]*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from stackctl.errors import SpecError
+from stackctl.spec.options import KeyPath, format_key_path
+from stackctl.spec.yamlpos import Override, Pos
+
+__all__ = ["InterpolationError", "Interpolator", "missing_warning", "substitute"]
+
+Lookup = Callable[[str], str | None]
+OnMissing = Callable[[str], None]
+
+_NAME_START = frozenset("_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_NAME_CHARS = _NAME_START | frozenset("0123456789")
+
+
+class InterpolationError(ValueError):
+    """A template that cannot be expanded; ``variable`` names the culprit if any."""
+
+    def __init__(self, message: str, *, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.variable = variable
+
+
+def missing_warning(name: str) -> str:
+    """The warning compose prints for an unset variable."""
+    return f'The "{name}" variable is not set. Defaulting to a blank string.'
+
+
+def substitute(template: str, lookup: Lookup, on_missing: OnMissing | None = None) -> str:
+    """Expand ``template``; ``lookup(name)`` is None for an unset variable.
+
+    Raises InterpolationError for an invalid template or a required (``?``)
+    variable without a value."""
+    if "$" not in template:
+        return template
+    out: list[str] = []
+    i, n = 0, len(template)
+    while i < n:
+        j = template.find("$", i)
+        if j < 0:
+            out.append(template[i:])
+            break
+        out.append(template[i:j])
+        nxt = template[j + 1] if j + 1 < n else ""
+        if nxt == "$":
+            out.append("$")
+            i = j + 2
+        elif nxt in _NAME_START:
+            k = j + 2
+            while k < n and template[k] in _NAME_CHARS:
+                k += 1
+            out.append(_value(template[j + 1:k], lookup, on_missing))
+            i = k
+        elif nxt == "{":
+            end = _closing_brace(template, j + 1)
+            if end < 0:
+                raise _invalid(template)
+            out.append(_braced(template[j + 2:end], template, lookup, on_missing))
+            i = end + 1
+        else:
+            out.append("$")
+            i = j + 1
+    return "".join(out)
+
+
+def _closing_brace(s: str, start: int) -> int:
+    """Index of the ``}`` that closes the ``{`` at ``start``, counting every
+    brace in between (so ``${x:-{"json":1}}`` closes at the last one)."""
+    depth = 0
+    for k in range(start, len(s)):
+        c = s[k]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+def _invalid(template: str) -> InterpolationError:
+    return InterpolationError(f'Invalid template: "{template}"')
+
+
+def _value(name: str, lookup: Lookup, on_missing: OnMissing | None) -> str:
+    value = lookup(name)
+    if value is None:
+        if on_missing is not None:
+            on_missing(name)
+        return ""
+    return value
+
+
+def _braced(body: str, template: str, lookup: Lookup, on_missing: OnMissing | None) -> str:
+    if not body or body[0] not in _NAME_START:
+        raise _invalid(template)
+    k = 1
+    while k < len(body) and body[k] in _NAME_CHARS:
+        k += 1
+    name, rest = body[:k], body[k:]
+    if not rest:
+        return _value(name, lookup, on_missing)
+    colon = rest.startswith(":")
+    op_at = 1 if colon else 0
+    if len(rest) <= op_at or rest[op_at] not in "-+?":
+        raise _invalid(template)
+    op, arg = rest[op_at], rest[op_at + 1:]
+    value = lookup(name)
+    # With the colon, "empty" counts as unset.
+    missing = value is None or (colon and value == "")
+    if op == "-":
+        return substitute(arg, lookup, on_missing) if missing else str(value)
+    if op == "+":
+        return "" if missing else substitute(arg, lookup, on_missing)
+    if missing:
+        message = substitute(arg, lookup, on_missing)
+        text = f"required variable {name} is missing a value"
+        raise InterpolationError(f"{text}: {message}" if message else text, variable=name)
+    return str(value)
+
+
+class Interpolator:
+    """Interpolates every string of a loaded tree against one environment,
+    remembering the unset variables it met (the first place each was used)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.missing: dict[str, str] = {}  # name -> key path where first seen
+        self._path: KeyPath = ()
+
+    def _on_missing(self, name: str) -> None:
+        self.missing.setdefault(name, format_key_path(self._path))
+
+    def text(self, value: str) -> str:
+        return substitute(value, self.environ.get, self._on_missing)
+
+    def tree(self, data: Any, pos: Pos, path: KeyPath = ()) -> Any:
+        """A copy of ``data`` with every string value interpolated. Errors are
+        SpecErrors located through ``pos``."""
+        if isinstance(data, str):
+            if "$" not in data:
+                return data
+            self._path = path
+            try:
+                return self.text(data)
+            except InterpolationError as exc:
+                hint = None
+                if exc.variable is not None:
+                    hint = f"set {exc.variable} in the environment or in the .env file"
+                else:
+                    hint = "write $$ for a literal dollar sign"
+                raise SpecError(exc.message, location=pos.loc,
+                                key_path=format_key_path(path) or None, hint=hint) from None
+        if isinstance(data, dict):
+            return {k: self.tree(v, pos.child(k), (*path, k)) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self.tree(v, pos.child(i), (*path, i)) for i, v in enumerate(data)]
+        if isinstance(data, Override):
+            return Override(self.tree(data.value, pos, path))
+        return data

@@ -1,0 +1,396 @@
+"""YAML -> plain Python data plus where every key and item came from.
+
+Compose reads YAML with Go's yaml.v3, i.e. the YAML 1.2 core schema: only
+``true``/``false`` (any case form of those) are booleans, ``on``/``yes``/``no``
+stay strings, ``80:80`` is a string (YAML 1.1 would read it as the base-60
+integer 4880), ``0777`` is octal and ``1_000`` is 1000. PyYAML implements
+YAML 1.1, so we let it build the node graph only (with libyaml's C parser
+when available, and a resolver that just marks plain scalars) and resolve
+scalars ourselves.
+
+Besides the data, loading yields a ``Pos`` tree shaped like the data: each
+mapping value's ``Pos`` holds the location of its key, each sequence item's
+``Pos`` holds the location of the item. The pipeline (merge, extends,
+include) moves data and ``Pos`` together; ``flatten`` turns the result into
+the ``Positions`` table of the contract.
+
+Compose's merge tags survive loading as markers: a ``!reset`` value becomes
+``RESET`` and a ``!override`` value becomes ``Override(value)``; merge.py acts
+on them and ``strip_markers`` removes what remains.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from stackctl.errors import Location, SpecError
+from stackctl.spec.options import KeyPath, format_key_path
+
+try:  # libyaml's parser is several times faster; fall back to the pure one.
+    from yaml._yaml import CParser as _Parser  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+
+__all__ = [
+    "RESET",
+    "Document",
+    "Override",
+    "Pos",
+    "flatten",
+    "load_yaml",
+    "strip_markers",
+]
+
+
+class _ResetMarker:
+    """The value of a ``!reset`` node: remove this key from what is merged into."""
+
+    _instance: _ResetMarker | None = None
+
+    def __new__(cls) -> _ResetMarker:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "RESET"
+
+
+RESET = _ResetMarker()
+
+
+@dataclass(frozen=True)
+class Override:
+    """A ``!override`` value: replaces what it is merged into instead of merging."""
+
+    value: Any
+
+
+@dataclass(slots=True)
+class Pos:
+    """Where a value came from. ``children`` mirrors the value's shape: a dict
+    of key -> Pos for a mapping, a list of Pos for a sequence, else None.
+    Mutable on purpose: it is a working structure the pipeline rewrites in step
+    with the data; only the flattened ``Positions`` leaves the spec package."""
+
+    loc: Location
+    children: dict[str, Pos] | list[Pos] | None = None
+
+    def child(self, key: str | int) -> Pos:
+        """The Pos of ``key``, or this one when the tree has no finer detail."""
+        c = self.children
+        if isinstance(c, dict) and isinstance(key, str):
+            return c.get(key, self)
+        if isinstance(c, list) and isinstance(key, int) and 0 <= key < len(c):
+            return c[key]
+        return self
+
+    def at(self, path: KeyPath) -> Pos:
+        node = self
+        for part in path:
+            node = node.child(part)
+        return node
+
+
+@dataclass
+class Document:
+    """One loaded file: data (a mapping, possibly with markers), its Pos tree."""
+
+    file: str
+    data: dict[str, Any]
+    pos: Pos
+    warnings: list[str] = field(default_factory=list)
+
+
+_PLAIN = "?plain"  # tag given to untagged plain scalars; resolved by _resolve_plain
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    """Tags only by node kind; plain scalars are marked for ``_resolve_plain``."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return _PLAIN if implicit[0] else "tag:yaml.org,2002:str"
+        if kind is SequenceNode:
+            return "tag:yaml.org,2002:seq"
+        return "tag:yaml.org,2002:map"
+
+
+class _Loader(_Parser, _Resolver):  # type: ignore[misc,valid-type,unused-ignore]
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        _Resolver.__init__(self)
+
+
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INFS = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"}
+_NANS = {".nan", ".NaN", ".NAN"}
+# Go's strconv.ParseInt(s, 0, 64) after yaml.v3 removed underscores.
+_INT = re.compile(r"[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _resolve_plain(text: str) -> Any:
+    """A plain scalar's value under the YAML 1.2 core schema, the way yaml.v3 reads it."""
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return _BOOLS[text]
+    first = text[0]
+    if first.isdigit() or first in "+-.":
+        if text in _INFS:
+            return math.inf
+        if text in {"-.inf", "-.Inf", "-.INF"}:
+            return -math.inf
+        if text in _NANS:
+            return math.nan
+        plain = text.replace("_", "")
+        if _INT.fullmatch(plain):
+            return _parse_int(plain)
+        if _FLOAT.fullmatch(plain):
+            return float(plain)
+    return text
+
+
+def _parse_int(text: str) -> int:
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-")
+    if len(body) > 1 and body[0] == "0" and body[1] in "0123456789":
+        return sign * int(body, 8)  # YAML 1.1 style octal, still accepted by yaml.v3
+    return sign * int(body, 0)
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.active: set[int] = set()  # alias nodes being expanded, against recursion
+
+    def loc(self, node: Node) -> Location:
+        mark = node.start_mark
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def error(self, message: str, node: Node, path: KeyPath, hint: str | None = None) -> SpecError:
+        return SpecError(message, location=self.loc(node), key_path=format_key_path(path) or None,
+                         hint=hint)
+
+    def build(self, node: Node, path: KeyPath, loc: Location) -> tuple[Any, Pos]:
+        tag = node.tag
+        if tag == "!reset":
+            return RESET, Pos(loc)
+        if tag == "!override":
+            value, pos = self._untagged(node, path, loc)
+            return Override(value), pos
+        return self._untagged(node, path, loc)
+
+    def _untagged(self, node: Node, path: KeyPath, loc: Location) -> tuple[Any, Pos]:
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, path), Pos(loc)
+        if id(node) in self.active:
+            raise self.error("recursive YAML alias", node, path)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                items: list[Any] = []
+                kids: list[Pos] = []
+                for i, item in enumerate(node.value):
+                    value, pos = self.build(item, (*path, i), self.loc(item))
+                    items.append(value)
+                    kids.append(pos)
+                return items, Pos(loc, kids)
+            assert isinstance(node, MappingNode)
+            return self._mapping(node, path, loc)
+        finally:
+            self.active.discard(id(node))
+
+    def _scalar(self, node: ScalarNode, path: KeyPath) -> Any:
+        tag, text = node.tag, node.value
+        if tag == _PLAIN:
+            return _resolve_plain(text)
+        if tag in ("tag:yaml.org,2002:str", "!"):
+            return text
+        try:
+            if tag == "tag:yaml.org,2002:int":
+                return _parse_int(text.replace("_", ""))
+            if tag == "tag:yaml.org,2002:float":
+                return float(text.replace("_", ""))
+            if tag == "tag:yaml.org,2002:bool":
+                if text.lower() in ("true", "false"):
+                    return text.lower() == "true"
+                raise ValueError(text)
+            if tag == "tag:yaml.org,2002:null":
+                return None
+        except ValueError:
+            raise self.error(f"cannot read {text!r} as {tag.rsplit(':', 1)[-1]}", node,
+                             path) from None
+        raise self.error(f"unsupported YAML tag {tag}", node, path,
+                         hint="compose files support the !reset and !override tags")
+
+    def _mapping(self, node: MappingNode, path: KeyPath, loc: Location) -> tuple[Any, Pos]:
+        out: dict[str, Any] = {}
+        kids: dict[str, Pos] = {}
+        key_lines: dict[str, int] = {}
+        merges: list[tuple[Node, Location]] = []
+        for key_node, value_node in node.value:
+            if (isinstance(key_node, ScalarNode) and key_node.tag == _PLAIN
+                    and key_node.value == "<<"):
+                merges.append((value_node, self.loc(key_node)))
+                continue
+            key = self._key(key_node, path)
+            if key in kids:
+                raise self.error(
+                    f'duplicate key "{key}" (already defined at line {key_lines[key]})',
+                    key_node, (*path, key), hint="remove one of the two definitions")
+            key_loc = self.loc(key_node)
+            key_lines[key] = key_loc.line or 0
+            out[key], kids[key] = self.build(value_node, (*path, key), key_loc)
+        for value_node, merge_loc in merges:
+            # ``<<: *a`` or ``<<: [*a, *b]``: keys already present win, and so do
+            # earlier entries of the list (YAML merge-key semantics).
+            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, MappingNode):
+                    raise self.error("the merge key << needs a mapping or a list of mappings",
+                                     source, path)
+                value, pos = self._untagged(source, path, merge_loc)
+                assert isinstance(pos.children, dict)
+                for k, v in value.items():
+                    if k not in out:
+                        out[k] = v
+                        kids[k] = pos.children[k]
+        return out, Pos(loc, kids)
+
+    def _key(self, node: Node, path: KeyPath) -> str:
+        if not isinstance(node, ScalarNode):
+            raise self.error("a mapping key must be a scalar", node, path)
+        # Keys are kept as written (compose turns every key into a string).
+        if node.tag == _PLAIN and node.value in _NULLS:
+            return "null" if node.value else ""
+        return str(node.value)
+
+
+def load_yaml(text: str, file: str) -> Document:
+    """Parse ``text`` (the contents of ``file``) into a Document.
+
+    An empty file is an empty mapping; the top level must be a mapping."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    loader = _Loader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.composer.ComposerError as exc:
+            if "expected a single document" in str(exc):
+                raise SpecError(
+                    "several YAML documents in one file are not supported",
+                    location=_mark_location(file, exc.problem_mark),
+                    hint="split the documents into separate files and pass each with -f",
+                ) from None
+            raise _syntax_error(file, text, exc) from None
+        except yaml.MarkedYAMLError as exc:
+            raise _syntax_error(file, text, exc) from None
+        except yaml.YAMLError as exc:
+            raise SpecError(f"invalid YAML: {exc}", location=Location(file)) from None
+    finally:
+        loader.dispose()
+    root_loc = Location(file, 1, 1)
+    if node is None:
+        return Document(file, {}, Pos(root_loc, {}))
+    builder = _Builder(file)
+    data, pos = builder.build(node, (), root_loc)
+    if data is None:
+        return Document(file, {}, Pos(root_loc, {}))
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"the top level must be a mapping, not {_kind(data)}",
+            location=builder.loc(node),
+            hint="a stack file starts with keys such as services:, networks:, volumes:",
+        )
+    return Document(file, data, pos)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a sequence"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
+
+
+def _mark_location(file: str, mark: Any) -> Location:
+    if mark is None:
+        return Location(file)
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> SpecError:
+    problem = exc.problem or "invalid YAML"
+    if exc.context:
+        problem = f"{exc.context}: {problem}"
+    mark = exc.problem_mark or exc.context_mark
+    hint = None
+    index = getattr(mark, "index", None)
+    if index is not None and text[index:index + 1] == "\t":
+        hint = "YAML indentation must use spaces, not tabs"
+    return SpecError(f"YAML syntax error: {problem}", location=_mark_location(file, mark),
+                     hint=hint)
+
+
+def flatten(pos: Pos, prefix: KeyPath = ()) -> dict[KeyPath, Location]:
+    """The Pos tree as the flat ``key path -> Location`` table of ``Positions``."""
+    table: dict[KeyPath, Location] = {}
+    stack: list[tuple[KeyPath, Pos]] = [(prefix, pos)]
+    while stack:
+        path, node = stack.pop()
+        table[path] = node.loc
+        c = node.children
+        if isinstance(c, dict):
+            stack.extend(((*path, k), v) for k, v in c.items())
+        elif isinstance(c, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(c))
+    return table
+
+
+def strip_markers(data: Any, pos: Pos) -> Any:
+    """Remove what is left of ``!reset`` / ``!override`` once merging is done:
+    a reset key disappears, an override is its plain value. In place."""
+    if isinstance(data, Override):
+        return strip_markers(data.value, pos)
+    if isinstance(data, dict):
+        kids = pos.children if isinstance(pos.children, dict) else None
+        for key in list(data):
+            value = data[key]
+            if value is RESET:
+                del data[key]
+                if kids is not None:
+                    kids.pop(key, None)
+                continue
+            data[key] = strip_markers(value, pos.child(key))
+        return data
+    if isinstance(data, list):
+        keep = [i for i, v in enumerate(data) if v is not RESET]
+        if len(keep) != len(data):
+            if isinstance(pos.children, list) and len(pos.children) == len(data):
+                pos.children = [pos.children[i] for i in keep]
+            data[:] = [data[i] for i in keep]
+        for i, value in enumerate(data):
+            data[i] = strip_markers(value, pos.child(i))
+        return data
+    return data
