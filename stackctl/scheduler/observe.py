@@ -1,0 +1,159 @@
+"""What is on the machine for one project: the ONLY place the scheduler reads
+the engine. The result is a frozen snapshot the pure planner compares with the
+desired state; nothing downstream asks the engine again to decide anything.
+
+Containers are recognised by their labels (Compose's, under our prefix):
+
+    stackctl.project      the project name
+    stackctl.service      the service key
+    stackctl.number       replica number, 1-based
+    stackctl.config-hash  sha256 of the normalised service config + image id
+    stackctl.oneoff       "True" for ``compose run`` containers
+
+Networks and volumes carry ``stackctl.project`` and ``stackctl.network`` /
+``stackctl.volume`` (the key in the stack file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+LABEL_PROJECT = "stackctl.project"
+LABEL_SERVICE = "stackctl.service"
+LABEL_NUMBER = "stackctl.number"
+LABEL_HASH = "stackctl.config-hash"
+LABEL_ONEOFF = "stackctl.oneoff"
+LABEL_NETWORK = "stackctl.network"
+LABEL_VOLUME = "stackctl.volume"
+LABEL_IMAGE = "stackctl.image"  # the image reference the service asked for
+LABEL_WORKDIR = "stackctl.project.working_dir"
+LABEL_CONFIG_FILES = "stackctl.project.config_files"
+
+RUNNING_STATES = ("running", "restarting")
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    name: str
+    service: str
+    number: int
+    config_hash: str
+    state: str  # created | running | paused | restarting | exited | dead
+    oneoff: bool = False
+    health: str | None = None  # starting | healthy | unhealthy | None (no healthcheck)
+    exit_code: int | None = None
+    id: str = ""
+    image_id: str = ""
+    created: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.state in RUNNING_STATES
+
+
+@dataclass(frozen=True)
+class ObservedNetwork:
+    name: str
+    key: str = ""
+    config_hash: str = ""
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedVolume:
+    name: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedState:
+    project: str
+    containers: tuple[ObservedContainer, ...] = ()
+    networks: tuple[ObservedNetwork, ...] = ()  # project networks + external ones found
+    volumes: tuple[ObservedVolume, ...] = ()
+    images: Mapping[str, str] = field(default_factory=dict)  # reference -> image id
+
+    def of_service(self, service: str) -> list[ObservedContainer]:
+        return sorted(
+            (c for c in self.containers if c.service == service and not c.oneoff),
+            key=lambda c: c.number,
+        )
+
+    def network(self, name: str) -> ObservedNetwork | None:
+        return next((n for n in self.networks if n.name == name), None)
+
+    def volume(self, name: str) -> ObservedVolume | None:
+        return next((v for v in self.volumes if v.name == name), None)
+
+
+class EngineReader(Protocol):
+    """What observe needs from the engine (``stackctl.engine.api.Engine``)."""
+
+    def list_containers(self, *, all: bool = True,
+                        labels: Mapping[str, str] | None = None) -> list[Any]: ...
+
+
+def container_from_labels(
+    name: str, labels: Mapping[str, str], *, state: str, health: str | None = None,
+    exit_code: int | None = None, id: str = "", image_id: str = "", created: str = "",
+) -> ObservedContainer | None:
+    """An ObservedContainer from an engine record's labels; None if not a stack's."""
+    service = labels.get(LABEL_SERVICE)
+    if not service:
+        return None
+    try:
+        number = int(labels.get(LABEL_NUMBER, "0"))
+    except ValueError:
+        number = 0
+    return ObservedContainer(
+        name=name,
+        service=service,
+        number=number,
+        config_hash=labels.get(LABEL_HASH, ""),
+        state=state,
+        oneoff=labels.get(LABEL_ONEOFF, "").lower() == "true",
+        health=health,
+        exit_code=exit_code,
+        id=id,
+        image_id=image_id,
+        created=created,
+    )
+
+
+def snapshot(
+    project: str,
+    containers: Iterable[ObservedContainer],
+    networks: Iterable[ObservedNetwork] = (),
+    volumes: Iterable[ObservedVolume] = (),
+    images: Mapping[str, str] | None = None,
+) -> ObservedState:
+    """Assemble an ObservedState in a canonical order (tests build them this way too)."""
+    return ObservedState(
+        project=project,
+        containers=tuple(sorted(containers, key=lambda c: (c.service, c.oneoff, c.number))),
+        networks=tuple(sorted(networks, key=lambda n: n.name)),
+        volumes=tuple(sorted(volumes, key=lambda v: v.name)),
+        images=dict(images or {}),
+    )
+
+
+__all__ = [
+    "LABEL_CONFIG_FILES",
+    "LABEL_HASH",
+    "LABEL_IMAGE",
+    "LABEL_NETWORK",
+    "LABEL_NUMBER",
+    "LABEL_ONEOFF",
+    "LABEL_PROJECT",
+    "LABEL_SERVICE",
+    "LABEL_VOLUME",
+    "LABEL_WORKDIR",
+    "ObservedContainer",
+    "ObservedNetwork",
+    "ObservedState",
+    "ObservedVolume",
+    "container_from_labels",
+    "snapshot",
+]

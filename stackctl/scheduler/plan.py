@@ -1,0 +1,399 @@
+"""The planner: a PURE function of (desired state, observed state, options).
+
+No I/O, no clock: the same inputs always give the same plan, and the plan's
+text rendering is sorted, so it can be shown (``stackctl plan``), diffed in CI
+(``stackctl sync``) and golden-tested. The executor carries the decisions made
+here out; it makes none of its own.
+
+Reconciling one service (Compose's ``convergence.go`` rules):
+
+1. more containers than replicas: remove the surplus, obsolete ones first,
+   then the highest numbers (so low numbers survive a scale-down);
+2. each kept container: recreate when its config hash differs (or
+   ``--force-recreate``; never with ``--no-recreate``); restart it when a
+   dependency it declares ``restart: true`` on was recreated or restarted;
+   start it when it is stopped;
+3. fewer containers than replicas: create new numbers after the highest kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+
+from stackctl.errors import SchedulerError
+from stackctl.scheduler import graph as g
+from stackctl.scheduler.model import DesiredState, ServiceModel, container_name
+from stackctl.scheduler.observe import ObservedContainer, ObservedState
+from stackctl.scheduler.ops import (
+    BuildImage,
+    CreateContainer,
+    CreateNetwork,
+    CreateVolume,
+    Operation,
+    PullImage,
+    RemoveContainer,
+    RemoveImage,
+    RemoveNetwork,
+    RemoveVolume,
+    StartContainer,
+    StopContainer,
+)
+
+Recreate = Literal["diverged", "force", "never"]
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    services: tuple[str, ...] = ()  # empty: every active service
+    no_deps: bool = False
+    recreate: Recreate = "diverged"
+    remove_orphans: bool = False
+    build: Literal["auto", "always", "never"] = "auto"  # --build / --no-build
+    pull: Literal["policy", "always", "missing", "never"] = "policy"
+    start: bool = True  # False: create only
+    timeout: float | None = None  # stop grace for recreate and removals
+
+
+@dataclass(frozen=True)
+class DownOptions:
+    services: tuple[str, ...] = ()
+    remove_orphans: bool = False
+    volumes: bool = False
+    rmi: Literal["local", "all"] | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: str
+    # op id -> {"op": Operation}; edges go prerequisite -> dependent
+    graph: nx.DiGraph = field(compare=False)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def operations(self) -> list[Operation]:
+        """In a stable execution order (topological, ties by id)."""
+        return [self.graph.nodes[n]["op"] for n in
+                nx.lexicographical_topological_sort(self.graph, key=str)]
+
+    @property
+    def empty(self) -> bool:
+        return len(self.graph) == 0
+
+    @property
+    def destructive(self) -> list[Operation]:
+        return [op for op in self.operations if op.destructive]
+
+    def after(self, op_id: str) -> list[str]:
+        return sorted(self.graph.predecessors(op_id))
+
+    def summary(self) -> str:
+        if self.empty:
+            return f"project {self.project!r} is up to date: nothing to do"
+        counts: dict[str, int] = {}
+        for op in self.operations:
+            counts[op.verb] = counts.get(op.verb, 0) + 1
+        parts = [f"{n} {verb}" for verb, n in sorted(counts.items())]
+        return f"{self.graph.number_of_nodes()} operations: " + ", ".join(parts)
+
+    def render(self, *, show_deps: bool = False) -> str:
+        lines = [f"warning: {w}" for w in self.warnings]
+        for op in self.operations:
+            mark = "!" if op.destructive else ("-" if op.verb.startswith(("stop", "remove"))
+                                               else "+")
+            line = f"{mark} {op.verb:<17}{op.resource:<24} {op.cause}"
+            if show_deps and self.after(op.id):
+                line += "  [after " + ", ".join(self.after(op.id)) + "]"
+            lines.append(line.rstrip())
+        lines.append(self.summary())
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        ops = []
+        for op in self.operations:
+            item = op.to_json()
+            item["after"] = self.after(op.id)
+            ops.append(item)
+        return {"project": self.project, "changes": len(ops), "warnings": list(self.warnings),
+                "operations": ops}
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self.warnings: list[str] = []
+
+    def add(self, op: Operation, after: Iterable[str | None] = ()) -> str:
+        if op.id in self.graph:
+            raise AssertionError(f"planner produced {op.id!r} twice")
+        self.graph.add_node(op.id, op=op)
+        for p in after:
+            if p is not None:
+                self.graph.add_edge(p, op.id)
+        return op.id
+
+    def edge(self, before: Iterable[str], after: Iterable[str]) -> None:
+        for b in before:
+            for a in after:
+                self.graph.add_edge(b, a)
+
+    def plan(self, project: str) -> Plan:
+        return Plan(project, self.graph, tuple(self.warnings))
+
+
+def plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions) -> Plan:
+    b = _Builder()
+    sgraph = g.service_graph(desired.services, desired.edges())
+    selected = g.select(sgraph, opts.services, with_deps=not opts.no_deps)
+    _orphans(b, desired, observed, remove=opts.remove_orphans, timeout=opts.timeout)
+
+    net_ops: dict[str, str] = {}
+    for key in sorted({n for s in selected for n in desired.services[s].networks}):
+        net = desired.networks[key]
+        seen = observed.network(net.name)
+        if net.external:
+            if seen is None:
+                raise SchedulerError(
+                    f"network {net.name} declared as external, but could not be found",
+                    hint=f"create it first: stackctl network create {net.name}")
+        elif seen is None:
+            net_ops[key] = b.add(CreateNetwork(f"network:{key}", "no existing network",
+                                               name=net.name, key=key))
+        elif seen.config_hash and seen.config_hash != net.config_hash:
+            b.warnings.append(f"network {net.name} differs from the stack file; "
+                              "run down and up to apply the change")
+    vol_ops: dict[str, str] = {}
+    for key in sorted({v for s in selected for v in desired.services[s].volumes}):
+        vol = desired.volumes[key]
+        if observed.volume(vol.name) is not None:
+            continue
+        if vol.external:
+            raise SchedulerError(
+                f"volume {vol.name} declared as external, but could not be found",
+                hint=f"create it first: stackctl volume create {vol.name}")
+        vol_ops[key] = b.add(CreateVolume(f"volume:{key}", "no existing volume",
+                                          name=vol.name, key=key))
+
+    image_ops: dict[str, str] = {}  # image ref -> op id
+    for name in sorted(selected):
+        svc = desired.services[name]
+        if svc.replicas == 0 or svc.image in image_ops:
+            continue
+        op = _image_op(svc, observed, opts)
+        if op is not None:
+            image_ops[svc.image] = b.add(op)
+
+    ready: dict[str, list[str]] = {}  # service -> the ops after which it is up
+    updated: set[str] = set()  # services recreated or restarted: restart: true dependents follow
+    for name in g.order(sgraph.subgraph(selected)):
+        svc = desired.services[name]
+        restart_because = next(
+            (d.service for d in svc.dependencies if d.restart and d.service in updated), None)
+        chains, recreated = _reconcile(b, desired.project, svc, observed, opts, restart_because)
+        if recreated:
+            updated.add(name)
+        # each container's first create-or-start waits for what the service needs
+        firsts = [next(o for o in chain if _is_up(b, o)) for chain in chains
+                  if any(_is_up(b, o) for o in chain)]
+        prereqs = [net_ops[k] for k in svc.networks if k in net_ops]
+        prereqs += [vol_ops[k] for k in svc.volumes if k in vol_ops]
+        if svc.image in image_ops:
+            prereqs.append(image_ops[svc.image])
+        for d in svc.dependencies:
+            prereqs += ready.get(d.service, [])
+        b.edge(prereqs, firsts)
+        ready[name] = [chain[-1] for chain in chains if _is_up(b, chain[-1])]
+    return b.plan(desired.project)
+
+
+def _is_up(b: _Builder, op_id: str) -> bool:
+    return isinstance(b.graph.nodes[op_id]["op"], CreateContainer | StartContainer)
+
+
+def _image_op(svc: ServiceModel, observed: ObservedState, opts: UpOptions) -> Operation | None:
+    present = svc.image in observed.images
+    resource = f"image:{svc.image}"
+    if svc.build is not None:
+        if opts.build == "always":
+            return BuildImage(resource, "--build", image=svc.image, for_service=svc.name)
+        if present:
+            return None
+        if opts.build == "never":
+            raise SchedulerError(
+                f"service {svc.name!r}: image {svc.image} is not built and --no-build was given",
+                hint="run stackctl build first, or drop --no-build")
+        return BuildImage(resource, "image not built yet", image=svc.image, for_service=svc.name)
+    policy = svc.pull_policy if opts.pull == "policy" else opts.pull
+    if policy == "always":
+        return PullImage(resource, "pull policy always", image=svc.image)
+    if present:
+        return None
+    if policy == "never":
+        raise SchedulerError(
+            f"service {svc.name!r}: image {svc.image} is not present and pull_policy is never",
+            hint=f"import or pull it first: stackctl pull {svc.image}")
+    return PullImage(resource, "image not present", image=svc.image)
+
+
+def _reconcile(
+    b: _Builder, project: str, svc: ServiceModel, observed: ObservedState, opts: UpOptions,
+    restart_because: str | None,
+) -> tuple[list[list[str]], bool]:
+    """Operations for one service, as one op chain per container; and whether
+    running containers were replaced or restarted."""
+    out: list[list[str]] = []
+    containers = observed.of_service(svc.name)
+    actual, expected = len(containers), svc.replicas
+
+    def obsolete(c: ObservedContainer) -> bool:
+        if opts.recreate == "never":
+            return False
+        return opts.recreate == "force" or c.config_hash != svc.config_hash
+
+    def name_of(number: int) -> str:
+        return svc.container_name or container_name(project, svc.name, number)
+
+    if actual > expected:
+        # obsolete first, then the highest numbers: low numbers survive a scale-down
+        ranked = sorted(containers, key=lambda c: (not obsolete(c), -c.number))
+        for c in ranked[: actual - expected]:
+            out.append(_remove(b, c, f"scale {actual} -> {expected}", opts.timeout))
+        containers = sorted(ranked[actual - expected:], key=lambda c: c.number)
+
+    replaced = False
+    for c in containers:
+        res = f"service:{svc.name}:{c.number}"
+        if obsolete(c):
+            cause = "--force-recreate" if opts.recreate == "force" else "config hash changed"
+            prev = _remove(b, c, cause, opts.timeout)
+            create = b.add(CreateContainer(res, cause, for_service=svc.name, name=name_of(
+                c.number), number=c.number, config_hash=svc.config_hash), [prev[-1]])
+            chain = [*prev, create]
+            if opts.start:
+                chain.append(b.add(StartContainer(res, cause, for_service=svc.name,
+                                                  name=name_of(c.number),
+                                                  conditions=svc.dependencies), [create]))
+            out.append(chain)
+            replaced = True
+        elif restart_because is not None and c.running and opts.start:
+            cause = f"dependency {restart_because} was updated (restart: true)"
+            stop = b.add(StopContainer(res, cause, for_service=svc.name, name=c.name,
+                                       timeout=opts.timeout))
+            out.append([stop, b.add(StartContainer(res, cause, for_service=svc.name,
+                                                    name=c.name, conditions=svc.dependencies),
+                                     [stop])])
+            replaced = True
+        elif opts.start and c.state in ("created", "exited", "dead"):
+            out.append([b.add(StartContainer(res, f"container {c.state}", for_service=svc.name,
+                                             name=c.name, conditions=svc.dependencies))])
+
+    next_number = max((c.number for c in containers), default=0) + 1
+    cause = "no existing container" if actual == 0 else f"scale {actual} -> {expected}"
+    for number in range(next_number, next_number + expected - len(containers)):
+        res = f"service:{svc.name}:{number}"
+        create = b.add(CreateContainer(res, cause, for_service=svc.name, name=name_of(number),
+                                       number=number, config_hash=svc.config_hash))
+        chain = [create]
+        if opts.start:
+            chain.append(b.add(StartContainer(res, cause, for_service=svc.name,
+                                              name=name_of(number),
+                                              conditions=svc.dependencies), [create]))
+        out.append(chain)
+    return out, replaced
+
+
+def _remove(b: _Builder, c: ObservedContainer, cause: str, timeout: float | None,
+            *, volumes: bool = False) -> list[str]:
+    res = _resource(c)
+    ids: list[str] = []
+    if c.state not in ("created", "exited", "dead"):
+        ids.append(b.add(StopContainer(res, cause, for_service=c.service, name=c.name,
+                                       timeout=timeout)))
+    ids.append(b.add(RemoveContainer(res, cause, for_service=c.service, name=c.name,
+                                     volumes=volumes), ids[-1:]))
+    return ids
+
+
+def _resource(c: ObservedContainer) -> str:
+    if c.oneoff:
+        return f"oneoff:{c.service}:{c.name}"
+    return f"service:{c.service}:{c.number}"
+
+
+def _orphans(b: _Builder, desired: DesiredState, observed: ObservedState, *, remove: bool,
+             timeout: float | None) -> list[str]:
+    known = desired.known_services | frozenset(desired.services)
+    orphans = [c for c in observed.containers if c.oneoff or c.service not in known]
+    if not orphans:
+        return []
+    if not remove:
+        b.warnings.append(
+            f"found orphan containers ({', '.join(sorted(c.name for c in orphans))}) for "
+            "this project; run with --remove-orphans to clean them up")
+        return []
+    out: list[str] = []
+    for c in orphans:
+        cause = "one-off container" if c.oneoff else f"service {c.service} is not in the stack"
+        out += _remove(b, c, "orphan: " + cause, timeout)
+    return out
+
+
+def plan_down(desired: DesiredState | None, observed: ObservedState, opts: DownOptions) -> Plan:
+    """Tear down: containers in reverse dependency order, then networks, volumes, images.
+
+    ``desired`` may be None (no stack file): then the labels alone say what to remove.
+    """
+    b = _Builder()
+    known = (desired.known_services | frozenset(desired.services)) if desired else None
+    if opts.services:
+        if desired is not None:
+            g.select(g.service_graph(desired.services, desired.edges()), opts.services,
+                     with_deps=False)
+        scope = set(opts.services)
+        victims = [c for c in observed.containers if c.service in scope and not c.oneoff]
+    else:
+        victims = [c for c in observed.containers
+                   if known is None or c.oneoff or c.service in known or opts.remove_orphans]
+        if known is not None and not opts.remove_orphans:
+            left = sorted(c.name for c in observed.containers if c not in victims)
+            if left:
+                b.warnings.append(f"found orphan containers ({', '.join(left)}) for this "
+                                  "project; run with --remove-orphans to clean them up")
+    stops: dict[str, list[str]] = {}
+    removals: list[str] = []
+    for c in victims:
+        ids = _remove(b, c, "down", opts.timeout, volumes=opts.volumes)
+        if not c.oneoff:
+            stops.setdefault(c.service, []).append(ids[0])
+        removals.append(ids[-1])
+    if desired is not None:
+        # a dependency stops only once everything that needs it has stopped
+        for e in desired.edges():
+            b.edge(stops.get(e.dependent, []), stops.get(e.prerequisite, []))
+    if opts.services:
+        return b.plan(observed.project)
+    kept = [c.name for c in observed.containers if c not in victims]
+    for net in observed.networks:
+        if not net.key:
+            continue  # not ours (an external network the stack uses)
+        if kept:
+            b.warnings.append(f"network {net.name} kept: still used by {', '.join(kept)}")
+        else:
+            b.add(RemoveNetwork(f"network:{net.key}", "down", name=net.name), removals)
+    if opts.volumes:
+        for vol in observed.volumes:
+            b.add(RemoveVolume(f"volume:{vol.key or vol.name}", "down -v", name=vol.name),
+                  removals)
+    if opts.rmi and desired is not None:
+        for ref in sorted({s.image for s in desired.services.values()
+                           if opts.rmi == "all" or not s.config.get("image")}):
+            if ref in observed.images:
+                b.add(RemoveImage(f"image:{ref}", f"down --rmi {opts.rmi}", image=ref), removals)
+    return b.plan(observed.project)
+
+
+__all__ = ["DownOptions", "Plan", "UpOptions", "plan_down", "plan_up"]
