@@ -21,6 +21,7 @@ order, each in its own transaction, and each is tested):
     networks    id PK · name UNIQUE · bridge UNIQUE · subnet UNIQUE · gateway · internal
                 · mtu · labels (JSON) · options (JSON) · created
     endpoints   (container_id, network_id) PK · ip · mac · host_veth · aliases (JSON)
+                · ifname (eth0, eth1... inside the container)
                 UNIQUE (network_id, ip)          ← the IP lease: at most one holder
     stacks      project PK · config_files (JSON) · working_dir · updated
 
@@ -111,6 +112,7 @@ MIGRATIONS: tuple[str, ...] = (
         mac TEXT NOT NULL,
         host_veth TEXT,
         aliases TEXT NOT NULL DEFAULT '[]',
+        ifname TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (container_id, network_id),
         UNIQUE (network_id, ip)
     );
