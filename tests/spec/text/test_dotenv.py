@@ -1,0 +1,120 @@
+"""The .env parser against compose-go's dotenv fixtures, plus our own edge cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackctl.errors import SpecError
+from stackctl.spec.dotenv import DotenvError, parse_dotenv, read_dotenv
+
+
+def _cases(conformance: Path) -> list[tuple[str, dict[str, Any]]]:
+    expected = json.loads((conformance / "compose-loader/dotenv/expected.json").read_text())
+    out = []
+    for name, spec in expected.items():
+        if name.startswith("_") or name == "custom.format":
+            continue
+        for i, case in enumerate(spec if isinstance(spec, list) else [spec]):
+            out.append((f"{name}#{i}", case))
+    return out
+
+
+def test_dotenv_fixtures(conformance: Path) -> None:
+    base = conformance / "compose-loader/dotenv"
+    cases = _cases(conformance)
+    assert len(cases) >= 12
+    for ident, case in cases:
+        name = ident.split("#")[0]
+        env: dict[str, str] = case.get("env", {})
+        if case.get("expect_error"):
+            with pytest.raises(SpecError):
+                read_dotenv(base / name, env.get)
+            continue
+        got = read_dotenv(base / name, env.get)
+        if case.get("exact"):
+            assert got == case["expect"], ident
+        else:
+            for key, value in case.get("expect", {}).items():
+                assert got.get(key) == value, (ident, key)
+        for key in case.get("expect_absent", []):
+            assert key not in got, (ident, key)
+
+
+def test_invalid_fixture_error_text(conformance: Path) -> None:
+    text = (conformance / "compose-loader/dotenv/invalid1.env").read_text()
+    with pytest.raises(DotenvError) as info:
+        parse_dotenv(text)
+    assert str(info.value) == "line 7: key cannot contain a space"
+    path = conformance / "compose-loader/dotenv/invalid1.env"
+    with pytest.raises(SpecError) as spec_info:
+        read_dotenv(path)
+    assert str(spec_info.value) == f"{path}:7: key cannot contain a space"
+
+
+def test_bom_is_skipped(conformance: Path) -> None:
+    raw = (conformance / "compose-loader/dotenv/utf8-bom.env").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert next(iter(read_dotenv(conformance / "compose-loader/dotenv/utf8-bom.env"))) == "OPTION_A"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("A=1\r\nB=2\r\n", {"A": "1", "B": "2"}),
+        ('A="x\\ty\\\\z\\"q"\n', {"A": 'x\ty\\z"q'}),
+        ('A="\\$HOME"\nB=$$HOME\n', {"A": "$HOME", "B": "$HOME"}),
+        ("A='$HOME ${X}'\n", {"A": "$HOME ${X}"}),
+        ("A=a#b\n", {"A": "a#b"}),
+        ("A=a #b\n", {"A": "a"}),
+        ('A="a # b" # c\n', {"A": "a # b"}),
+        ("A: yaml style\n", {"A": "yaml style"}),
+        ("export   A=1\nexported=2\n", {"A": "1", "exported": "2"}),
+        ("A=1\nB=${A}-${C:-c}\n", {"A": "1", "B": "1-c"}),
+        ("A=last", {"A": "last"}),
+        ("  # indented comment\n\n\nA=1", {"A": "1"}),
+        ('A="\\0101"\n', {"A": "A"}),
+    ],
+)
+def test_edge_cases(text: str, expected: dict[str, str]) -> None:
+    assert parse_dotenv(text) == expected
+
+
+def test_process_environment_wins_in_expansion_but_not_for_the_key() -> None:
+    got = parse_dotenv("A=1\nB=$A\n", {"A": "env"}.get)
+    assert got == {"A": "1", "B": "env"}
+
+
+def test_missing_variables_are_reported() -> None:
+    missing: list[str] = []
+    assert parse_dotenv("A=${NOPE}\n", None, missing.append) == {"A": ""}
+    assert missing == ["NOPE"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("A=1\nB C=2\n", "line 2: key cannot contain a space"),
+        ("A=1\n\nB!=2\n", 'line 3: unexpected character "!" in variable name "B!=2"'),
+        ("A=1\nB='open\nstill\n", "line 2: unterminated quoted value 'open"),
+        ("A=${X:?need X}\n", "line 1: expanding variables: required variable X is missing"),
+    ],
+)
+def test_errors(text: str, message: str) -> None:
+    with pytest.raises(DotenvError) as info:
+        parse_dotenv(text)
+    assert str(info.value).startswith(message)
+
+
+def test_read_dotenv_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"env file .* not found"):
+        read_dotenv(tmp_path / "nope.env")
+
+
+def test_raw_format(tmp_path: Path) -> None:
+    path = tmp_path / "raw.env"
+    path.write_text("# c\nA='quoted' $X\nB=x=y\n")
+    assert read_dotenv(path, format="raw") == {"A": "'quoted' $X", "B": "x=y"}
