@@ -1,0 +1,202 @@
+"""Layers: diff IDs, chain IDs, compression, and unpacked layer directories.
+
+Three digests name a layer, and they are kept apart:
+
+    blob digest  sha256 of the bytes in the content store (maybe gzip): what a
+                 manifest lists and a registry serves
+    diff ID      sha256 of the *uncompressed* tar: what the image config's
+                 ``rootfs.diff_ids`` lists; the same for gzip and plain blobs
+    chain ID     the identity of a layer *with everything under it*:
+                 chain(L1) = diffid(L1); chain(Ln) = sha256(chain(Ln-1) + " " + diffid(Ln))
+
+A layer is unpacked once per chain ID, under ``layers/<chain hex>/diff``,
+with whiteouts in overlayfs form (0/0 char devices, opaque xattr), and shared
+read-only by every image and container whose stack has that chain as a prefix.
+Unpacking goes to a temp dir that is renamed into place, so a layer dir that
+exists is complete.
+
+Overlay depth: the kernel caps the mount option string at one page (4096
+bytes) and the stack at 500 lowerdirs. ``LayerStore.lower_dirs`` returns at
+most ``max_layers`` directories: when an image is deeper, its lowest layers
+are flattened (applied in order, whiteouts deleting) into one directory under
+``flat/<chain hex>/diff``, cached by the chain ID of the last merged layer so
+images sharing a base share the flattened dir too.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import hashlib
+import lzma
+import os
+import secrets
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Literal
+
+from stackctl.engine.images import tarsafe
+from stackctl.engine.images.content import digest_hex
+from stackctl.errors import ImageError
+
+Compression = Literal["gzip", "bzip2", "xz", "zstd"] | None
+
+# Longest lowerdir option that comfortably fits a page with upper/work dirs.
+DEFAULT_MAX_LAYERS = 24
+
+
+def chain_ids(diff_ids: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for diff_id in diff_ids:
+        if not out:
+            out.append(diff_id)
+        else:
+            out.append("sha256:" + hashlib.sha256(f"{out[-1]} {diff_id}".encode()).hexdigest())
+    return out
+
+
+def detect_compression(head: bytes) -> Compression:
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh"):
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "zstd"
+    return None
+
+
+def decompressed(src: IO[bytes], kind: Compression) -> IO[bytes]:
+    """A reader of the uncompressed bytes of ``src``."""
+    if kind is None:
+        return src
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=src, mode="rb")  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.BZ2File(src, "rb")
+    if kind == "xz":
+        return lzma.LZMAFile(src, "rb")
+    raise ImageError("zstd-compressed archives are not supported",
+                     hint="decompress it first (zstd -d) or use gzip")
+
+
+class PeekReader:
+    """Wraps a non-seekable stream so its first bytes can be looked at."""
+
+    def __init__(self, src: IO[bytes], size: int = 16) -> None:
+        self._src = src
+        self._head = src.read(size)
+
+    @property
+    def head(self) -> bytes:
+        return self._head
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n < 0:
+                data, self._head = self._head + self._src.read(), b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            if len(data) < n:
+                data += self._src.read(n - len(data))
+            return data
+        return self._src.read(n)
+
+    def readable(self) -> bool:
+        return True
+
+
+class LayerStore:
+    """Unpacked layers under ``<root>/layers`` and flattened stacks under ``<root>/flat``."""
+
+    def __init__(self, root: Path, tmp: Path) -> None:
+        self.layers_dir = root / "layers"
+        self.flat_dir = root / "flat"
+        self.tmp = tmp
+        self.layers_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, chain_id: str) -> Path:
+        return self.layers_dir / digest_hex(chain_id) / "diff"
+
+    def exists(self, chain_id: str) -> bool:
+        return self.path(chain_id).is_dir()
+
+    def unpack(self, chain_id: str, tar: Path | IO[bytes]) -> int:
+        """Unpack a layer tar (any compression) once; return its content size in bytes."""
+        final = self.layers_dir / digest_hex(chain_id)
+        if (final / "diff").is_dir():
+            return _du(final / "diff")
+        work = self.layers_dir / f"tmp-{secrets.token_hex(6)}"
+        try:
+            stats = tarsafe.extract(tar, work / "diff", whiteouts="overlay", devices="allow")
+            try:
+                os.rename(work, final)
+            except OSError:
+                if not (final / "diff").is_dir():  # not a lost race: a real failure
+                    raise
+                shutil.rmtree(work, ignore_errors=True)
+            return stats.bytes
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+
+    def remove(self, chain_id: str) -> None:
+        target = self.layers_dir / digest_hex(chain_id)
+        if target.exists():
+            # rename first: a half-deleted dir must never look like a complete layer
+            doomed = self.layers_dir / f"tmp-rm-{secrets.token_hex(6)}"
+            os.rename(target, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+        flat = self.flat_dir / digest_hex(chain_id)
+        if flat.exists():
+            shutil.rmtree(flat, ignore_errors=True)
+
+    def clean_tmp(self) -> None:
+        for p in self.layers_dir.glob("tmp-*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+    def lower_dirs(self, chains: Sequence[str], blobs: Sequence[Path],
+                   max_layers: int = DEFAULT_MAX_LAYERS) -> list[Path]:
+        """Directories for overlay, bottom -> top, at most ``max_layers`` of them.
+
+        ``blobs`` are the layer tars (same order as ``chains``), needed only when
+        flattening. Reverse the list for overlay's ``lowerdir=`` (top first).
+        """
+        if len(chains) <= max_layers:
+            return [self.path(c) for c in chains]
+        merged = len(chains) - max_layers + 1
+        return [self._flattened(chains[:merged], blobs[:merged]),
+                *(self.path(c) for c in chains[merged:])]
+
+    def _flattened(self, chains: Sequence[str], blobs: Sequence[Path]) -> Path:
+        final = self.flat_dir / digest_hex(chains[-1])
+        if (final / "diff").is_dir():
+            return final / "diff"
+        self.flat_dir.mkdir(parents=True, exist_ok=True)
+        work = self.flat_dir / f"tmp-{secrets.token_hex(6)}"
+        try:
+            for blob in blobs:
+                # apply mode: whiteouts delete what lower layers put there
+                tarsafe.extract(blob, work / "diff", whiteouts="apply", devices="allow")
+            with contextlib.suppress(OSError):
+                os.rename(work, final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return final / "diff"
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(dirpath, name))
+                total += st.st_size
+    return total
+
+
+__all__ = ["DEFAULT_MAX_LAYERS", "Compression", "LayerStore", "PeekReader", "chain_ids",
+           "decompressed", "detect_compression"]

@@ -1,0 +1,425 @@
+"""ImageStore: images, refs and layers of one state root.
+
+    <root>/images/          the OCI image layout (oci-layout, index.json, blobs/sha256/)
+    <root>/layers/<hex>/diff  unpacked layers by chain ID (overlay lowerdirs)
+    <root>/flat/<hex>/diff    flattened bottoms of very deep images (see layers.py)
+    <root>/tmp/             ingest files and work dirs (same filesystem: renames are atomic)
+    state.db                images, refs, layers rows (engine/state.py)
+
+Order of every write: blobs first (content-addressed, idempotent), layers
+unpacked next (temp dir + rename), rows last in one transaction that also
+rewrites index.json. A crash before the transaction leaves only unreferenced
+blobs/layers, which ``prune`` collects; never a row pointing at nothing.
+Writers hold a shared ``flock`` on ``images/.lock`` from their first blob to
+their commit; the garbage collector takes it exclusively, so it never sweeps
+blobs that a concurrent writer is about to reference.
+
+Image IDs are ``sha256:<hex>`` of the config blob (as Docker's); containers
+store that in ``containers.image_id``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from stackctl.engine.images import reference
+from stackctl.engine.images.changes import apply_changes
+from stackctl.engine.images.config import (
+    MEDIA_CONFIG,
+    MEDIA_LAYER,
+    MEDIA_MANIFEST,
+    HistoryEntry,
+    Image,
+    ImageConfig,
+    now_rfc3339,
+)
+from stackctl.engine.images.content import ContentStore, Descriptor
+from stackctl.engine.images.layers import (
+    DEFAULT_MAX_LAYERS,
+    LayerStore,
+    PeekReader,
+    chain_ids,
+    decompressed,
+    detect_compression,
+)
+from stackctl.engine.images.layout import (
+    IndexEntry,
+    Manifest,
+    atomic_write,
+    index_bytes,
+    write_layout_marker,
+)
+from stackctl.engine.state import StateStore
+from stackctl.errors import Conflict, ImageError, NotFound
+
+_Paths = list[Path]
+_Records = list["ImageRecord"]
+_Events = list["RemoveEvent"]
+_History = list[HistoryEntry]
+_Strs = list[str]
+
+_NOT_FOUND_HINT = "`stackctl images` lists local images; `stackctl import` or `build` makes one"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image as stored: its ID, manifest, config and the refs that name it."""
+
+    id: str  # sha256:<hex> of the config blob
+    manifest_digest: str
+    created: str
+    size: int  # bytes of unpacked content over all layers
+    image: Image
+    refs: tuple[str, ...] = ()  # normalised, sorted
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split(":", 1)[1][:12]
+
+    @property
+    def config(self) -> ImageConfig:
+        return self.image.config
+
+    @property
+    def diff_ids(self) -> tuple[str, ...]:
+        return self.image.diff_ids
+
+    @property
+    def chain_ids(self) -> list[str]:
+        return chain_ids(self.image.diff_ids)
+
+    @property
+    def dangling(self) -> bool:
+        return not self.refs
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer blob in the content store, with its diff ID."""
+
+    blob: Descriptor
+    diff_id: str
+
+
+@dataclass(frozen=True)
+class RemoveEvent:
+    kind: str  # "Untagged" | "Deleted"
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.what}"
+
+
+class ImageStore:
+    def __init__(self, root: Path, state: StateStore | None = None) -> None:
+        self.root = Path(root)
+        self.layout = self.root / "images"
+        self.tmp = self.root / "tmp"
+        self._own_state = state is None
+        self.state = state if state is not None else StateStore(self.root)
+        self.content = ContentStore(self.layout, self.tmp)
+        self.layers = LayerStore(self.root, self.tmp)
+        write_layout_marker(self.layout)
+
+    def close(self) -> None:
+        if self._own_state:
+            self.state.close()
+
+    def __enter__(self) -> ImageStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _lock(self, exclusive: bool = False) -> Iterator[None]:
+        fd = open(self.layout / ".lock", "a")  # noqa: SIM115
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            fd.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def import_tar(self, src: Path | IO[bytes], ref: str | None = None, *,
+                   changes: Sequence[str] = (), message: str = "",
+                   source_name: str = "") -> ImageRecord:
+        """``docker import``: a rootfs tarball (plain, gzip, bzip2, xz) as a one-layer image."""
+        target = reference.parse(ref) if ref else None
+        config = apply_changes(ImageConfig(), changes)
+        with self._lock():
+            layer = self.add_layer(src)
+            created = now_rfc3339()
+            comment = message or f"Imported from {source_name or '-'}"
+            image = Image(config=config, diff_ids=(layer.diff_id,), created=created,
+                          history=(HistoryEntry(created=created, created_by="stackctl import",
+                                                comment=comment),))
+            return self._add_image_locked(image, [layer], [str(target)] if target else [])
+
+    def add_layer(self, src: Path | IO[bytes]) -> Layer:
+        """Store a layer tar (any compression) as an uncompressed blob and unpack it.
+
+        The tar is validated by unpacking it *before* the blob is committed:
+        a hostile or broken archive leaves neither blob nor layer behind.
+        """
+        with contextlib.ExitStack() as stack:
+            raw: IO[bytes] = stack.enter_context(open(src, "rb")) if isinstance(src, Path) \
+                else src
+            peek = PeekReader(raw)
+            reader = decompressed(peek, detect_compression(peek.head))  # type: ignore[arg-type]
+            writer = stack.enter_context(self.content.writer())
+            try:
+                while chunk := reader.read(1 << 20):
+                    writer.write(chunk)
+            except (OSError, EOFError) as exc:
+                raise ImageError(f"cannot read the archive: {exc}",
+                                 hint="the file is corrupt or truncated") from exc
+            writer.flush()
+            diff_id = writer.digest
+            size = writer.size
+            if size == 0:
+                raise ImageError("the archive is empty", hint="give a tar archive of a rootfs")
+            if not self.layers.exists(diff_id):
+                self.layers.unpack(diff_id, writer.path)  # single-layer chain: chain == diff
+            writer.commit()
+        return Layer(Descriptor(MEDIA_LAYER, diff_id, size), diff_id)
+
+    def add_image(self, image: Image, layers: Sequence[Layer], refs: Sequence[str] = (), *,
+                  config_bytes: bytes | None = None) -> ImageRecord:
+        """Record an image whose layer blobs are in the content store.
+
+        ``layers`` matches ``image.diff_ids`` one to one. ``config_bytes`` keeps a
+        loaded config byte-exact (so its ID does not change); otherwise the
+        canonical bytes of ``image`` are stored.
+        """
+        with self._lock():
+            return self._add_image_locked(image, layers, refs, config_bytes=config_bytes)
+
+    def _add_image_locked(self, image: Image, layers: Sequence[Layer], refs: Sequence[str], *,
+                          config_bytes: bytes | None = None) -> ImageRecord:
+        if tuple(x.diff_id for x in layers) != image.diff_ids:
+            raise ImageError("image config diff_ids do not match its layers",
+                             hint="the archive or build produced an inconsistent image")
+        names = [str(reference.parse(r)) for r in refs]
+        chains = chain_ids(image.diff_ids)
+        sizes: list[int] = []
+        for chain, layer in zip(chains, layers, strict=True):
+            if not self.content.has(layer.blob.digest):
+                raise ImageError(f"layer blob {layer.blob.digest} is not in the content store")
+            sizes.append(self.layers.unpack(chain, self.content.path(layer.blob.digest)))
+        cfg = config_bytes if config_bytes is not None else image.to_bytes()
+        config_digest = self.content.put_bytes(cfg)
+        manifest = Manifest(Descriptor(MEDIA_CONFIG, config_digest, len(cfg)),
+                            tuple(x.blob for x in layers))
+        mbytes = manifest.to_bytes()
+        manifest_digest = self.content.put_bytes(mbytes)
+        with self.state.transaction() as db:
+            for chain, layer, size in zip(chains, layers, sizes, strict=True):
+                db.execute("INSERT OR IGNORE INTO layers(chain_id, diff_id, blob_digest, size, "
+                           "unpacked) VALUES (?,?,?,?,1)",
+                           (chain, layer.diff_id, layer.blob.digest, size))
+            db.execute("INSERT OR IGNORE INTO images(id, manifest_digest, created, size, config) "
+                       "VALUES (?,?,?,?,?)",
+                       (config_digest, manifest_digest, image.created, sum(sizes), cfg.decode()))
+            for name in names:
+                db.execute("INSERT OR REPLACE INTO refs(name, image_id) VALUES (?,?)",
+                           (name, config_digest))
+            self._write_index(db)
+        return self.get(config_digest)
+
+    def _write_index(self, db: sqlite3.Connection) -> None:
+        rows = db.execute("SELECT i.id, i.manifest_digest, r.name FROM images i "
+                          "LEFT JOIN refs r ON r.image_id = i.id").fetchall()
+        entries = []
+        for row in rows:
+            digest = row["manifest_digest"]
+            size = self.content.size(digest) if self.content.has(digest) else 0
+            entries.append(IndexEntry(Descriptor(MEDIA_MANIFEST, digest, size),
+                                      row["name"]))
+        atomic_write(self.layout / "index.json", index_bytes(entries))
+
+    def tag(self, source: str, target: str) -> ImageRecord:
+        rec = self.resolve(source)
+        name = str(reference.parse(target))
+        if "@" in name:
+            raise ImageError(f"refusing to create a tag with a digest reference: {target}",
+                             hint="give NAME[:TAG]")
+        with self.state.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO refs(name, image_id) VALUES (?,?)", (name, rec.id))
+            self._write_index(db)
+        return self.get(rec.id)
+
+    def untag(self, ref: str) -> None:
+        name = str(reference.parse(ref))
+        with self.state.transaction() as db:
+            cur = db.execute("DELETE FROM refs WHERE name = ?", (name,))
+            if cur.rowcount == 0:
+                raise NotFound(f"No such image: {reference.familiar(ref)}", hint=_NOT_FOUND_HINT)
+            self._write_index(db)
+
+    def remove(self, name: str, *, force: bool = False) -> _Events:
+        """``docker rmi``: untag, and delete the image once nothing names or uses it."""
+        rec = self.resolve(name)
+        by_ref = _as_ref(name) in rec.refs
+        events: _Events = []
+        users = self.containers_using(rec.id)
+        with self.state.transaction() as db:
+            if by_ref and len(rec.refs) > 1:
+                db.execute("DELETE FROM refs WHERE name = ?", (_as_ref(name),))
+                self._write_index(db)
+                return [RemoveEvent("Untagged", reference.familiar(_as_ref(name)))]
+            if not by_ref and len(rec.refs) > 1 and not force:
+                raise Conflict(
+                    f"conflict: unable to delete {rec.short_id} (must be forced) - image is "
+                    f"referenced in multiple repositories",
+                    hint="remove it by name, or use -f to remove every tag")
+            if users and not force:
+                raise Conflict(
+                    f"conflict: unable to remove {reference.familiar(name) if by_ref else name}"
+                    f" (must force) - image {rec.short_id} is used by container "
+                    f"{users[0][:12]}", hint="remove the container first, or use -f")
+            for ref in rec.refs:
+                db.execute("DELETE FROM refs WHERE name = ?", (ref,))
+                events.append(RemoveEvent("Untagged", reference.familiar(ref)))
+            if not users:
+                # The image row goes; blobs and layers go at the next prune, under the GC lock.
+                db.execute("DELETE FROM images WHERE id = ?", (rec.id,))
+                events.append(RemoveEvent("Deleted", rec.id))
+            self._write_index(db)
+        if not users:
+            with contextlib.suppress(ImageError):
+                self.collect_garbage()
+        return events
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, image_id: str) -> ImageRecord:
+        row = self.state.db.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No such image: {image_id}", hint=_NOT_FOUND_HINT)
+        return self._record(row)
+
+    def _record(self, row: sqlite3.Row) -> ImageRecord:
+        refs = tuple(r[0] for r in self.state.db.execute(
+            "SELECT name FROM refs WHERE image_id = ? ORDER BY name", (row["id"],)))
+        return ImageRecord(row["id"], row["manifest_digest"], row["created"], row["size"],
+                           Image.from_bytes(row["config"].encode()), refs)
+
+    def resolve(self, name: str) -> ImageRecord:
+        """An image by reference, ID, ``sha256:`` ID, or unique ID prefix."""
+        text = name.strip()
+        db = self.state.db
+        low = text.lower()
+        if low.startswith("sha256:"):
+            return self._by_prefix(low[7:], name)
+        with contextlib.suppress(ImageError):
+            ref = reference.parse(text)
+            if ref.digest is not None:
+                row = db.execute("SELECT * FROM images WHERE manifest_digest = ? OR id = ?",
+                                 (ref.digest, ref.digest)).fetchone()
+                if row is not None:
+                    return self._record(row)
+            else:
+                row = db.execute("SELECT i.* FROM refs r JOIN images i ON i.id = r.image_id "
+                                 "WHERE r.name = ?", (str(ref),)).fetchone()
+                if row is not None:
+                    return self._record(row)
+        if text and all(c in "0123456789abcdef" for c in text):
+            return self._by_prefix(text, name)
+        raise NotFound(f"No such image: {_display(name)}", hint=_NOT_FOUND_HINT)
+
+    def _by_prefix(self, hexpart: str, name: str) -> ImageRecord:
+        if not hexpart or any(c not in "0123456789abcdef" for c in hexpart):
+            raise NotFound(f"No such image: {name}", hint=_NOT_FOUND_HINT)
+        rows = self.state.db.execute("SELECT * FROM images WHERE id LIKE ? LIMIT 2",
+                                     (f"sha256:{hexpart}%",)).fetchall()
+        if not rows:
+            raise NotFound(f"No such image: {name}", hint=_NOT_FOUND_HINT)
+        if len(rows) > 1:
+            raise Conflict(f"image ID prefix {name!r} is ambiguous",
+                           hint="give more characters of the ID")
+        return self._record(rows[0])
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.resolve(name)
+        except (NotFound, Conflict):
+            return False
+        return True
+
+    def list(self) -> _Records:
+        """Every image, newest first."""
+        rows = self.state.db.execute("SELECT * FROM images ORDER BY created DESC, id").fetchall()
+        return [self._record(r) for r in rows]
+
+    def manifest(self, rec: ImageRecord) -> Manifest:
+        return Manifest.from_bytes(self.content.read_bytes(rec.manifest_digest))
+
+    def config_bytes(self, rec: ImageRecord) -> bytes:
+        return self.content.read_bytes(rec.id)
+
+    def containers_using(self, image_id: str) -> _Strs:
+        return [r[0] for r in self.state.db.execute(
+            "SELECT id FROM containers WHERE image_id = ? ORDER BY id", (image_id,))]
+
+    def layer_dirs(self, image: ImageRecord | str) -> _Paths:
+        """The unpacked layer directories, bottom -> top (one per layer).
+
+        For overlayfs, reverse it (``lowerdir=`` lists the top first). For deep
+        images use ``lower_dirs``, which never returns more than ``max_layers``.
+        """
+        rec = image if isinstance(image, ImageRecord) else self.resolve(image)
+        dirs = [self.layers.path(c) for c in rec.chain_ids]
+        missing = [str(d) for d in dirs if not d.is_dir()]
+        if missing:
+            raise ImageError(f"image {rec.short_id}: unpacked layer {missing[0]} is missing",
+                             hint="the store is damaged; remove and re-import the image")
+        return dirs
+
+    def lower_dirs(self, image: ImageRecord | str,
+                   max_layers: int = DEFAULT_MAX_LAYERS) -> _Paths:
+        """Like ``layer_dirs`` but at most ``max_layers`` dirs: the lowest layers of a
+        deeper image are flattened once into one cached directory (bottom -> top)."""
+        rec = image if isinstance(image, ImageRecord) else self.resolve(image)
+        if len(rec.diff_ids) <= max_layers:
+            return self.layer_dirs(rec)
+        blobs = [self.content.path(d.digest) for d in self.manifest(rec).layers]
+        with self._lock():
+            return self.layers.lower_dirs(rec.chain_ids, blobs, max_layers)
+
+    def history(self, image: ImageRecord | str) -> _History:
+        rec = image if isinstance(image, ImageRecord) else self.resolve(image)
+        return list(rec.image.history)
+
+    # -- garbage collection ----------------------------------------------------------------
+
+    def collect_garbage(self) -> int:
+        """Sweep blobs and layers no image row reaches; return the bytes freed."""
+        from stackctl.engine.images.gc import collect
+
+        with self._lock(exclusive=True):
+            return collect(self)
+
+
+def _as_ref(name: str) -> str:
+    try:
+        return str(reference.parse(name))
+    except ImageError:
+        return ""
+
+
+def _display(name: str) -> str:
+    try:
+        return reference.familiar(name)
+    except ImageError:
+        return name
+
+
+__all__ = ["ImageRecord", "ImageStore", "Layer", "RemoveEvent"]
