@@ -10,6 +10,7 @@ Schema (version in ``PRAGMA user_version``; migrations below are applied in
 order, each in its own transaction, and each is tested):
 
     images      id (config digest) PK · manifest_digest · created · size · config (JSON)
+                · parent (image id a build step started from, '' if none)
     refs        name PK (normalised, e.g. docker.io/library/busybox:latest) → image_id
     layers      chain_id PK · diff_id · blob_digest · size · unpacked (0/1)
     containers  id PK (64 hex) · name UNIQUE · image_id · image_ref · config (JSON)
@@ -49,7 +50,8 @@ MIGRATIONS: tuple[str, ...] = (
         manifest_digest TEXT NOT NULL,
         created TEXT NOT NULL,
         size INTEGER NOT NULL DEFAULT 0,
-        config TEXT NOT NULL
+        config TEXT NOT NULL,
+        parent TEXT NOT NULL DEFAULT ''
     );
     CREATE TABLE refs (
         name TEXT PRIMARY KEY,
