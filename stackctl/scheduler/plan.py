@@ -133,13 +133,15 @@ class _Builder:
         self.graph.add_node(op.id, op=op)
         for p in after:
             if p is not None:
-                self.graph.add_edge(p, op.id)
+                self.graph.add_edge(p, op.id, required=True)
         return op.id
 
-    def edge(self, before: Iterable[str], after: Iterable[str]) -> None:
+    def edge(self, before: Iterable[str], after: Iterable[str], *, required: bool = True) -> None:
+        """``required=False``: a failure of ``before`` does not stop ``after``."""
         for b in before:
             for a in after:
-                self.graph.add_edge(b, a)
+                old = self.graph.get_edge_data(b, a)
+                self.graph.add_edge(b, a, required=required or bool(old and old["required"]))
 
     def plan(self, project: str) -> Plan:
         return Plan(project, self.graph, tuple(self.warnings))
@@ -203,9 +205,9 @@ def plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions) -> 
         prereqs += [vol_ops[k] for k in svc.volumes if k in vol_ops]
         if svc.image in image_ops:
             prereqs.append(image_ops[svc.image])
-        for d in svc.dependencies:
-            prereqs += ready.get(d.service, [])
         b.edge(prereqs, firsts)
+        for d in svc.dependencies:
+            b.edge(ready.get(d.service, []), firsts, required=d.required)
         ready[name] = [chain[-1] for chain in chains if _is_up(b, chain[-1])]
     return b.plan(desired.project)
 
