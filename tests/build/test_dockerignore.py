@@ -73,7 +73,7 @@ def test_resolve_stays_inside(tmp_path: Path) -> None:
     ctx = BuildContext.open(tmp_path)
     assert ctx.resolve("etc-link/passwd") == ctx.root / "etc" / "passwd"
     assert ctx.resolve("up-link/src") == ctx.root / "src"
-    with pytest.raises(ContextError, match="forbidden path outside the build context: ../x"):
+    with pytest.raises(ContextError, match=r"forbidden path outside the build context: \.\./x"):
         ctx.clean("../x")
     assert ctx.clean("/src/../src/app.py") == "src/app.py"
 
