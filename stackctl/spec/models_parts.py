@@ -1,0 +1,402 @@
+"""The nested parts of a service: networks, depends_on, healthcheck, build, deploy...
+
+Each part has one canonical form in the model; the alternative syntaxes compose
+accepts (a list where a mapping is allowed, a string where a list is) are turned
+into it by the ``before`` converters, so consumers never see two shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, model_validator
+
+from stackctl.spec.models_base import (
+    Bool,
+    Bytes,
+    Command,
+    Duration,
+    ExtModel,
+    Float,
+    Int,
+    SpecModel,
+    Str,
+    StrDict,
+    StrList,
+    StrOrNoneDict,
+    lenient,
+    list_or_dict,
+)
+from stackctl.spec.models_ports import FileMode
+
+__all__ = [
+    "Build",
+    "DependsOn",
+    "Deploy",
+    "Device",
+    "EnvFile",
+    "ExtraHosts",
+    "FileRef",
+    "Healthcheck",
+    "Logging",
+    "ServiceNetwork",
+    "Ulimit",
+]
+
+
+class ServiceNetwork(ExtModel):
+    aliases: StrList | None = None
+    ipv4_address: Str | None = None
+    ipv6_address: Str | None = None
+    link_local_ips: StrList | None = None
+    mac_address: Str | None = None
+    driver_opts: StrDict | None = None
+    priority: Int | None = None
+    gw_priority: Int | None = None
+    interface_name: Str | None = None
+
+
+def list_to_null_map(value: Any) -> Any:
+    """``[a, b]`` -> ``{a: None, b: None}`` (networks, depends_on)."""
+    if isinstance(value, list):
+        out: dict[Any, Any] = {}
+        for item in value:
+            if not isinstance(item, str):
+                raise ValueError(f"expected a list of names, got {item!r}")
+            if item in out:
+                raise ValueError(f"{item!r} is listed twice")
+            out[item] = None
+        return out
+    return value
+
+
+Condition = Literal["service_started", "service_healthy", "service_completed_successfully"]
+
+
+class DependsOn(ExtModel):
+    condition: Annotated[Condition, lenient] = "service_started"
+    restart: Bool = False
+    required: Bool = True
+
+
+def _depends_on(value: Any) -> Any:
+    value = list_to_null_map(value)
+    if isinstance(value, Mapping):
+        return {k: ({} if v is None else v) for k, v in value.items()}
+    return value
+
+
+DependsOnMap = Annotated[dict[str, DependsOn], BeforeValidator(_depends_on)]
+NetworksMap = Annotated[dict[str, ServiceNetwork | None], BeforeValidator(list_to_null_map)]
+
+
+def _healthcheck_test(value: Any) -> Any:
+    if isinstance(value, str):
+        return ["NONE"] if value == "NONE" else ["CMD-SHELL", value]
+    if isinstance(value, list) and value:
+        head = value[0]
+        if head not in ("NONE", "CMD", "CMD-SHELL") and not (isinstance(head, str) and "$" in head):
+            raise ValueError(
+                f"healthcheck test must start with CMD, CMD-SHELL or NONE, got {head!r}"
+            )
+    elif isinstance(value, list):
+        raise ValueError("healthcheck test must not be empty (use NONE to disable)")
+    return value
+
+
+class Healthcheck(ExtModel):
+    test: Annotated[list[Str], BeforeValidator(_healthcheck_test), lenient] | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    start_period: Duration | None = None
+    start_interval: Duration | None = None
+    retries: Int | None = None
+    disable: Bool | None = None
+
+
+class FileRef(ExtModel):
+    """A secret or config granted to a service (``- name`` or the long form)."""
+
+    source: Str
+    target: Str | None = None
+    uid: Str | None = None
+    gid: Str | None = None
+    mode: FileMode | None = None
+
+
+def _file_ref(value: Any) -> Any:
+    return {"source": value} if isinstance(value, str) else value
+
+
+FileRefItem = Annotated[FileRef, BeforeValidator(_file_ref)]
+
+
+class Ulimit(SpecModel):
+    """``nofile: 1024`` (``single``) or ``nofile: {soft: 1024, hard: 2048}``."""
+
+    single: Int | None = None
+    soft: Int | None = None
+    hard: Int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single(cls, value: Any) -> Any:
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            return {"single": value}
+        if isinstance(value, Mapping) and set(value) - {"soft", "hard"}:
+            extra = sorted(str(k) for k in set(value) - {"soft", "hard"})
+            raise ValueError(f"unknown key {extra[0]!r}: a ulimit takes soft and hard")
+        if isinstance(value, Mapping) and not {"soft", "hard"} <= set(value):
+            raise ValueError("a ulimit mapping needs both soft and hard")
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> Ulimit:
+        if isinstance(self.soft, int) and isinstance(self.hard, int) and self.soft > self.hard:
+            raise ValueError(f"soft limit {self.soft} is above hard limit {self.hard}")
+        return self
+
+
+def _extra_hosts(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            str(k): ([str(x) for x in v] if isinstance(v, list) else [str(v)])
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        out: dict[str, list[str]] = {}
+        for item in value:
+            if not isinstance(item, str):
+                raise ValueError(f"expected HOST=IP or HOST:IP, got {item!r}")
+            sep = "=" if "=" in item else ":"
+            host, found, ip = item.partition(sep)
+            if not found or not host or not ip:
+                raise ValueError(f"invalid extra host {item!r}: expected HOST=IP or HOST:IP")
+            if ip.startswith("[") and ip.endswith("]"):
+                ip = ip[1:-1]
+            out.setdefault(host, []).append(ip)
+        return out
+    return value
+
+
+ExtraHosts = Annotated[dict[str, list[Str]], BeforeValidator(_extra_hosts), lenient]
+
+
+class Logging(ExtModel):
+    driver: Str | None = None
+    options: StrOrNoneDict | None = None
+
+
+class Device(SpecModel):
+    source: Str
+    target: Str | None = None
+    permissions: Str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = value.split(":")
+            if len(parts) > 3 or not parts[0]:
+                raise ValueError(
+                    f"invalid device {value!r}: expected HOST[:CONTAINER[:PERMISSIONS]]"
+                )
+            out = {"source": parts[0], "target": parts[1] if len(parts) > 1 else parts[0]}
+            out["permissions"] = parts[2] if len(parts) > 2 else "rwm"
+            return out
+        return value
+
+
+class EnvFile(SpecModel):
+    path: Str
+    required: Bool = True
+    format: Str | None = None
+
+
+def _env_files(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [{"path": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
+EnvFiles = Annotated[list[EnvFile], BeforeValidator(_env_files)]
+
+
+class Extends(SpecModel):
+    service: Str
+    file: Str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        return {"service": value} if isinstance(value, str) else value
+
+
+# --- build ---------------------------------------------------------------------
+
+
+def _ssh(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return [k if v is None else f"{k}={v}" for k, v in value.items()]
+    return value
+
+
+def _build_short(value: Any) -> Any:
+    return {"context": value} if isinstance(value, str) else value
+
+
+class Build(ExtModel):
+    context: Str | None = None
+    dockerfile: Str | None = None
+    dockerfile_inline: Str | None = None
+    entitlements: list[Str] | None = None
+    args: StrOrNoneDict | None = None
+    ssh: Annotated[list[Str], BeforeValidator(_ssh)] | None = None
+    labels: StrDict | None = None
+    cache_from: list[Str] | None = None
+    cache_to: list[Str] | None = None
+    no_cache: Bool | None = None
+    additional_contexts: StrDict | None = None
+    network: Str | None = None
+    provenance: Str | None = None
+    sbom: Str | None = None
+    pull: Bool | None = None
+    target: Str | None = None
+    shm_size: Bytes | None = None
+    extra_hosts: ExtraHosts | None = None
+    isolation: Str | None = None
+    privileged: Bool | None = None
+    secrets: list[FileRefItem] | None = None
+    tags: list[Str] | None = None
+    ulimits: dict[str, Ulimit] | None = None
+    platforms: list[Str] | None = None
+
+    @model_validator(mode="after")
+    def _one_dockerfile(self) -> Build:
+        if self.dockerfile is not None and self.dockerfile_inline is not None:
+            raise ValueError("dockerfile and dockerfile_inline are mutually exclusive")
+        return self
+
+
+BuildField = Annotated[Build, BeforeValidator(_build_short)]
+
+
+# --- deploy --------------------------------------------------------------------
+
+
+class UpdateConfig(ExtModel):
+    parallelism: Int | None = None
+    delay: Duration | None = None
+    failure_action: Str | None = None
+    monitor: Duration | None = None
+    max_failure_ratio: Float | None = None
+    order: Annotated[Literal["start-first", "stop-first"], lenient] | None = None
+
+
+class DeviceRequest(ExtModel):
+    capabilities: list[Str] | None = None
+    count: Annotated[int | Literal["all"], lenient] | None = None
+    device_ids: list[Str] | None = None
+    driver: Str | None = None
+    options: StrDict | None = None
+
+
+class DiscreteResource(ExtModel):
+    kind: Str
+    value: Int
+
+
+class GenericResource(ExtModel):
+    discrete_resource_spec: DiscreteResource | None = None
+
+
+class Resource(ExtModel):
+    cpus: Float | None = None
+    memory: Bytes | None = None
+    pids: Int | None = None
+    devices: list[DeviceRequest] | None = None
+    generic_resources: list[GenericResource] | None = None
+
+
+class Resources(ExtModel):
+    limits: Resource | None = None
+    reservations: Resource | None = None
+
+
+class RestartPolicy(ExtModel):
+    condition: Annotated[Literal["none", "on-failure", "any"], lenient] | None = None
+    delay: Duration | None = None
+    max_attempts: Int | None = None
+    window: Duration | None = None
+
+
+class Preference(ExtModel):
+    spread: Str
+
+
+class Placement(ExtModel):
+    constraints: list[Str] | None = None
+    preferences: list[Preference] | None = None
+    max_replicas_per_node: Int | None = None
+
+
+class Deploy(ExtModel):
+    mode: Str | None = None
+    replicas: Annotated[int, lenient] | None = None
+    labels: StrDict | None = None
+    update_config: UpdateConfig | None = None
+    rollback_config: UpdateConfig | None = None
+    resources: Resources | None = None
+    restart_policy: RestartPolicy | None = None
+    placement: Placement | None = None
+    endpoint_mode: Str | None = None
+
+
+# --- rarely used parts ---------------------------------------------------------
+
+
+class Hook(ExtModel):
+    command: Command
+    user: Str | None = None
+    privileged: Bool | None = None
+    working_dir: Str | None = None
+    environment: StrOrNoneDict | None = None
+
+
+class Watch(ExtModel):
+    path: Str
+    action: Annotated[Literal["rebuild", "sync", "restart", "sync+restart", "sync+exec"], lenient]
+    target: Str | None = None
+    ignore: StrList | None = None
+    include: StrList | None = None
+    exec: Hook | None = None
+    initial_sync: Bool | None = None
+
+
+class Develop(ExtModel):
+    watch: list[Watch] | None = None
+
+
+class BlkioLimit(SpecModel):
+    path: Str
+    rate: Bytes
+
+
+class BlkioWeight(SpecModel):
+    path: Str
+    weight: Int
+
+
+class BlkioConfig(SpecModel):
+    weight: Int | None = None
+    weight_device: list[BlkioWeight] | None = None
+    device_read_bps: list[BlkioLimit] | None = None
+    device_write_bps: list[BlkioLimit] | None = None
+    device_read_iops: list[BlkioLimit] | None = None
+    device_write_iops: list[BlkioLimit] | None = None
+
+
+__all__ += ["BlkioConfig", "Develop", "DeviceRequest", "Hook", "list_or_dict"]
