@@ -1,0 +1,247 @@
+"""Service config (canonical compose dict) -> the engine's ContainerConfig.
+
+The one place where stack-file vocabulary becomes engine vocabulary: named
+volumes get their project-scoped names, networks their engine names, ports
+the ``-p`` spelling, healthcheck durations seconds. Pure: unit-tested without
+an engine. The labels written here are what observe.py reads back.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from stackctl.engine.containers import (
+    ContainerConfig,
+    Healthcheck,
+    MountRequest,
+    RestartPolicy,
+    TmpfsMount,
+    Ulimit,
+)
+from stackctl.errors import SchedulerError
+from stackctl.scheduler import observe as L
+from stackctl.scheduler.model import DesiredState, ServiceModel
+from stackctl.spec.units import parse_bytes, parse_duration
+
+
+def labels_for(desired: DesiredState, svc: ServiceModel, number: int, config_hash: str,
+               *, oneoff: bool = False) -> dict[str, str]:
+    labels = {str(k): str(v) for k, v in (svc.config.get("labels") or {}).items()}
+    labels.update({
+        L.LABEL_PROJECT: desired.project,
+        L.LABEL_SERVICE: svc.name,
+        L.LABEL_NUMBER: str(number),
+        L.LABEL_HASH: config_hash,
+        L.LABEL_ONEOFF: "True" if oneoff else "False",
+        L.LABEL_IMAGE: svc.image,
+    })
+    if desired.working_dir:
+        labels[L.LABEL_WORKDIR] = desired.working_dir
+    return labels
+
+
+def container_config(
+    desired: DesiredState, svc: ServiceModel, *, name: str, number: int,
+    config_hash: str | None = None, oneoff: bool = False,
+    resolve_service: Mapping[str, str] | None = None, runtime: str | None = None,
+) -> ContainerConfig:
+    """``resolve_service`` maps a service name to one of its container names
+    (for ``network_mode: service:x`` and ``volumes_from``)."""
+    cfg = svc.config
+    where = f"services.{svc.name}"
+    network, aliases = _network(desired, svc, resolve_service or {}, where)
+    hc = _healthcheck(cfg.get("healthcheck"), where)
+    deploy = cfg.get("deploy") or {}
+    limits = ((deploy.get("resources") or {}).get("limits") or {}) if deploy else {}
+    memory = cfg.get("mem_limit") or limits.get("memory")
+    cpus = cfg.get("cpus") or limits.get("cpus")
+    pids = cfg.get("pids_limit") or limits.get("pids")
+    logging_opts = (cfg.get("logging") or {}).get("options") or {}
+    extra: dict[str, Any] = {}
+    if runtime:
+        extra["runtime"] = runtime
+    return ContainerConfig(
+        image=svc.image,
+        command=_words(cfg.get("command")),
+        entrypoint=_words(cfg.get("entrypoint")),
+        name=name,
+        env=tuple(f"{k}={v}" for k, v in (cfg.get("environment") or {}).items()
+                  if v is not None),
+        working_dir=cfg.get("working_dir"),
+        user=None if cfg.get("user") is None else str(cfg["user"]),
+        hostname=cfg.get("hostname"),
+        tty=bool(cfg.get("tty")),
+        open_stdin=bool(cfg.get("stdin_open")),
+        labels=labels_for(desired, svc, number, config_hash or svc.config_hash, oneoff=oneoff),
+        mounts=_mounts(desired, cfg, where),
+        tmpfs=_tmpfs(cfg),
+        restart=_restart(cfg),
+        memory=parse_bytes(memory) if memory is not None else None,
+        cpus=float(cpus) if cpus is not None else None,
+        pids_limit=int(pids) if pids is not None else None,
+        cap_add=tuple(cfg.get("cap_add") or ()),
+        cap_drop=tuple(cfg.get("cap_drop") or ()),
+        privileged=bool(cfg.get("privileged")),
+        read_only=bool(cfg.get("read_only")),
+        init=bool(cfg.get("init")),
+        network=network,
+        network_aliases=aliases,
+        publish=tuple(_ports(cfg.get("ports") or [])) if network != "host" else (),
+        healthcheck=hc,
+        stop_signal=cfg.get("stop_signal"),
+        stop_timeout=(int(parse_duration(cfg["stop_grace_period"]))
+                      if cfg.get("stop_grace_period") is not None else None),
+        log_max_size=parse_bytes(logging_opts["max-size"]) if "max-size" in logging_opts
+        else None,
+        log_max_file=int(logging_opts.get("max-file", 1)),
+        ulimits=_ulimits(cfg.get("ulimits") or {}),
+        sysctls={str(k): str(v) for k, v in _mapping(cfg.get("sysctls")).items()},
+        **extra,
+    )
+
+
+def _words(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(shlex.split(value))
+    return tuple(str(v) for v in value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    out: dict[str, Any] = {}
+    for item in value or []:
+        k, _, v = str(item).partition("=")
+        out[k] = v
+    return out
+
+
+def _network(desired: DesiredState, svc: ServiceModel, resolve: Mapping[str, str],
+             where: str) -> tuple[str, tuple[str, ...]]:
+    mode = svc.config.get("network_mode")
+    if mode:
+        mode = str(mode)
+        if mode.startswith("service:"):
+            target = mode.split(":", 1)[1]
+            if target not in resolve:
+                raise SchedulerError(f"{where}.network_mode: service {target!r} has no "
+                                     "running container to share a network with")
+            return f"container:{resolve[target]}", ()
+        return mode, ()
+    if not svc.networks:
+        return "none", ()
+    # The first network (by priority, then name) is the container's primary one.
+    nets = svc.config.get("networks") or {}
+    key = sorted(svc.networks, key=lambda k: (-int(((nets.get(k) or {}).get("priority")) or 0),
+                                              k))[0]
+    aliases = [svc.name, *((nets.get(key) or {}).get("aliases") or [])]
+    return desired.networks[key].name, tuple(dict.fromkeys(str(a) for a in aliases))
+
+
+def _healthcheck(raw: Any, where: str) -> Healthcheck | None:
+    if not isinstance(raw, Mapping):
+        return None
+    if raw.get("disable"):
+        return Healthcheck(("NONE",))
+    test = raw.get("test")
+    if test is None:
+        return None
+    if isinstance(test, str):
+        test = ["CMD-SHELL", test]
+    test = [str(t) for t in test]
+    if test[0] == "NONE":
+        return Healthcheck(("NONE",))
+
+    def seconds(key: str, default: float) -> float:
+        value = raw.get(key)
+        try:
+            return default if value is None else float(parse_duration(value))
+        except ValueError as exc:
+            raise SchedulerError(f"{where}.healthcheck.{key}: {exc}") from None
+
+    return Healthcheck(
+        test=tuple(test),
+        interval=seconds("interval", 30.0),
+        timeout=seconds("timeout", 30.0),
+        retries=int(raw.get("retries", 3)),
+        start_period=seconds("start_period", 0.0),
+    )
+
+
+def _mounts(desired: DesiredState, cfg: Mapping[str, Any], where: str
+            ) -> tuple[MountRequest, ...]:
+    out: list[MountRequest] = []
+    for v in cfg.get("volumes") or []:
+        if not isinstance(v, Mapping):
+            raise SchedulerError(f"{where}.volumes: expected the long form, got {v!r}")
+        kind = v.get("type", "volume")
+        ro = bool(v.get("read_only"))
+        target = str(v["target"])
+        if kind == "bind":
+            out.append(MountRequest("bind", target, str(v["source"]), ro))
+        elif kind == "volume" and v.get("source"):
+            out.append(MountRequest("volume", target, desired.volumes[str(v["source"])].name, ro))
+        elif kind == "volume":
+            out.append(MountRequest("anonymous", target, "", ro))
+    return tuple(out)
+
+
+def _tmpfs(cfg: Mapping[str, Any]) -> tuple[TmpfsMount, ...]:
+    out = []
+    raw = cfg.get("tmpfs") or []
+    for item in [raw] if isinstance(raw, str) else raw:
+        path, _, opts = str(item).partition(":")
+        out.append(TmpfsMount(path, opts))
+    for v in cfg.get("volumes") or []:
+        if isinstance(v, Mapping) and v.get("type") == "tmpfs":
+            size = (v.get("tmpfs") or {}).get("size")
+            out.append(TmpfsMount(str(v["target"]), f"size={size}" if size else ""))
+    return tuple(out)
+
+
+def _restart(cfg: Mapping[str, Any]) -> RestartPolicy:
+    value = cfg.get("restart")
+    if value is None:
+        policy = ((cfg.get("deploy") or {}).get("restart_policy") or {})
+        cond = policy.get("condition")
+        if not cond:
+            return RestartPolicy()
+        value = {"any": "always", "on-failure": "on-failure", "none": "no"}.get(cond, "no")
+        return RestartPolicy(str(value), int(policy.get("max_attempts") or 0))
+    name, _, count = str(value).partition(":")
+    return RestartPolicy(name, int(count) if count.isdigit() else 0)
+
+
+def _ports(ports: list[Any]) -> list[str]:
+    out = []
+    for p in ports:
+        if not isinstance(p, Mapping):
+            out.append(str(p))
+            continue
+        spec = f"{p['target']}/{p.get('protocol') or 'tcp'}"
+        published = p.get("published")
+        if published not in (None, ""):
+            spec = f"{published}:{spec}"
+        elif p.get("host_ip"):
+            spec = f":{spec}"
+        if p.get("host_ip"):
+            spec = f"{p['host_ip']}:{spec}"
+        out.append(spec)
+    return out
+
+
+def _ulimits(raw: Mapping[str, Any]) -> tuple[Ulimit, ...]:
+    out = []
+    for name, value in sorted(raw.items()):
+        if isinstance(value, Mapping):
+            out.append(Ulimit(name, int(value["soft"]), int(value["hard"])))
+        else:
+            out.append(Ulimit(name, int(value), int(value)))
+    return tuple(out)
+
+
+__all__ = ["container_config", "labels_for"]
