@@ -175,8 +175,8 @@ def read_logs(
         pos = path.stat().st_size
         ino = path.stat().st_ino
         # Start after what was already shown (up to the last whole line).
-        with open(path, "rb") as f:
-            data = f.read()
+        with open(path, "rb") as fh:
+            data = fh.read()
         pos = data.rfind(b"\n") + 1
     except FileNotFoundError:
         ino = -1
@@ -190,9 +190,9 @@ def read_logs(
         if st.st_ino != ino:  # rotated: read the new file from its start
             ino, pos, buf = st.st_ino, 0, b""
         if st.st_size > pos:
-            with open(path, "rb") as f:
-                f.seek(pos)
-                chunk = f.read()
+            with open(path, "rb") as fh:
+                fh.seek(pos)
+                chunk = fh.read()
             pos += len(chunk)
             buf += chunk
             *lines, buf = buf.split(b"\n")

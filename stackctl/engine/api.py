@@ -1,0 +1,486 @@
+"""``Engine(root, run_root)``: the one Python API over containers and volumes.
+
+The single-container CLI and the scheduler both call it; there is one way to
+create, start and remove a container. No daemon: each call works on the state
+store (SQLite, one transaction per change) and talks to the container's monitor
+over its control socket when the monitor lives. When the monitor is gone (killed,
+or a reboot), reads repair the record from the truth (``_repair``): a dead
+process means exited, and whatever it held is released.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal as _signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from stackctl.engine import names, netseam, oci, prepare, teardown
+from stackctl.engine.containers import (
+    ContainerConfig,
+    ContainerRecord,
+    ContainerStatus,
+    check_transition,
+)
+from stackctl.engine.logs import LogEntry, read_logs, rfc3339_nano
+from stackctl.engine.state import StateStore
+from stackctl.engine.volumes import VolumeStore
+from stackctl.errors import AlreadyExists, Conflict, EngineError, NotFound, RuntimeFailure
+
+S = ContainerStatus
+_Strs = list[str]
+_Rows = list[list[str]]
+_Records = list[ContainerRecord]
+ACTIVE = (S.RUNNING, S.PAUSED, S.RESTARTING)
+
+
+class Engine:
+    def __init__(self, root: Path | str, run_root: Path | str) -> None:
+        self.root = Path(root)
+        self.run_root = Path(run_root)
+        self.store = StateStore(self.root)
+        self.volumes = VolumeStore(self.root, self.store)
+        self._images: Any = None
+
+    def close(self) -> None:
+        if self._images is not None:
+            self._images.close()
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def images(self) -> Any:
+        if self._images is None:
+            from stackctl.engine.images.store import ImageStore
+
+            self._images = ImageStore(self.root, self.store)
+        return self._images
+
+    def paths(self, cid: str) -> oci.ContainerPaths:
+        return oci.ContainerPaths(self.root, self.run_root, cid)
+
+    # ---- reading ----------------------------------------------------------------------------
+    def _rows(self) -> list[Any]:
+        return self.store.db.execute("SELECT * FROM containers ORDER BY created DESC").fetchall()
+
+    def resolve(self, ref: str) -> str:
+        pairs = [(r[0], r[1]) for r in self.store.db.execute("SELECT id, name FROM containers")]
+        return names.resolve(ref, pairs)
+
+    def get(self, ref: str) -> ContainerRecord:
+        cid = self.resolve(ref)
+        row = self.store.db.execute("SELECT * FROM containers WHERE id=?", (cid,)).fetchone()
+        if row is None:
+            raise NotFound(f"no such container: {ref}")
+        return self._repair(ContainerRecord.from_row(row))
+
+    def list(self, *, all_: bool = False) -> _Records:
+        out = [self._repair(ContainerRecord.from_row(r)) for r in self._rows()]
+        return out if all_ else [c for c in out if c.running]
+
+    def _repair(self, rec: ContainerRecord) -> ContainerRecord:
+        """Make the record tell the truth when its monitor is gone."""
+        if rec.status not in ACTIVE or oci.alive(rec.monitor_pid, rec.monitor_start):
+            return rec
+        if oci.alive(rec.pid, rec.pid_start):
+            return rec  # orphaned but running: `ps` shows it, `stop`/`rm -f` kill it directly
+        with self.store.transaction() as db:
+            row = db.execute("SELECT status, monitor_pid FROM containers WHERE id=?",
+                             (rec.id,)).fetchone()
+            if row is None or row["status"] not in [s.value for s in ACTIVE]:
+                return rec
+            db.execute("UPDATE containers SET status='exited', pid=NULL, pid_start=NULL, "
+                       "monitor_pid=NULL, monitor_start=NULL, finished_at=?, "
+                       "exit_code=COALESCE(exit_code, 255) WHERE id=?",
+                       (rfc3339_nano(), rec.id))
+        self._release(rec)
+        return self.get(rec.id)
+
+    def _release(self, rec: ContainerRecord) -> None:
+        paths = self.paths(rec.id)
+        teardown.stop_runtime(paths, rec.config)
+        teardown.release_network(self.store, paths, rec.config)
+
+    # ---- create / start -----------------------------------------------------------------------
+    def create(self, config: ContainerConfig) -> ContainerRecord:
+        """Make a container record (status ``created``); nothing runs yet."""
+        image = self.images.resolve(config.image)
+        prepare.check_mounts(config)
+        if config.runtime not in oci.RUNTIMES:
+            from stackctl.errors import UsageError
+
+            raise UsageError(f"--runtime {config.runtime}: unknown runtime",
+                             hint=f"use one of {', '.join(oci.RUNTIMES)}")
+        config = prepare.effective_config(config, image.config)
+        self._validate_bundle(config)
+        cid = names.new_id()
+        name = names.validate_name(config.name) if config.name else None
+        for attempt in range(20):
+            candidate = name or names.random_name(attempt)
+            try:
+                with self.store.transaction() as db:
+                    if db.execute("SELECT 1 FROM containers WHERE name=?",
+                                  (candidate,)).fetchone():
+                        if name:
+                            other = db.execute("SELECT id FROM containers WHERE name=?",
+                                               (candidate,)).fetchone()[0]
+                            raise AlreadyExists(
+                                f'the container name "/{candidate}" is already in use by '
+                                f"container {other[:12]}",
+                                hint="remove or rename that container, or choose another name")
+                        continue
+                    db.execute(
+                        "INSERT INTO containers(id, name, image_id, image_ref, config, status, "
+                        "created, labels) VALUES (?, ?, ?, ?, ?, 'created', ?, ?)",
+                        (cid, candidate, image.id, config.image, config.to_json(),
+                         rfc3339_nano(), json.dumps(config.labels)))
+                break
+            except AlreadyExists:
+                raise
+        else:
+            raise EngineError("could not find a free generated name", hint="use --name")
+        paths = self.paths(cid)
+        paths.upper.mkdir(parents=True, exist_ok=True)
+        paths.work.mkdir(parents=True, exist_ok=True)
+        return self.get(cid)
+
+    def _validate_bundle(self, config: ContainerConfig) -> None:
+        """Capabilities, ulimits and limits are checked now, not at start."""
+        from stackctl.engine.runtime.rlimits import Rlimit
+        from stackctl.engine.runtime.spec import BundleRequest, build_config
+
+        build_config(BundleRequest(
+            rootfs="/", args=("true",), cap_add=config.cap_add, cap_drop=config.cap_drop,
+            privileged=config.privileged,
+            rlimits=tuple(Rlimit(u.name, u.soft, u.hard) for u in config.ulimits)))
+
+    def start(self, ref: str, *, hold: bool = False) -> ContainerRecord:
+        """Start a created or exited container under a new monitor.
+
+        ``hold``: the monitor keeps the exit status until a client attached (used by an
+        attached ``run``, which attaches right after this returns).
+        """
+        rec = self.get(ref)
+        if rec.status in (S.RUNNING, S.RESTARTING):
+            return rec
+        check_transition(rec.status, S.RUNNING, name=rec.name)
+        paths = self.paths(rec.id)
+        image = self.images.get(rec.image_id)
+        try:
+            prepare.mount_rootfs(paths, self.images.lower_dirs(image),
+                                 readonly=rec.config.read_only)
+            netns = netseam.setup(self.store, paths, rec.config)
+            req = prepare.build_request(paths, rec.config, image.config, self.volumes, netns)
+            from stackctl.engine.runtime.spec import write_bundle
+
+            write_bundle(paths.bundle, req)
+            msg = self._spawn_monitor(rec, hold=hold)
+        except BaseException as exc:
+            self._release(rec)
+            code = getattr(exc, "exit_code", 125)
+            with self.store.transaction() as db:
+                db.execute("UPDATE containers SET error=?, exit_code=? WHERE id=?",
+                           (str(exc), code if isinstance(exc, RuntimeFailure) else None,
+                            rec.id))
+            raise
+        if not msg.get("ok"):
+            self._release(rec)
+            raise RuntimeFailure(msg.get("error") or "the container did not start",
+                                 exit_code=int(msg.get("exit_code") or 125))
+        return self.get(rec.id)
+
+    def _spawn_monitor(self, rec: ContainerRecord, *, hold: bool) -> dict[str, Any]:
+        paths = self.paths(rec.id)
+        paths.state_dir.mkdir(parents=True, exist_ok=True)
+        r, w = os.pipe()
+        argv = [sys.executable, "-m", "stackctl.engine.monitor", "--root", str(self.root),
+                "--run-root", str(self.run_root), "--ready-fd", str(w)]
+        if hold:
+            argv.append("--hold")
+        with open(paths.monitor_log, "ab") as errlog:
+            try:
+                proc = subprocess.Popen([*argv, rec.id], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=errlog,
+                                        pass_fds=(w,), start_new_session=True,
+                                        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+            finally:
+                os.close(w)
+        with os.fdopen(r, "rb") as f:
+            line = f.readline()
+        del proc  # the monitor outlives us; it is reaped by init once we exit
+        if not line:
+            tail = paths.monitor_log.read_text(errors="replace")[-2000:].strip()
+            return {"ok": False, "error": f"the monitor failed to start: {tail}"}
+        return dict(json.loads(line))
+
+    # ---- talking to the monitor ------------------------------------------------------------
+    def _ask(self, rec: ContainerRecord, req: dict[str, Any], *,
+             timeout: float | None = None) -> dict[str, Any] | None:
+        """One request to the monitor; None when there is no live monitor to ask."""
+        if not oci.alive(rec.monitor_pid, rec.monitor_start):
+            return None
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(str(self.paths(rec.id).sock))
+            s.sendall(json.dumps(req).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            return None
+        finally:
+            s.close()
+        return json.loads(data) if data.strip() else None
+
+    def connect(self, ref: str) -> socket.socket:
+        """A connected socket to the container's monitor (for attach)."""
+        rec = self.get(ref)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(str(self.paths(rec.id).sock))
+        except OSError as exc:
+            s.close()
+            raise Conflict(f"container {rec.name} is not running",
+                           hint="start it with `stackctl start -a`") from exc
+        return s
+
+    def _wait_monitor_gone(self, rec: ContainerRecord, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while oci.alive(rec.monitor_pid, rec.monitor_start) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    # ---- stop / kill / restart ---------------------------------------------------------------
+    def stop(self, ref: str, timeout: float | None = None) -> ContainerRecord:
+        rec = self.get(ref)
+        if rec.status not in ACTIVE:
+            return rec
+        grace = float(timeout if timeout is not None else (rec.config.stop_timeout or 10))
+        sig = _signal_number(rec.config.stop_signal or "SIGTERM")
+        reply = self._ask(rec, {"op": "stop", "signal": sig, "timeout": grace},
+                          timeout=grace + 30)
+        if reply is None and oci.alive(rec.pid, rec.pid_start):
+            self._kill_orphan(rec, sig, grace)
+        self._wait_monitor_gone(rec)
+        return self.get(rec.id)
+
+    def _kill_orphan(self, rec: ContainerRecord, sig: int, grace: float) -> None:
+        """The monitor is gone but the process lives: signal it directly."""
+        assert rec.pid is not None
+        _thaw(self.paths(rec.id))
+        try:
+            os.kill(rec.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while oci.alive(rec.pid, rec.pid_start) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if oci.alive(rec.pid, rec.pid_start):
+            os.kill(rec.pid, _signal.SIGKILL)
+            while oci.alive(rec.pid, rec.pid_start):
+                time.sleep(0.01)
+
+    def kill(self, ref: str, signal: str | int = "SIGKILL") -> ContainerRecord:
+        rec = self.get(ref)
+        if rec.status not in ACTIVE:
+            raise Conflict(f"container {rec.name} is not running")
+        sig = _signal_number(signal)
+        if self._ask(rec, {"op": "kill", "signal": sig}, timeout=10) is None and rec.pid:
+            _thaw(self.paths(rec.id))
+            try:
+                os.kill(rec.pid, sig)
+            except ProcessLookupError:
+                pass
+        if sig == _signal.SIGKILL:
+            self._wait_monitor_gone(rec)
+        return self.get(rec.id)
+
+    def restart(self, ref: str, timeout: float | None = None) -> ContainerRecord:
+        rec = self.stop(ref, timeout)
+        return self.start(rec.id)
+
+    def wait(self, ref: str) -> int:
+        rec = self.get(ref)
+        if rec.status in ACTIVE:
+            reply = self._ask(rec, {"op": "wait"})
+            if reply is not None and "exit_code" in reply:
+                return int(reply["exit_code"])
+            while self.get(rec.id).status in ACTIVE:
+                time.sleep(0.05)
+        return self.get(rec.id).exit_code or 0
+
+    # ---- pause ---------------------------------------------------------------------------
+    def pause(self, ref: str) -> ContainerRecord:
+        rec = self.get(ref)
+        check_transition(rec.status, S.PAUSED, name=rec.name)
+        self._cgroup(rec).freeze()
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET status='paused' WHERE id=?", (rec.id,))
+        return self.get(rec.id)
+
+    def unpause(self, ref: str) -> ContainerRecord:
+        rec = self.get(ref)
+        if rec.status != S.PAUSED:
+            raise Conflict(f"container {rec.name} is not paused")
+        self._cgroup(rec).thaw()
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET status='running' WHERE id=?", (rec.id,))
+        return self.get(rec.id)
+
+    def _cgroup(self, rec: ContainerRecord) -> Any:
+        from stackctl.engine.runtime.cgroups import Cgroup
+
+        return Cgroup("/" + self.paths(rec.id).cgroup_name)
+
+    # ---- remove -----------------------------------------------------------------------------
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+        rec = self.get(ref)
+        if rec.status in ACTIVE:
+            if not force:
+                raise Conflict(
+                    f"you cannot remove a {rec.status.value} container {rec.short_id}",
+                    hint="stop the container first, or force removal with `rm -f`")
+            self.kill(rec.id, "SIGKILL")
+            rec = self.get(rec.id)
+            if rec.status in ACTIVE:
+                raise EngineError(f"container {rec.name} did not stop")
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET status='removing' WHERE id=?", (rec.id,))
+        self._release(rec)
+        paths = self.paths(rec.id)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM containers WHERE id=?", (rec.id,))
+        if volumes:
+            teardown.remove_anonymous_volumes(self.store, rec.config)
+        teardown.remove_files(paths)
+        return rec.id
+
+    def prune(self) -> _Strs:
+        return [self.remove(c.id) for c in self.list(all_=True) if c.status not in ACTIVE]
+
+    def rename(self, ref: str, new_name: str) -> None:
+        rec = self.get(ref)
+        name = names.validate_name(new_name)
+        with self.store.transaction() as db:
+            if db.execute("SELECT 1 FROM containers WHERE name=?", (name,)).fetchone():
+                raise AlreadyExists(f'the container name "/{name}" is already in use')
+            db.execute("UPDATE containers SET name=? WHERE id=?", (name, rec.id))
+
+    # ---- logs, exec, top, stats ------------------------------------------------------------
+    def logs(self, ref: str, *, follow: bool = False, tail: int | None = None,
+             since: float | None = None, until: float | None = None) -> Iterator[LogEntry]:
+        rec = self.get(ref)
+        path = self.paths(rec.id).log
+        if not path.exists():
+            return iter(())
+
+        def running() -> bool:
+            try:
+                return self.get(rec.id).status in ACTIVE
+            except NotFound:
+                return False
+
+        return read_logs(path, tail=tail, since=since, until=until, follow=follow,
+                         still_running=running)
+
+    def exec_argv(self, ref: str, args: _Strs, *, tty: bool = False,
+                  env: tuple[str, ...] = (), user: str | None = None,
+                  workdir: str | None = None, detach: bool = False) -> _Strs:
+        """The command that runs ``args`` in the container; the caller runs it with its stdio."""
+        rec = self.get(ref)
+        if rec.status != S.RUNNING or rec.pid is None:
+            raise Conflict(f"container {rec.name} is not running",
+                           hint="start it first" if rec.status != S.PAUSED else "unpause it")
+        paths = self.paths(rec.id)
+        if not prepare.find_executable(paths.rootfs, args[0], rec.config.env,
+                                       workdir or rec.config.working_dir or "/"):
+            raise RuntimeFailure(f'exec: "{args[0]}": executable file not found in $PATH',
+                                 exit_code=127)
+        return oci.exec_argv(rec.config.runtime, paths, rec.pid, args, tty=tty, env=env,
+                             user=user, cwd=workdir, detach=detach)
+
+    def top(self, ref: str) -> tuple[_Strs, _Rows]:
+        rec = self.get(ref)
+        if rec.status not in ACTIVE:
+            raise Conflict(f"container {rec.name} is not running")
+        pids = {str(p) for p in oci.cgroup_pids(self.paths(rec.id).cgroup_name)}
+        out = subprocess.run(["ps", "-ef"], capture_output=True, text=True, check=True).stdout
+        lines = out.splitlines()
+        titles = lines[0].split()
+        rows = []
+        for line in lines[1:]:
+            cols = line.split(None, len(titles) - 1)
+            if len(cols) > 1 and cols[1] in pids:
+                rows.append(cols)
+        return titles, rows
+
+    def stats(self, ref: str) -> dict[str, Any]:
+        """One sample: cpu % over a short window, memory, pids."""
+        rec = self.get(ref)
+        cg = self._cgroup(rec)
+        first, t0 = cg.stats(), time.monotonic()
+        time.sleep(0.2)
+        second, t1 = cg.stats(), time.monotonic()
+        cpu = 0.0
+        if first.cpu_usage_ns is not None and second.cpu_usage_ns is not None:
+            cpu = (second.cpu_usage_ns - first.cpu_usage_ns) / ((t1 - t0) * 1e9) * 100
+        return {"id": rec.id, "name": rec.name, "cpu_percent": cpu,
+                "memory_usage": second.memory_usage or 0,
+                "memory_limit": second.memory_limit or _host_memory(),
+                "pids": second.pids or 0}
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        from stackctl.engine.inspect import container_json
+
+        rec = self.get(ref)
+        return container_json(rec, self.paths(rec.id), self.volumes)
+
+
+def _signal_number(sig: str | int) -> int:
+    if isinstance(sig, int):
+        return sig
+    text = sig.strip().upper()
+    if text.isdigit():
+        return int(text)
+    name = text if text.startswith("SIG") else "SIG" + text
+    try:
+        return int(getattr(_signal, name))
+    except AttributeError:
+        from stackctl.errors import UsageError
+
+        raise UsageError(f"invalid signal: {sig}", hint="use a name like SIGTERM or a number"
+                         ) from None
+
+
+def _thaw(paths: oci.ContainerPaths) -> None:
+    for d in oci.cgroup_dirs(paths.cgroup_name):
+        for name, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+            try:
+                (d / name).write_text(value)
+            except OSError:
+                pass
+
+
+def _host_memory() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+__all__ = ["Engine"]

@@ -1,0 +1,136 @@
+"""Docker-shaped ``inspect`` JSON for a container record (pure apart from reading paths)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackctl.engine import oci
+from stackctl.engine.containers import ContainerRecord, ContainerStatus
+from stackctl.engine.volumes import VolumeStore
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * 1_000_000_000)
+
+
+def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
+                   volumes: VolumeStore) -> dict[str, Any]:
+    c = rec.config
+    s = rec.status
+    state: dict[str, Any] = {
+        "Status": s.value,
+        "Running": s in (ContainerStatus.RUNNING, ContainerStatus.PAUSED),
+        "Paused": s == ContainerStatus.PAUSED,
+        "Restarting": s == ContainerStatus.RESTARTING,
+        "OOMKilled": rec.oom_killed,
+        "Dead": s == ContainerStatus.DEAD,
+        "Pid": rec.pid or 0,
+        "ExitCode": rec.exit_code or 0,
+        "Error": rec.error,
+        "StartedAt": rec.started_at or ZERO_TIME,
+        "FinishedAt": rec.finished_at or ZERO_TIME,
+    }
+    if rec.health is not None:
+        state["Health"] = {"Status": rec.health.status,
+                           "FailingStreak": rec.health.failing_streak,
+                           "Log": list(rec.health.log)}
+    mounts = []
+    for m in c.mounts:
+        if m.kind == "bind":
+            mounts.append({"Type": "bind", "Source": m.source, "Destination": m.target,
+                           "Mode": "ro" if m.read_only else "", "RW": not m.read_only,
+                           "Propagation": "rprivate"})
+        else:
+            mounts.append({"Type": "volume", "Name": m.source,
+                           "Source": str(volumes.path(m.source)), "Destination": m.target,
+                           "Driver": "local", "Mode": "ro" if m.read_only else "z",
+                           "RW": not m.read_only, "Propagation": ""})
+    hc = None
+    if c.healthcheck is not None:
+        hc = {"Test": list(c.healthcheck.test), "Interval": _ns(c.healthcheck.interval),
+              "Timeout": _ns(c.healthcheck.timeout), "Retries": c.healthcheck.retries,
+              "StartPeriod": _ns(c.healthcheck.start_period)}
+    config: dict[str, Any] = {
+        "Hostname": c.hostname or rec.id[:12],
+        "User": c.user or "",
+        "AttachStdin": c.open_stdin,
+        "Tty": c.tty,
+        "OpenStdin": c.open_stdin,
+        "Env": list(c.env),
+        "Cmd": list(c.command) if c.command is not None else None,
+        "Entrypoint": list(c.entrypoint) if c.entrypoint is not None else None,
+        "Image": rec.image_ref,
+        "Volumes": {m.target: {} for m in c.mounts if m.kind == "anonymous"} or None,
+        "WorkingDir": c.working_dir or "",
+        "Labels": rec.labels,
+        "StopSignal": c.stop_signal or "SIGTERM",
+    }
+    if c.stop_timeout is not None:
+        config["StopTimeout"] = c.stop_timeout
+    if hc is not None:
+        config["Healthcheck"] = hc
+    host_config: dict[str, Any] = {
+        "Binds": [f"{m.source}:{m.target}{':ro' if m.read_only else ''}"
+                  for m in c.mounts if m.kind in ("bind", "volume")] or None,
+        "NetworkMode": c.network,
+        "RestartPolicy": {"Name": c.restart.name, "MaximumRetryCount": c.restart.max_retries},
+        "AutoRemove": c.auto_remove,
+        "CapAdd": list(c.cap_add) or None,
+        "CapDrop": list(c.cap_drop) or None,
+        "Privileged": c.privileged,
+        "ReadonlyRootfs": c.read_only,
+        "Init": c.init,
+        "Memory": c.memory or 0,
+        "MemorySwap": c.memory_swap or 0,
+        "NanoCpus": int((c.cpus or 0) * 1e9),
+        "PidsLimit": c.pids_limit,
+        "Tmpfs": {t.target: t.options for t in c.tmpfs} or None,
+        "Ulimits": [{"Name": u.name.removeprefix("RLIMIT_").lower(), "Soft": u.soft,
+                     "Hard": u.hard} for u in c.ulimits] or None,
+        "Sysctls": dict(c.sysctls) or None,
+        "LogConfig": {"Type": "json-file", "Config": _log_opts(rec)},
+        "Runtime": c.runtime,
+        "PortBindings": {p: [] for p in c.publish} or {},
+    }
+    return {
+        "Id": rec.id,
+        "Created": rec.created,
+        "Path": "",
+        "Args": [],
+        "State": state,
+        "Image": rec.image_id,
+        "ResolvConfPath": str(paths.state_dir / "resolv.conf"),
+        "HostnamePath": str(paths.state_dir / "hostname"),
+        "HostsPath": str(paths.state_dir / "hosts"),
+        "LogPath": str(paths.log),
+        "Name": "/" + rec.name,
+        "RestartCount": rec.restart_count,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "HostConfig": host_config,
+        "GraphDriver": {"Name": "overlay2", "Data": {
+            "UpperDir": str(paths.upper), "WorkDir": str(paths.work),
+            "MergedDir": str(paths.rootfs)}},
+        "Mounts": mounts,
+        "Config": config,
+        "NetworkSettings": _network_settings(rec),
+    }
+
+
+def _log_opts(rec: ContainerRecord) -> dict[str, str]:
+    out = {}
+    if rec.config.log_max_size is not None:
+        out["max-size"] = str(rec.config.log_max_size)
+        out["max-file"] = str(rec.config.log_max_file)
+    return out
+
+
+def _network_settings(rec: ContainerRecord) -> dict[str, Any]:
+    return {"Networks": {rec.config.network: {"Aliases": list(rec.config.network_aliases)
+                                              or None}},
+            "Ports": {}, "SandboxKey": ""}
+
+
+__all__ = ["container_json"]

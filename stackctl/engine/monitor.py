@@ -1,0 +1,754 @@
+"""The container monitor: ``python -m stackctl.engine.monitor --root R --run-root RR ID...``.
+
+One detached process (its own session, a child subreaper) supervises a *set* of
+containers; the engine currently starts one per container. It imports the
+standard library only (no anyio: a selectors loop keeps the resident set small,
+see bench/monitor_memory.py) and owns, per container:
+
+- the container's init process (the runtime's ``run --detach`` re-parents it to
+  us, the subreaper) and its exit status -> the state store;
+- its output -> the json-file log (logs.py) and to attached clients;
+- its stdin (``-i``) and its pty master (``-t``, received over the console socket);
+- the restart policy with Docker's back-off (100 ms doubling to 1 min, reset after
+  10 s of uptime), the healthcheck, and stop (signal, grace, SIGKILL);
+- cleanup when it ends for good: runtime state, cgroup, rootfs mount,
+  network, and with ``--rm`` the container itself.
+
+The engine prepares the rootfs mount and the bundle before starting us, then
+waits on ``--ready-fd`` for one JSON line per container: ``{"id", "ok", "pid"}``
+or ``{"id", "ok": false, "error", "exit_code"}``.
+
+Control protocol on ``<run_dir>/monitor.sock`` (one JSON request line, then):
+
+    {"op": "attach", "stdin": bool, "replay": bool, "rows", "cols"}
+        -> frames ``>BxxxI`` + payload: 1 stdout, 2 stderr, 3 exit code (ASCII);
+           bytes the client sends go to the container's stdin; client EOF closes it.
+    {"op": "wait"}                       -> {"exit_code": N} when it exits for good
+    {"op": "stop", "signal": S, "timeout": T} -> {"exit_code": N} once stopped
+    {"op": "kill", "signal": S}          -> {"ok": true}
+    {"op": "resize", "rows": R, "cols": C} -> {"ok": true}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stackctl.engine import oci
+from stackctl.engine.containers import ContainerConfig, RestartPolicy
+from stackctl.engine.health import HealthRunner
+from stackctl.engine.logs import LogWriter, rfc3339_nano
+from stackctl.engine.state import StateStore
+
+FRAME = struct.Struct(">BxxxI")
+STDOUT, STDERR, EXIT = 1, 2, 3
+REPLAY_MAX = 1 << 20
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def should_restart(policy: RestartPolicy, exit_code: int, restart_count: int,
+                   manually_stopped: bool) -> bool:
+    """Docker's restart decision after the container's process exited."""
+    if manually_stopped or policy.name == "no":
+        return False
+    if policy.name == "on-failure":
+        return exit_code != 0 and (not policy.max_retries or restart_count < policy.max_retries)
+    return policy.name in ("always", "unless-stopped")
+
+
+def next_backoff(previous: float, ran_for: float) -> float:
+    """100 ms doubling up to 1 min; a run of 10 s or more resets it."""
+    if ran_for >= 10 or previous <= 0:
+        return 0.1
+    return min(previous * 2, 60.0)
+
+
+def encode_frame(stream: int, data: bytes) -> bytes:
+    return FRAME.pack(stream, len(data)) + data
+
+
+class Client:
+    """One connection on a container's control socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rbuf = b""
+        self.wbuf = bytearray()
+        self.op = ""
+        self.stdin = False
+        self.closing = False
+        self.read_closed = False
+        self.handler: Any = None
+
+
+class Container:
+    """The monitor's view of one supervised container."""
+
+    def __init__(self, cid: str, paths: oci.ContainerPaths, config: ContainerConfig,
+                 restart_count: int) -> None:
+        self.id = cid
+        self.paths = paths
+        self.config = config
+        self.pid: int | None = None
+        self.exit_status: int | None = None
+        self.outputs: dict[int, int] = {}  # fd -> stream
+        self.stdin_fd: int | None = None
+        self.stdin_buf = bytearray()
+        self.master: int | None = None
+        self.log = LogWriter(paths.log, max_size=config.log_max_size,
+                             max_file=config.log_max_file)
+        self.listener: socket.socket | None = None
+        self.clients: list[Client] = []
+        self.replay = bytearray()
+        self.manual_stop = False
+        self.restart_count = restart_count
+        self.backoff = 0.0
+        self.started = 0.0
+        self.kill_at: float | None = None
+        self.restart_at: float | None = None
+        self.finalize_at: float | None = None
+        self.hold = False
+        self.attached_once = False
+        self.exit_code: int | None = None
+        self.health: HealthRunner | None = None
+
+
+class Monitor:
+    def __init__(self, root: Path, run_root: Path, *, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.root = root
+        self.run_root = run_root
+        self.clock = clock
+        self.store = StateStore(root)
+        self.sel = selectors.DefaultSelector()
+        self.containers: dict[str, Container] = {}
+        self.children: dict[int, Callable[[int], None]] = {}
+        self._pending_signals: list[int] = []
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    # ---- setup ---------------------------------------------------------------------------
+    def install_signals(self) -> None:
+        signal.set_wakeup_fd(self._wake_w)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        self.sel.register(self._wake_r, selectors.EVENT_READ, self._on_wakeup)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._pending_signals.append(signum)
+
+    def add(self, cid: str, *, hold: bool = False) -> dict[str, Any]:
+        """Take ``cid`` under supervision and start it; returns the ready message."""
+        row = self.store.db.execute(
+            "SELECT config, restart_count FROM containers WHERE id=?", (cid,)).fetchone()
+        if row is None:
+            return {"id": cid, "ok": False, "error": f"no such container: {cid}",
+                    "exit_code": 125}
+        config = ContainerConfig.from_json(row["config"])
+        c = Container(cid, oci.ContainerPaths(self.root, self.run_root, cid), config, 0)
+        c.hold = hold
+        self.containers[cid] = c
+        self._listen(c)
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET monitor_pid=?, monitor_start=?, restart_count=0 "
+                       "WHERE id=?", (os.getpid(), oci.proc_start_time(os.getpid()), cid))
+        error = self._launch(c)
+        if error is not None:
+            message, code = error
+            self._record_failed_start(c, message, code)
+            self._drop(c)
+            return {"id": cid, "ok": False, "error": message, "exit_code": code}
+        return {"id": cid, "ok": True, "pid": c.pid}
+
+    def _listen(self, c: Container) -> None:
+        c.paths.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            c.paths.sock.unlink()
+        except FileNotFoundError:
+            pass
+        lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lst.bind(str(c.paths.sock))
+        lst.listen(16)
+        lst.setblocking(False)
+        c.listener = lst
+        self.sel.register(lst, selectors.EVENT_READ, lambda ev: self._accept(c))
+
+    # ---- launching -------------------------------------------------------------------------
+    def _launch(self, c: Container) -> tuple[str, int] | None:
+        """Start the container's process; (message, exit code) when it cannot start."""
+        runtime = c.config.runtime
+        self._runtime_delete(c)
+        try:
+            c.paths.pid_file.unlink()
+        except FileNotFoundError:
+            pass
+        err_r, err_w = os.pipe()
+        child_fds: list[int] = [err_w]
+        console: socket.socket | None = None
+        if c.config.tty:
+            console = self._console_listener(c)
+            stdin_r = os.open(os.devnull, os.O_RDONLY)
+            out_w = err_w
+            child_fds.append(stdin_r)
+        else:
+            out_r, out_w = os.pipe()
+            child_fds.append(out_w)
+            if c.config.open_stdin:
+                stdin_r, stdin_w = os.pipe()
+                c.stdin_fd = stdin_w
+                os.set_blocking(stdin_w, False)
+            else:
+                stdin_r = os.open(os.devnull, os.O_RDONLY)
+            child_fds.append(stdin_r)
+        try:
+            proc = subprocess.Popen(oci.run_argv(runtime, c.paths, console=console is not None),
+                                    stdin=stdin_r, stdout=out_w, stderr=err_w,
+                                    close_fds=True, cwd=str(c.paths.bundle))
+        except OSError as exc:
+            for fd in child_fds:
+                os.close(fd)
+            os.close(err_r)
+            return f"cannot run the {runtime} runtime: {exc}", 125
+        for fd in child_fds:
+            os.close(fd)
+        rc = proc.wait()
+        if rc != 0:
+            os.set_blocking(err_r, False)
+            message = _read_all(err_r).decode(errors="replace")
+            os.close(err_r)
+            if not c.config.tty:
+                os.close(out_r)
+            self._close_stdin(c)
+            if console is not None:
+                console.close()
+            message = _runtime_message(message) or f"{runtime} exited with {rc}"
+            return message, oci.launch_exit_code(message)
+        try:
+            c.pid = int(c.paths.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return "the runtime did not write the container's pid", 125
+        if console is not None:
+            c.master = _receive_fd(console)
+            console.close()
+            os.close(err_r)
+            if c.master is None:
+                os.kill(c.pid, signal.SIGKILL)
+                return "the runtime did not send the terminal", 125
+            os.set_blocking(c.master, False)
+            c.outputs[c.master] = STDOUT
+        else:
+            c.outputs[out_r] = STDOUT
+            c.outputs[err_r] = STDERR
+        for fd in c.outputs:
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, lambda ev, fd=fd: self._on_output(c, fd))
+        c.exit_status = None
+        c.started = self.clock()
+        c.replay.clear()
+        self.children[c.pid] = lambda status: self._on_exit(c, status)
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET status='running', pid=?, pid_start=?, "
+                       "started_at=?, exit_code=NULL, error='', oom_killed=0, health=? "
+                       "WHERE id=?",
+                       (c.pid, oci.proc_start_time(c.pid), rfc3339_nano(), None, c.id))
+        if c.config.healthcheck is not None and c.config.healthcheck.test[:1] != ("NONE",):
+            c.health = HealthRunner(self, c)
+        return None
+
+    def _console_listener(self, c: Container) -> socket.socket:
+        try:
+            c.paths.console_sock.unlink()
+        except FileNotFoundError:
+            pass
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(str(c.paths.console_sock))
+        s.listen(1)
+        return s
+
+    def _runtime_delete(self, c: Container) -> None:
+        if c.config.runtime == "runc":
+            subprocess.run([*oci.runtime_argv("runc", c.paths), "delete", "--force", c.id],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        oci.remove_cgroup(c.paths.cgroup_name)
+
+    def _record_failed_start(self, c: Container, message: str, code: int) -> None:
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET error=?, exit_code=?, monitor_pid=NULL, "
+                       "monitor_start=NULL WHERE id=?", (message, code, c.id))
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        while self.containers:
+            timeout = self._next_deadline()
+            for key, events in self.sel.select(timeout):
+                key.data(events)
+            self._fire_timers()
+
+    def _next_deadline(self) -> float | None:
+        deadlines = [t for c in self.containers.values()
+                     for t in (c.kill_at, c.restart_at, c.finalize_at,
+                               c.health.next_at() if c.health else None) if t is not None]
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - self.clock())
+
+    def _fire_timers(self) -> None:
+        now = self.clock()
+        for c in list(self.containers.values()):
+            if c.kill_at is not None and now >= c.kill_at:
+                c.kill_at = None
+                if c.pid:
+                    _kill(c.pid, signal.SIGKILL)
+            if c.restart_at is not None and now >= c.restart_at:
+                c.restart_at = None
+                self._restart(c)
+            if c.finalize_at is not None and now >= c.finalize_at:
+                c.finalize_at = None
+                self._finalize(c)
+            if c.health is not None and c.pid:
+                c.health.tick(now)
+
+    def _on_wakeup(self, events: int) -> None:
+        _read_all(self._wake_r)
+        signals, self._pending_signals = self._pending_signals, []
+        for sig in signals:
+            if sig == signal.SIGCHLD:
+                self._reap()
+            elif sig in (signal.SIGTERM, signal.SIGINT):
+                for c in list(self.containers.values()):
+                    self._stop(c, _stop_signal(c.config), c.config.stop_timeout or 10)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            callback = self.children.pop(pid, None)
+            if callback is not None:
+                callback(os.waitstatus_to_exitcode(status))
+
+    # ---- output and clients ----------------------------------------------------------------
+    def _on_output(self, c: Container, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO on a pty master once the last slave fd closed
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            os.close(fd)
+            stream = c.outputs.pop(fd)
+            if fd == c.master:
+                c.master = None
+            del stream
+            self._maybe_exited(c)
+            return
+        stream = c.outputs[fd]
+        c.log.write("stdout" if stream == STDOUT else "stderr", data)
+        self._broadcast(c, encode_frame(stream, data))
+
+    def _broadcast(self, c: Container, frame: bytes) -> None:
+        if len(c.replay) < REPLAY_MAX:
+            c.replay += frame
+        for cl in c.clients:
+            if cl.op == "attach":
+                self._send(cl, frame)
+
+    def _send(self, cl: Client, data: bytes) -> None:
+        if not cl.wbuf:
+            try:
+                n = cl.sock.send(data)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                self._drop_client(cl)
+                return
+            data = data[n:]
+        if data:
+            cl.wbuf += data
+            if cl.handler is not None:  # was unregistered after its EOF: watch writes again
+                self.sel.register(cl.sock, selectors.EVENT_WRITE, cl.handler)
+                cl.handler = None
+            self._watch(cl)
+
+    def _watch(self, cl: Client) -> None:
+        """Select on what ``cl`` still needs: reading until its EOF, writing while queued."""
+        events = (0 if cl.read_closed else selectors.EVENT_READ) | (
+            selectors.EVENT_WRITE if cl.wbuf else 0)
+        try:
+            key = self.sel.get_key(cl.sock)
+        except (KeyError, ValueError):
+            return
+        if events:
+            self.sel.modify(cl.sock, events, key.data)
+        else:
+            self.sel.unregister(cl.sock)
+            cl.handler = key.data
+
+    def _accept(self, c: Container) -> None:
+        assert c.listener is not None
+        try:
+            sock, _ = c.listener.accept()
+        except BlockingIOError:
+            return
+        sock.setblocking(False)
+        cl = Client(sock)
+        c.clients.append(cl)
+        self.sel.register(sock, selectors.EVENT_READ, lambda ev: self._on_client(c, cl, ev))
+
+    def _on_client(self, c: Container, cl: Client, events: int) -> None:
+        if events & selectors.EVENT_WRITE and cl.wbuf:
+            try:
+                n = cl.sock.send(cl.wbuf)
+                del cl.wbuf[:n]
+            except BlockingIOError:
+                pass
+            except OSError:
+                self._drop_client(cl)
+                return
+            if not cl.wbuf and cl.closing:
+                self._drop_client(cl)
+                return
+            self._watch(cl)
+        if not events & selectors.EVENT_READ:
+            return
+        try:
+            data = cl.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not cl.op:
+            cl.rbuf += data
+            if b"\n" not in cl.rbuf:
+                if not data:
+                    self._drop_client(cl)
+                return
+            line, _, rest = cl.rbuf.partition(b"\n")
+            cl.rbuf = b""
+            self._request(c, cl, json.loads(line))
+            data = rest if rest or data else b""
+            if not data and not rest:
+                return
+        if cl.op == "attach" and cl.stdin:
+            if data:
+                self._to_stdin(c, data)
+            else:
+                cl.stdin = False
+                if not c.config.tty:
+                    self._close_stdin(c)
+        if not data:
+            cl.read_closed = True
+            if cl.op not in ("attach", "wait", "stop") and not cl.wbuf:
+                self._drop_client(cl)
+            else:
+                self._watch(cl)
+
+    def _request(self, c: Container, cl: Client, req: dict[str, Any]) -> None:
+        op = req.get("op", "")
+        cl.op = op
+        if op == "attach":
+            cl.stdin = bool(req.get("stdin"))
+            c.attached_once = True
+            if req.get("rows") and c.master is not None:
+                _set_winsize(c.master, int(req["rows"]), int(req["cols"]))
+            if req.get("replay", True):
+                self._send(cl, bytes(c.replay))
+            if c.exit_code is not None and c.finalize_at is not None:
+                self._finalize(c)
+        elif op == "wait":
+            if c.exit_code is not None and c.pid is None and c.restart_at is None:
+                self._reply(cl, {"exit_code": c.exit_code})
+        elif op == "stop":
+            self._stop(c, int(req.get("signal") or _stop_signal(c.config)),
+                       float(req.get("timeout", 10)))
+        elif op == "kill":
+            c.manual_stop = True
+            if c.pid:
+                _kill(c.pid, int(req.get("signal") or signal.SIGKILL))
+            elif c.restart_at is not None:
+                c.restart_at = None
+                self._end(c)
+            self._reply(cl, {"ok": True})
+        elif op == "resize":
+            if c.master is not None:
+                _set_winsize(c.master, int(req["rows"]), int(req["cols"]))
+            self._reply(cl, {"ok": True})
+        else:
+            self._reply(cl, {"error": f"unknown op {op!r}"})
+
+    def _reply(self, cl: Client, msg: dict[str, Any]) -> None:
+        cl.closing = True
+        self._send(cl, json.dumps(msg).encode() + b"\n")
+        if not cl.wbuf:
+            self._drop_client(cl)
+
+    def _drop_client(self, cl: Client) -> None:
+        for c in self.containers.values():
+            if cl in c.clients:
+                c.clients.remove(cl)
+        try:
+            self.sel.unregister(cl.sock)
+        except (KeyError, ValueError):
+            pass
+        cl.sock.close()
+
+    def _to_stdin(self, c: Container, data: bytes) -> None:
+        fd = c.master if c.config.tty else c.stdin_fd
+        if fd is None:
+            return
+        try:
+            os.write(fd, data)  # small writes; a pty/pipe buffer holds them
+        except BlockingIOError:
+            c.stdin_buf += data
+        except OSError:
+            pass
+
+    def _close_stdin(self, c: Container) -> None:
+        if c.stdin_fd is not None:
+            os.close(c.stdin_fd)
+            c.stdin_fd = None
+
+    # ---- stopping, exiting, restarting ---------------------------------------------------------
+    def _stop(self, c: Container, sig: int, timeout: float) -> None:
+        c.manual_stop = True
+        if c.restart_at is not None:  # waiting to restart: just stay down
+            c.restart_at = None
+            self._end(c)
+            return
+        if c.pid:
+            _thaw(c)
+            _kill(c.pid, sig)
+            c.kill_at = self.clock() + max(0.0, timeout)
+
+    def _on_exit(self, c: Container, code: int) -> None:
+        c.exit_status = 128 - code if code < 0 else code
+        c.kill_at = None
+        self._maybe_exited(c)
+        if c.exit_status is not None and c.outputs:
+            # orphaned writers may hold the pipes open: don't wait for them forever
+            c.finalize_at = self.clock() + 2.0
+
+    def _maybe_exited(self, c: Container) -> None:
+        if c.exit_status is None or c.pid is None:
+            return
+        if c.outputs and c.finalize_at is None:
+            return
+        for fd in list(c.outputs):
+            self.sel.unregister(fd)
+            os.close(fd)
+        c.outputs.clear()
+        if c.master is not None:
+            c.master = None
+        c.finalize_at = None
+        self._process_ended(c)
+
+    def _process_ended(self, c: Container) -> None:
+        code = c.exit_status if c.exit_status is not None else 255
+        c.pid = None
+        c.health = None
+        c.log.flush()
+        self._close_stdin(c)
+        oom = c.config.memory is not None and oci.oom_killed(c.paths.cgroup_name)
+        self._runtime_delete(c)
+        c.exit_code = code
+        restart = should_restart(c.config.restart, code, c.restart_count, c.manual_stop)
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET status=?, pid=NULL, pid_start=NULL, exit_code=?, "
+                       "finished_at=?, oom_killed=? WHERE id=?",
+                       ("restarting" if restart else "exited", code, rfc3339_nano(),
+                        int(oom), c.id))
+        if restart:
+            c.backoff = next_backoff(c.backoff, self.clock() - c.started)
+            c.restart_at = self.clock() + c.backoff
+            return
+        self._end(c)
+
+    def _restart(self, c: Container) -> None:
+        c.restart_count += 1
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET restart_count=? WHERE id=?",
+                       (c.restart_count, c.id))
+        c.exit_code = None
+        error = self._launch(c)
+        if error is not None:
+            c.exit_code = error[1]
+            self._record_failed_start(c, *error)
+            self._end(c)
+
+    def _end(self, c: Container) -> None:
+        """The container stopped for good: tell waiters, then clean up (after attach if held)."""
+        code = c.exit_code if c.exit_code is not None else 0
+        self._broadcast(c, encode_frame(EXIT, str(code).encode()))
+        for cl in list(c.clients):
+            if cl.op in ("wait", "stop"):
+                self._reply(cl, {"exit_code": code})
+            elif cl.op == "attach":
+                cl.closing = True
+                if not cl.wbuf:
+                    self._drop_client(cl)
+        if c.hold and not c.attached_once:
+            c.finalize_at = self.clock() + 10.0
+            return
+        self._finalize(c)
+
+    def _finalize(self, c: Container) -> None:
+        if c.pid is not None:
+            self._maybe_exited(c)
+            return
+        c.finalize_at = None
+        try:
+            oci.umount(c.paths.rootfs)
+        except OSError as exc:
+            sys.stderr.write(f"monitor: cannot unmount {c.paths.rootfs}: {exc}\n")
+        from stackctl.engine import teardown  # after the run: its imports cost nothing before
+
+        teardown.release(self.store, c.paths, c.config, remove=c.config.auto_remove)
+        self._drop(c)
+
+    def _drop(self, c: Container) -> None:
+        """Forget ``c``: close its socket (after pending replies drain) and its log."""
+        deadline = time.monotonic() + 2
+        while any(cl.wbuf for cl in c.clients) and time.monotonic() < deadline:
+            for key, ev in self.sel.select(0.05):
+                if key.fileobj in [cl.sock for cl in c.clients]:
+                    key.data(ev)
+        for cl in list(c.clients):
+            self._drop_client(cl)
+        if c.listener is not None:
+            self.sel.unregister(c.listener)
+            c.listener.close()
+            for p in (c.paths.sock, c.paths.console_sock, c.paths.pid_file):
+                try:
+                    p.unlink()
+                except FileNotFoundError:
+                    pass
+        c.log.close()
+        if not c.config.auto_remove:
+            with self.store.transaction() as db:
+                db.execute("UPDATE containers SET monitor_pid=NULL, monitor_start=NULL "
+                           "WHERE id=? AND monitor_pid=?", (c.id, os.getpid()))
+        self.containers.pop(c.id, None)
+
+
+def _stop_signal(config: ContainerConfig) -> int:
+    name = (config.stop_signal or "SIGTERM").upper()
+    if name.isdigit():
+        return int(name)
+    return int(getattr(signal, name if name.startswith("SIG") else "SIG" + name))
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _thaw(c: Container) -> None:
+    for d in oci.cgroup_dirs(c.paths.cgroup_name):
+        for name, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+            try:
+                (d / name).write_text(value)
+            except OSError:
+                pass
+
+
+def _read_all(fd: int) -> bytes:
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except (BlockingIOError, OSError):
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
+def _runtime_message(text: str) -> str:
+    """The useful part of a runtime's error output (runc logs ``msg="..."``)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    msgs = []
+    for ln in lines:
+        if 'msg="' in ln:
+            ln = ln.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+        msgs.append(ln)
+    msg = msgs[-1] if msgs else ""
+    for prefix in ("runc run failed: ", "unable to start container process: "):
+        msg = msg.replace(prefix, "")
+    return msg
+
+
+def _receive_fd(sock: socket.socket) -> int | None:
+    sock.settimeout(5)
+    try:
+        conn, _ = sock.accept()
+    except OSError:
+        return None
+    with conn:
+        conn.settimeout(5)
+        try:
+            _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+        except OSError:
+            return None
+    return fds[0] if fds else None
+
+
+def _set_winsize(fd: int, rows: int, cols: int) -> None:
+    import fcntl
+    import termios
+
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    except OSError:
+        pass
+
+
+def _set_subreaper() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="stackctl.engine.monitor")
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--run-root", required=True)
+    ap.add_argument("--ready-fd", type=int)
+    ap.add_argument("--hold", action="store_true",
+                    help="keep the exit status until a client attached (attached `run`)")
+    ap.add_argument("ids", nargs="+")
+    args = ap.parse_args(argv)
+    _set_subreaper()
+    mon = Monitor(Path(args.root), Path(args.run_root))
+    mon.install_signals()
+    for cid in args.ids:
+        msg = mon.add(cid, hold=args.hold)
+        if args.ready_fd is not None:
+            os.write(args.ready_fd, json.dumps(msg).encode() + b"\n")
+    if args.ready_fd is not None:
+        os.close(args.ready_fd)
+    mon.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

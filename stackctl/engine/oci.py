@@ -1,0 +1,256 @@
+"""Where a container's files live, and how to drive an OCI runtime over its bundle.
+
+Stdlib only: the monitor imports this. Layout of one container:
+
+    <root>/containers/<id>/            survives reboots
+        diff/ work/                    overlay upper and work dirs
+        <id>-json.log[.N]              the log (see logs.py)
+        hostname hosts resolv.conf     bind-mounted into the container
+        monitor.log                    the monitor's own stderr
+    <run_root>/c/<id[:16]>/            runtime files (tmpfs: gone after a reboot)
+        config.json                    the OCI bundle (root.path = rootfs/)
+        rootfs/                        the overlay mount point
+        monitor.sock                   the monitor's control socket
+        console.sock pid               for the runtime's --console-socket / --pid-file
+
+The run dir uses a short id so socket paths stay under the 108-byte sun_path limit.
+Both runtimes take runc's command line: ``runc`` itself, and the built-in
+launcher ``python -m stackctl.engine.runtime.launch``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNTIMES = ("runc", "stackctl")
+MNT_DETACH = 2
+
+
+@dataclass(frozen=True)
+class ContainerPaths:
+    root: Path
+    run_root: Path
+    id: str
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "containers" / self.id
+
+    @property
+    def upper(self) -> Path:
+        return self.state_dir / "diff"
+
+    @property
+    def work(self) -> Path:
+        return self.state_dir / "work"
+
+    @property
+    def log(self) -> Path:
+        return self.state_dir / f"{self.id}-json.log"
+
+    @property
+    def monitor_log(self) -> Path:
+        return self.state_dir / "monitor.log"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run_root / "c" / self.id[:16]
+
+    @property
+    def bundle(self) -> Path:
+        return self.run_dir
+
+    @property
+    def rootfs(self) -> Path:
+        return self.run_dir / "rootfs"
+
+    @property
+    def sock(self) -> Path:
+        return self.run_dir / "monitor.sock"
+
+    @property
+    def console_sock(self) -> Path:
+        return self.run_dir / "console.sock"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "pid"
+
+    @property
+    def runtime_root(self) -> Path:
+        return self.run_root / "runc"
+
+    @property
+    def cgroup_name(self) -> str:
+        # Flat, so no shared parent cgroup has to be created and removed.
+        return f"stackctl-{self.id[:16]}"
+
+
+def runtime_argv(runtime: str, paths: ContainerPaths) -> list[str]:
+    """The runtime's global command line (before the subcommand)."""
+    if runtime == "runc":
+        return ["runc", "--root", str(paths.runtime_root)]
+    return [sys.executable, "-m", "stackctl.engine.runtime.launch"]
+
+
+def run_argv(runtime: str, paths: ContainerPaths, *, console: bool) -> list[str]:
+    argv = [*runtime_argv(runtime, paths), "run", "--bundle", str(paths.bundle),
+            "--pid-file", str(paths.pid_file), "--detach"]
+    if console:
+        argv += ["--console-socket", str(paths.console_sock)]
+    return [*argv, paths.id]
+
+
+def exec_argv(runtime: str, paths: ContainerPaths, pid: int, args: list[str], *,
+              tty: bool = False, env: tuple[str, ...] = (), user: str | None = None,
+              cwd: str | None = None, detach: bool = False) -> list[str]:
+    """A command that runs ``args`` inside a running container and waits for it."""
+    if runtime == "runc":
+        argv = [*runtime_argv(runtime, paths), "exec"]
+        if tty:
+            argv.append("-t")
+        if detach:
+            argv.append("-d")
+        for e in env:
+            argv += ["--env", e]
+        if user:
+            argv += ["--user", user]
+        if cwd:
+            argv += ["--cwd", cwd]
+        return [*argv, paths.id, *args]
+    argv = [*runtime_argv(runtime, paths), "exec", "--pid", str(pid)]
+    if tty:
+        argv.append("--tty")
+    if detach:
+        argv.append("--detach")
+    for e in env:
+        argv += ["--env", e]
+    if user:
+        argv += ["--user", user]
+    if cwd:
+        argv += ["--cwd", cwd]
+    return [*argv, "--", *args]
+
+
+def launch_exit_code(message: str) -> int:
+    """Docker's mapping of a failed start to an exit code, by the runtime's message."""
+    low = message.lower()
+    if "not found" in low or "no such file or directory" in low:
+        return 127
+    if "permission denied" in low or "not executable" in low or "exec format" in low:
+        return 126
+    return 125
+
+
+def proc_start_time(pid: int) -> int | None:
+    """The start time of ``pid`` in clock ticks since boot, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rfind(b")") + 2:].split()
+    if fields and fields[0] == b"Z":
+        return None  # a zombie is dead for our purposes
+    return int(fields[19])
+
+
+def alive(pid: int | None, start: int | None) -> bool:
+    """Is ``pid`` still the process that started at ``start`` (pid reuse safe)?"""
+    if not pid:
+        return False
+    now = proc_start_time(pid)
+    return now is not None and (start is None or now == start)
+
+
+def cgroup_dirs(name: str) -> list[Path]:
+    """Every existing directory of cgroup ``name`` across the mounted hierarchies."""
+    base = Path("/sys/fs/cgroup")
+    found = [base / name] if (base / name).is_dir() else []
+    try:
+        for hier in base.iterdir():
+            if (hier / name).is_dir():
+                found.append(hier / name)
+    except OSError:
+        pass
+    return found
+
+
+def oom_killed(name: str) -> bool:
+    """Did the kernel's OOM killer fire in cgroup ``name`` (v1 or v2)?"""
+    for d in cgroup_dirs(name):
+        for fname in ("memory.events", "memory.oom_control"):
+            try:
+                text = (d / fname).read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.strip() not in ("", "0"):
+                    return True
+    return False
+
+
+def cgroup_pids(name: str) -> list[int]:
+    for d in cgroup_dirs(name):
+        try:
+            text = (d / "cgroup.procs").read_text()
+        except OSError:
+            continue
+        pids = [int(p) for p in text.split()]
+        if pids:
+            return pids
+    return []
+
+
+def remove_cgroup(name: str) -> None:
+    """Remove ``name`` in every hierarchy (empty cgroups only; children first)."""
+    for d in cgroup_dirs(name):
+        for sub in sorted((p for p in d.rglob("*") if p.is_dir()), reverse=True):
+            try:
+                sub.rmdir()
+            except OSError:
+                pass
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
+_libc: ctypes.CDLL | None = None
+
+
+def umount(target: Path) -> None:
+    """Lazily unmount ``target`` if it is a mount point (idempotent)."""
+    global _libc
+    if not os.path.ismount(target):
+        return
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if _libc.umount2(os.fsencode(str(target)), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
+            raise OSError(err, os.strerror(err), str(target))
+
+
+__all__ = [
+    "RUNTIMES",
+    "ContainerPaths",
+    "alive",
+    "cgroup_dirs",
+    "cgroup_pids",
+    "exec_argv",
+    "launch_exit_code",
+    "oom_killed",
+    "proc_start_time",
+    "remove_cgroup",
+    "run_argv",
+    "runtime_argv",
+    "umount",
+]

@@ -1,0 +1,226 @@
+"""Turning a container record into something a runtime can run.
+
+``effective_config`` merges the image's defaults into a ``ContainerConfig`` at
+create time (Docker stores the merged config too). ``prepare`` does the side
+effects of ``start`` in order — rootfs overlay mount, volumes (created and
+seeded), /etc files, user lookup, bundle — and undoes what it did if a later
+step fails, so a failed start leaves nothing mounted.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from stackctl.engine import oci
+from stackctl.engine.containers import ContainerConfig, Healthcheck, MountRequest
+from stackctl.engine.volumes import VolumeStore
+from stackctl.errors import RuntimeFailure, UsageError
+
+NS = 1_000_000_000
+
+
+def effective_config(config: ContainerConfig, image: Any) -> ContainerConfig:
+    """``config`` with the image's STOPSIGNAL, HEALTHCHECK, labels and VOLUMEs merged in.
+
+    ``image`` is an ImageConfig (engine/images/config.py). Anonymous volumes get
+    their generated names here, so the stored config says exactly what is mounted.
+    """
+    changes: dict[str, Any] = {}
+    if config.stop_signal is None and image.stop_signal:
+        changes["stop_signal"] = image.stop_signal
+    if config.healthcheck is None and image.healthcheck is not None and image.healthcheck.test:
+        hc = image.healthcheck
+        changes["healthcheck"] = Healthcheck(
+            test=tuple(hc.test), interval=(hc.interval / NS) or 30.0,
+            timeout=(hc.timeout / NS) or 30.0, retries=hc.retries or 3,
+            start_period=hc.start_period / NS)
+    labels = {**dict(image.labels), **config.labels}
+    if labels != config.labels:
+        changes["labels"] = labels
+    targets = {m.target.rstrip("/") or "/" for m in config.mounts}
+    targets |= {t.target.rstrip("/") for t in config.tmpfs}
+    mounts = []
+    for m in config.mounts:
+        if m.kind == "anonymous" and not m.source:
+            m = replace(m, source=secrets.token_hex(32))
+        mounts.append(m)
+    for vol in image.volumes:
+        if vol.rstrip("/") not in targets:
+            mounts.append(MountRequest("anonymous", vol, secrets.token_hex(32)))
+    changes["mounts"] = tuple(mounts)
+    return replace(config, **changes)
+
+
+def command_line(config: ContainerConfig, image: Any) -> list[str]:
+    """Docker's rule: --entrypoint resets the image's CMD; a given command replaces CMD."""
+    if config.entrypoint is not None:
+        entry = list(config.entrypoint)
+        cmd = list(config.command or ())
+    else:
+        entry = list(image.entrypoint or ())
+        cmd = list(config.command) if config.command is not None else list(image.cmd or ())
+    args = entry + cmd
+    if not args:
+        raise UsageError("no command specified",
+                         hint="give a command after the image, or build the image with CMD")
+    return args
+
+
+def merged_env(config: ContainerConfig, image: Any, hostname: str) -> tuple[str, ...]:
+    env: dict[str, str] = {}
+    for item in (*image.env, f"HOSTNAME={hostname}", *config.env):
+        key, _, value = item.partition("=")
+        env[key] = value
+    return tuple(f"{k}={v}" for k, v in env.items())
+
+
+def check_mounts(config: ContainerConfig) -> None:
+    """Bad mount input is refused at create time, before anything exists."""
+    for m in config.mounts:
+        if not m.target.startswith("/"):
+            raise UsageError(f"invalid mount target {m.target!r}: it must be an absolute path")
+        if m.kind == "bind" and not os.path.exists(m.source):
+            raise UsageError(f"bind source path does not exist: {m.source}",
+                             hint="create it first, or use a named volume (-v name:/path)")
+
+
+def resolve_in_root(rootfs: Path, path: str) -> Path:
+    """``path`` inside ``rootfs`` with symlinks resolved as the container would."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    current = rootfs
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            current = current.parent if current != rootfs else rootfs
+            continue
+        nxt = current / part
+        if nxt.is_symlink():
+            hops += 1
+            if hops > 40:
+                raise UsageError(f"too many levels of symbolic links in {path}")
+            target = os.readlink(nxt)
+            if target.startswith("/"):
+                current = rootfs
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            continue
+        current = nxt
+    return current
+
+
+def find_executable(rootfs: Path, arg0: str, env: tuple[str, ...], cwd: str) -> bool:
+    """Does ``arg0`` name an executable in the container (PATH lookup like execvp)?"""
+    if "/" in arg0:
+        p = resolve_in_root(rootfs, arg0 if arg0.startswith("/") else f"{cwd}/{arg0}")
+        return p.exists()
+    path = next((e[5:] for e in env if e.startswith("PATH=")),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    for d in path.split(":"):
+        p = resolve_in_root(rootfs, f"{d or '.'}/{arg0}")
+        if p.is_file():
+            return True
+    return False
+
+
+def mount_rootfs(paths: oci.ContainerPaths, lowers: list[Path], *, readonly: bool) -> None:
+    from stackctl.engine.runtime import mounts as rmounts
+    from stackctl.engine.runtime.syscalls import LinuxSyscalls
+
+    paths.upper.mkdir(parents=True, exist_ok=True)
+    paths.work.mkdir(parents=True, exist_ok=True)
+    paths.rootfs.mkdir(parents=True, exist_ok=True)
+    oci.umount(paths.rootfs)  # a stale mount from a crash
+    plan = rmounts.prepare_rootfs([str(p) for p in reversed(lowers)], str(paths.upper),
+                                  str(paths.work), str(paths.rootfs))
+    rmounts.mount_all(plan, LinuxSyscalls())
+    del readonly  # the OCI config's root.readonly makes it read-only inside
+
+
+def write_etc_files(paths: oci.ContainerPaths, config: ContainerConfig, hostname: str) -> None:
+    d = paths.state_dir
+    (d / "hostname").write_text(hostname + "\n")
+    if config.network == "host":
+        hosts = Path("/etc/hosts").read_text()
+    else:
+        hosts = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                 f"127.0.1.1\t{hostname}\n")
+    (d / "hosts").write_text(hosts)
+    try:
+        resolv = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        resolv = ""
+    (d / "resolv.conf").write_text(resolv)
+
+
+def bundle_mounts(paths: oci.ContainerPaths, config: ContainerConfig, volumes: VolumeStore
+                  ) -> list[Any]:
+    """The OCI mounts: volumes (created + seeded on first use), binds, tmpfs, /etc files."""
+    from stackctl.engine.runtime.spec import MountSpec
+
+    out: list[MountSpec] = []
+    for m in config.mounts:
+        ro = ("ro",) if m.read_only else ()
+        if m.kind == "bind":
+            out.append(MountSpec(m.target, "bind", m.source, ("rbind", "rprivate", *ro)))
+            continue
+        _vol, new = volumes.create(m.source, anonymous=m.kind == "anonymous")
+        if new:
+            volumes.seed(m.source, resolve_in_root(paths.rootfs, m.target))
+        out.append(MountSpec(m.target, "bind", str(volumes.path(m.source)),
+                             ("rbind", "rprivate", *ro)))
+    for t in config.tmpfs:
+        opts = tuple(o for o in t.options.split(",") if o) or ()
+        out.append(MountSpec(t.target, "tmpfs", "tmpfs", ("nosuid", "nodev", *opts)))
+    taken = {m.destination for m in out}
+    for name in ("hostname", "hosts", "resolv.conf"):
+        if f"/etc/{name}" not in taken:
+            out.append(MountSpec(f"/etc/{name}", "bind", str(paths.state_dir / name),
+                                 ("rbind", "rprivate")))
+    return out
+
+
+def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any,
+                  volumes: VolumeStore, netns: str) -> Any:
+    """The launcher's BundleRequest for this container (rootfs already mounted)."""
+    from stackctl.engine.runtime.rlimits import Rlimit
+    from stackctl.engine.runtime.spec import BundleRequest, Resources
+    from stackctl.engine.runtime.users import resolve_user
+
+    hostname = config.hostname or paths.id[:12]
+    user = resolve_user(paths.rootfs, config.user or image.user or "")
+    env = merged_env(config, image, hostname)
+    if not any(e.startswith("HOME=") for e in env):
+        env = (*env, f"HOME={user.home or '/'}")
+    cwd = config.working_dir or image.working_dir or "/"
+    args = command_line(config, image)
+    target = resolve_in_root(paths.rootfs, cwd)
+    if not target.exists():
+        target.mkdir(parents=True, exist_ok=True)
+    if not find_executable(paths.rootfs, args[0], env, cwd):
+        raise RuntimeFailure(
+            f'exec: "{args[0]}": executable file not found in $PATH', exit_code=127,
+            hint="check the command, or the image's ENTRYPOINT/CMD")
+    write_etc_files(paths, config, hostname)
+    return BundleRequest(
+        rootfs=str(paths.rootfs), args=tuple(args), env=env, cwd=cwd,
+        uid=user.uid, gid=user.gid, additional_gids=user.additional_gids,
+        hostname=hostname, terminal=config.tty,
+        cap_add=config.cap_add, cap_drop=config.cap_drop, privileged=config.privileged,
+        readonly_root=config.read_only,
+        rlimits=tuple(Rlimit(u.name, u.soft, u.hard) for u in config.ulimits),
+        mounts=tuple(bundle_mounts(paths, config, volumes)),
+        network=netns, uts="host" if config.network == "host" else "new",
+        cgroups_path="/" + paths.cgroup_name,
+        resources=Resources(memory=config.memory, memory_swap=config.memory_swap,
+                            cpus=config.cpus, pids_limit=config.pids_limit),
+        sysctls=dict(config.sysctls),
+        annotations={"org.stackctl.id": paths.id},
+    )
+
+
+__all__ = ["build_request", "check_mounts", "command_line", "effective_config",
+           "find_executable", "merged_env", "mount_rootfs", "resolve_in_root"]

@@ -1,0 +1,75 @@
+"""Undoing a container: shared by the monitor (when a container ends for good) and
+the engine (``rm``, failed starts, repair after a killed monitor).
+
+Every step is idempotent, so a crash half-way is repaired by running it again.
+Stdlib only at import time (the monitor imports it); the network layer is
+imported lazily and only for modes that made something to release.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+from stackctl.engine import oci
+from stackctl.engine.containers import ContainerConfig
+from stackctl.engine.state import StateStore
+
+HOST_MODES = ("none", "host")
+
+
+def release_network(store: StateStore, paths: oci.ContainerPaths,
+                    config: ContainerConfig) -> None:
+    """Give back the container's netns, veths, addresses and published ports."""
+    if config.network in HOST_MODES or config.network.startswith("container:"):
+        return
+    try:
+        from stackctl.engine import netseam
+    except ImportError:  # the network layer is optional for none/host containers
+        return
+    try:
+        netseam.teardown(store, paths, config)
+    except Exception as exc:  # teardown must go on: report, don't stop
+        sys.stderr.write(f"stackctl: network teardown of {paths.id[:12]} failed: {exc}\n")
+
+
+def stop_runtime(paths: oci.ContainerPaths, config: ContainerConfig) -> None:
+    """Drop the runtime's state, the cgroup, and the rootfs mount."""
+    if config.runtime == "runc":
+        import subprocess
+
+        subprocess.run([*oci.runtime_argv("runc", paths), "delete", "--force", paths.id],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    oci.remove_cgroup(paths.cgroup_name)
+    oci.umount(paths.rootfs)
+
+
+def remove_files(paths: oci.ContainerPaths) -> None:
+    shutil.rmtree(paths.run_dir, ignore_errors=True)
+    shutil.rmtree(paths.state_dir, ignore_errors=True)
+
+
+def remove_anonymous_volumes(store: StateStore, config: ContainerConfig) -> None:
+    names = [m.source for m in config.mounts if m.kind == "anonymous" and m.source]
+    if not names:
+        return
+    from stackctl.engine.volumes import VolumeStore
+
+    vols = VolumeStore(store.root, store)
+    for name in names:
+        vols.remove_if_unused(name)
+
+
+def release(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig, *,
+            remove: bool) -> None:
+    """The container has stopped for good: release what it held; ``remove`` deletes it."""
+    release_network(store, paths, config)
+    if remove:
+        with store.transaction() as db:
+            db.execute("DELETE FROM containers WHERE id=?", (paths.id,))
+        remove_anonymous_volumes(store, config)
+        remove_files(paths)
+
+
+__all__ = ["release", "release_network", "remove_anonymous_volumes", "remove_files",
+           "stop_runtime"]
