@@ -56,6 +56,10 @@ class RawProject:
     data: dict[str, Any]  # merged, interpolated; extends and include resolved
     positions: Positions
     warnings: tuple[str, ...] = ()
+    # Active profiles: --profile, else STACKCTL_PROFILES / COMPOSE_PROFILES (comma-separated,
+    # from the environment or the .env file); B filters services with them. "*" = all.
+    profiles: tuple[str, ...] = ()
+    env_files: tuple[str, ...] = ()  # absolute paths of the .env / --env-file files read
 
 
 def format_key_path(path: KeyPath) -> str:
