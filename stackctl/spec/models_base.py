@@ -183,16 +183,27 @@ def command_list(value: Any) -> Any:
     return value
 
 
-Str = Annotated[str, BeforeValidator(_to_str)]
-Int = Annotated[int, lenient]
-Float = Annotated[float, lenient]
-Bool = Annotated[bool, lenient]
-Duration = Annotated[float, BeforeValidator(_duration), lenient]
-Bytes = Annotated[int, BeforeValidator(_bytes), lenient]
-StrList = Annotated[list[Str], BeforeValidator(_str_list)]
-StrOrNoneDict = Annotated[dict[str, str | None], BeforeValidator(_lod_nullable)]
-StrDict = Annotated[dict[str, str], BeforeValidator(_lod_strict)]
-Command = Annotated[list[str], BeforeValidator(command_list)]
+# json_schema_input_type: what ``config --schema`` tells editors a key accepts
+# (the written forms), as opposed to the canonical form the model holds.
+_Scalar = str | int | float | bool
+_LoD = list[str] | dict[str, _Scalar | None]
+
+Str = Annotated[str, BeforeValidator(_to_str, json_schema_input_type=_Scalar)]
+Int = Annotated[int, WrapValidator(_allow_variable, json_schema_input_type=int | str)]
+Float = Annotated[float, WrapValidator(_allow_variable, json_schema_input_type=float | str)]
+Bool = Annotated[bool, WrapValidator(_allow_variable, json_schema_input_type=bool | str)]
+Duration = Annotated[
+    float, BeforeValidator(_duration, json_schema_input_type=str | int | float), lenient
+]
+Bytes = Annotated[int, BeforeValidator(_bytes, json_schema_input_type=str | int), lenient]
+StrList = Annotated[list[Str], BeforeValidator(_str_list, json_schema_input_type=str | list[str])]
+StrOrNoneDict = Annotated[
+    dict[str, str | None], BeforeValidator(_lod_nullable, json_schema_input_type=_LoD)
+]
+StrDict = Annotated[dict[str, str], BeforeValidator(_lod_strict, json_schema_input_type=_LoD)]
+Command = Annotated[
+    list[str], BeforeValidator(command_list, json_schema_input_type=str | list[str])
+]
 
 
 def before(fn: Callable[[Any], Any]) -> BeforeValidator:

@@ -87,8 +87,16 @@ def _depends_on(value: Any) -> Any:
     return value
 
 
-DependsOnMap = Annotated[dict[str, DependsOn], BeforeValidator(_depends_on)]
-NetworksMap = Annotated[dict[str, ServiceNetwork | None], BeforeValidator(list_to_null_map)]
+DependsOnMap = Annotated[
+    dict[str, DependsOn],
+    BeforeValidator(_depends_on, json_schema_input_type=list[str] | dict[str, DependsOn]),
+]
+NetworksMap = Annotated[
+    dict[str, ServiceNetwork | None],
+    BeforeValidator(
+        list_to_null_map, json_schema_input_type=list[str] | dict[str, ServiceNetwork | None]
+    ),
+]
 
 
 def _healthcheck_test(value: Any) -> Any:
@@ -106,7 +114,14 @@ def _healthcheck_test(value: Any) -> Any:
 
 
 class Healthcheck(ExtModel):
-    test: Annotated[list[Str], BeforeValidator(_healthcheck_test), lenient] | None = None
+    test: (
+        Annotated[
+            list[Str],
+            BeforeValidator(_healthcheck_test, json_schema_input_type=str | list[str]),
+            lenient,
+        ]
+        | None
+    ) = None
     interval: Duration | None = None
     timeout: Duration | None = None
     start_period: Duration | None = None
@@ -129,7 +144,7 @@ def _file_ref(value: Any) -> Any:
     return {"source": value} if isinstance(value, str) else value
 
 
-FileRefItem = Annotated[FileRef, BeforeValidator(_file_ref)]
+FileRefItem = Annotated[FileRef, BeforeValidator(_file_ref, json_schema_input_type=str | FileRef)]
 
 
 class Ulimit(SpecModel):
@@ -180,7 +195,11 @@ def _extra_hosts(value: Any) -> Any:
     return value
 
 
-ExtraHosts = Annotated[dict[str, list[Str]], BeforeValidator(_extra_hosts), lenient]
+ExtraHosts = Annotated[
+    dict[str, list[Str]],
+    BeforeValidator(_extra_hosts, json_schema_input_type=list[str] | dict[str, str | list[str]]),
+    lenient,
+]
 
 
 class Logging(ExtModel):
@@ -222,7 +241,9 @@ def _env_files(value: Any) -> Any:
     return value
 
 
-EnvFiles = Annotated[list[EnvFile], BeforeValidator(_env_files)]
+EnvFiles = Annotated[
+    list[EnvFile], BeforeValidator(_env_files, json_schema_input_type=str | list[str | EnvFile])
+]
 
 
 class Extends(SpecModel):
@@ -281,7 +302,7 @@ class Build(ExtModel):
         return self
 
 
-BuildField = Annotated[Build, BeforeValidator(_build_short)]
+BuildField = Annotated[Build, BeforeValidator(_build_short, json_schema_input_type=str | Build)]
 
 
 # --- deploy --------------------------------------------------------------------

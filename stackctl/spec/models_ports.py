@@ -140,7 +140,11 @@ def _port_item(value: Any) -> Any:
     return value
 
 
-PortItem = Annotated[ServicePort, BeforeValidator(_port_item), lenient]
+PortItem = Annotated[
+    ServicePort,
+    BeforeValidator(_port_item, json_schema_input_type=str | int | ServicePort),
+    lenient,
+]
 
 _EXPOSE = re.compile(r"\d+(-\d+)?(/(tcp|udp|sctp))?")
 
@@ -260,4 +264,8 @@ class ServiceVolume(ExtModel):
         return value
 
 
-VolumeItem = Annotated[ServiceVolume, BeforeValidator(_volume_item), lenient]
+VolumeItem = Annotated[
+    ServiceVolume,
+    BeforeValidator(_volume_item, json_schema_input_type=str | ServiceVolume),
+    lenient,
+]
