@@ -1,9 +1,399 @@
-"""Commands registered on the stackctl app (see stackctl.cli.app.COMMAND_MODULES)."""
+"""Image commands: import, images, rmi, tag, history, save, load, and ``image ...``.
+
+Flags and output shapes follow the docker CLI. Each command opens the store of
+the state root (``--root``), makes one library call and renders the result.
+Only typer and the standard library are imported at module level (cold start).
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Optional
+
 import typer
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from stackctl.engine.images.store import ImageStore
+
+
+def _store(ctx: typer.Context) -> ImageStore:
+    from stackctl.engine.images.store import ImageStore
+
+    return ImageStore(ctx.obj.root)
+
+
+def _now() -> datetime:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _table(headers: list[str], lines: list[list[str]]) -> str:
+    """Docker's tabwriter output: columns padded to the widest cell plus 3 spaces."""
+    widths = [len(h) for h in headers]
+    for line in lines:
+        widths = [max(w, len(c)) for w, c in zip(widths, line, strict=True)]
+    out = []
+    for line in [headers, *lines]:
+        cells = [c.ljust(w + 3) for c, w in zip(line[:-1], widths, strict=False)]
+        out.append("".join(cells) + line[-1])
+    return "\n".join(out)
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+def import_cmd(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., metavar="FILE|-", help="Rootfs tarball (plain, gz, bz2, xz)."),
+    ref: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]"),  # noqa: UP045
+    change: list[str] = typer.Option([], "--change", "-c",
+                                     help="Apply a Dockerfile instruction (CMD, ENV, ...)."),
+    message: str = typer.Option("", "--message", "-m", help="Commit message for the image."),
+) -> None:
+    """Import the contents of a tarball to create a filesystem image."""
+    from stackctl.errors import UsageError
+
+    src: Path | BinaryIO
+    if file == "-":
+        src = sys.stdin.buffer
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise UsageError(f"import: {file}: no such file",
+                             hint="give a rootfs tarball, or - to read it from stdin")
+        src = path
+    with _store(ctx) as store:
+        rec = store.import_tar(src, ref, changes=change, message=message,
+                               source_name="-" if file == "-" else file)
+    typer.echo(rec.id)
+
+
+# -- images -------------------------------------------------------------------------------
+
+
+def images_cmd(
+    ctx: typer.Context,
+    repository: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]"),  # noqa: UP045
+    all_: bool = typer.Option(False, "--all", "-a", help="Show all images (incl. intermediate)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only show image IDs."),
+    digests: bool = typer.Option(False, "--digests", help="Show digests."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output."),
+    filters: list[str] = typer.Option([], "--filter", "-f", help="Filter (dangling=true, "
+                                      "reference=PATTERN, label=K[=V], before=, since=)."),
+    fmt: str = typer.Option("", "--format", help="table, json, or a Go template."),
+) -> None:
+    """List images."""
+    from stackctl.engine.images import present
+
+    flt = present.parse_filters([*filters, *([f"reference={repository}"] if repository else [])])
+    with _store(ctx) as store:
+        before = store.resolve(flt.before).created if flt.before else None
+        since = store.resolve(flt.since).created if flt.since else None
+        rows = present.rows(store.list(), _now(), show_all=all_, filters=flt,
+                            before_created=before, since_created=since)
+    if quiet:
+        seen: list[str] = []
+        for r in rows:
+            ident = r.record.id if no_trunc else r.record.short_id
+            if ident not in seen:
+                seen.append(ident)
+        for ident in seen:
+            typer.echo(ident)
+        return
+    _render_rows(rows, fmt, no_trunc=no_trunc, digests=digests)
+
+
+def _render_rows(rows: list, fmt: str, *, no_trunc: bool, digests: bool) -> None:  # type: ignore[type-arg]
+    import json
+
+    from stackctl.engine.images import present
+
+    if fmt == "json":
+        for r in rows:
+            typer.echo(json.dumps(r.fields(no_trunc), separators=(",", ":")))
+        return
+    if fmt and fmt != "table":
+        template = fmt
+        header = None
+        if template.startswith("table "):
+            template = template[len("table "):]
+            header = present.render_template(template, {k: k.upper() for k in
+                                                        rows[0].fields(no_trunc)}) if rows \
+                else None
+        if header:
+            typer.echo(header)
+        for r in rows:
+            typer.echo(present.render_template(template, r.fields(no_trunc)))
+        return
+    headers = ["REPOSITORY", "TAG", *(["DIGEST"] if digests else []), "IMAGE ID", "CREATED",
+               "SIZE"]
+    lines = []
+    for r in rows:
+        f = r.fields(no_trunc)
+        lines.append([f["Repository"], f["Tag"], *([f["Digest"]] if digests else []), f["ID"],
+                      f["CreatedSince"], f["Size"]])
+    typer.echo(_table(headers, lines))
+
+
+# -- rmi, tag -----------------------------------------------------------------------------
+
+
+def rmi_cmd(
+    ctx: typer.Context,
+    images: list[str] = typer.Argument(..., metavar="IMAGE..."),
+    force: bool = typer.Option(False, "--force", "-f", help="Force removal of the image."),
+    no_prune: bool = typer.Option(False, "--no-prune", help="Accepted for compatibility."),
+) -> None:
+    """Remove one or more images."""
+    from stackctl.errors import StackctlError
+
+    failed: StackctlError | None = None
+    with _store(ctx) as store:
+        for name in images:
+            try:
+                for event in store.remove(name, force=force):
+                    typer.echo(str(event))
+            except StackctlError as exc:  # docker goes on with the others, then fails
+                failed = exc
+                if len(images) > 1:
+                    sys.stderr.write(f"Error: {exc.message}\n")
+    if failed is not None:
+        if len(images) > 1:
+            raise typer.Exit(1)
+        raise failed
+
+
+def tag_cmd(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., metavar="SOURCE_IMAGE[:TAG]"),
+    target: str = typer.Argument(..., metavar="TARGET_IMAGE[:TAG]"),
+) -> None:
+    """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
+    with _store(ctx) as store:
+        store.tag(source, target)
+
+
+# -- history, inspect ---------------------------------------------------------------------
+
+
+def history_cmd(
+    ctx: typer.Context,
+    image: str = typer.Argument(..., metavar="IMAGE"),
+    human: bool = typer.Option(True, "--human", "-H", help="Sizes and dates in human form."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only show image IDs."),
+    fmt: str = typer.Option("", "--format", help="table, json, or a Go template."),
+) -> None:
+    """Show the history of an image."""
+    import json
+
+    from stackctl.engine.images import present
+
+    with _store(ctx) as store:
+        rec = store.resolve(image)
+        sizes = store.layer_sizes(rec)
+    history = list(rec.image.history) or []
+    entries = []
+    layer_i = 0
+    for h in history:
+        size = 0
+        if not h.empty_layer and layer_i < len(sizes):
+            size = sizes[layer_i]
+            layer_i += 1
+        entries.append((h, size))
+    entries.reverse()
+    now = _now()
+    rows = []
+    for i, (h, size) in enumerate(entries):
+        ident = (rec.id if no_trunc else rec.short_id) if i == 0 else "<missing>"
+        created_by = h.created_by
+        if not no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        rows.append({
+            "ID": ident,
+            "CreatedSince": present.ago(h.created, now) if human else h.created,
+            "CreatedAt": h.created,
+            "CreatedBy": created_by,
+            "Size": present.human_size(size) if human else str(size),
+            "Comment": h.comment,
+        })
+    if quiet:
+        for r in rows:
+            typer.echo(r["ID"])
+        return
+    if fmt == "json":
+        for r in rows:
+            typer.echo(json.dumps(r, separators=(",", ":")))
+        return
+    if fmt and fmt != "table":
+        for r in rows:
+            typer.echo(present.render_template(fmt, r))
+        return
+    typer.echo(_table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+                      [[r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]]
+                       for r in rows]))
+
+
+def inspect_cmd(
+    ctx: typer.Context,
+    images: list[str] = typer.Argument(..., metavar="IMAGE..."),
+    fmt: str = typer.Option("", "--format", "-f", help="Go template, e.g. {{.Config.Cmd}}."),
+) -> None:
+    """Display detailed information on one or more images."""
+    import json
+
+    from stackctl.engine.images import present
+    from stackctl.errors import NotFound, StackctlError
+
+    docs = []
+    missing: StackctlError | None = None
+    with _store(ctx) as store:
+        for name in images:
+            try:
+                rec = store.resolve(name)
+            except NotFound as exc:
+                missing = exc
+                continue
+            docs.append(present.inspect(rec, layer_sizes=store.layer_sizes(rec)))
+    if fmt:
+        for d in docs:
+            typer.echo(present.render_template(fmt, d))
+    else:
+        typer.echo(json.dumps(docs, indent=4))
+    if missing is not None:
+        raise missing
+
+
+# -- save, load, prune --------------------------------------------------------------------
+
+
+def save_cmd(
+    ctx: typer.Context,
+    images: list[str] = typer.Argument(..., metavar="IMAGE..."),
+    output: Optional[str] = typer.Option(None, "--output", "-o",  # noqa: UP045
+                                         help="Write to a file instead of stdout."),
+    oci: bool = typer.Option(False, "--oci", help="Write an OCI image layout archive only "
+                             "(default: docker-archive, which is also an OCI layout)."),
+) -> None:
+    """Save one or more images to a tar archive (streamed to stdout by default)."""
+    from stackctl.engine.images.archive import save
+    from stackctl.errors import UsageError
+
+    if output is None and sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal",
+                         hint="use -o FILE or redirect stdout")
+    with _store(ctx) as store:
+        if output is None:
+            save(store, images, sys.stdout.buffer, docker=not oci)
+        else:
+            save(store, images, Path(output), docker=not oci)
+
+
+def load_cmd(
+    ctx: typer.Context,
+    input_: Optional[str] = typer.Option(None, "--input", "-i",  # noqa: UP045
+                                         help="Read from a tar archive file, not stdin."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress the load output."),
+) -> None:
+    """Load images from a tar archive (docker save format or OCI layout)."""
+    from stackctl.engine.images import reference
+    from stackctl.engine.images.archive import load
+    from stackctl.errors import UsageError
+
+    if input_ is None and sys.stdin.isatty():
+        raise UsageError("requested load from stdin, but stdin is empty",
+                         hint="use -i FILE or redirect stdin")
+    src = Path(input_) if input_ is not None else sys.stdin.buffer
+    with _store(ctx) as store:
+        loaded = load(store, src)
+    if quiet:
+        return
+    for rec, names in loaded:
+        if names:
+            for n in names:
+                typer.echo(f"Loaded image: {reference.familiar(n)}")
+        else:
+            typer.echo(f"Loaded image ID: {rec.id}")
+
+
+def prune_cmd(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "--all", "-a", help="Remove all unused images, not "
+                              "just dangling ones."),
+    force: bool = typer.Option(False, "--force", "-f", help="Do not prompt for confirmation."),
+    filters: list[str] = typer.Option([], "--filter", help="label=K[=V], label!=K[=V]."),
+) -> None:
+    """Remove unused images."""
+    from stackctl.engine.images import present
+
+    keep = _prune_keep(filters)
+    if not force:
+        what = ("all images without at least one container associated to them" if all_
+                else "all dangling images")
+        if not typer.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to "
+                             "continue?", default=False):
+            return
+    with _store(ctx) as store:
+        events, freed = store.prune(all_unused=all_, keep=keep)
+    if events:
+        typer.echo("Deleted Images:")
+        for e in events:
+            typer.echo(str(e))
+        typer.echo("")
+    typer.echo(f"Total reclaimed space: {present.human_size(freed)}")
+
+
+def _prune_keep(filters: list[str]):  # type: ignore[no-untyped-def]
+    from stackctl.errors import UsageError
+
+    wanted: list[tuple[bool, str, str | None]] = []
+    for f in filters:
+        key, _, value = f.partition("=")
+        negate = key.endswith("!")
+        key = key.rstrip("!")
+        if key != "label":
+            raise UsageError(f"invalid filter {f!r} for image prune",
+                             hint="image prune filters: label=K[=V], label!=K[=V]")
+        k, eq, v = value.partition("=")
+        wanted.append((negate, k, v if eq else None))
+    if not wanted:
+        return None
+
+    def keep(rec) -> bool:  # type: ignore[no-untyped-def]
+        labels = rec.config.labels_dict
+        for negate, k, v in wanted:
+            has = k in labels and (v is None or labels[k] == v)
+            if has == negate:
+                return True
+        return False
+
+    return keep
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``. Import heavy layers inside commands."""
+    app.command("import")(import_cmd)
+    app.command("images")(images_cmd)
+    app.command("rmi")(rmi_cmd)
+    app.command("tag")(tag_cmd)
+    app.command("history")(history_cmd)
+    app.command("save")(save_cmd)
+    app.command("load")(load_cmd)
+
+    image = typer.Typer(help="Manage images.", no_args_is_help=True)
+    image.command("ls")(images_cmd)
+    image.command("list", hidden=True)(images_cmd)
+    image.command("rm")(rmi_cmd)
+    image.command("remove", hidden=True)(rmi_cmd)
+    image.command("inspect")(inspect_cmd)
+    image.command("import")(import_cmd)
+    image.command("tag")(tag_cmd)
+    image.command("history")(history_cmd)
+    image.command("save")(save_cmd)
+    image.command("load")(load_cmd)
+    image.command("prune")(prune_cmd)
+    app.add_typer(image, name="image")

@@ -131,14 +131,15 @@ class LayerStore:
             return _du(final / "diff")
         work = self.layers_dir / f"tmp-{secrets.token_hex(6)}"
         try:
-            stats = tarsafe.extract(tar, work / "diff", whiteouts="overlay", devices="allow")
+            tarsafe.extract(tar, work / "diff", whiteouts="overlay", devices="allow")
+            size = _du(work / "diff")  # the same measure whether unpacked now or before
             try:
                 os.rename(work, final)
             except OSError:
                 if not (final / "diff").is_dir():  # not a lost race: a real failure
                     raise
                 shutil.rmtree(work, ignore_errors=True)
-            return stats.bytes
+            return size
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -63,6 +63,7 @@ _Records = list["ImageRecord"]
 _Events = list["RemoveEvent"]
 _History = list[HistoryEntry]
 _Strs = list[str]
+_Ints = list[int]
 
 _NOT_FOUND_HINT = "`stackctl images` lists local images; `stackctl import` or `build` makes one"
 
@@ -77,6 +78,7 @@ class ImageRecord:
     size: int  # bytes of unpacked content over all layers
     image: Image
     refs: tuple[str, ...] = ()  # normalised, sorted
+    parent: str = ""  # the image a build step started from ("" for imported/loaded)
 
     @property
     def short_id(self) -> str:
@@ -137,6 +139,12 @@ class ImageStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Hold across writing blobs and recording the image that references them, so
+        the garbage collector cannot sweep them in between. Shared: writers don't wait
+        for each other, and nesting is fine."""
+        return self._lock()
+
     @contextlib.contextmanager
     def _lock(self, exclusive: bool = False) -> Iterator[None]:
         fd = open(self.layout / ".lock", "a")  # noqa: SIM115
@@ -192,18 +200,24 @@ class ImageStore:
         return Layer(Descriptor(MEDIA_LAYER, diff_id, size), diff_id)
 
     def add_image(self, image: Image, layers: Sequence[Layer], refs: Sequence[str] = (), *,
-                  config_bytes: bytes | None = None) -> ImageRecord:
+                  config_bytes: bytes | None = None, manifest_bytes: bytes | None = None,
+                  parent: str = "") -> ImageRecord:
         """Record an image whose layer blobs are in the content store.
 
         ``layers`` matches ``image.diff_ids`` one to one. ``config_bytes`` keeps a
         loaded config byte-exact (so its ID does not change); otherwise the
-        canonical bytes of ``image`` are stored.
+        canonical bytes of ``image`` are stored; ``manifest_bytes`` likewise keeps a
+        loaded manifest (it must name that config and those layers). ``parent`` is the
+        image a build step started from. Call inside ``writing()`` when the layer blobs
+        were written separately (``add_layer``), so no GC runs in between.
         """
         with self._lock():
-            return self._add_image_locked(image, layers, refs, config_bytes=config_bytes)
+            return self._add_image_locked(image, layers, refs, config_bytes=config_bytes,
+                                          manifest_bytes=manifest_bytes, parent=parent)
 
     def _add_image_locked(self, image: Image, layers: Sequence[Layer], refs: Sequence[str], *,
-                          config_bytes: bytes | None = None) -> ImageRecord:
+                          config_bytes: bytes | None = None, manifest_bytes: bytes | None = None,
+                          parent: str = "") -> ImageRecord:
         if tuple(x.diff_id for x in layers) != image.diff_ids:
             raise ImageError("image config diff_ids do not match its layers",
                              hint="the archive or build produced an inconsistent image")
@@ -219,15 +233,23 @@ class ImageStore:
         manifest = Manifest(Descriptor(MEDIA_CONFIG, config_digest, len(cfg)),
                             tuple(x.blob for x in layers))
         mbytes = manifest.to_bytes()
+        if manifest_bytes is not None:
+            given = Manifest.from_bytes(manifest_bytes)
+            if given.config.digest != config_digest or \
+                    [x.digest for x in given.layers] != [x.blob.digest for x in layers]:
+                raise ImageError("image manifest does not match its config and layers",
+                                 hint="the archive is damaged")
+            mbytes = manifest_bytes
         manifest_digest = self.content.put_bytes(mbytes)
         with self.state.transaction() as db:
             for chain, layer, size in zip(chains, layers, sizes, strict=True):
                 db.execute("INSERT OR IGNORE INTO layers(chain_id, diff_id, blob_digest, size, "
                            "unpacked) VALUES (?,?,?,?,1)",
                            (chain, layer.diff_id, layer.blob.digest, size))
-            db.execute("INSERT OR IGNORE INTO images(id, manifest_digest, created, size, config) "
-                       "VALUES (?,?,?,?,?)",
-                       (config_digest, manifest_digest, image.created, sum(sizes), cfg.decode()))
+            db.execute("INSERT OR IGNORE INTO images(id, manifest_digest, created, size, config, "
+                       "parent) VALUES (?,?,?,?,?,?)",
+                       (config_digest, manifest_digest, image.created, sum(sizes), cfg.decode(),
+                        parent))
             for name in names:
                 db.execute("INSERT OR REPLACE INTO refs(name, image_id) VALUES (?,?)",
                            (name, config_digest))
@@ -310,7 +332,7 @@ class ImageStore:
         refs = tuple(r[0] for r in self.state.db.execute(
             "SELECT name FROM refs WHERE image_id = ? ORDER BY name", (row["id"],)))
         return ImageRecord(row["id"], row["manifest_digest"], row["created"], row["size"],
-                           Image.from_bytes(row["config"].encode()), refs)
+                           Image.from_bytes(row["config"].encode()), refs, row["parent"])
 
     def resolve(self, name: str) -> ImageRecord:
         """An image by reference, ID, ``sha256:`` ID, or unique ID prefix."""
@@ -398,7 +420,42 @@ class ImageStore:
         rec = image if isinstance(image, ImageRecord) else self.resolve(image)
         return list(rec.image.history)
 
+    def layer_sizes(self, rec: ImageRecord) -> _Ints:
+        """Unpacked content bytes of each layer, bottom -> top."""
+        out = []
+        for chain in rec.chain_ids:
+            row = self.state.db.execute("SELECT size FROM layers WHERE chain_id = ?",
+                                        (chain,)).fetchone()
+            out.append(row[0] if row else 0)
+        return out
+
     # -- garbage collection ----------------------------------------------------------------
+
+    def prune(self, *, all_unused: bool = False,
+              keep: Callable[[ImageRecord], bool] | None = None) -> tuple[_Events, int]:
+        """``image prune``: delete dangling images (``all_unused``: every image no
+        container uses), then sweep. Returns what was removed and the bytes freed.
+
+        Which images go is decided first, purely, from one snapshot (``plan_prune``);
+        ``keep`` lets the caller protect more (e.g. ``--filter``).
+        """
+        with self.state.transaction() as db:
+            records = [self._record(r) for r in db.execute("SELECT * FROM images")]
+            used = {r[0] for r in db.execute("SELECT DISTINCT image_id FROM containers")}
+            doomed = plan_prune(records, used, all_unused=all_unused)
+            if keep is not None:
+                doomed = [r for r in doomed if not keep(r)]
+            events: _Events = []
+            for rec in doomed:
+                for ref in rec.refs:
+                    db.execute("DELETE FROM refs WHERE name = ?", (ref,))
+                    events.append(RemoveEvent("untagged", reference.familiar(ref)))
+                db.execute("DELETE FROM images WHERE id = ?", (rec.id,))
+                events.append(RemoveEvent("deleted", rec.id))
+            self._write_index(db)
+        freed = self.collect_garbage()
+        return events, freed
+
 
     def collect_garbage(self) -> int:
         """Sweep blobs and layers no image row reaches; return the bytes freed."""
@@ -406,6 +463,22 @@ class ImageStore:
 
         with self._lock(exclusive=True):
             return collect(self)
+
+
+def plan_prune(records: Sequence[ImageRecord], used: set[str], *,
+               all_unused: bool) -> _Records:
+    """Images a prune deletes: unused by containers, and dangling unless ``all_unused``.
+    A parent of a kept image is kept too (its layers are shared anyway). Pure."""
+    doomed = {r.id for r in records
+              if r.id not in used and (all_unused or r.dangling)}
+    changed = True
+    while changed:
+        changed = False
+        for r in records:
+            if r.id not in doomed and r.parent in doomed:
+                doomed.discard(r.parent)
+                changed = True
+    return [r for r in records if r.id in doomed]
 
 
 def _as_ref(name: str) -> str:
@@ -422,4 +495,4 @@ def _display(name: str) -> str:
         return name
 
 
-__all__ = ["ImageRecord", "ImageStore", "Layer", "RemoveEvent"]
+__all__ = ["ImageRecord", "ImageStore", "Layer", "RemoveEvent", "plan_prune"]

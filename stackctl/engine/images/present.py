@@ -1,0 +1,256 @@
+"""How images are shown: Docker's listing rows, filters, sizes, ages, and inspect JSON.
+
+Pure functions over ``ImageRecord`` values (the clock is a parameter), so the
+CLI only renders and the shapes are unit-tested.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from stackctl.engine.images import reference
+from stackctl.engine.images.store import ImageRecord
+from stackctl.errors import UsageError
+
+NONE = "<none>"
+
+
+def human_size(size: float) -> str:
+    """go-units HumanSizeWithPrecision(size, 3): decimal units, 3 significant digits."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
+    i = 0
+    while size >= 1000 and i < len(units) - 1:
+        size /= 1000
+        i += 1
+    return f"{size:.3g}{units[i]}"
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration."""
+    if seconds < 1:
+        return "Less than a second"
+    if int(seconds) == 1:
+        return "1 second"
+    if seconds < 60:
+        return f"{int(seconds)} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600 / 24 / 365)} years"
+
+
+def parse_time(text: str) -> datetime | None:
+    if not text:
+        return None
+    # Python 3.11 parses at most microseconds: trim nanoseconds, keep the zone
+    m = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", text)
+    if not m:
+        return None
+    frac = (m.group(2) or "")[:7]
+    zone = m.group(3) or "Z"
+    try:
+        return datetime.fromisoformat(m.group(1) + frac + ("+00:00" if zone == "Z" else zone))
+    except ValueError:
+        return None
+
+
+def ago(created: str, now: datetime) -> str:
+    t = parse_time(created)
+    if t is None:
+        return "N/A"
+    return human_duration(max(0.0, (now - t).total_seconds())) + " ago"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of ``images``: an image under one of its names (or none)."""
+
+    repository: str
+    tag: str
+    digest: str
+    id: str
+    created_since: str
+    created_at: str
+    size: str
+    record: ImageRecord
+
+    def fields(self, no_trunc: bool) -> dict[str, str]:
+        return {
+            "Repository": self.repository, "Tag": self.tag, "Digest": self.digest,
+            "ID": self.record.id if no_trunc else self.record.short_id,
+            "CreatedSince": self.created_since, "CreatedAt": self.created_at,
+            "Size": self.size, "Containers": "N/A", "SharedSize": "N/A",
+            "UniqueSize": "N/A", "VirtualSize": self.size,
+        }
+
+
+@dataclass(frozen=True)
+class Filters:
+    dangling: bool | None = None
+    references: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    before: str | None = None
+    since: str | None = None
+
+
+def parse_filters(items: Sequence[str]) -> Filters:
+    dangling: bool | None = None
+    refs: list[str] = []
+    labels: list[str] = []
+    before = since = None
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UsageError(f"bad format of filter (expected name=value): {item!r}",
+                             hint="e.g. --filter dangling=true, --filter reference=busy*")
+        key = key.strip().lower()
+        if key == "dangling":
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise UsageError(f"invalid filter 'dangling={value}'",
+                                 hint="dangling takes true or false")
+            dangling = value.lower() in ("true", "1")
+        elif key == "reference":
+            refs.append(value)
+        elif key == "label":
+            labels.append(value)
+        elif key == "before":
+            before = value
+        elif key == "since":
+            since = value
+        else:
+            raise UsageError(f"invalid filter {key!r}",
+                             hint="filters: dangling, reference, label, before, since")
+    return Filters(dangling, tuple(refs), tuple(labels), before, since)
+
+
+def _label_match(rec: ImageRecord, want: str) -> bool:
+    key, eq, value = want.partition("=")
+    labels = rec.config.labels_dict
+    return key in labels and (not eq or labels[key] == value)
+
+
+def _ref_match(ref: str, pattern: str) -> bool:
+    r = reference.parse(ref)
+    fam, tag = r.familiar_name, r.tag or ""
+    if ":" in pattern.rsplit("/", 1)[-1]:
+        return fnmatch.fnmatchcase(f"{fam}:{tag}", pattern) or \
+            fnmatch.fnmatchcase(f"{r.name}:{tag}", pattern)
+    return fnmatch.fnmatchcase(fam, pattern) or fnmatch.fnmatchcase(r.name, pattern)
+
+
+def rows(records: Sequence[ImageRecord], now: datetime, *, show_all: bool = False,
+         filters: Filters = Filters(), before_created: str | None = None,
+         since_created: str | None = None) -> list[Row]:
+    """The ``images`` listing, newest first, one row per name (Docker's order)."""
+    parents = {r.parent for r in records if r.parent}
+    out: list[Row] = []
+    for rec in records:
+        if not show_all and rec.dangling and rec.id in parents:
+            continue  # an intermediate build image
+        if filters.dangling is not None and rec.dangling != filters.dangling:
+            continue
+        if not all(_label_match(rec, lab) for lab in filters.labels):
+            continue
+        if before_created is not None and not rec.created < before_created:
+            continue
+        if since_created is not None and not rec.created > since_created:
+            continue
+        names = list(rec.refs)
+        if filters.references:
+            names = [n for n in names if any(_ref_match(n, p) for p in filters.references)]
+            if not names:
+                continue
+        size = human_size(rec.size)
+        created_at = rec.created
+        since = ago(rec.created, now)
+        if not names:
+            out.append(Row(NONE, NONE, NONE, rec.short_id, since, created_at, size, rec))
+        for name in names:
+            r = reference.parse(name)
+            digest = rec.manifest_digest
+            out.append(Row(r.familiar_name, r.tag or NONE, digest, rec.short_id, since,
+                           created_at, size, rec))
+    return out
+
+
+def render_template(template: str, fields: dict[str, Any]) -> str:
+    """A small subset of Go templates: ``{{.Field}}``, ``{{json .}}``, ``{{json .Field}}``,
+    and ``\\t``/``\\n`` escapes (as the docker CLI accepts them)."""
+    def sub(m: re.Match[str]) -> str:
+        expr = m.group(1).strip()
+        if expr == "json .":
+            return json.dumps(fields, separators=(",", ":"))
+        as_json = expr.startswith("json ")
+        if as_json:
+            expr = expr[5:].strip()
+        if not expr.startswith("."):
+            raise UsageError(f"template: unsupported expression {{{{{m.group(1)}}}}}",
+                             hint="use {{.Field}} or {{json .}}")
+        value: Any = fields
+        for part in expr[1:].split("."):
+            if not part:
+                continue
+            if not isinstance(value, dict) or part not in value:
+                raise UsageError(f"template: no field {expr!r}",
+                                 hint=f"fields: {', '.join(sorted(fields))}")
+            value = value[part]
+        if as_json or isinstance(value, dict | list):
+            return json.dumps(value, separators=(",", ":"))
+        return str(value)
+
+    text = template.replace("\\t", "\t").replace("\\n", "\n")
+    return re.sub(r"\{\{(.*?)\}\}", sub, text)
+
+
+def inspect(rec: ImageRecord, *, layer_sizes: Sequence[int] = ()) -> dict[str, Any]:
+    """``docker image inspect``'s shape."""
+    img = rec.image
+    cfg = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
+           "AttachStdout": False, "AttachStderr": False, "Tty": False, "OpenStdin": False,
+           "StdinOnce": False, "Env": None, "Cmd": None, "Image": "", "Volumes": None,
+           "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None}
+    cfg.update(img.config.to_json())
+    repo_digests = sorted({f"{reference.parse(r).name}@{rec.manifest_digest}"
+                           for r in rec.refs})
+    comment = img.history[-1].comment if img.history else ""
+    return {
+        "Id": rec.id,
+        "RepoTags": [reference.familiar(r) for r in rec.refs],
+        "RepoDigests": [reference.familiar(d) for d in repo_digests],
+        "Parent": rec.parent,
+        "Comment": comment,
+        "Created": img.created,
+        "DockerVersion": "",
+        "Author": img.author,
+        "Config": cfg,
+        "Architecture": img.architecture,
+        **({"Variant": img.variant} if img.variant else {}),
+        "Os": img.os,
+        "Size": rec.size,
+        "GraphDriver": {"Name": "overlay2", "Data": None},
+        "RootFS": {"Type": "layers", "Layers": list(img.diff_ids)},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }
+
+
+__all__ = ["Filters", "Row", "ago", "human_duration", "human_size", "inspect",
+           "parse_filters", "parse_time", "render_template", "rows"]
