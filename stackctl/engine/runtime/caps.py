@@ -6,9 +6,9 @@ uses it to turn `cap_add`/`cap_drop`/`privileged` into the OCI capability lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from stackctl.errors import UsageError
+TYPE_CHECKING = False  # the launcher imports this: keep typing/dataclasses out
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 # Index = capability number (linux/capability.h). Kernel 6.x knows 0..40.
 CAPABILITIES: tuple[str, ...] = (
@@ -39,6 +39,8 @@ def normalize_cap(name: str, *, flag: str = "--cap-add") -> str:
         return "ALL"
     full = upper if upper.startswith("CAP_") else "CAP_" + upper
     if full not in CAP_NUMBERS:
+        from stackctl.errors import UsageError
+
         raise UsageError(
             f"{flag} {name}: unknown capability",
             hint="use a name from capabilities(7), e.g. NET_ADMIN or SYS_PTRACE",

@@ -97,6 +97,10 @@ class Resources:
                 {"allow": True, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
                 {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
                 {"allow": True, "type": "c", "major": 136, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
+                # mknod itself stays allowed (CAP_MKNOD); opening the node does not.
+                {"allow": True, "type": "c", "access": "m"},
+                {"allow": True, "type": "b", "access": "m"},
             ],
         }
         if self.memory is not None:

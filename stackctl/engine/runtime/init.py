@@ -1,0 +1,154 @@
+"""The child side of `launch run` / `launch exec`: from fork() to execve().
+
+Runs in the process that becomes the container's PID 1 (run) or a new process
+inside a running container (exec). It never returns: it either execs, or
+writes one JSON error line to the sync pipe and exits with the code the
+parent should report (see the protocol table in launch.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import struct
+
+from stackctl.engine.runtime import console, rootfs
+from stackctl.engine.runtime import syscalls as sc
+from stackctl.engine.runtime.process import StartError, apply_and_exec
+
+TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any, NoReturn
+
+__all__ = ["exec_init", "run_init"]
+
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+# Order of joining, as runc's nsenter: the mount namespace last (it changes
+# what paths mean), cgroup after the process has moved into the cgroup.
+_JOIN_ORDER = ("ipc", "uts", "network", "cgroup", "mount")
+
+
+def report(sync_fd: int, message: str, code: int) -> NoReturn:
+    with contextlib.suppress(OSError):
+        os.write(sync_fd, json.dumps({"error": message, "code": code}).encode() + b"\n")
+    os._exit(code)
+
+
+def join_cgroup(dirs: Sequence[str]) -> None:
+    for d in dirs:
+        # "0" means the writing process, whatever PID namespace it is in.
+        fd = os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+
+def loopback_up() -> None:
+    """A new network namespace has `lo` down; Docker containers expect it up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh22x", b"lo", 0)
+        flags = struct.unpack("16sh22x", fcntl.ioctl(s, _SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | _IFF_UP))
+
+
+def setns_path(path: str, kind: str, sys: sc.LinuxSyscalls) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise StartError(f"cannot join {kind} namespace {path}: {exc.strerror}") from exc
+    try:
+        sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
+    finally:
+        os.close(fd)
+
+
+def _console(sock: socket.socket, *, bind_console: bool) -> None:
+    master, slave = console.open_pty("/dev/pts")
+    if bind_console:
+        rootfs._ensure("/dev/console", True)
+        sc_sys = sc.LinuxSyscalls()
+        sc_sys.mount(slave, "/dev/console", None, sc.MS_BIND, None)
+    console.take_terminal(slave)
+    console.send_master(sock, master, slave)
+    os.close(master)
+    sock.close()
+
+
+def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int,
+             cgroup_dirs: Sequence[str], console_sock: socket.socket | None,
+             preserve_fds: int) -> NoReturn:
+    sys = sc.LinuxSyscalls()
+    try:
+        os.setsid()
+        join_cgroup(cgroup_dirs)
+        namespaces = config.get("linux", {}).get("namespaces", [])
+        unshare = 0
+        new_net = False
+        for ns in namespaces:
+            kind = ns.get("type")
+            if kind == "pid":
+                continue  # entered by the parent before fork
+            if kind not in sc.NAMESPACE_FLAGS or kind == "user":
+                raise StartError(f"namespace type {kind!r} is not supported")
+            if ns.get("path"):
+                if kind == "mount":
+                    raise StartError("joining an existing mount namespace is not supported")
+                setns_path(ns["path"], kind, sys)
+            else:
+                unshare |= sc.NAMESPACE_FLAGS[kind]
+                new_net = new_net or kind == "network"
+        if not unshare & sc.CLONE_NEWNS:
+            raise StartError("config.json must ask for a new mount namespace")
+        sys.unshare(unshare)
+        if new_net:
+            loopback_up()
+        rootfs.prepare(config, rootfs_path, sys)
+        rootfs.pivot(rootfs_path, sys)
+        if unshare & sc.CLONE_NEWUTS or any(n.get("type") == "uts" for n in namespaces):
+            if config.get("hostname"):
+                sys.sethostname(config["hostname"])
+            if config.get("domainname"):
+                sys.setdomainname(config["domainname"])
+        if console_sock is not None:
+            _console(console_sock, bind_console=True)
+        rootfs.finish(config, sys)
+        with contextlib.suppress(OSError):
+            sys.join_session_keyring()  # keyrings are not namespaced: hide the host's
+        apply_and_exec(config["process"], sys, keep_fds=range(3, 3 + preserve_fds))
+        raise StartError("execve returned")
+    except StartError as exc:
+        report(sync_fd, exc.message, exc.code)
+    except OSError as exc:
+        report(sync_fd, str(exc), 1)
+    except BaseException as exc:
+        report(sync_fd, f"container init failed: {exc!r}", 1)
+
+
+def exec_init(process: Mapping[str, Any], ns_paths: Mapping[str, str], *, sync_fd: int,
+              cgroup_dirs: Sequence[str], console_sock: socket.socket | None,
+              preserve_fds: int) -> NoReturn:
+    sys = sc.LinuxSyscalls()
+    try:
+        os.setsid()
+        join_cgroup(cgroup_dirs)
+        for kind in _JOIN_ORDER:
+            if kind in ns_paths:
+                setns_path(ns_paths[kind], kind, sys)
+        os.chdir("/")
+        if console_sock is not None:
+            _console(console_sock, bind_console=False)
+        apply_and_exec(process, sys, keep_fds=range(3, 3 + preserve_fds))
+        raise StartError("execve returned")
+    except StartError as exc:
+        report(sync_fd, exc.message, exc.code)
+    except OSError as exc:
+        report(sync_fd, str(exc), 1)
+    except BaseException as exc:
+        report(sync_fd, f"exec failed: {exc!r}", 1)

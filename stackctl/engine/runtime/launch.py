@@ -1,0 +1,485 @@
+"""The built-in OCI runtime: a runc-compatible subset of commands.
+
+    python -m stackctl.engine.runtime.launch [--root DIR] run --bundle DIR
+        [--pid-file FILE] [--detach] [--console-socket SOCK] [--preserve-fds N] ID
+    ... exec (--pid PID | ID) (--process process.json | ARGS...) [--detach]
+        [--pid-file FILE] [--console-socket SOCK] [--preserve-fds N]
+    ... state ID | kill [--all] ID [SIGNAL] | delete [--force] ID
+
+Exit status: `run`/`exec` without --detach exit with the container process's
+status (128+N when killed by signal N); 127 when the command is not found and
+126 when it cannot be invoked (message on stderr, e.g. `exec: "foo":
+executable file not found in $PATH`); 1 for any other failure. With --detach
+they return 0 once the process has exec'd; the caller (a subreaper such as
+the monitor) reaps it. State lives in `--root` (default /run/stackctl/launch),
+one directory per container, removed by `delete` (or at the end of an
+attached `run`, as `runc run` does).
+
+Parent <-> child protocol (cf. runc's libcontainer/sync.go). One pipe, child
+to parent, both ends O_CLOEXEC, so a successful execve closes it:
+
+    parent (this process)                 child (container init / exec'd process)
+    ---------------------                 ---------------------------------------
+    mkdir state dir (ID must be new)
+    create cgroup with limits
+    connect to --console-socket
+    unshare/setns PID namespace
+    fork ------------------------------->  setsid; write 0 > cgroup.procs
+                                           setns(paths) + unshare(new namespaces)
+                                           lo up; rootfs mounts; pivot_root
+                                           hostname; pty -> console socket
+                                           masked/readonly paths; rlimits; caps;
+                                           user; no_new_privs; find executable
+    read(pipe) blocks  <------- EOF ----   execve succeeded            (started)
+                       <-- {"error","code"}  any failure; child exits with code
+    EOF:   write --pid-file + state; detach -> exit 0, else wait & exit status
+    error: reap child, remove cgroup + state, print error, exit with its code
+
+Stdlib only (no anyio/pydantic): its start-up time is on every `run`'s path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+from stackctl.engine.runtime import syscalls as sc
+
+TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+DEFAULT_STATE_ROOT = "/run/stackctl/launch"
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+              signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
+
+
+class LaunchError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _starttime(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None  # a zombie has stopped running
+    return int(fields[19])
+
+
+def _cgroup(path: str | None) -> Any:
+    if not path:
+        return None
+    from stackctl.engine.runtime.cgroups import Cgroup
+
+    return Cgroup(path)
+
+
+def _await_start(pid: int, sync_r: int) -> None:
+    """Block until the child exec'd (EOF) or reported an error (JSON line)."""
+    chunks = []
+    while chunk := os.read(sync_r, 65536):
+        chunks.append(chunk)
+    os.close(sync_r)
+    if chunks:
+        os.waitpid(pid, 0)
+        try:
+            err = json.loads(b"".join(chunks))
+        except ValueError:
+            err = {"error": b"".join(chunks).decode(errors="replace"), "code": 1}
+        raise LaunchError(err.get("error", "container start failed"), int(err.get("code", 1)))
+
+
+def _wait_forwarding(pid: int) -> int:
+    """Wait for the container, passing our signals on, as `runc run` does."""
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    for s in _FORWARDED:
+        signal.signal(s, forward)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _console_socket(path: str | None) -> socket.socket | None:
+    if not path:
+        return None
+    from stackctl.engine.runtime.console import connect
+
+    try:
+        return connect(path)
+    except OSError as exc:
+        raise LaunchError(f"--console-socket {path}: {exc.strerror}") from exc
+
+
+def cmd_run(opts: Options) -> int:
+    bundle = os.path.abspath(opts.bundle)
+    try:
+        with open(os.path.join(bundle, "config.json")) as f:
+            config = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise LaunchError(f"{bundle}/config.json: {exc}") from exc
+    if "process" not in config or "root" not in config:
+        raise LaunchError(f"{bundle}/config.json: needs 'process' and 'root'")
+    rootfs = os.path.join(bundle, config["root"]["path"])
+    if not os.path.isdir(rootfs):
+        raise LaunchError(f"rootfs {rootfs} does not exist")
+    terminal = bool(config["process"].get("terminal"))
+    if terminal and not opts.console_socket and opts.detach:
+        raise LaunchError("cannot allocate a tty for a detached container without "
+                          "--console-socket")
+    state_dir = os.path.join(opts.root, opts.id)
+    os.makedirs(opts.root, exist_ok=True)
+    try:
+        os.mkdir(state_dir, 0o700)
+    except FileExistsError:
+        raise LaunchError(f"container with id {opts.id} exists already") from None
+    linux = config.get("linux", {})
+    cg = None
+    try:
+        cg = _cgroup(linux.get("cgroupsPath"))
+        if cg is not None:
+            cg.create(linux.get("resources"))
+        sock = _console_socket(opts.console_socket) if terminal else None
+        pid = _spawn(config, rootfs, cg, sock, opts.preserve_fds)
+    except BaseException:
+        if cg is not None:
+            cg.remove(timeout=2.0)
+        _rmtree(state_dir)
+        raise
+    state = {"ociVersion": config.get("ociVersion", "1.0.2"), "id": opts.id, "pid": pid,
+             "starttime": _starttime(pid), "bundle": bundle, "created": time.time(),
+             "cgroupsPath": linux.get("cgroupsPath")}
+    _write_atomic(os.path.join(state_dir, "state.json"), json.dumps(state))
+    if opts.pid_file:
+        _write_atomic(opts.pid_file, str(pid))
+    if opts.detach:
+        return 0
+    try:
+        return _wait_forwarding(pid)
+    finally:
+        _destroy(opts.id, opts.root, state, force=True)
+
+
+def _spawn(config: dict[str, Any], rootfs: str, cg: Any, sock: socket.socket | None,
+           preserve_fds: int) -> int:
+    syscalls = sc.LinuxSyscalls()
+    pidns = next((n for n in config.get("linux", {}).get("namespaces", [])
+                  if n.get("type") == "pid"), None)
+    if pidns is not None:
+        if pidns.get("path"):
+            from stackctl.engine.runtime.init import setns_path
+
+            setns_path(pidns["path"], "pid", syscalls)
+        else:
+            syscalls.unshare(sc.CLONE_NEWPID)
+    dirs = [str(cg.dir(h)) for h in cg.hierarchies] if cg is not None else []
+    sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        os.close(sync_r)
+        from stackctl.engine.runtime.init import run_init
+
+        run_init(config, rootfs, sync_fd=sync_w, cgroup_dirs=dirs, console_sock=sock,
+                 preserve_fds=preserve_fds)
+    os.close(sync_w)
+    if sock is not None:
+        sock.close()
+    _await_start(pid, sync_r)
+    return pid
+
+
+def _target_namespaces(pid: int) -> dict[str, str]:
+    """The namespaces of `pid` that differ from ours (joining our own is pointless)."""
+    out = {}
+    for kind, name in sc.NAMESPACE_FILES.items():
+        if kind == "user":
+            continue
+        theirs = f"/proc/{pid}/ns/{name}"
+        try:
+            if os.stat(theirs).st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
+                out[kind] = theirs
+        except OSError:
+            continue
+    return out
+
+
+def _target_cgroup_dirs(pid: int) -> list[str]:
+    from stackctl.engine.runtime.cgroups import detect
+
+    hierarchies = detect()
+    dirs = []
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for h in hierarchies:
+                names = set(controllers.split(",")) - {""}
+                match = (h.version == 2 and not controllers) or (
+                    h.version == 1 and (names == set(h.controllers)
+                                        or names == {f"name={h.name}"}))
+                if match:
+                    d = os.path.join(h.mountpoint, path.lstrip("/"))
+                    if os.path.isdir(d):
+                        dirs.append(d)
+    return dirs
+
+
+def cmd_exec(opts: Options) -> int:
+    pid = opts.pid
+    state: dict[str, Any] | None = None
+    if pid is None:
+        if not opts.id:
+            raise LaunchError("exec needs --pid PID or a container ID")
+        state = _load_state(opts.root, opts.id)
+        pid = int(state["pid"])
+    if _starttime(pid) is None or (state and state.get("starttime") not in (None,
+                                                                           _starttime(pid))):
+        raise LaunchError(f"cannot exec: container process {pid} is not running")
+    if opts.process:
+        with open(opts.process) as f:
+            process = json.load(f)
+    elif opts.args:
+        if state is None:
+            raise LaunchError("exec with --pid needs --process process.json")
+        with open(os.path.join(state["bundle"], "config.json")) as f:
+            process = json.load(f)["process"]
+        process["args"] = list(opts.args)
+        process["terminal"] = bool(opts.tty)
+    else:
+        raise LaunchError("exec needs --process process.json or a command")
+    terminal = bool(process.get("terminal"))
+    if terminal and not opts.console_socket:
+        raise LaunchError("exec with a terminal needs --console-socket")
+    sock = _console_socket(opts.console_socket) if terminal else None
+    ns = _target_namespaces(pid)
+    dirs = _target_cgroup_dirs(pid)
+    if "pid" in ns:
+        from stackctl.engine.runtime.init import setns_path
+
+        setns_path(ns.pop("pid"), "pid", sc.LinuxSyscalls())
+    sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child never returns
+        os.close(sync_r)
+        from stackctl.engine.runtime.init import exec_init
+
+        exec_init(process, ns, sync_fd=sync_w, cgroup_dirs=dirs, console_sock=sock,
+                  preserve_fds=opts.preserve_fds)
+    os.close(sync_w)
+    if sock is not None:
+        sock.close()
+    _await_start(child, sync_r)
+    if opts.pid_file:
+        _write_atomic(opts.pid_file, str(child))
+    if opts.detach:
+        return 0
+    return _wait_forwarding(child)
+
+
+def _load_state(root: str, cid: str) -> dict[str, Any]:
+    try:
+        with open(os.path.join(root, cid, "state.json")) as f:
+            data: dict[str, Any] = json.load(f)
+            return data
+    except FileNotFoundError:
+        raise LaunchError(f"container {cid} does not exist") from None
+
+
+def _running(state: dict[str, Any]) -> bool:
+    st = _starttime(int(state["pid"]))
+    return st is not None and st == state.get("starttime")
+
+
+def _destroy(cid: str, root: str, state: dict[str, Any], *, force: bool) -> None:
+    cg = _cgroup(state.get("cgroupsPath"))
+    if _running(state):
+        if not force:
+            raise LaunchError(f"cannot delete container {cid} that is not stopped",
+                              ) from None
+        if cg is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(state["pid"]), signal.SIGKILL)
+    if cg is not None:
+        cg.kill_all(signal.SIGKILL)
+        cg.remove()
+    _rmtree(os.path.join(root, cid))
+
+
+def cmd_state(opts: Options) -> int:
+    state = _load_state(opts.root, opts.id)
+    out = {"ociVersion": state.get("ociVersion"), "id": opts.id,
+           "status": "running" if _running(state) else "stopped", "pid": state["pid"],
+           "bundle": state["bundle"], "created": state["created"]}
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _signal(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    return int(getattr(signal, name if name.startswith("SIG") else "SIG" + name))
+
+
+def cmd_kill(opts: Options) -> int:
+    state = _load_state(opts.root, opts.id)
+    try:
+        sig = _signal(opts.signal)
+    except AttributeError:
+        raise LaunchError(f"unknown signal {opts.signal}") from None
+    if not _running(state):
+        raise LaunchError(f"container {opts.id} is not running")
+    if opts.all and (cg := _cgroup(state.get("cgroupsPath"))) is not None:
+        cg.kill_all(sig)
+    else:
+        os.kill(int(state["pid"]), sig)
+    return 0
+
+
+def cmd_delete(opts: Options) -> int:
+    try:
+        state = _load_state(opts.root, opts.id)
+    except LaunchError:
+        if opts.force:
+            return 0
+        raise
+    _destroy(opts.id, opts.root, state, force=opts.force)
+    return 0
+
+
+class Options:
+    """Parsed command line (argparse would cost ~5 ms of start-up per container)."""
+
+    def __init__(self) -> None:
+        self.root = DEFAULT_STATE_ROOT
+        self.command = ""
+        self.bundle = "."
+        self.pid_file: str | None = None
+        self.detach = False
+        self.console_socket: str | None = None
+        self.preserve_fds = 0
+        self.pid: int | None = None
+        self.process: str | None = None
+        self.tty = False
+        self.all = False
+        self.force = False
+        self.id = ""
+        self.signal = "SIGTERM"
+        self.args: list[str] = []
+
+
+_VALUED = {"--root": "root", "--bundle": "bundle", "-b": "bundle", "--pid-file": "pid_file",
+           "--console-socket": "console_socket", "--preserve-fds": "preserve_fds",
+           "--pid": "pid", "--process": "process", "-p": "process", "--log": "",
+           "--log-format": ""}
+_FLAGGED = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
+            "--all": "all", "-a": "all", "--force": "force", "-f": "force", "--debug": ""}
+_POSITIONAL = {"run": ("id",), "exec": ("id",), "state": ("id",), "kill": ("id", "signal"),
+               "delete": ("id",)}
+USAGE = __doc__.split("\n\n")[1] if __doc__ else ""
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """runc's syntax: global options, a command, its options, its positionals.
+    For `exec ID ARGS...`, everything after the ID is the command."""
+    opts = Options()
+    rest = list(argv)
+    positional: list[str] = []
+    while rest:
+        arg = rest.pop(0)
+        name, eq, inline = arg.partition("=")
+        if opts.command == "exec" and positional:
+            opts.args = [arg, *rest]
+            break
+        if arg == "--":
+            if opts.command == "exec":
+                positional.extend(rest[:1])
+                opts.args = rest[1:] if positional else []
+            break
+        if name in _VALUED:
+            if eq:
+                value = inline
+            elif rest:
+                value = rest.pop(0)
+            else:
+                raise LaunchError(f"option {name} needs a value", 2)
+            attr = _VALUED[name]
+            if attr in ("preserve_fds", "pid"):
+                if not value.isdigit():
+                    raise LaunchError(f"option {name} needs a number, not {value!r}", 2)
+                setattr(opts, attr, int(value))
+            elif attr:
+                setattr(opts, attr, value)
+        elif arg in _FLAGGED:
+            if _FLAGGED[arg]:
+                setattr(opts, _FLAGGED[arg], True)
+        elif arg.startswith("-") and arg != "-":
+            raise LaunchError(f"unknown option {arg}\n{USAGE}", 2)
+        elif not opts.command:
+            if arg not in _POSITIONAL:
+                raise LaunchError(f"unknown command {arg!r}\n{USAGE}", 2)
+            opts.command = arg
+        else:
+            positional.append(arg)
+    if not opts.command:
+        raise LaunchError(f"no command given\n{USAGE}", 2)
+    names = _POSITIONAL[opts.command]
+    if len(positional) > len(names):
+        raise LaunchError(f"{opts.command}: unexpected argument {positional[len(names)]!r}", 2)
+    for attr, value in zip(names, positional, strict=False):
+        setattr(opts, attr, value)
+    if not opts.id and not (opts.command == "exec" and opts.pid is not None):
+        raise LaunchError(f"{opts.command}: missing container ID", 2)
+    return opts
+
+
+def _rmtree(path: str) -> None:
+    """The state directory holds only flat files."""
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(path, name))
+        os.rmdir(path)
+
+
+_COMMANDS = {"run": cmd_run, "exec": cmd_exec, "state": cmd_state, "kill": cmd_kill,
+             "delete": cmd_delete}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        opts = parse_args(sys.argv[1:] if argv is None else argv)
+    except LaunchError as exc:
+        print(f"launch: {exc}", file=sys.stderr)
+        return exc.code
+    try:
+        return _COMMANDS[opts.command](opts)
+    except LaunchError as exc:
+        print(f"launch {opts.command}: {exc}", file=sys.stderr)
+        return exc.code
+    except OSError as exc:
+        print(f"launch {opts.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

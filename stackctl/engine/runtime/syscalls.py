@@ -1,0 +1,252 @@
+"""The one seam to the kernel calls Python's os module lacks (3.11): ctypes over libc.
+
+`Syscalls` is the Protocol the mount and namespace code is written against;
+`LinuxSyscalls` is the real thing (errno-bearing `SyscallError`, a subclass of
+OSError, so callers can test `exc.errno`), and `RecordingSyscalls` records the
+calls so mount plans can be unit-tested without root. Kernel behaviour itself
+is proven by the tests under tests/runtime on the real kernel.
+
+Stdlib only, loaded lazily: the launcher imports this on its hot path.
+x86_64 and aarch64 syscall numbers for the calls glibc does not wrap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+__all__ = [
+    "LinuxSyscalls",
+    "RecordingSyscalls",
+    "SyscallError",
+    "Syscalls",
+]
+
+# namespaces (sched.h)
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+NAMESPACE_FLAGS: dict[str, int] = {
+    "mount": CLONE_NEWNS, "cgroup": CLONE_NEWCGROUP, "uts": CLONE_NEWUTS,
+    "ipc": CLONE_NEWIPC, "user": CLONE_NEWUSER, "pid": CLONE_NEWPID, "network": CLONE_NEWNET,
+}
+# /proc/<pid>/ns/<file> for each OCI namespace type
+NAMESPACE_FILES: dict[str, str] = {
+    "mount": "mnt", "cgroup": "cgroup", "uts": "uts", "ipc": "ipc", "user": "user",
+    "pid": "pid", "network": "net",
+}
+
+# mount(2) flags
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_SYNCHRONOUS = 16
+MS_REMOUNT = 32
+MS_MANDLOCK = 64
+MS_DIRSYNC = 128
+MS_NOSYMFOLLOW = 256
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_SILENT = 32768
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MNT_DETACH = 2
+
+# prctl(2)
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+_SYSCALL_NUMBERS: dict[str, dict[str, int]] = {
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "keyctl": 250},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "keyctl": 219},
+}
+
+
+class SyscallError(OSError):
+    """A failed system call: `errno` as the kernel said, `call` names what failed."""
+
+    def __init__(self, err: int, call: str) -> None:
+        super().__init__(err, f"{call}: {os.strerror(err)}")
+        self.call = call
+
+
+TYPE_CHECKING = False  # typing itself costs the launcher ~10 ms to import
+if TYPE_CHECKING:
+    # Only for type checkers: importing typing's Protocol machinery costs the
+    # launcher ~10 ms per container start on these machines.
+    from typing import Protocol
+
+    class Syscalls(Protocol):
+        def unshare(self, flags: int) -> None: ...
+        def setns(self, fd: int, nstype: int) -> None: ...
+        def mount(self, source: str | None, target: str, fstype: str | None, flags: int,
+                  data: str | None) -> None: ...
+        def umount2(self, target: str, flags: int) -> None: ...
+        def pivot_root(self, new_root: str, put_old: str) -> None: ...
+        def sethostname(self, name: str) -> None: ...
+        def mknod(self, path: str, mode: int, device: int) -> None: ...
+        def chown(self, path: str, uid: int, gid: int) -> None: ...
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _b(s: str | None) -> bytes | None:
+    return None if s is None else os.fsencode(s)
+
+
+class LinuxSyscalls:
+    """libc through ctypes. One instance per process is plenty; it holds no state
+    beyond the loaded library."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+
+    def _check(self, ret: int, call: str) -> int:
+        if ret < 0:
+            raise SyscallError(ctypes.get_errno(), call)
+        return ret
+
+    def _nr(self, name: str) -> int:
+        machine = os.uname().machine
+        table = _SYSCALL_NUMBERS.get(machine)
+        if table is None:
+            raise SyscallError(38, f"{name} (unsupported architecture {machine})")
+        return table[name]
+
+    def unshare(self, flags: int) -> None:
+        self._check(self._libc.unshare(ctypes.c_int(flags)), f"unshare({flags:#x})")
+
+    def setns(self, fd: int, nstype: int) -> None:
+        self._check(self._libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)),
+                    f"setns({nstype:#x})")
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int,
+              data: str | None) -> None:
+        ret = self._libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags),
+                               _b(data))
+        self._check(ret, f"mount {source or fstype} on {target}")
+
+    def umount2(self, target: str, flags: int) -> None:
+        self._check(self._libc.umount2(_b(target), ctypes.c_int(flags)), f"umount {target}")
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        ret = self._libc.syscall(ctypes.c_long(self._nr("pivot_root")), _b(new_root),
+                                 _b(put_old))
+        self._check(ret, f"pivot_root({new_root})")
+
+    def sethostname(self, name: str) -> None:
+        raw = name.encode()
+        self._check(self._libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
+
+    def setdomainname(self, name: str) -> None:
+        raw = name.encode()
+        self._check(self._libc.setdomainname(raw, ctypes.c_size_t(len(raw))), "setdomainname")
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        try:
+            os.mknod(path, mode, device)
+        except OSError as exc:
+            raise SyscallError(exc.errno or 1, f"mknod {path}") from exc
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        os.chown(path, uid, gid)
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0,
+              arg5: int = 0) -> int:
+        args = (ctypes.c_ulong(a) for a in (arg2, arg3, arg4, arg5))
+        return self._check(self._libc.prctl(ctypes.c_int(option), *args), f"prctl({option})")
+
+    def capget(self) -> tuple[int, int, int]:
+        """(effective, permitted, inheritable) masks of this thread."""
+        hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+        data = (_CapData * 2)()
+        self._check(self._libc.syscall(ctypes.c_long(self._nr("capget")), ctypes.byref(hdr),
+                                       data), "capget")
+        def join(attr: str) -> int:
+            return int(getattr(data[0], attr)) | int(getattr(data[1], attr)) << 32
+        return join("effective"), join("permitted"), join("inheritable")
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+        data = (_CapData * 2)()
+        for i in (0, 1):
+            shift = 32 * i
+            data[i].effective = (effective >> shift) & 0xFFFFFFFF
+            data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+            data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+        self._check(self._libc.syscall(ctypes.c_long(self._nr("capset")), ctypes.byref(hdr),
+                                       data), "capset")
+
+    def join_session_keyring(self, name: str | None = None) -> None:
+        """A fresh session keyring, so the container cannot read the host's keys."""
+        self._check(self._libc.syscall(ctypes.c_long(self._nr("keyctl")),
+                                       ctypes.c_long(KEYCTL_JOIN_SESSION_KEYRING), _b(name)),
+                    "keyctl(JOIN_SESSION_KEYRING)")
+
+
+class RecordingSyscalls:
+    """A fake that records every call as a tuple, for unit tests of mount plans.
+
+    `fail` maps a call name to an errno to raise, to test unwinding."""
+
+    def __init__(self, fail: dict[str, int] | None = None) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.fail = dict(fail or {})
+
+    def _rec(self, name: str, *args: object) -> None:
+        self.calls.append((name, *args))
+        if name in self.fail:
+            raise SyscallError(self.fail[name], name)
+
+    def unshare(self, flags: int) -> None:
+        self._rec("unshare", flags)
+
+    def setns(self, fd: int, nstype: int) -> None:
+        self._rec("setns", fd, nstype)
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int,
+              data: str | None) -> None:
+        self._rec("mount", source, target, fstype, flags, data)
+
+    def umount2(self, target: str, flags: int) -> None:
+        self._rec("umount2", target, flags)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        self._rec("pivot_root", new_root, put_old)
+
+    def sethostname(self, name: str) -> None:
+        self._rec("sethostname", name)
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        self._rec("mknod", path, mode, device)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self._rec("chown", path, uid, gid)
