@@ -39,7 +39,7 @@ from stackctl.engine.images.config import (
     ImageConfig,
     now_rfc3339,
 )
-from stackctl.engine.images.content import ContentStore, Descriptor
+from stackctl.engine.images.content import ContentStore, Descriptor, Writer
 from stackctl.engine.images.layers import (
     DEFAULT_MAX_LAYERS,
     LayerStore,
@@ -171,11 +171,14 @@ class ImageStore:
                                                 comment=comment),))
             return self._add_image_locked(image, [layer], [str(target)] if target else [])
 
-    def add_layer(self, src: Path | IO[bytes]) -> Layer:
+    def add_layer(self, src: Path | IO[bytes], *,
+                  parent_diff_ids: Sequence[str] = ()) -> Layer:
         """Store a layer tar (any compression) as an uncompressed blob and unpack it.
 
-        The tar is validated by unpacking it *before* the blob is committed:
-        a hostile or broken archive leaves neither blob nor layer behind.
+        ``parent_diff_ids`` are the layers under it (its chain ID depends on them).
+        The tar is validated by unpacking it *before* the blob is committed: a
+        hostile or broken archive leaves neither blob nor layer behind. Call inside
+        ``writing()`` together with the ``add_image`` that will reference it.
         """
         with contextlib.ExitStack() as stack:
             raw: IO[bytes] = stack.enter_context(open(src, "rb")) if isinstance(src, Path) \
@@ -189,14 +192,28 @@ class ImageStore:
             except (OSError, EOFError) as exc:
                 raise ImageError(f"cannot read the archive: {exc}",
                                  hint="the file is corrupt or truncated") from exc
-            writer.flush()
-            diff_id = writer.digest
-            size = writer.size
-            if size == 0:
-                raise ImageError("the archive is empty", hint="give a tar archive of a rootfs")
-            if not self.layers.exists(diff_id):
-                self.layers.unpack(diff_id, writer.path)  # single-layer chain: chain == diff
-            writer.commit()
+            return self._commit_layer(writer, parent_diff_ids)
+
+    def add_layer_from_dir(self, src: Path, *, parent_diff_ids: Sequence[str] = (),
+                           mtime: int | None = None) -> Layer:
+        """A directory (a container's overlay upperdir, or a tree built for COPY) as a
+        new layer: overlay whiteouts become OCI whiteouts (see diff.py). ``mtime``
+        clamps every timestamp, for reproducible layers."""
+        from stackctl.engine.images.diff import write_layer
+
+        with self.content.writer() as writer:
+            write_layer(src, writer, mtime=mtime)  # type: ignore[arg-type]
+            return self._commit_layer(writer, parent_diff_ids)
+
+    def _commit_layer(self, writer: Writer, parent_diff_ids: Sequence[str]) -> Layer:
+        writer.flush()
+        diff_id, size = writer.digest, writer.size
+        if size == 0:
+            raise ImageError("the archive is empty", hint="give a tar archive of a rootfs")
+        chain = chain_ids([*parent_diff_ids, diff_id])[-1]
+        if not self.layers.exists(chain):
+            self.layers.unpack(chain, writer.path)
+        writer.commit()
         return Layer(Descriptor(MEDIA_LAYER, diff_id, size), diff_id)
 
     def add_image(self, image: Image, layers: Sequence[Layer], refs: Sequence[str] = (), *,
