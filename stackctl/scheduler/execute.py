@@ -141,8 +141,13 @@ class Executor:
         async def visit(op_id: str) -> None:
             await self._one(ops[op_id])
 
+        told: set[str] = set()
+
         def skipped(op_id: str, blocker: str) -> None:
             op = ops[op_id]
+            if display_name(op) in told:
+                return  # one line per resource, not per operation
+            told.add(display_name(op))
             self.sink.event(Event(_VERBS[type(op)][0], display_name(op), "Skipped",
                                   f"{display_name(ops[blocker])} failed", done=True))
 
@@ -189,7 +194,8 @@ class Executor:
             if verdict is True:
                 if announced:
                     status = ("Healthy" if dep.condition == "service_healthy" else "Exited")
-                    self.sink.event(Event("Container", f"{dep.service}", status, done=True))
+                    for c in found:
+                        self.sink.event(Event("Container", c.name, status, done=True))
                 return
             if isinstance(verdict, str):
                 raise SchedulerError(f"dependency failed to start: {verdict}",

@@ -154,6 +154,118 @@ __all__ = [
     "ObservedNetwork",
     "ObservedState",
     "ObservedVolume",
+    "StackSummary",
     "container_from_labels",
+    "list_stacks",
+    "observe",
+    "observe_images",
     "snapshot",
 ]
+
+
+def observe(
+    engine: Any,
+    project: str,
+    *,
+    network_names: Iterable[str] = (),
+    volume_names: Iterable[str] = (),
+    image_refs: Iterable[str] = (),
+    networks: Any = None,
+) -> ObservedState:
+    """Read the engine once: the project's containers, networks, volumes, and
+    which of ``image_refs`` are present (with their ids).
+
+    ``engine`` is a ``stackctl.engine.api.Engine``; ``networks`` a
+    ``stackctl.net.manager.NetworkManager`` (made from the engine when None).
+    Names in ``network_names`` / ``volume_names`` are reported even without our
+    labels: external resources the stack refers to.
+    """
+    containers = []
+    for rec in engine.list(all_=True):
+        labels = rec.labels or {}
+        if labels.get(LABEL_PROJECT) != project:
+            continue
+        oc = container_from_labels(
+            rec.name, labels, state=str(rec.status), health=_health(rec),
+            exit_code=rec.exit_code, id=rec.id, image_id=rec.image_id, created=rec.created)
+        if oc is not None:
+            containers.append(oc)
+    wanted_nets = set(network_names)
+    nets = []
+    manager = networks
+    if manager is None:
+        from stackctl.net.manager import NetworkManager
+
+        manager = NetworkManager(engine.root, engine.run_root, engine.store)
+    for info in manager.networks():
+        labels = info.labels or {}
+        if labels.get(LABEL_PROJECT) == project:
+            nets.append(ObservedNetwork(info.name, labels.get(LABEL_NETWORK, info.name),
+                                        labels.get(LABEL_HASH, ""), info.id))
+        elif info.name in wanted_nets:
+            nets.append(ObservedNetwork(info.name, id=info.id))
+    wanted_vols = set(volume_names)
+    vols = []
+    for vol in engine.volumes.list():
+        labels = vol.labels or {}
+        if labels.get(LABEL_PROJECT) == project:
+            vols.append(ObservedVolume(vol.name, labels.get(LABEL_VOLUME, vol.name)))
+        elif vol.name in wanted_vols:
+            vols.append(ObservedVolume(vol.name))
+    return snapshot(project, containers, nets, vols, observe_images(engine, image_refs))
+
+
+def observe_images(engine: Any, refs: Iterable[str]) -> dict[str, str]:
+    """reference -> image id, for the references present in the image store."""
+    from stackctl.errors import StackctlError
+
+    found: dict[str, str] = {}
+    for ref in sorted(set(refs)):
+        try:
+            found[ref] = str(engine.images.resolve(ref).id)
+        except StackctlError:
+            continue
+    return found
+
+
+def _health(rec: Any) -> str | None:
+    if rec.health is not None:
+        return str(rec.health.status)
+    hc = rec.config.healthcheck
+    if hc is not None and tuple(hc.test)[:1] != ("NONE",) and str(rec.status) == "running":
+        return "starting"
+    return None
+
+
+@dataclass(frozen=True)
+class StackSummary:
+    name: str
+    status: str  # "running(3), exited(1)" as compose ls prints
+    config_files: tuple[str, ...] = ()
+    running: int = 0
+
+
+def list_stacks(root: Any, run_root: Any) -> list[StackSummary]:
+    """Every project with containers (by label) or a deployment record."""
+    import json
+
+    from stackctl.engine.api import Engine
+
+    with Engine(root, run_root) as engine:
+        counts: dict[str, dict[str, int]] = {}
+        files: dict[str, tuple[str, ...]] = {}
+        for rec in engine.list(all_=True):
+            project = (rec.labels or {}).get(LABEL_PROJECT)
+            if project:
+                per = counts.setdefault(project, {})
+                per[str(rec.status)] = per.get(str(rec.status), 0) + 1
+        for row in engine.store.db.execute("SELECT project, config_files FROM stacks"):
+            files[row["project"]] = tuple(json.loads(row["config_files"] or "[]"))
+            counts.setdefault(row["project"], {})
+    out = []
+    for name in sorted(counts):
+        per = counts[name]
+        status = ", ".join(f"{state}({n})" for state, n in sorted(per.items())) or "empty"
+        out.append(StackSummary(name, status, files.get(name, ()),
+                                sum(n for s, n in per.items() if s in RUNNING_STATES)))
+    return out

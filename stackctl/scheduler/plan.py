@@ -398,4 +398,51 @@ def plan_down(desired: DesiredState | None, observed: ObservedState, opts: DownO
     return b.plan(observed.project)
 
 
-__all__ = ["DownOptions", "Plan", "UpOptions", "plan_down", "plan_up"]
+
+
+def plan_stop(desired: DesiredState | None, observed: ObservedState, services: Iterable[str] = (),
+              *, timeout: float | None = None) -> Plan:
+    """``stop``: running containers of ``services`` (all when empty), dependents first."""
+    b = _Builder()
+    scope = set(services)
+    stops: dict[str, list[str]] = {}
+    for c in observed.containers:
+        if c.oneoff or (scope and c.service not in scope) or c.state in ("created", "exited",
+                                                                          "dead"):
+            continue
+        stops.setdefault(c.service, []).append(b.add(StopContainer(
+            _resource(c), "stop", for_service=c.service, name=c.name, timeout=timeout)))
+    if desired is not None:
+        for e in desired.edges():
+            b.edge(stops.get(e.dependent, []), stops.get(e.prerequisite, []))
+    return b.plan(observed.project)
+
+
+def plan_start(desired: DesiredState, observed: ObservedState, services: Iterable[str] = ()
+               ) -> Plan:
+    """``start``: existing stopped containers, dependencies first, conditions awaited."""
+    b = _Builder()
+    scope = set(services) or set(desired.services)
+    starts: dict[str, list[str]] = {}
+    for c in observed.containers:
+        svc = desired.services.get(c.service)
+        if c.oneoff or c.service not in scope or c.running or c.state == "paused":
+            continue
+        conditions = svc.dependencies if svc is not None else ()
+        starts.setdefault(c.service, []).append(b.add(StartContainer(
+            _resource(c), "start", for_service=c.service, name=c.name,
+            conditions=conditions)))
+    for e in desired.edges():
+        b.edge(starts.get(e.prerequisite, []), starts.get(e.dependent, []), required=e.required)
+    return b.plan(observed.project)
+
+
+__all__ = [
+    "DownOptions",
+    "Plan",
+    "UpOptions",
+    "plan_down",
+    "plan_start",
+    "plan_stop",
+    "plan_up",
+]

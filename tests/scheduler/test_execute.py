@@ -41,7 +41,7 @@ def test_dependencies_start_first_and_healthy_gates() -> None:
         "start container service:web:1")
     assert engine.polls["db"] >= 3
     assert "Container p-web-1 Waiting for db (service_healthy)" in sink.events
-    assert "Container db Healthy" in sink.events
+    assert "Container p-db-1 Healthy" in sink.events
 
 
 def test_unhealthy_dependency_fails_naming_it_and_skips_dependents() -> None:
