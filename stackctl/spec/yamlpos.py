@@ -368,29 +368,28 @@ def flatten(pos: Pos, prefix: KeyPath = ()) -> dict[KeyPath, Location]:
     return table
 
 
-def strip_markers(data: Any, pos: Pos) -> Any:
-    """Remove what is left of ``!reset`` / ``!override`` once merging is done:
-    a reset key disappears, an override is its plain value. In place."""
+def strip_markers(data: Any, pos: Pos) -> tuple[Any, Pos]:
+    """A fresh copy of ``data`` (no container shared with the input or within
+    the result) without what is left of ``!reset`` / ``!override`` once merging
+    is done: a reset key or item disappears, an override is its plain value."""
     if isinstance(data, Override):
         return strip_markers(data.value, pos)
     if isinstance(data, dict):
-        kids = pos.children if isinstance(pos.children, dict) else None
-        for key in list(data):
-            value = data[key]
+        out: dict[str, Any] = {}
+        kids: dict[str, Pos] = {}
+        for key, value in data.items():
             if value is RESET:
-                del data[key]
-                if kids is not None:
-                    kids.pop(key, None)
                 continue
-            data[key] = strip_markers(value, pos.child(key))
-        return data
+            out[key], kids[key] = strip_markers(value, pos.child(key))
+        return out, Pos(pos.loc, kids)
     if isinstance(data, list):
-        keep = [i for i, v in enumerate(data) if v is not RESET]
-        if len(keep) != len(data):
-            if isinstance(pos.children, list) and len(pos.children) == len(data):
-                pos.children = [pos.children[i] for i in keep]
-            data[:] = [data[i] for i in keep]
+        items: list[Any] = []
+        item_kids: list[Pos] = []
         for i, value in enumerate(data):
-            data[i] = strip_markers(value, pos.child(i))
-        return data
-    return data
+            if value is RESET:
+                continue
+            item, kid = strip_markers(value, pos.child(i))
+            items.append(item)
+            item_kids.append(kid)
+        return items, Pos(pos.loc, item_kids)
+    return data, pos

@@ -1,0 +1,133 @@
+"""``load_raw``: stack files + environment -> one merged raw tree with positions.
+
+The pipeline, per file then across files (the order compose-go uses):
+
+    locate files, project dir, env (files.py)
+    for each -f file:  read -> YAML + positions (yamlpos.py)
+                       -> interpolate against the environment (interpolate.py)
+                       -> include (include.py) -> extends (extends.py)
+    merge the files in order (merge.py), drop the !reset/!override markers
+    project name, active profiles
+
+The result's data is plain Python (dict/list/str/int/float/bool/None), owned by
+the caller; ``positions`` locates every key and item in its source file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from stackctl.errors import Location, SpecError
+from stackctl.spec.extends import LoadedFile, resolve_extends
+from stackctl.spec.files import STDIN, active_profiles, locate, project_name
+from stackctl.spec.include import IncludeRequest, apply_include, make_paths_absolute
+from stackctl.spec.interpolate import Interpolator, missing_warning
+from stackctl.spec.merge import merge_documents
+from stackctl.spec.options import LoadOptions, Positions, RawProject
+from stackctl.spec.yamlpos import Pos, flatten, load_yaml, strip_markers
+
+__all__ = ["STDIN_NAME", "load_raw"]
+
+STDIN_NAME = "<stdin>"  # the file name locations carry for "-f -"
+
+
+def load_raw(opts: LoadOptions, *, cwd: str | None = None) -> RawProject:
+    """Read, interpolate, include, extend and merge the project's files."""
+    located = locate(opts, cwd)
+    pipeline = _Pipeline(opts)
+    data, pos = pipeline.load_files(located.files, located.working_dir,
+                                    located.environment, ())
+    data, pos = strip_markers(data, pos)
+    name_loc = pos.child("name").loc if "name" in data else None
+    name = project_name(opts.project_name, located.environment, data.get("name"),
+                        located.working_dir, name_loc)
+    warnings = list(located.warnings)
+    warnings.extend(missing_warning(v) for v in pipeline.missing)
+    return RawProject(
+        name=name,
+        working_dir=located.working_dir,
+        files=located.files,
+        environment=dict(located.environment),
+        data=data,
+        positions=Positions(flatten(pos)),
+        warnings=tuple(warnings),
+        profiles=active_profiles(opts, located.environment),
+        env_files=located.env_files,
+    )
+
+
+class _Pipeline:
+    """One load: caches parsed files per environment and collects unset variables."""
+
+    def __init__(self, opts: LoadOptions) -> None:
+        self.opts = opts
+        self.missing: dict[str, None] = {}  # ordered set of unset variable names
+        self._texts: dict[str, str] = {}
+        # Keyed by the environment's id; the environment is kept alive in the value.
+        self._parsed: dict[tuple[str, int], tuple[Mapping[str, str], LoadedFile]] = {}
+
+    def load_files(self, files: tuple[str, ...], base_dir: str,
+                   environment: Mapping[str, str], chain: tuple[str, ...],
+                   ) -> tuple[dict[str, Any], Pos]:
+        merged: tuple[dict[str, Any], Pos] | None = None
+        for path in files:
+            loaded = self._parse(path, base_dir, environment)
+            data, pos = apply_include(
+                loaded.data, loaded.pos, file=loaded.file, base_dir=base_dir,
+                environment=environment, chain=chain, load=self._load_included,
+            )
+            doc = LoadedFile(loaded.file, base_dir, data, pos)
+
+            def load_extended(p: str, env: Mapping[str, str] = environment) -> LoadedFile:
+                return self._parse(p, os.path.dirname(p), env)
+
+            data, pos = resolve_extends(doc, load_extended)
+            merged = (data, pos) if merged is None else merge_documents(*merged, data, pos)
+        assert merged is not None
+        return merged
+
+    def _load_included(self, request: IncludeRequest) -> tuple[dict[str, Any], Pos]:
+        data, pos = self.load_files(request.files, request.project_directory,
+                                    request.environment, request.chain)
+        return make_paths_absolute(data, request.project_directory), pos
+
+    def _parse(self, path: str, base_dir: str, environment: Mapping[str, str]) -> LoadedFile:
+        key = (path, id(environment))
+        cached = self._parsed.get(key)
+        if cached is not None:
+            done = cached[1]
+            return LoadedFile(done.file, base_dir, done.data, done.pos)
+        file = STDIN_NAME if path == STDIN else path
+        doc = load_yaml(self._read(path), file)
+        data: dict[str, Any] = doc.data
+        if self.opts.interpolate:
+            interpolator = Interpolator(environment)
+            data = interpolator.tree(doc.data, doc.pos)
+            for name in interpolator.missing:
+                self.missing.setdefault(name)
+        loaded = LoadedFile(file, base_dir, data, doc.pos)
+        self._parsed[key] = (environment, loaded)
+        return loaded
+
+    def _read(self, path: str) -> str:
+        text = self._texts.get(path)
+        if text is not None:
+            return text
+        if path == STDIN:
+            stream = self.opts.stdin if self.opts.stdin is not None else sys.stdin
+            text = stream.read()
+        else:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+            except UnicodeDecodeError as exc:
+                raise SpecError(f"not UTF-8 text (byte {exc.start})",
+                                location=Location(path)) from None
+            except OSError as exc:
+                raise SpecError(f"cannot read {path}: {exc.strerror}",
+                                location=Location(path)) from None
+        self._texts[path] = text
+        return text
