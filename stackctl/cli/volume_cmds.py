@@ -1,9 +1,140 @@
-"""Commands registered on the stackctl app (see stackctl.cli.app.COMMAND_MODULES)."""
+"""``stackctl volume create|ls|inspect|rm|prune`` (Docker's flags and output shapes)."""
 
 from __future__ import annotations
 
+import sys
+from typing import Optional
+
 import typer
+
+from stackctl.cli.options import GlobalOptions
+
+volume = typer.Typer(help="Manage volumes.", no_args_is_help=True)
+
+
+def _store(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from stackctl.engine.state import StateStore
+    from stackctl.engine.volumes import VolumeStore
+
+    g: GlobalOptions = ctx.obj
+    return VolumeStore(g.root, StateStore(g.root))
+
+
+@volume.command("create")
+def create(ctx: typer.Context, name: Optional[str] = typer.Argument(None),  # noqa: UP045
+           label: Optional[list[str]] = typer.Option(None, "--label", "-l"),  # noqa: UP045
+           driver: str = typer.Option("local", "--driver", "-d")) -> None:
+    """Create a volume (a random name when none is given)."""
+    import secrets
+
+    from stackctl.errors import UsageError
+
+    if driver != "local":
+        raise UsageError(f"--driver {driver}: only the local driver exists")
+    labels = {}
+    for lab in label or []:
+        k, _, v = lab.partition("=")
+        labels[k] = v
+    vol, _ = _store(ctx).create(name or secrets.token_hex(32), labels=labels,
+                                anonymous=name is None)
+    typer.echo(vol.name)
+
+
+@volume.command("ls")
+def ls(ctx: typer.Context, quiet: bool = typer.Option(False, "--quiet", "-q"),
+       filter_: Optional[list[str]] = typer.Option(None, "--filter", "-f"),  # noqa: UP045
+       fmt: Optional[str] = typer.Option(None, "--format")) -> None:  # noqa: UP045
+    """List volumes."""
+    from stackctl.cli.render import format_rows, table
+
+    store = _store(ctx)
+    vols = store.list()
+    for f in filter_ or []:
+        key, _, value = f.partition("=")
+        if key == "dangling":
+            want = value.lower() in ("1", "true")
+            vols = [v for v in vols if (not store.users(v.name)) == want]
+        elif key == "name":
+            vols = [v for v in vols if value in v.name]
+        elif key == "label":
+            k, sep, val = value.partition("=")
+            vols = [v for v in vols if k in v.labels and (not sep or v.labels[k] == val)]
+    if quiet:
+        for v in vols:
+            typer.echo(v.name)
+        return
+    rows = [{"Driver": v.driver, "Name": v.name, "Mountpoint": v.mountpoint,
+             "Labels": ",".join(f"{k}={val}" for k, val in v.labels.items()),
+             "Scope": "local"} for v in vols]
+    if fmt:
+        typer.echo(format_rows(fmt, rows))
+        return
+    typer.echo(table(["DRIVER", "VOLUME NAME"], [[r["Driver"], r["Name"]] for r in rows]))
+
+
+@volume.command("inspect")
+def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
+            fmt: Optional[str] = typer.Option(None, "--format", "-f")) -> None:  # noqa: UP045
+    """Display detailed information on volumes."""
+    import json
+
+    from stackctl.cli.render import render_template
+    from stackctl.errors import NotFound
+
+    store = _store(ctx)
+    out = []
+    failed = False
+    for n in names:
+        try:
+            out.append(store.get(n).inspect())
+        except NotFound as exc:
+            sys.stderr.write(f"Error: {exc.message}\n")
+            failed = True
+    if fmt:
+        for item in out:
+            typer.echo(render_template(fmt, item))
+    else:
+        typer.echo(json.dumps(out, indent=4))
+    if failed:
+        raise typer.Exit(1)
+
+
+@volume.command("rm")
+def rm(ctx: typer.Context, names: list[str] = typer.Argument(...),
+       force: bool = typer.Option(False, "--force", "-f")) -> None:
+    """Remove volumes (refused while a container uses one)."""
+    from stackctl.errors import StackctlError
+
+    store = _store(ctx)
+    failed = False
+    for n in names:
+        try:
+            store.remove(n, force=force)
+            typer.echo(n)
+        except StackctlError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+@volume.command("prune")
+def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f"),
+          all_: bool = typer.Option(False, "--all", "-a", help="Named volumes too.")) -> None:
+    """Remove unused anonymous volumes (with -a, unused named ones too)."""
+    if not force and not typer.confirm(
+            "WARNING! This will remove anonymous local volumes not used by at least one "
+            "container.\nAre you sure you want to continue?", default=False):
+        raise typer.Exit(1)
+    removed = _store(ctx).prune(all_=all_)
+    if removed:
+        typer.echo("Deleted Volumes:")
+        for n in removed:
+            typer.echo(n)
+        typer.echo("")
+    typer.echo("Total reclaimed space: 0B")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``. Import heavy layers inside commands."""
+    volume.command("list", hidden=True)(ls)
+    app.add_typer(volume, name="volume")

@@ -1,0 +1,298 @@
+"""``run``/``create`` flags -> a ``ContainerConfig`` (pure; Docker's flag grammar).
+
+Every bad value raises ``UsageError`` naming the flag, before anything exists.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stackctl.engine.containers import (
+    ContainerConfig,
+    Healthcheck,
+    MountRequest,
+    RestartPolicy,
+    TmpfsMount,
+    Ulimit,
+)
+from stackctl.errors import UsageError
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """The raw flag values, as typer hands them over."""
+
+    image: str
+    args: tuple[str, ...] = ()
+    name: str | None = None
+    env: tuple[str, ...] = ()
+    env_file: tuple[str, ...] = ()
+    volume: tuple[str, ...] = ()
+    tmpfs: tuple[str, ...] = ()
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    entrypoint: str | None = None
+    restart: str = "no"
+    rm: bool = False
+    interactive: bool = False
+    tty: bool = False
+    memory: str | None = None
+    memory_swap: str | None = None
+    cpus: str | None = None
+    pids_limit: int | None = None
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+    read_only: bool = False
+    init: bool = False
+    label: tuple[str, ...] = ()
+    network: str = "none"
+    network_alias: tuple[str, ...] = ()
+    publish: tuple[str, ...] = ()
+    health_cmd: str | None = None
+    health_interval: str | None = None
+    health_timeout: str | None = None
+    health_retries: int | None = None
+    health_start_period: str | None = None
+    no_healthcheck: bool = False
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    log_opt: tuple[str, ...] = ()
+    ulimit: tuple[str, ...] = ()
+    sysctl: tuple[str, ...] = ()
+    runtime: str = "runc"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def parse_volume(spec: str) -> MountRequest:
+    """``-v [SRC:]DST[:ro|rw]``: a host path (absolute or ./relative) or a volume name."""
+    parts = spec.split(":")
+    mode = ""
+    if len(parts) >= 2 and set(parts[-1].split(",")) <= {"ro", "rw", "z", "Z", "rprivate",
+                                                         "private", "rslave", "nocopy"}:
+        mode = parts.pop()
+    if len(parts) == 1:
+        target = parts[0]
+        if not target.startswith("/"):
+            raise UsageError(f"-v {spec}: the container path must be absolute")
+        return MountRequest("anonymous", target, "", "ro" in mode.split(","))
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise UsageError(f"-v {spec}: expected [SOURCE:]DESTINATION[:ro]",
+                         hint="e.g. -v data:/var/lib/data or -v /host/dir:/dir:ro")
+    source, target = parts
+    if not target.startswith("/"):
+        raise UsageError(f"-v {spec}: the container path {target!r} must be absolute")
+    ro = "ro" in mode.split(",")
+    if source.startswith(("/", ".", "~")):
+        return MountRequest("bind", target, os.path.abspath(os.path.expanduser(source)), ro)
+    from stackctl.engine.volumes import VOLUME_NAME_RE
+
+    if not VOLUME_NAME_RE.match(source):
+        raise UsageError(f"-v {spec}: {source!r} is not a valid volume name",
+                         hint="names match [a-zA-Z0-9][a-zA-Z0-9_.-]+; host paths start with /")
+    return MountRequest("volume", target, source, ro)
+
+
+def parse_tmpfs(spec: str) -> TmpfsMount:
+    target, _, options = spec.partition(":")
+    if not target.startswith("/"):
+        raise UsageError(f"--tmpfs {spec}: the path must be absolute")
+    return TmpfsMount(target, options)
+
+
+def parse_restart(text: str) -> RestartPolicy:
+    name, _, count = text.partition(":")
+    if name not in ("no", "always", "on-failure", "unless-stopped"):
+        raise UsageError(f"--restart {text}: unknown policy",
+                         hint="use no, always, on-failure[:N] or unless-stopped")
+    if count:
+        if name != "on-failure":
+            raise UsageError(f"--restart {text}: only on-failure takes a retry count")
+        if not count.isdigit():
+            raise UsageError(f"--restart {text}: {count!r} is not a number")
+        return RestartPolicy(name, int(count))
+    return RestartPolicy(name)
+
+
+def read_env_file(path: str) -> list[str]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"--env-file {path}: {exc.strerror}") from None
+    out = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key = line.partition("=")[0]
+        if not key or any(c.isspace() for c in key):
+            raise UsageError(f"{path}:{lineno}: invalid variable name {key!r}")
+        out.append(line if "=" in line else _from_host(line))
+    return [e for e in out if e]
+
+
+def _from_host(key: str) -> str:
+    """``-e KEY`` passes the caller's value, or nothing when the caller has none."""
+    return f"{key}={os.environ[key]}" if key in os.environ else ""
+
+
+def parse_env(env: tuple[str, ...], env_files: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for f in env_files:
+        out += read_env_file(f)
+    for e in env:
+        if e.startswith("="):
+            raise UsageError(f"-e {e}: the variable name is empty")
+        item = e if "=" in e else _from_host(e)
+        if item:
+            out.append(item)
+    return tuple(out)
+
+
+def parse_labels(labels: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for lab in labels:
+        key, _, value = lab.partition("=")
+        if not key:
+            raise UsageError(f"--label {lab}: the key is empty")
+        out[key] = value
+    return out
+
+
+def _duration(flag: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    from stackctl.spec.units import UnitError, parse_duration
+
+    try:
+        return parse_duration(text)
+    except UnitError as exc:
+        raise UsageError(f"{flag} {text}: {exc}") from None
+
+
+def _bytes(flag: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    if flag == "--memory-swap" and text.strip() == "-1":
+        return -1
+    from stackctl.spec.units import UnitError, parse_bytes
+
+    try:
+        value = parse_bytes(text)
+    except UnitError as exc:
+        raise UsageError(f"{flag} {text}: {exc}") from None
+    if flag == "--memory" and value < 6 * 1024 * 1024:
+        raise UsageError(f"{flag} {text}: minimum memory limit allowed is 6MB")
+    return value
+
+
+def parse_health(f: RunFlags) -> Healthcheck | None:
+    if f.no_healthcheck:
+        return Healthcheck(("NONE",))
+    if f.health_cmd is None:
+        if any(v is not None for v in (f.health_interval, f.health_timeout, f.health_retries,
+                                       f.health_start_period)):
+            raise UsageError("--health-* options need --health-cmd (or an image HEALTHCHECK)")
+        return None
+    retries = f.health_retries if f.health_retries is not None else 3
+    if retries < 0:
+        raise UsageError("--health-retries cannot be negative")
+    return Healthcheck(
+        ("CMD-SHELL", f.health_cmd),
+        interval=_duration("--health-interval", f.health_interval) or 30.0,
+        timeout=_duration("--health-timeout", f.health_timeout) or 30.0,
+        retries=retries,
+        start_period=_duration("--health-start-period", f.health_start_period) or 0.0)
+
+
+def parse_log_opts(opts: tuple[str, ...]) -> tuple[int | None, int]:
+    size: int | None = None
+    count = 1
+    for opt in opts:
+        key, _, value = opt.partition("=")
+        if key == "max-size":
+            size = _bytes("--log-opt max-size", value)
+        elif key == "max-file":
+            if not value.isdigit() or int(value) < 1:
+                raise UsageError(f"--log-opt {opt}: max-file must be a positive number")
+            count = int(value)
+        else:
+            raise UsageError(f"--log-opt {opt}: unknown log option for json-file",
+                             hint="json-file takes max-size and max-file")
+    return size, count
+
+
+def parse_ulimits(values: tuple[str, ...]) -> tuple[Ulimit, ...]:
+    from stackctl.engine.runtime.rlimits import parse_ulimit
+
+    return tuple(Ulimit(r.type, r.soft, r.hard) for r in map(parse_ulimit, values))
+
+
+def to_config(f: RunFlags) -> ContainerConfig:
+    cpus: float | None = None
+    if f.cpus is not None:
+        try:
+            cpus = float(f.cpus)
+        except ValueError:
+            raise UsageError(f"--cpus {f.cpus}: not a number") from None
+        if cpus <= 0 or cpus > os.cpu_count() * 1.0:  # type: ignore[operator]
+            raise UsageError(f"--cpus {f.cpus}: range of CPUs is from 0.01 to {os.cpu_count()}")
+    if f.pids_limit is not None and f.pids_limit == 0:
+        raise UsageError("--pids-limit 0: use -1 for unlimited or a positive number")
+    size, count = parse_log_opts(f.log_opt)
+    sysctls = {}
+    for s in f.sysctl:
+        key, sep, value = s.partition("=")
+        if not sep:
+            raise UsageError(f"--sysctl {s}: expected KEY=VALUE")
+        sysctls[key] = value
+    if f.rm and f.restart != "no":
+        raise UsageError("conflicting options: --restart and --rm",
+                         hint="a container removed on exit cannot be restarted")
+    if f.runtime not in ("runc", "stackctl"):
+        raise UsageError(f"--runtime {f.runtime}: unknown runtime", hint="use stackctl or runc")
+    return ContainerConfig(
+        image=f.image,
+        command=tuple(f.args) if f.args else None,
+        # Docker takes --entrypoint as one executable name; "" clears the image's.
+        entrypoint=((f.entrypoint,) if f.entrypoint else ()) if f.entrypoint is not None
+        else None,
+        name=f.name,
+        env=parse_env(f.env, f.env_file),
+        working_dir=f.workdir,
+        user=f.user,
+        hostname=f.hostname,
+        tty=f.tty,
+        open_stdin=f.interactive,
+        labels=parse_labels(f.label),
+        mounts=tuple(parse_volume(v) for v in f.volume),
+        tmpfs=tuple(parse_tmpfs(t) for t in f.tmpfs),
+        restart=parse_restart(f.restart),
+        auto_remove=f.rm,
+        memory=_bytes("--memory", f.memory),
+        memory_swap=_bytes("--memory-swap", f.memory_swap),
+        cpus=cpus,
+        pids_limit=f.pids_limit if f.pids_limit is None or f.pids_limit > 0 else None,
+        cap_add=f.cap_add,
+        cap_drop=f.cap_drop,
+        privileged=f.privileged,
+        read_only=f.read_only,
+        init=f.init,
+        network=f.network,
+        network_aliases=f.network_alias,
+        publish=f.publish,
+        healthcheck=parse_health(f),
+        stop_signal=f.stop_signal,
+        stop_timeout=f.stop_timeout,
+        log_max_size=size,
+        log_max_file=count,
+        ulimits=parse_ulimits(f.ulimit),
+        sysctls=sysctls,
+        runtime=f.runtime,
+    )
+
+
+__all__ = ["RunFlags", "parse_env", "parse_restart", "parse_tmpfs", "parse_volume", "to_config"]
