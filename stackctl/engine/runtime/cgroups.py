@@ -117,7 +117,9 @@ def _v2_controllers(path: str) -> frozenset[str]:
 
 
 def _write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    # O_CREAT is a no-op on cgroupfs (the files exist or cannot be made) and lets
+    # the same code run on a plain temp tree in unit tests.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, value.encode())
     finally:
