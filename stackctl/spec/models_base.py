@@ -162,7 +162,9 @@ def list_or_dict(value: Any, *, allow_null: bool = True, sep: str = "=") -> Any:
                 raise ValueError(f"expected KEY{sep}VALUE, got {item!r} (empty key)")
             out[key] = val if found else (None if allow_null else "")
         return out
-    return value
+    if value is None:
+        return value
+    raise ValueError(f"expected a mapping or a list of KEY{sep}VALUE strings, got {value!r}")
 
 
 def _lod_nullable(value: Any) -> Any:

@@ -148,6 +148,7 @@ class Service(ExtModel):
     platform: Str | None = None
     ports: Annotated[list[PortItem], BeforeValidator(ports_list)] | None = None
     post_start: list[Hook] | None = None
+    pre_start: list[Hook] | None = None
     pre_stop: list[Hook] | None = None
     privileged: Bool | None = None
     profiles: Annotated[list[Str], AfterValidator(_profiles)] | None = None

@@ -13,11 +13,12 @@ raised together as one SpecValidationError; nothing is half-loaded.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
-from stackctl.errors import SpecValidationError
+from stackctl.errors import SpecError, SpecValidationError
 from stackctl.spec.checks import cycle_problems, reference_problems, select_services
 from stackctl.spec.models_top import Project, StackFile
 from stackctl.spec.normalize import (
@@ -26,21 +27,10 @@ from stackctl.spec.normalize import (
     resolve_environment,
     resolve_paths,
 )
-from stackctl.spec.options import LoadOptions, RawProject
-from stackctl.spec.validate import problems_from_validation, sort_problems
+from stackctl.spec.options import KeyPath, LoadOptions, RawProject
+from stackctl.spec.validate import located, problems_from_validation, sort_problems
 
-__all__ = ["enabled_profiles", "load_project", "project_from_raw"]
-
-
-def enabled_profiles(opts: LoadOptions, raw: RawProject, environ: Mapping[str, str]) -> list[str]:
-    """``--profile`` flags, else STACKCTL_PROFILES / COMPOSE_PROFILES (comma-separated)."""
-    from_raw = getattr(raw, "profiles", None)
-    if from_raw is not None:
-        return list(from_raw)
-    if opts.profiles:
-        return list(opts.profiles)
-    text = environ.get("STACKCTL_PROFILES") or environ.get("COMPOSE_PROFILES") or ""
-    return [p.strip() for p in text.split(",") if p.strip()]
+__all__ = ["load_project", "project_from_raw"]
 
 
 def project_from_raw(
@@ -58,10 +48,11 @@ def project_from_raw(
         problems = problems_from_validation(exc, raw.data, raw.positions, StackFile)
         raise SpecValidationError(sort_problems(problems)) from None
     environ = dict(raw.environment)
-    profiles = enabled_profiles(opts, raw, environ)
+    profiles = list(raw.profiles)
     active, disabled = select_services(spec.services, profiles, services, raw.positions)
     problems = reference_problems(spec, active, raw.data, raw.positions) if consistency else []
     problems += cycle_problems(spec, active, raw.positions)
+    problems += _missing_env_files(spec, active, raw)
     if problems:
         raise SpecValidationError(sort_problems(problems))
 
@@ -106,12 +97,9 @@ def load_project(
 
 
 def _load_raw(opts: LoadOptions) -> RawProject:
-    try:
-        from stackctl.spec.raw import load_raw
-    except ImportError:  # the text pipeline has not landed: minimal stand-in
-        from stackctl.spec._raw_fallback import load_raw_fallback as load_raw
-    raw: RawProject = load_raw(opts)
-    return raw
+    from stackctl.spec.raw import load_raw
+
+    return load_raw(opts)
 
 
 def _env_file_reader(raw: RawProject) -> EnvFileReader:
@@ -127,3 +115,34 @@ def _env_file_reader(raw: RawProject) -> EnvFileReader:
         return dict(read_dotenv(full, lookup, format=fmt))
 
     return read
+
+
+def _missing_env_files(spec: StackFile, active: Sequence[str], raw: RawProject) -> list[SpecError]:
+    """Required env files that do not exist, located at their env_file entry."""
+    out: list[SpecError] = []
+    for name in active:
+        for i, ef in enumerate(spec.services[name].env_file or ()):
+            full = os.path.normpath(os.path.join(raw.working_dir, ef.path))
+            if ef.required and not os.path.exists(full):
+                path: KeyPath = ("services", name, "env_file")
+                if isinstance(_at(raw.data, path), list):
+                    path = (*path, i)
+                out.append(
+                    located(
+                        f"env file {full} not found",
+                        path,
+                        raw.positions,
+                        hint="create it, or mark it optional: "
+                        "env_file: [{path: ..., required: false}]",
+                    )
+                )
+    return out
+
+
+def _at(data: Any, path: KeyPath) -> Any:
+    for part in path:
+        if isinstance(data, dict):
+            data = data.get(part)
+        else:
+            return None
+    return data

@@ -1,0 +1,134 @@
+"""The other conformance corpora the models must meet (Apache-2.0 upstreams,
+see /work/shared/conformance/README.md): compose-spec schema files,
+compose-go's depends_on cycle cases, and the awesome-compose samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stackctl.errors import SpecValidationError
+from stackctl.spec.models_base import EXTENSIONS_KEY
+from stackctl.spec.models_service import Service
+from stackctl.spec.models_top import Config, Network, Secret, StackFile, Volume
+from stackctl.spec.options import LoadOptions
+from stackctl.spec.project import load_project
+
+AWESOME = [
+    "apache-php",
+    "django",
+    "fastapi",
+    "flask",
+    "flask-redis",
+    "nginx-flask-mongo",
+    "nginx-flask-mysql",
+    "nginx-golang",
+    "nginx-wsgi-flask",
+    "postgresql-pgadmin",
+    "prometheus-grafana",
+    "wordpress-mysql",
+]
+
+
+def _opts(path: Path, **kw: object) -> LoadOptions:
+    return LoadOptions(files=(str(path),), environ={"HOME": "/home/user"}, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sample", AWESOME)
+def test_awesome_compose_config(conformance: Path, sample: str) -> None:
+    path = conformance / "awesome-compose" / sample / "compose.yaml"
+    project = load_project(_opts(path))
+    assert project.services
+    assert project.name == sample
+    for svc in project.services.values():
+        assert svc.image or svc.build
+        if svc.network_mode is None:
+            assert svc.networks
+            assert all(n in project.networks for n in svc.networks)
+
+
+def test_awesome_postgresql_pgadmin_reads_dotenv(conformance: Path) -> None:
+    path = conformance / "awesome-compose" / "postgresql-pgadmin" / "compose.yaml"
+    project = load_project(_opts(path))
+    dotenv = (path.parent / ".env").read_text()
+    env = project.services["postgres"].environment or {}
+    assert env["POSTGRES_USER"] and f"POSTGRES_USER={env['POSTGRES_USER']}" in dotenv
+
+
+def test_using_variables_validates_without_interpolation(conformance: Path) -> None:
+    path = conformance / "schema" / "using-variables.yaml"
+    project = load_project(_opts(path, interpolate=False), consistency=False)
+    foo = project.services["foo"]
+    assert foo.image == "${VARIABLE}"
+    assert foo.deploy is not None and foo.deploy.replicas == "${VARIABLE}"  # type: ignore[comparison-overlap]
+
+
+def test_using_variables_needs_values_once_interpolated(conformance: Path) -> None:
+    path = conformance / "schema" / "using-variables.yaml"
+    opts = LoadOptions(files=(str(path),), environ={"VARIABLE": "x"})
+    with pytest.raises(SpecValidationError) as info:
+        load_project(opts, consistency=False)
+    assert "services.foo.deploy.replicas: expected an integer, got 'x'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("definition", "model"),
+    [
+        ("service", Service),
+        ("network", Network),
+        ("volume", Volume),
+        ("secret", Secret),
+        ("config", Config),
+    ],
+)
+@pytest.mark.parametrize("schema", ["compose-spec.json", "compose-spec.compose-go-variant.json"])
+def test_models_know_every_schema_key(
+    conformance: Path, schema: str, definition: str, model: type
+) -> None:
+    data = json.loads((conformance / "schema" / schema).read_text())
+    defs = data.get("definitions") or data["$defs"]
+    keys = set(defs[definition]["properties"])
+    ours = set(model.model_fields) - {"extensions"}
+    assert keys <= ours, f"missing in {model.__name__}: {sorted(keys - ours)}"
+
+
+def test_top_level_keys_match_schema(conformance: Path) -> None:
+    data = json.loads((conformance / "schema" / "compose-spec.json").read_text())
+    ours = set(StackFile.model_fields) - {"extensions"}
+    assert set(data["properties"]) <= ours
+    assert EXTENSIONS_KEY not in ours
+
+
+def _corpus(conformance: Path, name: str) -> Path:
+    return conformance / "compose-loader" / "compose-go-testdata" / name
+
+
+def test_depends_on_cycle(conformance: Path) -> None:
+    with pytest.raises(SpecValidationError) as info:
+        load_project(_opts(_corpus(conformance, "compose-depends-on-cycle.yaml")))
+    assert [p.bare_message for p in info.value.problems] == [
+        "dependency cycle detected: service1 -> service2 -> service3 -> service1"
+    ]
+
+
+def test_depends_on_self(conformance: Path) -> None:
+    with pytest.raises(SpecValidationError) as info:
+        load_project(_opts(_corpus(conformance, "compose-depends-on-self.yaml")))
+    assert [p.bare_message for p in info.value.problems] == [
+        "dependency cycle detected: service1 -> service1"
+    ]
+
+
+def test_depends_on_profile_no_cycle(conformance: Path) -> None:
+    path = _corpus(conformance, "compose-depends-on-profile-no-cycle.yaml")
+    if "profiles" not in yaml.safe_load(path.read_text())["services"].get("service3", {}):
+        pytest.skip(
+            "the corpus copy of compose-depends-on-profile-no-cycle.yaml is identical to "
+            "compose-depends-on-cycle.yaml (no profiles: key); covered by our golden case "
+            "valid/profiles-inactive-cycle"
+        )
+    project = load_project(_opts(path))
+    assert "service3" not in project.services
