@@ -102,7 +102,8 @@ class _Resolver:
         here = (doc.source.file, name)
         if here in chain:
             names = [n for _, n in chain[chain.index(here):]] + [name]
-            raise SpecError(f"extends cycle detected: {' -> '.join(names)}", location=spos.loc,
+            raise SpecError(f"extends cycle detected: {' -> '.join(names)}",
+                            location=spos.child("extends").loc,
                             key_path=f"services.{name}.extends",
                             hint="a service cannot extend itself, directly or through others")
         ext = svc["extends"]
