@@ -1,0 +1,202 @@
+"""End to end on the real kernel: stack files in, real containers out.
+
+Scenarios read as Compose's e2e tests do: a stack file, then command ->
+observable result. Stacks use ``network_mode: none`` where the network is not
+the point, so these tests exercise the scheduler over the engine alone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.scheduler.stackenv import StackEnv
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture
+def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Path,
+          unique: str, capsys: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
+    root, run_root = roots
+    env = StackEnv(root, run_root, tmp_path, f"t{unique}", capsys)
+    try:
+        yield env
+    finally:
+        env.cleanup()
+
+
+GATED = """
+services:
+  db:
+    image: busybox
+    network_mode: none
+    command: FOREVER
+    healthcheck: {test: ["CMD", "true"], interval: 1s, retries: 3}
+  web:
+    image: busybox
+    network_mode: none
+    command: FOREVER
+    environment: {COLOR: blue}
+    depends_on:
+      db: {condition: service_healthy}
+"""
+
+
+def test_up_noop_edit_down(stack: StackEnv) -> None:
+    stack.write(GATED)
+    r = stack.ok("up", "-d")
+    assert "Healthy" in r.err
+    assert stack.state("db") == [(1, "running")] and stack.state("web") == [(1, "running")]
+    before = stack.ids()
+
+    r = stack.ok("up", "-d")  # nothing changed: nothing done, and it says so
+    assert "up to date: nothing to do" in r.err
+    assert stack.ids() == before
+    assert stack.cli("plan").code == 0
+
+    stack.write(GATED.replace("blue", "green"))  # one service edited
+    plan = stack.cli("plan")
+    assert plan.code == 2 and "config hash changed" in plan.out
+    assert "service:db" not in plan.out
+    stack.ok("up", "-d")
+    after = stack.ids()
+    web = f"{stack.project}-web-1"
+    db = f"{stack.project}-db-1"
+    assert after[db] == before[db] and after[web] != before[web]
+
+    stack.ok("down", "-t", "1")
+    assert stack.containers() == {}
+    assert stack.networks() == []
+
+
+def test_completed_gate_and_failing_service(stack: StackEnv) -> None:
+    stack.write("""
+    services:
+      migrate:
+        image: busybox
+        network_mode: none
+        command: ["sh", "-c", "echo migrated"]
+      app:
+        image: busybox
+        network_mode: none
+        command: FOREVER
+        depends_on:
+          migrate: {condition: service_completed_successfully}
+      other:
+        image: busybox
+        network_mode: none
+        command: FOREVER
+    """)
+    stack.ok("up", "-d")
+    assert stack.state("migrate") == [(1, "exited")]
+    assert stack.state("app") == [(1, "running")]
+
+    stack.ok("down", "-t", "1")
+    stack.write(stack.file.read_text().replace("echo migrated", "exit 3"))
+    r = stack.cli("up", "-d")
+    assert r.code == 1
+    assert "app: dependency failed to start: service migrate didn't complete " \
+           "successfully: exit 3" in r.err
+    assert stack.state("app") in ([], [(1, "created")])  # never started
+    assert stack.state("other") == [(1, "running")]  # the rest settled
+
+
+def test_unhealthy_dependency_is_named(stack: StackEnv) -> None:
+    stack.write(GATED.replace('["CMD", "true"]', '["CMD", "false"]').replace(
+        "retries: 3", "retries: 1"))
+    r = stack.cli("up", "-d")
+    assert r.code == 1
+    assert f"web: dependency failed to start: container {stack.project}-db-1 is unhealthy" \
+        in r.err
+
+
+def test_scale_up_and_down_keeps_numbers(stack: StackEnv) -> None:
+    stack.write("""
+    services:
+      db:
+        image: busybox
+        network_mode: none
+        command: FOREVER
+    """)
+    stack.ok("up", "-d", "--scale", "db=3")
+    assert stack.state("db") == [(1, "running"), (2, "running"), (3, "running")]
+    first = stack.ids()[f"{stack.project}-db-1"]
+    stack.ok("up", "-d", "--scale", "db=1", "-t", "1")
+    assert stack.state("db") == [(1, "running")]
+    stack.ok("up", "-d", "--scale", "db=2")
+    assert stack.state("db") == [(1, "running"), (2, "running")]
+    assert stack.ids()[f"{stack.project}-db-1"] == first  # never recreated
+
+
+def test_orphans(stack: StackEnv) -> None:
+    two = """
+    services:
+      a: {image: busybox, network_mode: none, command: FOREVER}
+      b: {image: busybox, network_mode: none, command: FOREVER}
+    """
+    stack.write(two)
+    stack.ok("up", "-d")
+    stack.write(two.replace("      b: {image: busybox, network_mode: none, command: FOREVER}\n",
+                            ""))
+    r = stack.ok("up", "-d")
+    assert f"orphan containers ({stack.project}-b-1)" in r.err
+    assert stack.state("b") == [(1, "running")]
+    stack.ok("up", "-d", "--remove-orphans", "-t", "1")
+    assert stack.state("b") == []
+
+
+def test_killed_up_then_up_converges(stack: StackEnv) -> None:
+    stack.write(GATED)
+    cmd = [sys.executable, "-m", "stackctl", "--root", str(stack.root), "--run-root",
+           str(stack.run_root), "up", "-f", str(stack.file), "-p", stack.project,
+           "--progress", "plain"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not stack.state("db"):
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)  # killed mid-up: db exists, web maybe not
+    finally:
+        proc.wait()
+    stack.ok("up", "-d")
+    assert stack.state("db") == [(1, "running")] and stack.state("web") == [(1, "running")]
+    assert "nothing to do" in stack.ok("up", "-d").err
+
+
+def test_down_volumes_leaves_nothing(stack: StackEnv) -> None:
+    stack.write("""
+    services:
+      db:
+        image: busybox
+        network_mode: none
+        command: FOREVER
+        volumes: [data:/data]
+    volumes:
+      data: {}
+    """)
+    stack.ok("up", "-d")
+    assert stack.volumes() == [f"{stack.project}_data"]
+    stack.ok("down", "-t", "1")
+    assert stack.volumes() == [f"{stack.project}_data"]  # kept without -v
+    stack.ok("up", "-d")
+    stack.ok("down", "-v", "-t", "1")
+    assert stack.containers() == {} and stack.volumes() == []
+
+
+def test_ls_lists_the_stack(stack: StackEnv) -> None:
+    stack.write("""
+    services:
+      a: {image: busybox, network_mode: none, command: FOREVER}
+    """)
+    stack.ok("up", "-d")
+    r = stack.cli("ls", project=False)
+    assert stack.project in r.out and "running(1)" in r.out
