@@ -1,9 +1,189 @@
-"""Commands registered on the stackctl app (see stackctl.cli.app.COMMAND_MODULES)."""
+"""``stackctl build``: build an image from a Dockerfile, with docker's flags.
+
+    stackctl build -t app:1 -f Dockerfile --build-arg V=2 --target prod \\
+        --no-cache -q --progress plain|tty --label k=v CONTEXT|-
+
+Progress goes to stderr (``plain``: BuildKit's numbered lines with timings and
+the RUN output; ``tty``: one compact line per step); ``-q`` prints only the
+image ID on stdout. Only typer and the standard library are imported here;
+the builder is imported when the command runs.
+"""
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
 import typer
+
+if TYPE_CHECKING:
+    from stackctl.engine.build.builder import BuildRequest
+
+
+class _Plain:
+    """BuildKit's ``--progress=plain`` shape: ``#N [stage i/n] TEXT`` ... ``#N DONE 0.1s``."""
+
+    def __init__(self, out: typer.FileTextWrite | None = None) -> None:
+        self.out = out or sys.stderr
+        self.n = 0
+        self.t0 = 0.0
+
+    def _w(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def step(self, number: int, total: int, stage: str, text: str) -> None:
+        self.n, self.t0 = number, time.monotonic()
+        self._w(f"#{number} [{stage} {number}/{total}] {text}")
+
+    def cached(self) -> None:
+        self._w(f"#{self.n} CACHED")
+
+    def output(self, data: bytes) -> None:
+        line = data.decode("utf-8", "replace").rstrip("\n")
+        self._w(f"#{self.n} {time.monotonic() - self.t0:.3f} {line}")
+
+    def done(self) -> None:
+        self._w(f"#{self.n} DONE {time.monotonic() - self.t0:.1f}s")
+
+    def warning(self, text: str) -> None:
+        self._w(text)
+
+
+class _Tty(_Plain):
+    """One line per step (``=> [stage i/n] TEXT 0.1s``), RUN output indented."""
+
+    def step(self, number: int, total: int, stage: str, text: str) -> None:
+        self.n, self.t0 = number, time.monotonic()
+        self.head = f"[{stage} {number}/{total}] {text}"
+
+    def cached(self) -> None:
+        self._w(f" => CACHED {self.head}")
+
+    def output(self, data: bytes) -> None:
+        self._w("    " + data.decode("utf-8", "replace").rstrip("\n"))
+
+    def done(self) -> None:
+        self._w(f" => {self.head} {time.monotonic() - self.t0:.1f}s")
+
+
+class _Quiet(_Plain):
+    def step(self, number: int, total: int, stage: str, text: str) -> None:
+        pass
+
+    def cached(self) -> None:
+        pass
+
+    def output(self, data: bytes) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    """``--build-arg K=V`` (or ``K`` alone: take it from the environment)."""
+    import os
+
+    from stackctl.errors import UsageError
+
+    out: dict[str, str] = {}
+    for item in values:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise UsageError(f"{flag} {item!r}: the name is empty", hint=f"write {flag} NAME=value")
+        if not eq:
+            if key not in os.environ:
+                if flag == "--label":
+                    value = ""
+                else:
+                    continue  # docker skips a bare --build-arg that is not in the environment
+            else:
+                value = os.environ[key]
+        out[key] = value
+    return out
+
+
+def _request(context: str, file: Optional[str], tags: list[str], build_args: list[str],  # noqa: UP045
+             target: Optional[str], no_cache: bool, labels: list[str],  # noqa: UP045
+             tmp: Path) -> BuildRequest:
+    from stackctl.engine.build.builder import BuildRequest
+    from stackctl.errors import UsageError
+
+    if context == "-":
+        from stackctl.engine.images import tarsafe
+
+        root = tmp / "context"
+        tarsafe.extract(sys.stdin.buffer, root, whiteouts="keep", devices="skip")
+    else:
+        root = Path(context)
+        if not root.is_dir():
+            raise UsageError(f"unable to prepare context: path {context!r} not found",
+                             hint="give a directory, or '-' to read a tar archive from stdin")
+    if file == "-":
+        if context == "-":
+            raise UsageError("cannot read both the context and the Dockerfile from stdin")
+        data, name = sys.stdin.buffer.read(), "Dockerfile"
+    else:
+        path = (root / (file or "Dockerfile")) if context == "-" or not file else Path(file)
+        name = file or "Dockerfile"
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read the Dockerfile {path}: {exc.strerror}",
+                             hint="use -f to name the Dockerfile") from None
+    return BuildRequest(root, data, dockerfile_name=name, tags=tuple(tags),
+                        build_args=_pairs(build_args, "--build-arg"), target=target,
+                        no_cache=no_cache, labels=_pairs(labels, "--label"))
+
+
+def build(
+    ctx: typer.Context,
+    context: str = typer.Argument(..., metavar="PATH|-", help="Build context directory, or - "
+                                  "for a tar archive on stdin."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Name and optionally a tag "
+                                  "(name:tag); repeatable."),
+    file: Optional[str] = typer.Option(None, "--file", "-f",  # noqa: UP045
+                                       help="Name of the Dockerfile (default PATH/Dockerfile)."),
+    build_arg: list[str] = typer.Option([], "--build-arg", help="Set a build-time variable."),
+    target: Optional[str] = typer.Option(None, "--target",  # noqa: UP045
+                                         help="Build this stage (and what it needs) only."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the build cache."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the image ID."),
+    progress: str = typer.Option("auto", "--progress", help="auto, plain, tty or quiet."),
+    label: list[str] = typer.Option([], "--label", help="Set metadata on the image."),
+) -> None:
+    """Build an image from a Dockerfile."""
+    import tempfile
+
+    from stackctl.engine.build.builder import Builder
+    from stackctl.engine.images.store import ImageStore
+    from stackctl.errors import UsageError
+
+    if progress not in ("auto", "plain", "tty", "quiet"):
+        raise UsageError(f"--progress {progress!r}: use auto, plain, tty or quiet")
+    if progress == "auto":
+        progress = "tty" if sys.stderr.isatty() else "plain"
+    sink = _Quiet() if quiet or progress == "quiet" else _Tty() if progress == "tty" \
+        else _Plain()
+    opts = ctx.obj
+    with tempfile.TemporaryDirectory(prefix="stackctl-build-") as tmp:
+        req = _request(context, file, tag, build_arg, target, no_cache, label, Path(tmp))
+        with ImageStore(opts.root) as store:
+            result = Builder(store, run_root=opts.run_root, progress=sink).build(req)
+    if quiet:
+        typer.echo(result.image_id)
+        return
+    short = result.image_id.split(":", 1)[1][:12]
+    sys.stderr.write(f"writing image {result.image_id} done\n")
+    for t in result.tags:
+        sys.stderr.write(f"naming to {t} done\n")
+    sys.stderr.write(f"Successfully built {short} ({result.cached}/{result.steps} steps "
+                     "cached)\n")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``. Import heavy layers inside commands."""
+    """Add ``build`` to the app."""
+    app.command("build")(build)

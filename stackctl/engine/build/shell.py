@@ -96,6 +96,7 @@ class _Scanner:
     raw_quotes: bool = False
     raw_escapes: bool = False
     skip_unset: bool = False
+    skip_quotes: bool = False
     used: set[str] = field(default_factory=set)
     unset: set[str] = field(default_factory=set)
 
@@ -140,11 +141,11 @@ class _Scanner:
                 value = self.dollar()
                 out.append(value)
                 words.add_string(value)
-            elif ch == "'":
+            elif ch == "'" and not self.skip_quotes:
                 value = self.single_quote()
                 out.append(value)
                 words.add_raw(value)
-            elif ch == '"':
+            elif ch == '"' and not self.skip_quotes:
                 value = self.double_quote()
                 out.append(value)
                 words.add_raw(value)
@@ -357,6 +358,7 @@ class Lex:
     raw_quotes: bool = False
     raw_escapes: bool = False
     skip_unset: bool = False
+    skip_quotes: bool = False  # heredoc bodies: quotes are plain characters
 
     def expand(self, word: str, env: Mapping[str, str]) -> Expansion:
         scanner = _Scanner(
@@ -366,6 +368,7 @@ class Lex:
             raw_quotes=self.raw_quotes,
             raw_escapes=self.raw_escapes,
             skip_unset=self.skip_unset,
+            skip_quotes=self.skip_quotes,
         )
         try:
             text, words = scanner.until("")

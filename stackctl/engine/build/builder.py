@@ -1,0 +1,320 @@
+"""The builder: a Dockerfile, a context and options -> an image in the store.
+
+    BuildRequest --load/plan--> stages and steps --for each step--> cache hit? reuse
+                                                              else execute -> image
+
+Every step yields an image (the classic builder's intermediate images, with
+``parent`` set), and the cache maps the step's key to it, so a rebuild with
+nothing changed walks the keys and touches no filesystem. Config-only steps
+make a new config over the parent's layers; RUN and COPY/ADD mount a
+snapshot of the parent, change it, and turn the overlay upper dir into one
+new layer (none when nothing changed: the history entry is then marked
+``empty_layer``). Only the targets' stages are built. A failing step raises
+``BuildError`` naming the Dockerfile line, and leaves no container, mount or
+half-made image behind; the intermediate images of the steps before it stay
+as cache, as with Docker.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from stackctl.engine.build import instructions as ins
+from stackctl.engine.build.cache import BuildCache, cache_key
+from stackctl.engine.build.context import BuildContext
+from stackctl.engine.build.plan import (
+    Step,
+    base_name,
+    meta_values,
+    needed_stages,
+    plan_stage,
+    predefined_args,
+)
+from stackctl.engine.build.stages import BuildFile, Stage, load
+from stackctl.engine.images.config import HistoryEntry, Image, ImageConfig, now_rfc3339
+from stackctl.engine.images.store import ImageRecord, ImageStore, Layer
+from stackctl.errors import BuildError, NotFound, StackctlError
+
+__all__ = ["BuildRequest", "BuildResult", "Builder", "NullProgress", "Progress"]
+
+
+class Progress(Protocol):
+    def step(self, number: int, total: int, stage: str, text: str) -> None: ...
+    def cached(self) -> None: ...
+    def output(self, data: bytes) -> None: ...
+    def done(self) -> None: ...
+    def warning(self, text: str) -> None: ...
+
+
+class NullProgress:
+    def step(self, number: int, total: int, stage: str, text: str) -> None:
+        pass
+
+    def cached(self) -> None:
+        pass
+
+    def output(self, data: bytes) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+    def warning(self, text: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    context: Path
+    dockerfile: bytes
+    dockerfile_name: str = "Dockerfile"
+    tags: tuple[str, ...] = ()
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str
+    tags: tuple[str, ...]
+    steps: int
+    cached: int
+    warnings: tuple[str, ...] = ()
+
+
+class Builder:
+    def __init__(self, store: ImageStore, *, run_root: Path,
+                 progress: Progress | None = None) -> None:
+        self.store = store
+        self.root = store.root
+        self.run_root = Path(run_root)
+        self.cache = BuildCache(store.root)
+        self.progress: Progress = progress or NullProgress()
+
+    def build(self, req: BuildRequest) -> BuildResult:
+        build = load(req.dockerfile, file=req.dockerfile_name)
+        context = BuildContext.open(req.context)
+        meta = meta_values(build, req.build_args)
+        stages = needed_stages(build, req.target, meta)
+        warnings = self._unused_args(build, stages, req.build_args)
+        for w in warnings:
+            self.progress.warning(w)
+        # Plan every stage first (pure): a stage built FROM another starts from
+        # that stage's planned config, so the step count is known up front.
+        plans: list[tuple[int, int | None, ImageRecord | None, list[Step]]] = []
+        final_state: dict[int, tuple[ImageConfig, str]] = {}
+        for stage in stages:
+            name = base_name(build, stage, meta)
+            ref = build.stage(name)
+            base: ImageRecord | None = None
+            if ref is not None and ref.index < stage.index:
+                cfg, author = final_state[ref.index]
+                base_stage: int | None = ref.index
+            else:
+                base_stage = None
+                base = self._external_base(build, stage.index, name)
+                cfg = base.config if base else ImageConfig()
+                author = base.image.author if base else ""
+            labels = req.labels if stage is stages[-1] else None
+            steps = plan_stage(build, stage, cfg, base_author=author, meta=meta,
+                               build_args=req.build_args, labels=labels)
+            final_state[stage.index] = ((steps[-1].state.config, steps[-1].state.author)
+                                        if steps else (cfg, author))
+            plans.append((stage.index, base_stage, base, steps))
+        total = sum(len(p[3]) for p in plans)
+        number = cached = 0
+        results: dict[int, ImageRecord | None] = {}
+        for index, base_stage, base, steps in plans:
+            stage = build.stages[index]
+            current = results[base_stage] if base_stage is not None else base
+            for step in steps:
+                number += 1
+                shown = step.created_by if step.kind == "config" else step.instruction.text
+                self.progress.step(number, total, stage.ref, shown)
+                digest = self._sources_digest(step, context, build, results)
+                key = cache_key(current.id if current else "scratch", step, digest)
+                hit = None if req.no_cache else self._lookup(key)
+                if hit is not None:
+                    current = hit
+                    cached += 1
+                    self.progress.cached()
+                    continue
+                current = self._execute(build, step, current, context, results)
+                self.cache.put(key, current.id)
+                self.progress.done()
+            results[index] = current
+        final = results[plans[-1][0]]
+        if final is None:
+            raise BuildError("the build produced no image (an empty FROM scratch stage)",
+                             hint="add an instruction after FROM scratch")
+        for tag in req.tags:
+            self.store.tag(final.id, tag)
+        return BuildResult(final.id, req.tags, total, cached, tuple(warnings))
+
+    # --- pieces ----------------------------------------------------------------
+
+    def _unused_args(self, build: BuildFile, stages: list[Stage],
+                     args: Mapping[str, str]) -> list[str]:
+        declared = {d.name for a in build.meta_args for d in a.args}
+        for stage in stages:
+            for cmd in stage.commands:
+                if isinstance(cmd, ins.Arg):
+                    declared |= {d.name for d in cmd.args}
+        unused = sorted(set(args) - declared - set(predefined_args()))
+        if not unused:
+            return []
+        return [f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed"]
+
+    def _external_base(self, build: BuildFile, index: int, name: str) -> ImageRecord | None:
+        if name == "scratch":
+            return None
+        try:
+            return self.store.resolve(name)
+        except NotFound:
+            line = build.stages[index].source.line
+            raise BuildError(
+                f"{build.file}:{line}: FROM {name}: no such image in the local store",
+                hint=f"import or pull it first (stackctl import rootfs.tar {name}, or "
+                f"stackctl pull {name})") from None
+
+    def _lookup(self, key: str) -> ImageRecord | None:
+        image_id = self.cache.get(key)
+        if image_id is None:
+            return None
+        try:
+            return self.store.get(image_id)
+        except NotFound:
+            self.cache.forget(key)
+            return None
+
+    def _copy_source(self, step: Step, context: BuildContext, build: BuildFile,
+                     results: Mapping[int, ImageRecord | None]) -> ImageRecord | str | None:
+        """The image a ``COPY --from`` reads (``"context"`` for the build context)."""
+        assert step.copy is not None
+        ref = step.copy.from_
+        if not ref:
+            return "context"
+        stage = build.stage(ref)
+        if stage is not None:
+            if stage.index not in results:
+                raise BuildError(f"{build.file}:{step.instruction.line}: COPY --from={ref}: "
+                                 "that stage is not built before this one",
+                                 hint="a stage can only copy from stages defined above it")
+            return results[stage.index]
+        try:
+            return self.store.resolve(ref)
+        except NotFound:
+            raise BuildError(f"{build.file}:{step.instruction.line}: COPY --from={ref}: no "
+                             "such stage or image", hint="name a stage defined above, or "
+                             "import the image first") from None
+
+    def _sources_digest(self, step: Step, context: BuildContext, build: BuildFile,
+                        results: Mapping[int, ImageRecord | None]) -> str:
+        if step.copy is None:
+            return ""
+        src = self._copy_source(step, context, build, results)
+        if src != "context":
+            return src.id if isinstance(src, ImageRecord) else "scratch"
+        if step.copy.add and any(s.startswith(("http://", "https://"))
+                                 for s in step.copy.sources):
+            # A remote file can change under the same URL: without --checksum
+            # there is nothing to key on but a fetch, so never reuse.
+            return step.copy.checksum or secrets.token_hex(16)
+        rels: list[str] = []
+        word = "ADD" if step.copy.add else "COPY"
+        for s in step.copy.sources:
+            rels += context.expand(s, instruction=word)
+        return context.digest(rels)
+
+    def _layers(self, rec: ImageRecord | None) -> list[Layer]:
+        if rec is None:
+            return []
+        blobs = self.store.manifest(rec).layers
+        return [Layer(b, d) for b, d in zip(blobs, rec.diff_ids, strict=True)]
+
+    def _record(self, parent: ImageRecord | None, step: Step, layer: Layer | None) -> ImageRecord:
+        created = now_rfc3339()
+        history = (*(parent.image.history if parent else ()),
+                   HistoryEntry(created=created, created_by=step.created_by,
+                                comment="stackctl build", empty_layer=layer is None))
+        layers = self._layers(parent) + ([layer] if layer else [])
+        image = Image(config=step.state.config, diff_ids=tuple(x.diff_id for x in layers),
+                      history=history, created=created, author=step.state.author)
+        if parent is not None:
+            image = replace(image, architecture=parent.image.architecture, os=parent.image.os,
+                            variant=parent.image.variant)
+        return self.store.add_image(image, layers, parent=parent.id if parent else "")
+
+    def _execute(self, build: BuildFile, step: Step, parent: ImageRecord | None,
+                 context: BuildContext, results: Mapping[int, ImageRecord | None]
+                 ) -> ImageRecord:
+        if step.kind == "config":
+            return self._record(parent, step, None)
+        from stackctl.engine.build.snapshot import mounted
+
+        tar = self.store.tmp / f"build-layer-{secrets.token_hex(8)}.tar"
+        try:
+            with mounted(self.store, parent) as snap:
+                if step.run is not None:
+                    self._run(build, step, snap, context)
+                else:
+                    self._copy(build, step, snap.rootfs, context, results)
+                from stackctl.engine.build.layerdiff import write_layer
+
+                self.store.tmp.mkdir(parents=True, exist_ok=True)
+                with open(tar, "wb") as fh:
+                    entries = write_layer(snap.upper, fh)
+            layer = self.store.add_layer(tar) if entries else None
+            return self._record(parent, step, layer)
+        finally:
+            if tar.exists():
+                os.unlink(tar)
+
+    def _run(self, build: BuildFile, step: Step, snap: object, context: BuildContext) -> None:
+        from stackctl.engine.build.runstep import run_step
+        from stackctl.engine.build.snapshot import Snapshot
+
+        assert step.run is not None and isinstance(snap, Snapshot)
+        code = run_step(step.run, snap, root=self.root, run_root=self.run_root,
+                        context=context, output=self.progress.output)
+        if code != 0:
+            shown = " ".join(step.run.argv)
+            raise BuildError(
+                f"{build.file}:{step.instruction.line}: {step.instruction.text}: process "
+                f"\"{shown}\" did not complete successfully: exit code: {code}",
+                hint="the command failed inside the build container; its output is above")
+
+    def _copy(self, build: BuildFile, step: Step, rootfs: Path, context: BuildContext,
+              results: Mapping[int, ImageRecord | None]) -> None:
+        from stackctl.engine.build.copyop import apply_copy
+
+        assert step.copy is not None
+        src = self._copy_source(step, context, build, results)
+        try:
+            if src == "context":
+                apply_copy(step.copy, rootfs, context, from_context=True)
+                return
+            with self._image_view(src if isinstance(src, ImageRecord) else None) as root:
+                apply_copy(step.copy, rootfs, BuildContext(root), from_context=False)
+        except StackctlError as exc:
+            if isinstance(exc, BuildError) and exc.message.startswith(build.file + ":"):
+                raise
+            raise BuildError(f"{build.file}:{step.instruction.line}: {exc.message}",
+                             hint=exc.hint) from None
+
+    @contextmanager
+    def _image_view(self, rec: ImageRecord | None) -> Iterator[Path]:
+        """A read-only view of an image's filesystem, for COPY --from."""
+        from stackctl.engine.build.snapshot import mounted
+
+        with mounted(self.store, rec) as snap:
+            yield snap.rootfs
+

@@ -1,0 +1,132 @@
+"""RUN: execute a command in a container over a step's snapshot.
+
+The container is an OCI bundle (runtime/spec.py's ``BundleRequest``) over the
+mounted snapshot, run in the foreground by ``runc run`` so its output streams
+live and its exit status is the step's. It gets a fresh network namespace
+with only loopback (``--network=none``, the default offline) or the host's
+(``--network=host``). ``RUN --mount`` adds cache dirs kept under
+``<root>/buildcache/mounts``, tmpfs, or read-only binds of the context; a
+heredoc script with a shebang is bind-mounted at ``/dev/pipes/<name>``.
+
+Whatever happens, the container is deleted, its cgroup removed and its
+bundle directory removed before this returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from stackctl.engine.build.context import BuildContext
+from stackctl.engine.build.plan import RunSpec
+from stackctl.engine.build.snapshot import Snapshot
+from stackctl.engine.runtime.rootfs import secure_join
+from stackctl.engine.runtime.spec import BundleRequest, MountSpec, write_bundle
+from stackctl.engine.runtime.users import resolve_user
+from stackctl.errors import BuildError, StackctlError
+
+__all__ = ["run_step"]
+
+_STUBS = ("proc", "sys", "dev")  # mount points runc creates if the image lacks them
+
+
+def _mounts(spec: RunSpec, root: Path, context: BuildContext | None,
+            scripts_dir: Path | None) -> list[MountSpec]:
+    out: list[MountSpec] = []
+    for m in spec.mounts:
+        if m.type == "cache":
+            key = m.id or m.target
+            path = root / "buildcache" / "mounts" / hashlib.sha256(key.encode()).hexdigest()[:32]
+            path.mkdir(parents=True, exist_ok=True)
+            if m.mode is not None:
+                os.chmod(path, m.mode)
+            if m.uid is not None or m.gid is not None:
+                os.chown(path, m.uid or 0, m.gid or 0)
+            out.append(MountSpec(m.target, "bind", str(path),
+                                 ("rbind", "ro" if m.readonly else "rw")))
+        elif m.type == "tmpfs":
+            opts = ["nosuid", "nodev"] + ([f"size={m.size}"] if m.size else [])
+            out.append(MountSpec(m.target, "tmpfs", "tmpfs", tuple(opts)))
+        elif m.type == "bind":
+            if m.from_:
+                raise BuildError(f"RUN --mount=type=bind,from={m.from_} is not supported yet",
+                                 hint="COPY --from the files into the stage first")
+            if context is None:
+                raise BuildError("RUN --mount=type=bind needs a build context")
+            src = context.resolve(context.clean(m.source or ".", instruction="RUN --mount"))
+            out.append(MountSpec(m.target, "bind", str(src),
+                                 ("rbind", "ro" if m.readonly else "rw")))
+    if scripts_dir is not None:
+        out.append(MountSpec("/dev/pipes", "bind", str(scripts_dir), ("rbind", "ro")))
+    if spec.network == "host":
+        for f in ("/etc/resolv.conf", "/etc/hosts"):
+            if os.path.exists(f):
+                out.append(MountSpec(f, "bind", f, ("rbind", "ro")))
+    return out
+
+
+def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
+             context: BuildContext | None, output: Callable[[bytes], None]) -> int:
+    """Run ``spec`` over ``snap``; return the exit status. Leaves nothing behind."""
+    try:
+        user = resolve_user(snap.rootfs, spec.user)
+    except StackctlError as exc:
+        raise BuildError(f"USER {spec.user}: {exc.message}", hint=exc.hint) from None
+    existing = {s for s in _STUBS if os.path.lexists(snap.rootfs / s)}
+    workdir = secure_join(str(snap.rootfs), spec.workdir)
+    os.makedirs(workdir, exist_ok=True)
+
+    token = secrets.token_hex(6)
+    cid = f"stackctl-build-{token}"
+    bundle = run_root / "build" / token
+    runc_root = run_root / "build-runc"
+    scripts_dir = None
+    if spec.scripts:
+        scripts_dir = bundle / "pipes"
+        scripts_dir.mkdir(parents=True)
+        for name, data in spec.scripts:
+            (scripts_dir / name).write_text(data)
+            os.chmod(scripts_dir / name, 0o755)
+    req = BundleRequest(
+        rootfs=str(snap.rootfs), args=spec.argv, env=spec.env, cwd=spec.workdir,
+        uid=user.uid, gid=user.gid, additional_gids=user.additional_gids,
+        hostname="buildkitsandbox", mounts=tuple(_mounts(spec, root, context, scripts_dir)),
+        network="host" if spec.network == "host" else "new",
+        cgroups_path=f"/{cid}",
+    )
+    argv = ["runc", "--root", str(runc_root), "run", "--bundle", str(bundle), cid]
+    try:
+        write_bundle(bundle, req)
+        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                output(line)
+            code = proc.wait()
+    except FileNotFoundError as exc:
+        raise BuildError("cannot run RUN steps: runc is not installed",
+                         hint="install runc (apt-get install runc)") from exc
+    finally:
+        subprocess.run(["runc", "--root", str(runc_root), "delete", "--force", cid],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        _remove_cgroup(cid)
+        shutil.rmtree(bundle, ignore_errors=True)
+    # Mount points runc had to create are not the command's doing.
+    for stub in _STUBS:
+        path = snap.upper / stub
+        if stub not in existing and path.is_dir() and not os.listdir(path):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+    return code
+
+
+def _remove_cgroup(name: str) -> None:
+    from stackctl.engine.oci import remove_cgroup
+
+    remove_cgroup(name)
