@@ -64,6 +64,7 @@ _Events = list["RemoveEvent"]
 _History = list[HistoryEntry]
 _Strs = list[str]
 _Ints = list[int]
+_Layers = list["Layer"]
 
 _NOT_FOUND_HINT = "`stackctl images` lists local images; `stackctl import` or `build` makes one"
 
@@ -436,6 +437,36 @@ class ImageStore:
     def history(self, image: ImageRecord | str) -> _History:
         rec = image if isinstance(image, ImageRecord) else self.resolve(image)
         return list(rec.image.history)
+
+    def layers_of(self, rec: ImageRecord) -> _Layers:
+        """The image's layers (blob descriptor + diff ID), bottom -> top."""
+        blobs = self.manifest(rec).layers
+        return [Layer(b, d) for b, d in zip(blobs, rec.diff_ids, strict=True)]
+
+    def add_child(self, parent: ImageRecord | None, *, layer: Layer | None = None,
+                  config: ImageConfig | None = None, created_by: str = "",
+                  comment: str = "", author: str = "", refs: Sequence[str] = (),
+                  created: str | None = None) -> ImageRecord:
+        """A new image = ``parent`` + optionally one layer, with a new config and one
+        history entry (``empty_layer`` when no layer): what ``commit`` and each
+        Dockerfile step make. ``parent=None`` starts from scratch.
+        Write the layer (``add_layer*``) inside ``writing()`` with this call."""
+        from dataclasses import replace
+
+        base = parent.image if parent is not None else Image()
+        when = created or now_rfc3339()
+        entry = HistoryEntry(created=when, created_by=created_by, author=author,
+                             comment=comment, empty_layer=layer is None)
+        image = replace(
+            base, config=config if config is not None else base.config, created=when,
+            author=author or base.author,
+            diff_ids=(*base.diff_ids, *((layer.diff_id,) if layer else ())),
+            history=(*base.history, entry), extra=())
+        layers = [*(self.layers_of(parent) if parent is not None else []),
+                  *((layer,) if layer else ())]
+        with self._lock():
+            return self._add_image_locked(image, layers, refs,
+                                          parent=parent.id if parent is not None else "")
 
     def layer_sizes(self, rec: ImageRecord) -> _Ints:
         """Unpacked content bytes of each layer, bottom -> top."""
