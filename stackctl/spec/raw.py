@@ -27,7 +27,7 @@ from stackctl.spec.include import IncludeRequest, apply_include, make_paths_abso
 from stackctl.spec.interpolate import Interpolator, missing_warning
 from stackctl.spec.merge import merge_documents
 from stackctl.spec.options import LoadOptions, Positions, RawProject
-from stackctl.spec.yamlpos import Pos, flatten, load_yaml, strip_markers
+from stackctl.spec.yamlpos import Document, Override, Pos, flatten, load_yaml, strip_markers
 
 __all__ = ["STDIN_NAME", "load_raw"]
 
@@ -38,19 +38,19 @@ def load_raw(opts: LoadOptions, *, cwd: str | None = None) -> RawProject:
     """Read, interpolate, include, extend and merge the project's files."""
     located = locate(opts, cwd)
     pipeline = _Pipeline(opts)
-    data, pos = pipeline.load_files(located.files, located.working_dir,
-                                    located.environment, ())
+    # The name comes first: compose offers it to interpolation as COMPOSE_PROJECT_NAME.
+    name = pipeline.project_name(located.files, located.working_dir, located.environment)
+    environment = dict(located.environment)
+    environment.setdefault("COMPOSE_PROJECT_NAME", name)
+    data, pos = pipeline.load_files(located.files, located.working_dir, environment, ())
     data, pos = strip_markers(data, pos)
-    name_loc = pos.child("name").loc if "name" in data else None
-    name = project_name(opts.project_name, located.environment, data.get("name"),
-                        located.working_dir, name_loc)
     warnings = list(located.warnings)
     warnings.extend(missing_warning(v) for v in pipeline.missing)
     return RawProject(
         name=name,
         working_dir=located.working_dir,
         files=located.files,
-        environment=dict(located.environment),
+        environment=environment,
         data=data,
         positions=Positions(flatten(pos)),
         warnings=tuple(warnings),
@@ -66,8 +66,29 @@ class _Pipeline:
         self.opts = opts
         self.missing: dict[str, None] = {}  # ordered set of unset variable names
         self._texts: dict[str, str] = {}
+        self._docs: dict[str, Document] = {}
         # Keyed by the environment's id; the environment is kept alive in the value.
         self._parsed: dict[tuple[str, int], tuple[Mapping[str, str], LoadedFile]] = {}
+
+    def project_name(self, files: tuple[str, ...], working_dir: str,
+                     environment: Mapping[str, str]) -> str:
+        """-p / environment / the last top-level ``name:`` (interpolated) / directory."""
+        from_file: Any = None
+        location = None
+        if not self.opts.project_name:
+            for path in files:
+                doc = self._document(path)
+                if "name" in doc.data:
+                    from_file = doc.data["name"]
+                    if isinstance(from_file, Override):
+                        from_file = from_file.value
+                    location = doc.pos.child("name").loc
+            if isinstance(from_file, str) and self.opts.interpolate:
+                # Only the name: the full interpolation warns once the name is known.
+                from_file = Interpolator(environment).tree(from_file, Pos(location or
+                                                                          Location("?")))
+        return project_name(self.opts.project_name, environment, from_file, working_dir,
+                            location)
 
     def load_files(self, files: tuple[str, ...], base_dir: str,
                    environment: Mapping[str, str], chain: tuple[str, ...],
@@ -100,8 +121,8 @@ class _Pipeline:
         if cached is not None:
             done = cached[1]
             return LoadedFile(done.file, base_dir, done.data, done.pos)
-        file = STDIN_NAME if path == STDIN else path
-        doc = load_yaml(self._read(path), file)
+        doc = self._document(path)
+        file = doc.file
         data: dict[str, Any] = doc.data
         if self.opts.interpolate:
             interpolator = Interpolator(environment)
@@ -111,6 +132,13 @@ class _Pipeline:
         loaded = LoadedFile(file, base_dir, data, doc.pos)
         self._parsed[key] = (environment, loaded)
         return loaded
+
+    def _document(self, path: str) -> Document:
+        doc = self._docs.get(path)
+        if doc is None:
+            doc = load_yaml(self._read(path), STDIN_NAME if path == STDIN else path)
+            self._docs[path] = doc
+        return doc
 
     def _read(self, path: str) -> str:
         text = self._texts.get(path)
