@@ -10,7 +10,9 @@ The kernel copies mount data into ONE page (4096 bytes here): an image with
 many layers under a long state root overflows `lowerdir=` fast. When the
 absolute form does not fit, the layers are named relative to their common
 parent and `mount_all` chdirs there for the mount call (what Docker's
-overlay2 driver does with its short `l/` links).
+overlay2 driver does with its short `l/` links). When even that does not fit,
+the mount goes through the new mount API (fsopen/fsconfig with one
+`lowerdir+` per layer, Linux 6.8+), which has no such limit.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
 ]
 
 MOUNT_DATA_MAX = 4095  # one page minus the NUL the kernel needs
+OVERLAY_MAX_LAYERS = 500  # fs/overlayfs OVL_MAX_STACK
 
 @dataclass(frozen=True)
 class Mount:
@@ -46,6 +49,8 @@ class Mount:
     data: str | None = None
     cwd: str | None = None
     propagation: int = 0  # applied by a second mount(2) after the first
+    # Set instead of `data` for the new mount API: (key, value) per fsconfig call.
+    fsconfig: tuple[tuple[str, str], ...] = ()
 
 
 def _escape(path: str) -> str:
@@ -83,17 +88,23 @@ def prepare_rootfs(
     absolute = _overlay_data(lowerdirs, upper, work)
     if len(absolute) <= MOUNT_DATA_MAX:
         return [Mount("overlay", target, "overlay", flags, absolute)]
-    base = os.path.commonpath([*lowerdirs, *(p for p in (upper, work) if p)])
+    # Only the lowers go relative (upper/work stay absolute: they resolve the same
+    # from any cwd), so their common parent is as deep as it can be.
+    base = os.path.commonpath(lowerdirs)
     rel = [os.path.relpath(p, base) for p in lowerdirs]
-    relative = _overlay_data(rel, upper and os.path.relpath(upper, base),
-                             work and os.path.relpath(work, base))
-    if len(relative) > MOUNT_DATA_MAX:
+    relative = _overlay_data(rel, upper, work)
+    if len(relative) <= MOUNT_DATA_MAX:
+        return [Mount("overlay", target, "overlay", flags, relative, cwd=base)]
+    if len(lowerdirs) > OVERLAY_MAX_LAYERS:
         raise EngineError(
             f"image has too many layers ({len(lowerdirs)}) for one overlay mount: "
-            f"{len(relative)} bytes of mount options, the kernel takes {MOUNT_DATA_MAX}",
-            hint="squash the image (fewer RUN/COPY steps) or use a shorter state root",
+            f"overlayfs stacks at most {OVERLAY_MAX_LAYERS}",
+            hint="squash the image (fewer RUN/COPY steps)",
         )
-    return [Mount("overlay", target, "overlay", flags, relative, cwd=base)]
+    strings = [("lowerdir+", p) for p in lowerdirs]
+    if upper is not None and work is not None:
+        strings += [("upperdir", upper), ("workdir", work)]
+    return [Mount("overlay", target, "overlay", flags, None, fsconfig=tuple(strings))]
 
 
 def mount_all(mounts: Sequence[Mount], sys: sc.Syscalls) -> None:
@@ -110,7 +121,10 @@ def mount_all(mounts: Sequence[Mount], sys: sc.Syscalls) -> None:
 
 
 def _mount_one(m: Mount, sys: sc.Syscalls) -> None:
-    if m.cwd is None:
+    if m.fsconfig:
+        sys.fsmount(m.fstype or "overlay", m.fsconfig, m.target,
+                    sc.MOUNT_ATTR_RDONLY if m.flags & sc.MS_RDONLY else 0)
+    elif m.cwd is None:
         sys.mount(m.source, m.target, m.fstype, m.flags, m.data)
     else:
         # Relative lowerdirs resolve against the caller's cwd at mount time.
