@@ -14,8 +14,6 @@ context says ``{"raw": True}``, exactly as compose applies its schema before
 interpolation.
 """
 
-from __future__ import annotations
-
 import shlex
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any

@@ -5,8 +5,6 @@ accepts (a list where a mapping is allowed, a string where a list is) are turned
 into it by the ``before`` converters, so consumers never see two shapes.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -167,7 +165,7 @@ class Ulimit(SpecModel):
         return value
 
     @model_validator(mode="after")
-    def _order(self) -> Ulimit:
+    def _order(self) -> "Ulimit":
         if isinstance(self.soft, int) and isinstance(self.hard, int) and self.soft > self.hard:
             raise ValueError(f"soft limit {self.soft} is above hard limit {self.hard}")
         return self
@@ -296,7 +294,7 @@ class Build(ExtModel):
     platforms: list[Str] | None = None
 
     @model_validator(mode="after")
-    def _one_dockerfile(self) -> Build:
+    def _one_dockerfile(self) -> "Build":
         if self.dockerfile is not None and self.dockerfile_inline is not None:
             raise ValueError("dockerfile and dockerfile_inline are mutually exclusive")
         return self

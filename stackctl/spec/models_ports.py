@@ -5,8 +5,6 @@ The models always hold the long form; the short strings users write
 way in, as compose-go's loader does whether or not the project is normalised.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any, Literal
 

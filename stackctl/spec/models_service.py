@@ -7,8 +7,6 @@ Short syntaxes are already expanded (see models_ports / models_parts):
 mappings, ``depends_on`` and ``networks`` mappings, ``command`` a list.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any, Literal
 
@@ -194,7 +192,7 @@ class Service(ExtModel):
         return data
 
     @model_validator(mode="after")
-    def _consistent(self) -> Service:
+    def _consistent(self) -> "Service":
         if (
             isinstance(self.scale, int)
             and self.deploy is not None

@@ -5,8 +5,6 @@
 (optionally) normalisation, plus where it came from.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -96,7 +94,7 @@ class Secret(_External):
     template_driver: Str | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> Secret:
+    def _one_source(self) -> "Secret":
         if not self.external and self.file is None and self.environment is None:
             raise ValueError("needs one of file, environment or external: true")
         return self
@@ -112,7 +110,7 @@ class Config(_External):
     template_driver: Str | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> Config:
+    def _one_source(self) -> "Config":
         sources = [s for s in (self.file, self.environment, self.content) if s is not None]
         if not self.external and not sources:
             raise ValueError("needs one of file, environment, content or external: true")
