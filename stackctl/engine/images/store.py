@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from stackctl.engine.images import reference
 from stackctl.engine.images.changes import apply_changes
@@ -65,6 +65,9 @@ _History = list[HistoryEntry]
 _Strs = list[str]
 _Ints = list[int]
 _Layers = list["Layer"]
+
+if TYPE_CHECKING:
+    from stackctl.engine.images.usage import StoreUsage
 
 _NOT_FOUND_HINT = "`stackctl images` lists local images; `stackctl import` or `build` makes one"
 
@@ -476,6 +479,12 @@ class ImageStore:
                                         (chain,)).fetchone()
             out.append(row[0] if row else 0)
         return out
+
+    def disk_usage(self) -> StoreUsage:
+        """``system df`` data: per-image sizes (shared/unique), total, reclaimable."""
+        from stackctl.engine.images.usage import disk_usage
+
+        return disk_usage(self)
 
     # -- garbage collection ----------------------------------------------------------------
 
