@@ -1,0 +1,1 @@
+from tests.fixtures_images import busybox_image  # noqa: F401
