@@ -13,6 +13,7 @@ SpecValidationError.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ from stackctl.spec.normalize import implied_dependencies
 from stackctl.spec.options import KeyPath, Positions
 from stackctl.spec.validate import located
 
-__all__ = ["cycle_problems", "reference_problems", "select_services"]
+__all__ = ["cycle_problems", "name_problems", "reference_problems", "select_services"]
 
 
 def _needs(svc: Service) -> list[str]:
@@ -94,7 +95,8 @@ def reference_problems(
     out: list[SpecError] = []
 
     def problem(msg: str, base: KeyPath, name: str) -> None:
-        out.append(located(msg, _item_path(data, base, name), positions))
+        if "$" not in name:  # an uninterpolated ${VAR} (config --no-interpolate) names nothing yet
+            out.append(located(msg, _item_path(data, base, name), positions))
 
     for sname in active:
         svc = spec.services[sname]
@@ -174,6 +176,51 @@ def reference_problems(
                             positions,
                         )
                     )
+    return out
+
+
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
+
+
+def name_problems(spec: StackFile, active: Sequence[str], positions: Positions) -> list[SpecError]:
+    """Service names compose accepts, and container names that stay unique."""
+    out: list[SpecError] = []
+    for name in spec.services:
+        if not _NAME.fullmatch(name):
+            out.append(
+                located(
+                    f"invalid service name {name!r}: use letters, digits, '.', '_' and '-', "
+                    "starting with a letter or digit",
+                    ("services", name),
+                    positions,
+                )
+            )
+    owners: dict[str, str] = {}
+    for name in active:
+        svc = spec.services[name]
+        cname = svc.container_name
+        if cname is None or "$" in cname:
+            continue
+        at: KeyPath = ("services", name, "container_name")
+        if isinstance(svc.replicas, int) and svc.replicas > 1:
+            out.append(
+                located(
+                    f"service {name!r} sets container_name {cname!r} but wants {svc.replicas} "
+                    "replicas: container names must be unique",
+                    at,
+                    positions,
+                    hint="remove container_name to let stackctl number the containers",
+                )
+            )
+        if cname in owners:
+            out.append(
+                located(
+                    f"container_name {cname!r} is already used by service {owners[cname]!r}",
+                    at,
+                    positions,
+                )
+            )
+        owners.setdefault(cname, name)
     return out
 
 

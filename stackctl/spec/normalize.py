@@ -179,6 +179,8 @@ def _normalize_service(svc: Service, names: set[str]) -> Service:
             bu["dockerfile"] = "Dockerfile"
         if bu:
             update["build"] = b.model_copy(update=bu)
+    if svc.pull_policy == "if_not_present":  # compose's older spelling
+        update["pull_policy"] = "missing"
     implied = [d for d in implied_dependencies(svc) if d in names]
     if implied:
         deps = dict(svc.depends_on or {})

@@ -19,7 +19,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from stackctl.errors import SpecError, SpecValidationError
-from stackctl.spec.checks import cycle_problems, reference_problems, select_services
+from stackctl.spec.checks import (
+    cycle_problems,
+    name_problems,
+    reference_problems,
+    select_services,
+)
 from stackctl.spec.models_top import Project, StackFile
 from stackctl.spec.normalize import (
     EnvFileReader,
@@ -52,6 +57,7 @@ def project_from_raw(
     active, disabled = select_services(spec.services, profiles, services, raw.positions)
     problems = reference_problems(spec, active, raw.data, raw.positions) if consistency else []
     problems += cycle_problems(spec, active, raw.positions)
+    problems += name_problems(spec, active, raw.positions)
     problems += _missing_env_files(spec, active, raw)
     if problems:
         raise SpecValidationError(sort_problems(problems))
