@@ -25,50 +25,15 @@ import errno
 import ipaddress
 import os
 import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from stackctl.errors import AlreadyExists, NetError, NotFound
+from stackctl.net.netns import run_in_netns
 
 NETLINK_ROUTE = 0
-CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
-
-
-def _setns(fd: int, nstype: int) -> None:
-    from stackctl.net.netns import libc_setns
-
-    libc_setns(fd, nstype)
-
-
-def run_in_netns(netns: Path, fn: Callable[[], T]) -> T:
-    """Run ``fn`` in a fresh thread that has entered ``netns``; return its result.
-
-    The namespace switch is per thread (setns with CLONE_NEWNET), so the
-    calling thread and the rest of the process stay where they are; the
-    helper thread ends with ``fn``.
-    """
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                _setns(fd, CLONE_NEWNET)
-            finally:
-                os.close(fd)
-            box["value"] = fn()
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    t = threading.Thread(target=target, name="stackctl-netns", daemon=True)
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
 
 
 def _map_error(exc: BaseException, what: str) -> Exception:
@@ -236,4 +201,4 @@ class Netlink:
         return None
 
 
-__all__ = ["Netlink", "run_in_netns"]
+__all__ = ["Netlink"]

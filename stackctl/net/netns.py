@@ -25,13 +25,16 @@ import os
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from stackctl.errors import NetError
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
 MNT_DETACH = 0x2
+T = TypeVar("T")
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
@@ -68,6 +71,35 @@ def _lo_up() -> None:
         req = struct.pack("16sh14x", b"lo", 0)
         flags = struct.unpack("16sh14x", fcntl.ioctl(s, _SIOCGIFFLAGS, req))[1]
         fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh14x", b"lo", flags | _IFF_UP))
+
+
+def run_in_netns(netns: Path, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a fresh thread that has entered ``netns``; return its result.
+
+    setns(CLONE_NEWNET) switches only the calling thread, so the caller and
+    the rest of the process stay in their namespace. Sockets that ``fn``
+    creates stay bound to ``netns`` for their whole life, wherever they are
+    used afterwards: that is how the netlink and DNS sockets get in.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                libc_setns(fd, CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            box["value"] = fn()
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name="stackctl-netns", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
 
 
 def is_netns(path: Path) -> bool:
@@ -138,4 +170,4 @@ def remove_netns(path: Path) -> bool:
     return existed
 
 
-__all__ = ["create_netns", "is_netns", "libc_setns", "libc_unshare", "remove_netns"]
+__all__ = ["create_netns", "is_netns", "libc_setns", "libc_unshare", "remove_netns", "run_in_netns"]

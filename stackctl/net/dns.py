@@ -1,0 +1,280 @@
+"""The embedded DNS responder: container names that are always current.
+
+Each container's resolv.conf says ``nameserver 127.0.0.11``; a UDP socket
+bound there *inside the container's network namespace* (made by a thread that
+setns()es in; the socket keeps that namespace for life) is served by a loop
+in the container's monitor. Every query is answered from the state store as
+it is at that moment:
+
+* A records for container names, short ids, service names and aliases of
+  every endpoint that shares a network with the asking container, all of
+  them (replicas under one name all resolve, in shuffled order);
+* anything else is relayed to the host's resolvers, from a socket in the
+  host namespace, and the answer is passed back unchanged.
+
+Why DNS and not kept-current /etc/hosts files: a hosts file bind-mounted into
+a container cannot be replaced atomically (a rename breaks the bind mount, an
+in-place rewrite can be read half-written), every endpoint change would
+rewrite the file of every container on the network (O(n^2) writes for an
+``up`` of n services), and a file cannot answer "what is web's address now"
+for a container that was recreated a moment ago. Reading the store per query
+is always current and costs ~0.1 ms. hosts files are still written, but only
+with what never changes: localhost and the container's own name.
+
+stdlib only (the monitor imports stdlib + anyio).
+"""
+
+from __future__ import annotations
+
+import random
+import select
+import socket
+import sqlite3
+import struct
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DNS_ADDRESS = "127.0.0.11"
+DNS_PORT = 53
+TTL = 0  # answers must not be cached: a recreated peer has a new address
+QTYPE_A, QTYPE_AAAA, QCLASS_IN = 1, 28, 1
+RCODE_SERVFAIL, RCODE_NXDOMAIN = 2, 3
+
+
+@dataclass(frozen=True)
+class Question:
+    id: int
+    flags: int
+    name: str
+    qtype: int
+    qclass: int
+    raw_question: bytes  # the question section, echoed back in answers
+
+
+def parse_query(data: bytes) -> Question | None:
+    """The first question of a query, or None when it is not one we can read."""
+    if len(data) < 12:
+        return None
+    qid, flags, qdcount = struct.unpack("!HHH", data[:6])
+    if flags & 0x8000 or qdcount < 1:
+        return None
+    labels, pos = [], 12
+    while True:
+        if pos >= len(data):
+            return None
+        n = data[pos]
+        if n == 0:
+            pos += 1
+            break
+        if n & 0xC0 or pos + 1 + n > len(data):
+            return None
+        labels.append(data[pos + 1: pos + 1 + n].decode("ascii", "replace"))
+        pos += 1 + n
+    if pos + 4 > len(data):
+        return None
+    qtype, qclass = struct.unpack("!HH", data[pos: pos + 4])
+    return Question(qid, flags, ".".join(labels), qtype, qclass, data[12: pos + 4])
+
+
+def build_answer(q: Question, addresses: Sequence[str], *, rcode: int = 0) -> bytes:
+    """A response with one A record per address (name compressed to the question)."""
+    # QR, opcode copied, AA, RD copied, RA
+    flags = 0x8000 | (q.flags & 0x7900) | 0x0400 | 0x0080 | rcode
+    head = struct.pack("!HHHHHH", q.id, flags, 1, len(addresses), 0, 0)
+    body = b"".join(
+        struct.pack("!HHHIH", 0xC00C, QTYPE_A, QCLASS_IN, TTL, 4) + socket.inet_aton(a)
+        for a in addresses
+    )
+    return head + q.raw_question + body
+
+
+def build_query(name: str, qtype: int = QTYPE_A, qid: int | None = None) -> bytes:
+    """A recursive query for ``name`` (used by tests and the bench)."""
+    qid = random.randrange(65536) if qid is None else qid
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p)
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + labels + b"\0" + \
+        struct.pack("!HH", qtype, QCLASS_IN)
+
+
+def parse_answer_addresses(data: bytes) -> tuple[int, list[str]]:
+    """(rcode, A addresses) of a response: enough for tests and the bench."""
+    rcode = data[3] & 0x0F
+    ancount = struct.unpack("!H", data[6:8])[0]
+    pos = 12
+    while data[pos] != 0:  # skip question name (never compressed in questions)
+        pos += 1 + data[pos]
+    pos += 5
+    out = []
+    for _ in range(ancount):
+        if data[pos] & 0xC0:
+            pos += 2
+        else:
+            while data[pos] != 0:
+                pos += 1 + data[pos]
+            pos += 1
+        rtype, _cls, _ttl, rdlen = struct.unpack("!HHIH", data[pos: pos + 10])
+        pos += 10
+        if rtype == QTYPE_A and rdlen == 4:
+            out.append(socket.inet_ntoa(data[pos: pos + 4]))
+        pos += rdlen
+    return rcode, out
+
+
+class StoreLookup:
+    """Names visible to one container, read from the state store per query."""
+
+    _SQL = """
+        SELECT DISTINCT e.ip FROM endpoints e
+        LEFT JOIN containers c ON c.id = e.container_id
+        WHERE e.network_id IN (SELECT network_id FROM endpoints WHERE container_id = :me)
+          AND (lower(c.name) = :name OR substr(e.container_id, 1, 12) = :name
+               OR EXISTS (SELECT 1 FROM json_each(e.aliases) a WHERE lower(a.value) = :name))
+    """
+
+    def __init__(self, db_path: Path, container_id: str) -> None:
+        self.db_path = db_path
+        self.container_id = container_id
+        self._db: sqlite3.Connection | None = None
+
+    def __call__(self, name: str) -> list[str]:
+        if self._db is None:
+            self._db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
+                                       timeout=2, check_same_thread=False)
+        rows = self._db.execute(self._SQL, {"me": self.container_id,
+                                            "name": name.lower().rstrip(".")}).fetchall()
+        ips = [r[0] for r in rows]
+        random.shuffle(ips)  # spread clients over replicas
+        return ips
+
+
+def host_upstreams(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
+    """The host's nameservers (loopback ones are unreachable from a container
+    but reachable from the relay socket, which lives in the host namespace)."""
+    out = []
+    try:
+        for line in resolv_conf.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "nameserver" and ":" not in parts[1]:
+                out.append(parts[1])
+    except OSError:
+        pass
+    return out
+
+
+def bind_in_netns(netns: Path, address: str = DNS_ADDRESS, port: int = DNS_PORT
+                  ) -> socket.socket:
+    """A UDP socket bound to ``address:port`` inside ``netns``."""
+    from stackctl.net.netns import run_in_netns
+
+    def make() -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((address, port))
+        return s
+
+    return run_in_netns(netns, make)
+
+
+class Responder:
+    """Serves one bound socket until ``stop()``; run ``serve`` in a thread."""
+
+    def __init__(self, sock: socket.socket, lookup: Callable[[str], list[str]],
+                 upstreams: Sequence[str], *, upstream_port: int = 53,
+                 timeout: float = 3.0) -> None:
+        self.sock = sock
+        self.lookup = lookup
+        self.upstreams = list(upstreams)
+        self.upstream_port = upstream_port
+        self.timeout = timeout
+        self._stop_r, self._stop_w = socket.socketpair()
+
+    def stop(self) -> None:
+        self._stop_w.send(b"x")
+
+    def close(self) -> None:
+        self.sock.close()
+        self._stop_r.close()
+        self._stop_w.close()
+
+    def serve(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.sock, self._stop_r], [], [])
+            if self._stop_r in ready:
+                return
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                continue
+            reply = self.answer(data)
+            if reply is not None:
+                self._send(reply, peer)
+            else:  # not ours: relay without blocking the loop
+                threading.Thread(target=self._relay, args=(data, peer), daemon=True).start()
+
+    def answer(self, data: bytes) -> bytes | None:
+        """Our reply, or None when the query must go to the host's resolvers."""
+        q = parse_query(data)
+        if q is None or q.qclass != QCLASS_IN:
+            return None
+        try:
+            ips = self.lookup(q.name)
+        except sqlite3.Error:
+            return build_answer(q, [], rcode=RCODE_SERVFAIL)
+        if not ips:
+            if "." not in q.name.rstrip(".") and not self.upstreams:
+                return build_answer(q, [], rcode=RCODE_NXDOMAIN)
+            return None
+        # a known name: A records, and an empty NOERROR for AAAA and the rest
+        return build_answer(q, ips if q.qtype == QTYPE_A else [])
+
+    def _send(self, reply: bytes, peer: tuple[str, int]) -> None:
+        try:
+            self.sock.sendto(reply, peer)
+        except OSError:
+            pass
+
+    def _relay(self, data: bytes, peer: tuple[str, int]) -> None:
+        q = parse_query(data)
+        for upstream in self.upstreams:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(self.timeout)
+                try:
+                    s.sendto(data, (upstream, self.upstream_port))
+                    reply, _ = s.recvfrom(65535)
+                except OSError:
+                    continue
+            self._send(reply, peer)
+            return
+        if q is not None:
+            self._send(build_answer(q, [], rcode=RCODE_SERVFAIL), peer)
+
+
+def start_for_container(netns: Path, db_path: Path, container_id: str,
+                        upstreams: Sequence[str] | None = None) -> tuple[Responder,
+                                                                        threading.Thread]:
+    """Bind 127.0.0.11:53 in the container's namespace and serve it in a thread.
+
+    The monitor calls this after the namespace exists; ``responder.stop()``
+    then ``thread.join()`` and ``responder.close()`` end it.
+    """
+    sock = bind_in_netns(netns)
+    r = Responder(sock, StoreLookup(db_path, container_id),
+                  host_upstreams() if upstreams is None else upstreams)
+    t = threading.Thread(target=r.serve, name=f"dns-{container_id[:12]}", daemon=True)
+    t.start()
+    return r, t
+
+
+__all__ = [
+    "DNS_ADDRESS",
+    "Responder",
+    "StoreLookup",
+    "bind_in_netns",
+    "build_answer",
+    "build_query",
+    "host_upstreams",
+    "parse_answer_addresses",
+    "parse_query",
+    "start_for_container",
+]

@@ -1,0 +1,487 @@
+"""NetworkManager: networks as Linux bridges, containers' namespaces and veths.
+
+The seam the engine calls (all synchronous; async callers use a worker thread):
+
+    nm = NetworkManager(root, run_root)
+    cn = nm.setup_container(cid, [EndpointRequest("bridge")], names=("web",),
+                            hostname="web", ports=[...])   # -> ContainerNetwork
+    ... bundle: cn.netns, cn.hosts, cn.resolv_conf; monitor: dns.start_for_container
+    nm.teardown_container(cid)                               # idempotent
+
+Order of effects, and why it is safe to crash anywhere:
+
+1. everything that can be refused is checked first (network names, --ip,
+   host ports), so bad input creates nothing;
+2. the lease (an ``endpoints`` row) is taken in one transaction with the
+   read of what is taken: concurrent starts never share an address;
+3. kernel objects get names derived from ids (names.py), so teardown finds
+   them without any record; a failure half-way runs the same teardown.
+
+A network row is written before its bridge exists; ``ensure_bridge`` (run on
+every use) recreates a missing bridge, so a crash between the two heals
+itself. Endpoint rows whose namespace is gone are removed by ``repair``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from stackctl.engine.state import StateStore
+from stackctl.errors import AlreadyExists, Conflict, NetError, NotFound, UsageError
+from stackctl.net import ipam, names
+from stackctl.net.firewall import Firewall, FirewallUnavailable
+from stackctl.net.model import ContainerNetwork, Endpoint, EndpointRequest, NetworkInfo
+from stackctl.net.netns import create_netns, is_netns, remove_netns
+from stackctl.net.ports import PortMapping, resolve
+
+DEFAULT_ROOT = Path("/var/lib/stackctl")
+_BRIDGE_OPTS = ("com.docker.network.bridge.name", "bridge.name")
+_MTU_OPTS = ("com.docker.network.driver.mtu", "mtu")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _row_to_info(row: Any) -> NetworkInfo:
+    return NetworkInfo(
+        id=row["id"], name=row["name"], bridge=row["bridge"],
+        subnet=ipaddress.IPv4Network(row["subnet"]),
+        gateway=ipaddress.IPv4Address(row["gateway"]), internal=bool(row["internal"]),
+        mtu=int(row["mtu"]), labels=json.loads(row["labels"]),
+        options=json.loads(row["options"]), created=row["created"],
+    )
+
+
+class NetworkManager:
+    def __init__(self, root: Path, run_root: Path, state: StateStore | None = None, *,
+                 pool: tuple[ipam.PoolRange, ...] | None = None) -> None:
+        self.root = Path(root)
+        self.run_root = Path(run_root)
+        self._own_state = state is None
+        self.state = state if state is not None else StateStore(self.root)
+        env_pool = os.environ.get("STACKCTL_SUBNET_POOL")
+        self.pool = pool or (ipam.parse_pool(env_pool) if env_pool else ipam.DEFAULT_POOL)
+        self.firewall = Firewall.for_root(self.root)
+
+    def close(self) -> None:
+        if self._own_state:
+            self.state.close()
+
+    def __enter__(self) -> NetworkManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- paths ---------------------------------------------------------------
+
+    def netns_path(self, container_id: str) -> Path:
+        return self.run_root / "netns" / container_id
+
+    def files_dir(self, container_id: str) -> Path:
+        return self.run_root / "net" / container_id
+
+    # -- networks ------------------------------------------------------------
+
+    def networks(self) -> list[NetworkInfo]:
+        rows = self.state.db.execute("SELECT * FROM networks ORDER BY name").fetchall()
+        return [_row_to_info(r) for r in rows]
+
+    def get(self, ref: str) -> NetworkInfo:
+        """By exact name, exact id, or unique id prefix (like Docker)."""
+        db = self.state.db
+        row = db.execute("SELECT * FROM networks WHERE name = ? OR id = ?", (ref, ref)).fetchone()
+        if row is None and len(ref) >= 3:
+            rows = db.execute("SELECT * FROM networks WHERE id LIKE ?", (ref + "%",)).fetchall()
+            if len(rows) > 1:
+                raise Conflict(f"network id prefix {ref!r} is ambiguous ({len(rows)} match)",
+                               hint="give more characters of the id, or the name")
+            row = rows[0] if rows else None
+        if row is None:
+            if ref == names.DEFAULT_NETWORK:
+                return self.ensure_default()
+            raise NotFound(f"network {ref!r} not found",
+                           hint="see `stackctl network ls`, or create it with "
+                                f"`stackctl network create {ref}`")
+        return _row_to_info(row)
+
+    def ensure_default(self) -> NetworkInfo:
+        """The default ``bridge`` network, made on first use."""
+        row = self.state.db.execute("SELECT * FROM networks WHERE name = ?",
+                                    (names.DEFAULT_NETWORK,)).fetchone()
+        if row is not None:
+            info = _row_to_info(row)
+            self.ensure_bridge(info)
+            return info
+        # the default root gets Docker's look (stackctl0); any other root a
+        # derived name, so several roots on one host never fight over it
+        opts = {}
+        if self.root.resolve() == DEFAULT_ROOT:
+            opts["com.docker.network.bridge.name"] = names.DEFAULT_BRIDGE
+        try:
+            return self.create(names.DEFAULT_NETWORK, options=opts, _allow_default=True)
+        except AlreadyExists:
+            return self.get(names.DEFAULT_NETWORK)
+
+    def create(self, name: str, *, subnet: str | None = None, gateway: str | None = None,
+               internal: bool = False, labels: dict[str, str] | None = None,
+               mtu: int | None = None, options: dict[str, str] | None = None,
+               _allow_default: bool = False) -> NetworkInfo:
+        names.check_network_name(name)
+        if name in ("host", "none") or (name == names.DEFAULT_NETWORK and not _allow_default):
+            raise Conflict(f"network name {name!r} is reserved for a predefined network",
+                           hint="choose another name")
+        options = dict(options or {})
+        bridge_opt = next((options[k] for k in _BRIDGE_OPTS if k in options), None)
+        mtu_opt = next((options[k] for k in _MTU_OPTS if k in options), None)
+        if mtu is None and mtu_opt is not None:
+            if not mtu_opt.isdigit():
+                raise UsageError(f"--opt mtu={mtu_opt}: not a number")
+            mtu = int(mtu_opt)
+        mtu = 1500 if mtu is None else mtu
+        if not 68 <= mtu <= 65535:
+            raise UsageError(f"mtu {mtu} is out of range 68..65535")
+        net_wanted = ipam.parse_subnet(subnet) if subnet else None
+        if gateway and net_wanted is None:
+            raise UsageError("--gateway needs --subnet", hint="give both, or neither")
+        gw_wanted = ipam.parse_address(gateway, flag="--gateway") if gateway else None
+        if bridge_opt is not None:
+            names.check_ifname(bridge_opt)
+        net_id = secrets.token_hex(32)
+        bridge = bridge_opt or names.bridge_name(net_id)
+        with self.state.transaction() as db:
+            if db.execute("SELECT 1 FROM networks WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(f"network with name {name!r} already exists",
+                                    hint="choose another name, or remove it first")
+            if db.execute("SELECT 1 FROM networks WHERE bridge = ?", (bridge,)).fetchone():
+                raise AlreadyExists(f"bridge {bridge!r} is already used by another network")
+            existing = {r["name"]: ipaddress.IPv4Network(r["subnet"])
+                        for r in db.execute("SELECT name, subnet FROM networks")}
+            routes = ipam.host_routes()
+            if net_wanted is not None:
+                ipam.check_subnet(net_wanted, existing, routes)
+                net = net_wanted
+            else:
+                net = ipam.allocate_subnet(existing.values(), routes, self.pool)
+            gw = ipam.check_gateway(net, gw_wanted) if gw_wanted else ipam.default_gateway(net)
+            info = NetworkInfo(net_id, name, bridge, net, gw, internal, mtu,
+                               dict(labels or {}), options, _now())
+            db.execute(
+                "INSERT INTO networks (id, name, bridge, subnet, gateway, internal, mtu, labels,"
+                " options, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (info.id, name, bridge, str(net), str(gw), int(internal), mtu,
+                 json.dumps(info.labels), json.dumps(options), info.created))
+        try:
+            self.ensure_bridge(info, fresh=True)
+        except BaseException:
+            self._destroy_network(info)
+            raise
+        return info
+
+    def ensure_bridge(self, info: NetworkInfo, *, fresh: bool = False) -> None:
+        """Make the bridge of ``info`` exist, addressed and up (idempotent)."""
+        from stackctl.net.netlink import Netlink
+
+        with Netlink() as nl:
+            kind = nl.link_kind(info.bridge)
+            if kind is not None and kind != "bridge":
+                raise AlreadyExists(f"interface {info.bridge!r} exists and is not a bridge",
+                                    hint="choose another bridge name (-o bridge.name=...)")
+            if kind is None:
+                nl.create_bridge(info.bridge, mtu=info.mtu)
+            elif fresh:
+                raise AlreadyExists(f"bridge {info.bridge!r} already exists on this host",
+                                    hint="choose another bridge name (-o bridge.name=...)")
+            want = ipaddress.IPv4Interface(f"{info.gateway}/{info.subnet.prefixlen}")
+            if want not in nl.addresses(info.bridge):
+                nl.add_address(info.bridge, want)
+            nl.set_up(info.bridge)
+        try:
+            self.firewall.add_network(info.bridge, info.subnet, internal=info.internal)
+            Firewall.prepare_bridge(info.bridge, internal=info.internal)
+        except FirewallUnavailable:
+            pass  # no NAT or isolation rules; publish() says so when ports are asked for
+
+    def _destroy_network(self, info: NetworkInfo) -> None:
+        from stackctl.net.netlink import Netlink
+
+        self.firewall.remove_network(info.bridge, info.subnet)
+        with Netlink() as nl:
+            if nl.link_kind(info.bridge) == "bridge":
+                nl.delete_link(info.bridge)
+        with self.state.transaction() as db:
+            db.execute("DELETE FROM networks WHERE id = ?", (info.id,))
+            last = db.execute("SELECT COUNT(*) FROM networks").fetchone()[0] == 0
+        if last:
+            self.firewall.drop()
+
+    def remove(self, ref: str) -> NetworkInfo:
+        info = self.get(ref)
+        users = self._users(info.id)
+        if users:
+            raise Conflict(
+                f"network {info.name!r} is in use by {len(users)} container(s): "
+                + ", ".join(u[:12] for u in users[:5]),
+                hint="stop and remove those containers, or `network disconnect` them",
+            )
+        self._destroy_network(info)
+        return info
+
+    def prune(self) -> list[str]:
+        """Remove every network that no container uses (the default one stays)."""
+        self.repair()
+        out = []
+        for info in self.networks():
+            if info.name != names.DEFAULT_NETWORK and not self._users(info.id):
+                self._destroy_network(info)
+                out.append(info.name)
+        return out
+
+    def _users(self, network_id: str) -> list[str]:
+        rows = self.state.db.execute(
+            "SELECT container_id FROM endpoints WHERE network_id = ?", (network_id,))
+        return [r[0] for r in rows]
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        info = self.get(ref)
+        containers = {}
+        for ep in self.endpoints(network_id=info.id):
+            row = self.state.db.execute("SELECT name FROM containers WHERE id = ?",
+                                        (ep.container_id,)).fetchone()
+            containers[ep.container_id] = {
+                "Name": row[0] if row else (ep.aliases[0] if ep.aliases else ""),
+                "EndpointID": ep.host_veth,
+                "MacAddress": ep.mac,
+                "IPv4Address": str(ep.address),
+                "IPv6Address": "",
+            }
+        return info.docker_shape(containers)
+
+    # -- endpoints -----------------------------------------------------------
+
+    def endpoints(self, *, container_id: str | None = None,
+                  network_id: str | None = None) -> list[Endpoint]:
+        sql = ("SELECT e.*, n.name AS nname, n.subnet, n.gateway FROM endpoints e "
+               "JOIN networks n ON n.id = e.network_id WHERE 1=1")
+        args: list[str] = []
+        if container_id is not None:
+            sql += " AND e.container_id = ?"
+            args.append(container_id)
+        if network_id is not None:
+            sql += " AND e.network_id = ?"
+            args.append(network_id)
+        out = []
+        for r in self.state.db.execute(sql + " ORDER BY e.ifname", args):
+            prefix = ipaddress.IPv4Network(r["subnet"]).prefixlen
+            out.append(Endpoint(
+                r["container_id"], r["network_id"], r["nname"], r["ifname"], r["host_veth"],
+                ipaddress.IPv4Interface(f"{r['ip']}/{prefix}"),
+                ipaddress.IPv4Address(r["gateway"]), r["mac"], tuple(json.loads(r["aliases"]))))
+        return out
+
+    def _lease(self, container_id: str, info: NetworkInfo, req: EndpointRequest,
+               aliases: Sequence[str], ifname: str) -> Endpoint:
+        """Take an address on ``info`` for the container: one transaction."""
+        veth = names.host_veth_name(container_id, info.id)
+        mac = names.mac_address(container_id, info.id)
+        with self.state.transaction() as db:
+            if db.execute("SELECT 1 FROM endpoints WHERE container_id = ? AND network_id = ?",
+                          (container_id, info.id)).fetchone():
+                raise AlreadyExists(f"container {container_id[:12]} is already connected "
+                                    f"to network {info.name!r}")
+            taken = [ipaddress.IPv4Address(r[0]) for r in
+                     db.execute("SELECT ip FROM endpoints WHERE network_id = ?", (info.id,))]
+            if req.ip is not None:
+                ip = ipam.check_static_address(info.subnet, info.gateway, req.ip, taken,
+                                               network_name=info.name)
+            else:
+                ip = ipam.allocate_address(info.subnet, info.gateway, taken)
+            db.execute(
+                "INSERT INTO endpoints (container_id, network_id, ip, mac, host_veth, aliases,"
+                " ifname) VALUES (?,?,?,?,?,?,?)",
+                (container_id, info.id, str(ip), mac, veth, json.dumps(list(aliases)), ifname))
+        return Endpoint(container_id, info.id, info.name, ifname, veth,
+                        ipaddress.IPv4Interface(f"{ip}/{info.subnet.prefixlen}"),
+                        info.gateway, mac, tuple(aliases))
+
+    def _plug(self, ep: Endpoint, info: NetworkInfo, netns: Path, *, default_route: bool) -> None:
+        """Kernel side of one endpoint: veth pair, into the netns, addressed, up."""
+        from stackctl.net.netlink import Netlink
+
+        tmp = names.temp_peer_name(ep.container_id, ep.network_id)
+        with Netlink() as nl:
+            if nl.link_kind(info.bridge) != "bridge":
+                self.ensure_bridge(info)  # repair: the bridge vanished (reboot, crash)
+            nl.delete_link(ep.host_veth)  # a leftover of a crashed attempt
+            nl.delete_link(tmp)
+            nl.create_veth(ep.host_veth, tmp, mtu=info.mtu, peer_mac=ep.mac)
+            nl.set_master(ep.host_veth, info.bridge)
+            nl.set_up(ep.host_veth)
+            nl.move_to_netns(tmp, netns, new_name=ep.ifname)
+        with Netlink(netns) as nl:
+            nl.add_address(ep.ifname, ep.address)
+            nl.set_up(ep.ifname)
+            if default_route and nl.default_gateway() is None:
+                nl.add_route(None, info.gateway, ifname=ep.ifname)
+
+    def setup_container(self, container_id: str, requests: Sequence[EndpointRequest], *,
+                        names_: Sequence[str] = (), hostname: str | None = None,
+                        ports: Sequence[PortMapping] = ()) -> ContainerNetwork:
+        """Namespace, one veth per network (eth0, eth1...), ports, hosts/resolv.conf.
+
+        ``names_`` are the container's own names (container name, service
+        name); each request's aliases are added on that network only. An
+        empty ``requests`` gives network mode ``none`` (loopback only).
+        On any failure everything made so far is removed again.
+        """
+        infos = [self.get(r.network) for r in requests]  # NotFound before anything exists
+        if len({i.id for i in infos}) != len(infos):
+            raise UsageError("a container can join each network only once")
+        for req, info in zip(requests, infos, strict=True):
+            if req.ip is not None and req.ip not in info.subnet:
+                raise UsageError(f"--ip {req.ip} is outside network {info.name!r} "
+                                 f"({info.subnet})")
+        published: list[PortMapping] = []
+        if ports:
+            if not infos:
+                raise UsageError("published ports need a bridge network",
+                                 hint="drop -p, or use --network bridge")
+            if not Firewall.available():
+                raise NetError("cannot publish ports: nftables (`nft`) is not installed",
+                               hint="apt-get install nftables")
+            published = resolve(list(ports), [m for m, _ in self.firewall.published()])
+        netns = self.netns_path(container_id)
+        try:
+            create_netns(netns)
+            eps = []
+            routed = False
+            for i, (req, info) in enumerate(zip(requests, infos, strict=True)):
+                aliases = [*names_, *req.aliases]
+                ep = self._lease(container_id, info, req, aliases, names.container_ifname(i))
+                eps.append(ep)
+                route = not info.internal and not routed
+                self._plug(ep, info, netns, default_route=route)
+                routed = routed or route
+            if published:
+                self.firewall.publish(published, eps[0].address.ip)
+            hosts, resolv = self._write_files(container_id, eps, hostname or container_id[:12],
+                                              list(names_))
+        except BaseException:
+            self.teardown_container(container_id)
+            raise
+        return ContainerNetwork(container_id, netns, tuple(eps), hosts, resolv,
+                                tuple(published))
+
+    def connect(self, container_id: str, req: EndpointRequest, *,
+                names_: Sequence[str] = ()) -> Endpoint:
+        """Join a running container (its namespace exists) to one more network."""
+        netns = self.netns_path(container_id)
+        if not is_netns(netns):
+            raise Conflict(f"container {container_id[:12]} has no network namespace",
+                           hint="start the container first")
+        info = self.get(req.network)
+        used = {ep.ifname for ep in self.endpoints(container_id=container_id)}
+        ifname = next(names.container_ifname(i) for i in range(len(used) + 1)
+                      if names.container_ifname(i) not in used)
+        ep = self._lease(container_id, info, req, [*names_, *req.aliases], ifname)
+        try:
+            self._plug(ep, info, netns, default_route=not info.internal)
+        except BaseException:
+            self._unplug(ep)
+            raise
+        return ep
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        info = self.get(network)
+        eps = [e for e in self.endpoints(container_id=container_id) if e.network_id == info.id]
+        if not eps:
+            raise NotFound(f"container {container_id[:12]} is not connected to network "
+                           f"{info.name!r}")
+        self.firewall.unpublish(eps[0].address.ip) if Firewall.available() else None
+        self._unplug(eps[0])
+
+    def _unplug(self, ep: Endpoint) -> None:
+        from stackctl.net.netlink import Netlink
+
+        with Netlink() as nl:  # deleting one end of a veth deletes both
+            nl.delete_link(ep.host_veth)
+            nl.delete_link(names.temp_peer_name(ep.container_id, ep.network_id))
+        with self.state.transaction() as db:
+            db.execute("DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
+                       (ep.container_id, ep.network_id))
+
+    def teardown_container(self, container_id: str) -> None:
+        """Release ports, leases, veths, namespace and files. Idempotent."""
+        eps = self.endpoints(container_id=container_id)
+        if eps and Firewall.available():
+            for ep in eps:
+                self.firewall.unpublish(ep.address.ip)
+        for ep in eps:
+            self._unplug(ep)
+        # leases of networks whose row vanished cannot be joined; drop them directly
+        with self.state.transaction() as db:
+            db.execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))
+        remove_netns(self.netns_path(container_id))
+        shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
+
+    def repair(self, live: Iterable[str] | None = None) -> list[str]:
+        """Tear down endpoints of containers whose namespace is gone (or not in
+        ``live``, when the engine says which containers are running)."""
+        keep = set(live) if live is not None else None
+        ids = {r[0] for r in self.state.db.execute("SELECT DISTINCT container_id FROM endpoints")}
+        dead = sorted(c for c in ids if (keep is not None and c not in keep)
+                      or not is_netns(self.netns_path(c)))
+        for cid in dead:
+            self.teardown_container(cid)
+        return dead
+
+    def published_ports(self, container_id: str) -> list[PortMapping]:
+        if not Firewall.available():
+            return []
+        mine = {ep.address.ip for ep in self.endpoints(container_id=container_id)}
+        return sorted(m for m, ip in self.firewall.published() if ip in mine)
+
+    # -- files -----------------------------------------------------------------
+
+    def _write_files(self, container_id: str, eps: Sequence[Endpoint], hostname: str,
+                     own_names: list[str]) -> tuple[Path, Path]:
+        d = self.files_dir(container_id)
+        d.mkdir(parents=True, exist_ok=True)
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        if eps:
+            extra = " ".join(dict.fromkeys(n for n in own_names if n != hostname))
+            lines.append(f"{eps[0].address.ip}\t{hostname} {extra}".rstrip())
+        hosts = d / "hosts"
+        _write(hosts, "\n".join(lines) + "\n")
+        resolv = d / "resolv.conf"
+        from stackctl.net.dns import DNS_ADDRESS
+
+        search = [ln for ln in _read_lines(Path("/etc/resolv.conf")) if ln.startswith("search")]
+        _write(resolv, "\n".join([f"nameserver {DNS_ADDRESS}", *search, "options ndots:0"])
+               + "\n")
+        return hosts, resolv
+
+
+def _read_lines(p: Path) -> list[str]:
+    try:
+        return p.read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+__all__ = ["NetworkManager"]

@@ -1,0 +1,303 @@
+"""Bridge networks on the real kernel: namespaces, veths, names, isolation.
+
+Each test makes its own namespaces through NetworkManager (the containers of
+the engine will use the same calls) and sends real traffic between them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+import select
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stackctl.errors import AlreadyExists, Conflict, NetError, NotFound, UsageError
+from stackctl.net.manager import NetworkManager
+from stackctl.net.model import EndpointRequest
+from stackctl.net.netlink import Netlink
+from stackctl.net.netns import is_netns
+from tests.net.conftest import Procs, query, run_python
+
+pytestmark = pytest.mark.kernel
+
+ECHO_TCP = """
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", {port})); s.listen(64); print("ready", flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b"hello from " + c.recv(100)); c.close()
+"""
+ECHO_UDP = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", {port}))
+print("ready", flush=True)
+while True:
+    d, a = s.recvfrom(100); s.sendto(b"udp " + d, a)
+"""
+CLIENT_TCP = """
+import socket
+c = socket.create_connection(("{host}", {port}), timeout=5)
+c.sendall(b"{me}"); print(c.recv(100).decode())
+"""
+
+
+def cid() -> str:
+    return secrets.token_hex(32)
+
+
+def wait_ready(p: subprocess.Popen[str]) -> None:
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == "ready", p.stderr.read() if p.stderr else ""
+
+
+def links() -> set[str]:
+    with Netlink() as nl:
+        return set(nl.links())
+
+
+def test_two_namespaces_talk_tcp_by_name(nm: NetworkManager, procs: Procs, resolvers,
+                                         unique: str) -> None:
+    net = nm.create(f"app{unique}")
+    web, client = cid(), cid()
+    w = nm.setup_container(web, [EndpointRequest(net.name)], names_=("web",), hostname="web")
+    c = nm.setup_container(client, [EndpointRequest(net.name)], names_=("client",))
+    assert w.endpoints[0].ifname == "eth0" and w.primary_ip in net.subnet
+    resolvers(nm, client)
+    wait_ready(procs.python_in(w.netns, ECHO_TCP.format(port=8080)))
+    # the real libc resolver of the client, reading the resolv.conf we wrote
+    out = run_python(c.netns, CLIENT_TCP.format(host="web", port=8080, me="client"),
+                     files=(c.hosts, c.resolv_conf))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "hello from client"
+    # its own name comes from /etc/hosts, the short id too
+    out = run_python(c.netns, "import socket; print(socket.gethostbyname('client'))",
+                     files=(c.hosts, c.resolv_conf))
+    assert out.stdout.strip() == str(c.primary_ip)
+    assert query(c.netns, web[:12]) == (0, [str(w.primary_ip)])
+
+
+def test_recreated_peer_keeps_resolving_and_replicas_all_resolve(
+        nm: NetworkManager, resolvers, unique: str) -> None:
+    net = nm.create(f"rr{unique}")
+    client = cid()
+    c = nm.setup_container(client, [EndpointRequest(net.name)], names_=("client",))
+    resolvers(nm, client)
+    first = cid()
+    old = nm.setup_container(first, [EndpointRequest(net.name, aliases=("db",))],
+                             names_=("proj-db-1",))
+    assert query(c.netns, "db") == (0, [str(old.primary_ip)])
+    assert query(c.netns, "PROJ-DB-1") == (0, [str(old.primary_ip)])
+    nm.teardown_container(first)
+    assert query(c.netns, "db")[1] == []
+    # something else takes the old address; the recreated db gets a new one
+    squatter = nm.setup_container(cid(), [EndpointRequest(net.name)])
+    assert squatter.primary_ip == old.primary_ip
+    new = nm.setup_container(cid(), [EndpointRequest(net.name, aliases=("db",))],
+                             names_=("proj-db-1",))
+    assert new.primary_ip != old.primary_ip
+    assert query(c.netns, "db") == (0, [str(new.primary_ip)])
+    # two replicas under one service name: both addresses
+    rep = nm.setup_container(cid(), [EndpointRequest(net.name, aliases=("db",))],
+                             names_=("proj-db-2",))
+    rcode, ips = query(c.netns, "db")
+    assert rcode == 0 and sorted(ips) == sorted([str(new.primary_ip), str(rep.primary_ip)])
+    # AAAA for a known name: empty NOERROR, so resolvers do not wait or fall over
+    assert query(c.netns, "db", qtype=28) == (0, [])
+    # a name on a network the client does not share is not visible
+    other = nm.create(f"rro{unique}")
+    nm.setup_container(cid(), [EndpointRequest(other.name, aliases=("hidden",))])
+    assert query(c.netns, "hidden") == (3, [])
+
+
+def test_udp_between_namespaces(nm: NetworkManager, procs: Procs, unique: str) -> None:
+    net = nm.create(f"udp{unique}")
+    a = nm.setup_container(cid(), [EndpointRequest(net.name)])
+    b = nm.setup_container(cid(), [EndpointRequest(net.name)])
+    wait_ready(procs.python_in(a.netns, ECHO_UDP.format(port=5353)))
+    out = run_python(b.netns, f"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+s.sendto(b"ping", ("{a.primary_ip}", 5353)); print(s.recv(100).decode())
+""")
+    assert out.stdout.strip() == "udp ping", out.stderr
+
+
+def test_isolation_between_networks_and_internal_has_no_route(
+        nm: NetworkManager, procs: Procs, unique: str) -> None:
+    n1, n2 = nm.create(f"iso1{unique}"), nm.create(f"iso2{unique}")
+    internal = nm.create(f"int{unique}", internal=True)
+    a = nm.setup_container(cid(), [EndpointRequest(n1.name)])
+    b = nm.setup_container(cid(), [EndpointRequest(n2.name)])
+    both = nm.setup_container(cid(), [EndpointRequest(n1.name), EndpointRequest(n2.name)])
+    i = nm.setup_container(cid(), [EndpointRequest(internal.name)])
+    wait_ready(procs.python_in(a.netns, ECHO_TCP.format(port=7000)))
+    probe = """
+import socket
+try:
+    socket.create_connection(("{ip}", 7000), timeout=1.5); print("reached")
+except OSError as e:
+    print("blocked", e)
+"""
+    assert run_python(b.netns, probe.format(ip=a.primary_ip)).stdout.startswith("blocked")
+    assert run_python(i.netns, probe.format(ip=a.primary_ip)).stdout.startswith("blocked")
+    assert run_python(both.netns, probe.format(ip=a.primary_ip)).stdout.startswith("reached")
+    assert [e.ifname for e in both.endpoints] == ["eth0", "eth1"]
+    route = subprocess.run(["nsenter", f"--net={i.netns}", "ip", "-4", "route"],
+                           capture_output=True, text=True).stdout
+    assert "default" not in route
+    route = subprocess.run(["nsenter", f"--net={a.netns}", "ip", "-4", "route"],
+                           capture_output=True, text=True).stdout
+    assert f"default via {n1.gateway}" in route
+
+
+def test_fifty_endpoints_on_one_bridge_reach_each_other(nm: NetworkManager, resolvers,
+                                                        unique: str) -> None:
+    import socket
+
+    from stackctl.net.netns import run_in_netns
+
+    net = nm.create(f"big{unique}")
+    cns = [nm.setup_container(cid(), [EndpointRequest(net.name)], names_=(f"svc{k}",))
+           for k in range(50)]
+    assert len({c.primary_ip for c in cns}) == 50
+    socks = [run_in_netns(c.netns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+             for c in cns]
+    try:
+        for s, c in zip(socks, cns, strict=True):
+            s.bind((str(c.primary_ip), 9999))
+            s.setblocking(False)
+        owner = {s.fileno(): j for j, s in enumerate(socks)}
+        # every namespace sends to every other one, ten senders at a time.
+        # The kernel's ARP table is ONE table for all namespaces (gc_thresh3 =
+        # 1024 entries here), and 50 x 49 neighbours overflow it, as they would
+        # for 50 Docker containers talking all-pairs at once; so each batch's
+        # neighbours are flushed before the next. Lost first packets (ARP
+        # floods to 50 ports) are resent, as any real client would.
+        missing = {(k, j) for k in range(50) for j in range(50) if k != j}
+        for batch in range(0, 50, 10):
+            for _ in range(10):
+                todo = sorted(p for p in missing if batch <= p[0] < batch + 10)
+                if not todo:
+                    break
+                for k, j in todo:
+                    socks[k].sendto(f"{k}".encode(), (str(cns[j].primary_ip), 9999))
+                while True:
+                    ready, _, _ = select.select(socks, [], [], 0.3)
+                    if not ready:
+                        break
+                    for s in ready:
+                        missing.discard((int(s.recv(16)), owner[s.fileno()]))
+            for c in cns:
+                subprocess.run(["nsenter", f"--net={c.netns}", "ip", "neigh", "flush", "all"],
+                               check=True, capture_output=True)
+        assert not missing
+    finally:
+        for s in socks:
+            s.close()
+    # and by name: the first and last see everyone through DNS
+    for c in (cns[0], cns[-1]):
+        resolvers(nm, c.container_id)
+        for k, other in enumerate(cns):
+            assert query(c.netns, f"svc{k}") == (0, [str(other.primary_ip)])
+
+
+def test_bad_input_creates_nothing(nm: NetworkManager, unique: str) -> None:
+    before = links()
+    net = nm.create(f"ok{unique}", subnet="172.31.250.0/24")
+    cases = [
+        (lambda: nm.create(f"ov{unique}", subnet="172.31.250.128/25"), NetError, "overlaps"),
+        (lambda: nm.create(f"bc{unique}", subnet="172.31.300.0/24"), UsageError, "invalid CIDR"),
+        (lambda: nm.create(f"hr{unique}", subnet="192.0.2.0/25"), NetError, "host's route"),
+        (lambda: nm.create("x" * 70), UsageError, "characters long"),
+        (lambda: nm.create(f"br{unique}", options={"bridge.name": "much-too-long-bridge"}),
+         UsageError, "at most 15"),
+        (lambda: nm.create(f"ok{unique}"), AlreadyExists, "already exists"),
+        (lambda: nm.create(f"gw{unique}", subnet="172.31.251.0/24", gateway="172.31.252.1"),
+         UsageError, "not a usable host"),
+    ]
+    for fn, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            fn()
+    assert [n.name for n in nm.networks()] == [net.name]
+    c = cid()
+    bad_setups = [
+        ([EndpointRequest(net.name), EndpointRequest(f"nope{unique}")], NotFound),
+        ([EndpointRequest(net.name, ip=ipaddress.IPv4Address("10.9.9.9"))], UsageError),
+        ([EndpointRequest(net.name, ip=net.gateway)], UsageError),
+    ]
+    for reqs, exc in bad_setups:
+        with pytest.raises(exc):
+            nm.setup_container(c, reqs)
+        assert not nm.netns_path(c).exists()
+        assert nm.endpoints(container_id=c) == []
+    assert links() - before == {net.bridge}
+    nm.remove(net.name)
+    assert links() - before == set()
+
+
+def test_static_ip_remove_in_use_prune_and_inspect(nm: NetworkManager, unique: str) -> None:
+    net = nm.create(f"st{unique}", subnet="172.31.249.0/24", gateway="172.31.249.254",
+                    labels={"stackctl.project": "p"}, mtu=1400)
+    c = cid()
+    cn = nm.setup_container(c, [EndpointRequest(net.name, ip=ipaddress.IPv4Address(
+        "172.31.249.7"))], names_=("static",))
+    assert str(cn.primary_ip) == "172.31.249.7"
+    with pytest.raises(NetError, match="already in use"):
+        nm.setup_container(cid(), [EndpointRequest(net.name, ip=cn.primary_ip)])
+    mtu = subprocess.run(["nsenter", f"--net={cn.netns}", "cat",
+                          "/sys/class/net/eth0/mtu"], capture_output=True, text=True).stdout
+    assert mtu.strip() == "1400"
+    doc = nm.inspect(net.name)
+    assert doc["IPAM"]["Config"] == [{"Subnet": "172.31.249.0/24", "Gateway": "172.31.249.254"}]
+    assert doc["Containers"][c]["IPv4Address"] == "172.31.249.7/24"
+    assert doc["Labels"] == {"stackctl.project": "p"}
+    json.dumps(doc)
+    assert nm.get(net.id[:8]).name == net.name
+    with pytest.raises(Conflict, match="in use"):
+        nm.remove(net.name)
+    unused = nm.create(f"un{unique}")
+    assert nm.prune() == [unused.name]
+    nm.teardown_container(c)
+    nm.teardown_container(c)  # idempotent
+    assert nm.prune() == [net.name]
+
+
+def test_connect_disconnect_live(nm: NetworkManager, unique: str) -> None:
+    n1, n2 = nm.create(f"c1{unique}"), nm.create(f"c2{unique}")
+    c = cid()
+    cn = nm.setup_container(c, [EndpointRequest(n1.name)])
+    ep = nm.connect(c, EndpointRequest(n2.name, aliases=("extra",)))
+    assert ep.ifname == "eth1"
+    with pytest.raises(AlreadyExists):
+        nm.connect(c, EndpointRequest(n2.name))
+    addrs = subprocess.run(["nsenter", f"--net={cn.netns}", "ip", "-4", "-o", "addr"],
+                           capture_output=True, text=True).stdout
+    assert str(ep.address.ip) in addrs
+    nm.disconnect(c, n2.name)
+    with pytest.raises(NotFound):
+        nm.disconnect(c, n2.name)
+    assert [e.network_name for e in nm.endpoints(container_id=c)] == [n1.name]
+    nm.remove(n2.name)
+
+
+def test_crash_repair(nm: NetworkManager, unique: str) -> None:
+    net = nm.create(f"cr{unique}")
+    c = cid()
+    cn = nm.setup_container(c, [EndpointRequest(net.name)])
+    host_veth = cn.endpoints[0].host_veth
+    # the bridge vanished (host reboot, someone ran ip link del): next use rebuilds it
+    with Netlink() as nl:
+        nl.delete_link(net.bridge)
+    nm.ensure_bridge(net)
+    assert net.bridge in links()
+    # a container whose namespace is gone is cleaned up by repair()
+    from stackctl.net.netns import remove_netns
+
+    remove_netns(cn.netns)
+    assert nm.repair() == [c]
+    assert host_veth not in links() and not is_netns(Path(cn.netns))
+    assert nm.endpoints(container_id=c) == []
