@@ -58,6 +58,9 @@ def import_cmd(
     from stackctl.errors import UsageError
 
     src: Path | BinaryIO
+    if file.startswith(("http://", "https://")):
+        raise UsageError(f"import: cannot fetch {file}: importing from a URL is not supported",
+                         hint="download the tarball first, then `stackctl import FILE`")
     if file == "-":
         src = sys.stdin.buffer
     else:
@@ -110,24 +113,12 @@ def images_cmd(
 def _render_rows(rows: list, fmt: str, *, no_trunc: bool, digests: bool) -> None:  # type: ignore[type-arg]
     import json
 
-    from stackctl.engine.images import present
-
     if fmt == "json":
         for r in rows:
             typer.echo(json.dumps(r.fields(no_trunc), separators=(",", ":")))
         return
     if fmt and fmt != "table":
-        template = fmt
-        header = None
-        if template.startswith("table "):
-            template = template[len("table "):]
-            header = present.render_template(template, {k: k.upper() for k in
-                                                        rows[0].fields(no_trunc)}) if rows \
-                else None
-        if header:
-            typer.echo(header)
-        for r in rows:
-            typer.echo(present.render_template(template, r.fields(no_trunc)))
+        _render_template_rows([r.fields(no_trunc) for r in rows], fmt)
         return
     headers = ["REPOSITORY", "TAG", *(["DIGEST"] if digests else []), "IMAGE ID", "CREATED",
                "SIZE"]
@@ -137,6 +128,32 @@ def _render_rows(rows: list, fmt: str, *, no_trunc: bool, digests: bool) -> None
         lines.append([f["Repository"], f["Tag"], *([f["Digest"]] if digests else []), f["ID"],
                       f["CreatedSince"], f["Size"]])
     typer.echo(_table(headers, lines))
+
+
+_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+            "CreatedBy": "CREATED BY", "SharedSize": "SHARED SIZE",
+            "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE"}
+
+
+def _render_template_rows(rows: list[dict[str, str]], fmt: str) -> None:
+    """A Go template per row; ``table ...`` adds Docker's header and aligns columns."""
+    import re
+
+    from stackctl.engine.images import present
+
+    if not fmt.startswith("table "):
+        for r in rows:
+            typer.echo(present.render_template(fmt, r))
+        return
+    template = fmt[len("table "):]
+    header = re.sub(r"\{\{\s*\.(\w+)\s*\}\}",
+                    lambda m: _HEADERS.get(m.group(1), m.group(1).upper()), template)
+    header = header.replace("\\t", "\t")
+    lines = [present.render_template(template, r).split("\t") for r in rows]
+    heads = header.split("\t")
+    width = max([len(heads), *(len(x) for x in lines)])
+    pad = [[*x, *([""] * (width - len(x)))] for x in [heads, *lines]]
+    typer.echo(_table(pad[0], pad[1:]).rstrip())
 
 
 # -- rmi, tag -----------------------------------------------------------------------------
@@ -230,8 +247,7 @@ def history_cmd(
             typer.echo(json.dumps(r, separators=(",", ":")))
         return
     if fmt and fmt != "table":
-        for r in rows:
-            typer.echo(present.render_template(fmt, r))
+        _render_template_rows(rows, fmt)
         return
     typer.echo(_table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
                       [[r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]]
