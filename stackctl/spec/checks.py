@@ -182,8 +182,10 @@ def reference_problems(
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 
 
-def name_problems(spec: StackFile, active: Sequence[str], positions: Positions) -> list[SpecError]:
-    """Service names compose accepts, and container names that stay unique."""
+def name_problems(
+    spec: StackFile, active: Sequence[str], positions: Positions, *, containers: bool = True
+) -> list[SpecError]:
+    """Service names compose accepts, and (``containers``) container names that stay unique."""
     out: list[SpecError] = []
     for name in spec.services:
         if not _NAME.fullmatch(name):
@@ -196,7 +198,7 @@ def name_problems(spec: StackFile, active: Sequence[str], positions: Positions) 
                 )
             )
     owners: dict[str, str] = {}
-    for name in active:
+    for name in active if containers else ():
         svc = spec.services[name]
         cname = svc.container_name
         if cname is None or "$" in cname:

@@ -57,7 +57,7 @@ def project_from_raw(
     active, disabled = select_services(spec.services, profiles, services, raw.positions)
     problems = reference_problems(spec, active, raw.data, raw.positions) if consistency else []
     problems += cycle_problems(spec, active, raw.positions)
-    problems += name_problems(spec, active, raw.positions)
+    problems += name_problems(spec, active, raw.positions, containers=consistency)
     problems += _missing_env_files(spec, active, raw)
     if problems:
         raise SpecValidationError(sort_problems(problems))
