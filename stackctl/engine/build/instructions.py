@@ -9,7 +9,6 @@ HEALTHCHECK options, ONBUILD triggers.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -461,6 +460,8 @@ def parse_instruction(node: Node, *, file: str = "Dockerfile") -> Instruction:
     """The typed instruction for ``node``; DockerfileParseError names the line."""
     parser = _PARSERS.get(node.cmd)
     if parser is None:
+        import difflib
+
         word = node.original.split()[0] if node.original.split() else node.cmd
         close = difflib.get_close_matches(node.cmd, INSTRUCTIONS, n=1, cutoff=0.6)
         hint = (f"did you mean {close[0].upper()}?" if close
