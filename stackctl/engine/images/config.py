@@ -13,9 +13,8 @@ of a loaded image must not change).
 from __future__ import annotations
 
 import json
-import platform
+import os
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from stackctl.errors import ImageError
@@ -247,13 +246,15 @@ class Image:
 
 
 def host_architecture() -> str:
-    machine = platform.machine()
+    machine = os.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(
         machine, machine)
 
 
 def now_rfc3339() -> str:
     """UTC with nanosecond-style precision, as Docker writes ``created``."""
+    from datetime import UTC, datetime
+
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

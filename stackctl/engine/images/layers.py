@@ -25,11 +25,8 @@ images sharing a base share the flattened dir too.
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
 import hashlib
-import lzma
 import os
 import secrets
 import shutil
@@ -37,7 +34,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Literal
 
-from stackctl.engine.images import tarsafe
 from stackctl.engine.images.content import digest_hex
 from stackctl.errors import ImageError
 
@@ -73,6 +69,11 @@ def decompressed(src: IO[bytes], kind: Compression) -> IO[bytes]:
     """A reader of the uncompressed bytes of ``src``."""
     if kind is None:
         return src
+    # imported here: the run path resolves images without ever decompressing
+    import bz2
+    import gzip
+    import lzma
+
     if kind == "gzip":
         return gzip.GzipFile(fileobj=src, mode="rb")  # type: ignore[return-value]
     if kind == "bzip2":
@@ -126,6 +127,8 @@ class LayerStore:
 
     def unpack(self, chain_id: str, tar: Path | IO[bytes]) -> int:
         """Unpack a layer tar (any compression) once; return its content size in bytes."""
+        from stackctl.engine.images import tarsafe
+
         final = self.layers_dir / digest_hex(chain_id)
         if (final / "diff").is_dir():
             return _du(final / "diff")
@@ -173,6 +176,8 @@ class LayerStore:
                 *(self.path(c) for c in chains[merged:])]
 
     def _flattened(self, chains: Sequence[str], blobs: Sequence[Path]) -> Path:
+        from stackctl.engine.images import tarsafe
+
         final = self.flat_dir / digest_hex(chains[-1])
         if (final / "diff").is_dir():
             return final / "diff"

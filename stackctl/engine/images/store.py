@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from stackctl.engine.images import reference
-from stackctl.engine.images.changes import apply_changes
 from stackctl.engine.images.config import (
     MEDIA_CONFIG,
     MEDIA_LAYER,
@@ -164,6 +163,8 @@ class ImageStore:
                    changes: Sequence[str] = (), message: str = "",
                    source_name: str = "") -> ImageRecord:
         """``docker import``: a rootfs tarball (plain, gzip, bzip2, xz) as a one-layer image."""
+        from stackctl.engine.images.changes import apply_changes
+
         target = reference.parse(ref) if ref else None
         config = apply_changes(ImageConfig(), changes)
         with self._lock():
