@@ -73,8 +73,8 @@ def resolve_extends(doc: LoadedFile, load: FileLoader) -> tuple[dict[str, Any], 
     data = dict(doc.data)
     data["services"] = out_services
     root_kids = dict(doc.pos.children) if isinstance(doc.pos.children, dict) else {}
-    root_kids["services"] = Pos(main.services_pos.loc, kids)
-    return data, Pos(doc.pos.loc, root_kids)
+    root_kids["services"] = Pos(main.services_pos.where, kids)
+    return data, Pos(doc.pos.where, root_kids)
 
 
 class _Resolver:
@@ -142,7 +142,7 @@ class _Resolver:
         own = {k: v for k, v in svc.items() if k != "extends"}
         own_kids = {k: v for k, v in (spos.children or {}).items() if k != "extends"} \
             if isinstance(spos.children, dict) else {}
-        own_pos = Pos(spos.loc, own_kids)
+        own_pos = Pos(spos.where, own_kids)
         if base is None:
             result: tuple[Any, Pos] = (own, own_pos)
         else:
@@ -154,7 +154,7 @@ class _Resolver:
                 prefix = os.path.relpath(target.source.base_dir, doc.source.base_dir)
                 base = rebase_service_paths(base, prefix)
             merged, mpos = merge(base, bpos, own, own_pos, ("services", name))
-            result = (merged, Pos(spos.loc, mpos.children))
+            result = (merged, Pos(spos.where, mpos.children))
         doc.resolved[name] = result
         return result
 

@@ -57,7 +57,7 @@ def apply_include(data: dict[str, Any], pos: Pos, *, file: str, base_dir: str,
     ipos = pos.child("include")
     if not isinstance(entries, list):
         entries = [entries]
-        ipos = Pos(ipos.loc, [ipos])
+        ipos = Pos(ipos.where, [ipos])
     out = {k: v for k, v in data.items() if k != "include"}
     kids = {k: v for k, v in (pos.children or {}).items() if k != "include"} \
         if isinstance(pos.children, dict) else {}
@@ -66,7 +66,7 @@ def apply_include(data: dict[str, Any], pos: Pos, *, file: str, base_dir: str,
         request = _request(entry, ipos.child(i), i, base_dir, environment, chain)
         sub, sub_pos = load(request)
         _import(out, kids, sub, sub_pos, request.files[0], ipos.child(i).loc)
-    return out, Pos(pos.loc, kids)
+    return out, Pos(pos.where, kids)
 
 
 def _request(entry: Any, epos: Pos, index: int, base_dir: str,
@@ -135,7 +135,7 @@ def _import(out: dict[str, Any], kids: dict[str, Pos], sub: dict[str, Any], sub_
             continue
         target = out.get(section)
         target = dict(target) if isinstance(target, dict) else {}
-        spos = kids.get(section) or Pos(loc, {})
+        spos = kids.get(section) or Pos.of(loc, {})
         tkids = dict(spos.children) if isinstance(spos.children, dict) else {}
         sub_kids = sub_pos.child(section)
         for name, value in items.items():
@@ -151,7 +151,7 @@ def _import(out: dict[str, Any], kids: dict[str, Pos], sub: dict[str, Any], sub_
             target[name] = value
             tkids[name] = sub_kids.child(name)
         out[section] = target
-        kids[section] = Pos(spos.loc, tkids)
+        kids[section] = Pos(spos.where, tkids)
 
 
 def make_paths_absolute(data: dict[str, Any], project_dir: str) -> dict[str, Any]:

@@ -147,6 +147,7 @@ class Interpolator:
         self.environ = environ
         self.missing: dict[str, str] = {}  # name -> key path where first seen
         self._path: KeyPath = ()
+        self._stack: list[str | int] = []
 
     def _on_missing(self, name: str) -> None:
         self.missing.setdefault(name, format_key_path(self._path))
@@ -157,24 +158,53 @@ class Interpolator:
     def tree(self, data: Any, pos: Pos, path: KeyPath = ()) -> Any:
         """A copy of ``data`` with every string value interpolated. Errors are
         SpecErrors located through ``pos``."""
-        if isinstance(data, str):
-            if "$" not in data:
-                return data
-            self._path = path
-            try:
-                return self.text(data)
-            except InterpolationError as exc:
-                hint = None
-                if exc.variable is not None:
-                    hint = f"set {exc.variable} in the environment or in the .env file"
-                else:
-                    hint = "write $$ for a literal dollar sign"
-                raise SpecError(exc.message, location=pos.loc,
-                                key_path=format_key_path(path) or None, hint=hint) from None
-        if isinstance(data, dict):
-            return {k: self.tree(v, pos.child(k), (*path, k)) for k, v in data.items()}
-        if isinstance(data, list):
-            return [self.tree(v, pos.child(i), (*path, i)) for i, v in enumerate(data)]
-        if isinstance(data, Override):
-            return Override(self.tree(data.value, pos, path))
+        self._stack = list(path)
+        return self._walk(data, pos)
+
+    def _walk(self, data: Any, pos: Pos) -> Any:
+        kind = type(data)
+        if kind is str:
+            return self._string(data, pos) if "$" in data else data
+        stack = self._stack
+        if kind is dict:
+            src = pos.children if type(pos.children) is dict else {}
+            out: dict[str, Any] = {}
+            for key, value in data.items():
+                t = type(value)
+                if t is str:
+                    if "$" in value:
+                        stack.append(key)
+                        value = self._string(value, src.get(key, pos))
+                        stack.pop()
+                elif t is dict or t is list or t is Override:
+                    stack.append(key)
+                    value = self._walk(value, src.get(key, pos))
+                    stack.pop()
+                out[key] = value
+            return out
+        if kind is list:
+            src_list = pos.children if type(pos.children) is list else []
+            items: list[Any] = []
+            for i, value in enumerate(data):
+                t = type(value)
+                if (t is str and "$" in value) or t is dict or t is list or t is Override:
+                    stack.append(i)
+                    value = self._walk(value, src_list[i] if i < len(src_list) else pos)
+                    stack.pop()
+                items.append(value)
+            return items
+        if kind is Override:
+            return Override(self._walk(data.value, pos))
         return data
+
+    def _string(self, value: str, pos: Pos) -> str:
+        self._path = tuple(self._stack)
+        try:
+            return self.text(value)
+        except InterpolationError as exc:
+            if exc.variable is not None:
+                hint = f"set {exc.variable} in the environment or in the .env file"
+            else:
+                hint = "write $$ for a literal dollar sign"
+            raise SpecError(exc.message, location=pos.loc,
+                            key_path=format_key_path(self._path) or None, hint=hint) from None

@@ -70,7 +70,7 @@ def _default(base: Any, bpos: Pos, over: Any, opos: Pos, path: KeyPath) -> Locat
     if isinstance(base, list):
         if not isinstance(over, list):
             raise _mismatch(base, over, opos, path)
-        return base + over, Pos(bpos.loc, _kids(bpos, base) + _kids(opos, over))
+        return base + over, Pos(bpos.where, _kids(bpos, base) + _kids(opos, over))
     return over, opos
 
 
@@ -89,7 +89,7 @@ def _merge_mappings(base: dict[str, Any], bpos: Pos, over: dict[str, Any], opos:
         else:
             out[key], kids[key] = merge(out[key], kids.get(key, bpos), value, vpos,
                                         (*path, key))
-    return out, Pos(bpos.loc, kids)
+    return out, Pos(bpos.where, kids)
 
 
 def _kids(pos: Pos, seq: list[Any]) -> list[Pos]:
@@ -148,7 +148,7 @@ def _unique(identity: Callable[[Any], Any]) -> Rule:
                 seen[key] = len(out)
                 out.append(item)
                 out_kids.append(kid)
-        return out, Pos(bpos.loc, out_kids)
+        return out, Pos(bpos.where, out_kids)
 
     return rule
 
@@ -251,7 +251,7 @@ def _by_name(split: Callable[[str], tuple[str, Any]] = _split_assignment) -> Rul
                 kids.pop(key, None)
             else:
                 out[key], kids[key] = value, more_kids[key]
-        return out, Pos(bpos.loc, kids)
+        return out, Pos(bpos.where, kids)
 
     return rule
 
@@ -263,7 +263,7 @@ def _names_to_mapping(default: dict[str, Any] | None) -> Rule:
             return value, pos
         kids = _kids(pos, value)
         return ({str(v): (dict(default) if default is not None else None) for v in value},
-                Pos(pos.loc, {str(v): k for v, k in zip(value, kids, strict=True)}))
+                Pos(pos.where, {str(v): k for v, k in zip(value, kids, strict=True)}))
 
     def rule(base: Any, bpos: Pos, over: Any, opos: Pos, path: KeyPath) -> Located:
         base, bpos = convert(base, bpos)
@@ -276,7 +276,7 @@ def _names_to_mapping(default: dict[str, Any] | None) -> Rule:
 def _build(base: Any, bpos: Pos, over: Any, opos: Pos, path: KeyPath) -> Located:
     def convert(value: Any, pos: Pos) -> tuple[Any, Pos]:
         if isinstance(value, str):
-            return {"context": value}, Pos(pos.loc, {"context": pos})
+            return {"context": value}, Pos(pos.where, {"context": pos})
         return value, pos
 
     base, bpos = convert(base, bpos)
@@ -328,16 +328,21 @@ for _name in ("expose", "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "
               "networks.*.aliases", "networks.*.link_local_ips"):
     _RULES[(*_S, *_name.split("."))] = _unique(_same)
 
-_RULES_BY_LEN: dict[int, list[tuple[Pattern, Rule]]] = {}
+# Indexed by (length, last key) so the lookup done at every merged key is a
+# dict hit plus a short comparison, not a scan of every pattern.
+_INDEX: dict[tuple[int, str], list[tuple[Pattern, Rule]]] = {}
 for _pattern, _rule_fn in _RULES.items():
-    _RULES_BY_LEN.setdefault(len(_pattern), []).append((_pattern, _rule_fn))
+    _INDEX.setdefault((len(_pattern), _pattern[-1]), []).append((_pattern, _rule_fn))
 
 
 def _rule(path: KeyPath) -> Rule | None:
-    candidates = _RULES_BY_LEN.get(len(path))
-    if not candidates or path[0] not in ("services", "networks", "volumes"):
+    n = len(path)
+    if n < 2 or path[0] not in ("services", "networks", "volumes"):
         return None
-    for pattern, rule in candidates:
-        if all(p == "*" or p == part for p, part in zip(pattern, path, strict=True)):
-            return rule
+    last = path[-1]
+    for candidates in (_INDEX.get((n, last)) if isinstance(last, str) else None,
+                       _INDEX.get((n, "*"))):
+        for pattern, rule in candidates or ():
+            if all(p == "*" or p == part for p, part in zip(pattern, path, strict=True)):
+                return rule
     return None

@@ -85,8 +85,8 @@ class _Pipeline:
                     location = doc.pos.child("name").loc
             if isinstance(from_file, str) and self.opts.interpolate:
                 # Only the name: the full interpolation warns once the name is known.
-                from_file = Interpolator(environment).tree(from_file, Pos(location or
-                                                                          Location("?")))
+                from_file = Interpolator(environment).tree(
+                    from_file, Pos.of(location or Location("?")))
         return project_name(self.opts.project_name, environment, from_file, working_dir,
                             location)
 

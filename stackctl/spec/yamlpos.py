@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 __all__ = [
     "RESET",
     "Document",
+    "LocationTable",
     "Override",
     "Pos",
     "flatten",
@@ -83,15 +85,34 @@ class Override:
     value: Any
 
 
-@dataclass(slots=True)
+Where = tuple[str, "int | None", "int | None"]  # (file, line, column), 1-based
+
+
 class Pos:
     """Where a value came from. ``children`` mirrors the value's shape: a dict
     of key -> Pos for a mapping, a list of Pos for a sequence, else None.
     Mutable on purpose: it is a working structure the pipeline rewrites in step
-    with the data; only the flattened ``Positions`` leaves the spec package."""
+    with the data; only the flattened ``Positions`` leaves the spec package.
+    The place is kept as a plain tuple (``where``): a Location object per node
+    would cost more than parsing; ``loc`` builds one when asked."""
 
-    loc: Location
-    children: dict[str, Pos] | list[Pos] | None = None
+    __slots__ = ("children", "where")
+
+    def __init__(self, where: Where, children: dict[str, Pos] | list[Pos] | None = None,
+                 ) -> None:
+        self.where = where
+        self.children = children
+
+    @classmethod
+    def of(cls, loc: Location, children: dict[str, Pos] | list[Pos] | None = None) -> Pos:
+        return cls((loc.file, loc.line, loc.column), children)
+
+    @property
+    def loc(self) -> Location:
+        return Location(*self.where)
+
+    def __repr__(self) -> str:
+        return f"Pos({self.loc}, {self.children!r})"
 
     def child(self, key: str | int) -> Pos:
         """The Pos of ``key``, or this one when the tree has no finer detail."""
@@ -109,6 +130,25 @@ class Pos:
         return node
 
 
+class LocationTable(Mapping[KeyPath, Location]):
+    """``key path -> Location``, building each Location only when looked up."""
+
+    def __init__(self, where: dict[KeyPath, Where]) -> None:
+        self._where = where
+
+    def __getitem__(self, path: KeyPath) -> Location:
+        return Location(*self._where[path])
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._where
+
+    def __iter__(self) -> Iterator[KeyPath]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
 @dataclass
 class Document:
     """One loaded file: data (a mapping, possibly with markers), its Pos tree."""
@@ -124,6 +164,13 @@ _PLAIN = "?plain"  # tag given to untagged plain scalars; resolved by _resolve_p
 
 class _Resolver(yaml.resolver.BaseResolver):
     """Tags only by node kind; plain scalars are marked for ``_resolve_plain``."""
+
+    # No path resolvers: skip the bookkeeping the parser calls for every node.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
 
     def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is ScalarNode:
@@ -178,54 +225,64 @@ def _parse_int(text: str) -> int:
     return sign * int(body, 0)
 
 
+_STR_TAGS = frozenset({"tag:yaml.org,2002:str", "!"})
+
+
 class _Builder:
+    """Walks the node graph once. Hot path: a compose file is mostly short
+    plain scalars, so scalars are resolved inline and the key path is a
+    list pushed and popped as we go, turned into a tuple only for errors."""
+
     def __init__(self, file: str) -> None:
         self.file = file
+        self.path: list[str | int] = []
         self.active: set[int] = set()  # alias nodes being expanded, against recursion
 
-    def loc(self, node: Node) -> Location:
+    def where(self, node: Node) -> Where:
         mark = node.start_mark
-        return Location(self.file, mark.line + 1, mark.column + 1)
+        return (self.file, mark.line + 1, mark.column + 1)
 
-    def error(self, message: str, node: Node, path: KeyPath, hint: str | None = None) -> SpecError:
-        return SpecError(message, location=self.loc(node), key_path=format_key_path(path) or None,
-                         hint=hint)
+    def loc(self, node: Node) -> Location:
+        return Location(*self.where(node))
 
-    def build(self, node: Node, path: KeyPath, loc: Location) -> tuple[Any, Pos]:
+    def error(self, message: str, node: Node, hint: str | None = None) -> SpecError:
+        return SpecError(message, location=self.loc(node),
+                         key_path=format_key_path(tuple(self.path)) or None, hint=hint)
+
+    def build(self, node: Node, loc: Where) -> tuple[Any, Pos]:
         tag = node.tag
+        if type(node) is ScalarNode:
+            if tag == _PLAIN:
+                return _resolve_plain(node.value), Pos(loc)
+            if tag in _STR_TAGS:
+                return node.value, Pos(loc)
         if tag == "!reset":
             return RESET, Pos(loc)
         if tag == "!override":
-            value, pos = self._untagged(node, path, loc)
+            value, pos = self._untagged(node, loc)
             return Override(value), pos
-        return self._untagged(node, path, loc)
+        return self._untagged(node, loc)
 
-    def _untagged(self, node: Node, path: KeyPath, loc: Location) -> tuple[Any, Pos]:
+    def _untagged(self, node: Node, loc: Where) -> tuple[Any, Pos]:
         if isinstance(node, ScalarNode):
-            return self._scalar(node, path), Pos(loc)
+            return self._scalar(node), Pos(loc)
         if id(node) in self.active:
-            raise self.error("recursive YAML alias", node, path)
+            raise self.error("recursive YAML alias", node)
         self.active.add(id(node))
         try:
             if isinstance(node, SequenceNode):
-                items: list[Any] = []
-                kids: list[Pos] = []
-                for i, item in enumerate(node.value):
-                    value, pos = self.build(item, (*path, i), self.loc(item))
-                    items.append(value)
-                    kids.append(pos)
-                return items, Pos(loc, kids)
+                return self._sequence(node, loc)
             assert isinstance(node, MappingNode)
-            return self._mapping(node, path, loc)
+            return self._mapping(node, loc)
         finally:
             self.active.discard(id(node))
 
-    def _scalar(self, node: ScalarNode, path: KeyPath) -> Any:
+    def _scalar(self, node: ScalarNode) -> Any:
         tag, text = node.tag, node.value
         if tag == _PLAIN:
             return _resolve_plain(text)
-        if tag in ("tag:yaml.org,2002:str", "!"):
-            return text
+        if tag in _STR_TAGS or tag == "!override":
+            return text if tag != "!override" else _resolve_plain(text)
         try:
             if tag == "tag:yaml.org,2002:int":
                 return _parse_int(text.replace("_", ""))
@@ -238,29 +295,50 @@ class _Builder:
             if tag == "tag:yaml.org,2002:null":
                 return None
         except ValueError:
-            raise self.error(f"cannot read {text!r} as {tag.rsplit(':', 1)[-1]}", node,
-                             path) from None
-        raise self.error(f"unsupported YAML tag {tag}", node, path,
+            raise self.error(f"cannot read {text!r} as {tag.rsplit(':', 1)[-1]}",
+                             node) from None
+        raise self.error(f"unsupported YAML tag {tag}", node,
                          hint="compose files support the !reset and !override tags")
 
-    def _mapping(self, node: MappingNode, path: KeyPath, loc: Location) -> tuple[Any, Pos]:
+    def _sequence(self, node: SequenceNode, loc: Where) -> tuple[Any, Pos]:
+        items: list[Any] = []
+        kids: list[Pos] = []
+        path = self.path
+        file = self.file
+        for i, item in enumerate(node.value):
+            path.append(i)
+            mark = item.start_mark
+            value, pos = self.build(item, (file, mark.line + 1, mark.column + 1))
+            path.pop()
+            items.append(value)
+            kids.append(pos)
+        return items, Pos(loc, kids)
+
+    def _mapping(self, node: MappingNode, loc: Where) -> tuple[Any, Pos]:
         out: dict[str, Any] = {}
         kids: dict[str, Pos] = {}
-        key_lines: dict[str, int] = {}
-        merges: list[tuple[Node, Location]] = []
+        merges: list[tuple[Node, Where]] = []
+        path = self.path
+        file = self.file
         for key_node, value_node in node.value:
-            if (isinstance(key_node, ScalarNode) and key_node.tag == _PLAIN
-                    and key_node.value == "<<"):
-                merges.append((value_node, self.loc(key_node)))
-                continue
-            key = self._key(key_node, path)
+            if type(key_node) is not ScalarNode:
+                raise self.error("a mapping key must be a scalar", key_node)
+            key = key_node.value
+            mark = key_node.start_mark
+            key_loc = (file, mark.line + 1, mark.column + 1)
+            if key_node.tag == _PLAIN:
+                if key == "<<":
+                    merges.append((value_node, key_loc))
+                    continue
+                if key in _NULLS:  # keys stay as written; compose makes every key a string
+                    key = "null" if key else ""
+            path.append(key)
             if key in kids:
                 raise self.error(
-                    f'duplicate key "{key}" (already defined at line {key_lines[key]})',
-                    key_node, (*path, key), hint="remove one of the two definitions")
-            key_loc = self.loc(key_node)
-            key_lines[key] = key_loc.line or 0
-            out[key], kids[key] = self.build(value_node, (*path, key), key_loc)
+                    f'duplicate key "{key}" (already defined at line {kids[key].where[1]})',
+                    key_node, hint="remove one of the two definitions")
+            out[key], kids[key] = self.build(value_node, key_loc)
+            path.pop()
         for value_node, merge_loc in merges:
             # ``<<: *a`` or ``<<: [*a, *b]``: keys already present win, and so do
             # earlier entries of the list (YAML merge-key semantics).
@@ -268,22 +346,14 @@ class _Builder:
             for source in sources:
                 if not isinstance(source, MappingNode):
                     raise self.error("the merge key << needs a mapping or a list of mappings",
-                                     source, path)
-                value, pos = self._untagged(source, path, merge_loc)
+                                     source)
+                value, pos = self._untagged(source, merge_loc)
                 assert isinstance(pos.children, dict)
                 for k, v in value.items():
                     if k not in out:
                         out[k] = v
                         kids[k] = pos.children[k]
         return out, Pos(loc, kids)
-
-    def _key(self, node: Node, path: KeyPath) -> str:
-        if not isinstance(node, ScalarNode):
-            raise self.error("a mapping key must be a scalar", node, path)
-        # Keys are kept as written (compose turns every key into a string).
-        if node.tag == _PLAIN and node.value in _NULLS:
-            return "null" if node.value else ""
-        return str(node.value)
 
 
 def load_yaml(text: str, file: str) -> Document:
@@ -310,11 +380,11 @@ def load_yaml(text: str, file: str) -> Document:
             raise SpecError(f"invalid YAML: {exc}", location=Location(file)) from None
     finally:
         loader.dispose()
-    root_loc = Location(file, 1, 1)
+    root_loc: Where = (file, 1, 1)
     if node is None:
         return Document(file, {}, Pos(root_loc, {}))
     builder = _Builder(file)
-    data, pos = builder.build(node, (), root_loc)
+    data, pos = builder.build(node, root_loc)
     if data is None:
         return Document(file, {}, Pos(root_loc, {}))
     if not isinstance(data, dict):
@@ -353,43 +423,51 @@ def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> SpecError:
                      hint=hint)
 
 
-def flatten(pos: Pos, prefix: KeyPath = ()) -> dict[KeyPath, Location]:
+def flatten(pos: Pos, prefix: KeyPath = ()) -> LocationTable:
     """The Pos tree as the flat ``key path -> Location`` table of ``Positions``."""
-    table: dict[KeyPath, Location] = {}
+    table: dict[KeyPath, Where] = {}
     stack: list[tuple[KeyPath, Pos]] = [(prefix, pos)]
     while stack:
         path, node = stack.pop()
-        table[path] = node.loc
+        table[path] = node.where
         c = node.children
         if isinstance(c, dict):
             stack.extend(((*path, k), v) for k, v in c.items())
         elif isinstance(c, list):
             stack.extend(((*path, i), v) for i, v in enumerate(c))
-    return table
+    return LocationTable(table)
 
 
 def strip_markers(data: Any, pos: Pos) -> tuple[Any, Pos]:
     """A fresh copy of ``data`` (no container shared with the input or within
     the result) without what is left of ``!reset`` / ``!override`` once merging
     is done: a reset key or item disappears, an override is its plain value."""
-    if isinstance(data, Override):
+    if type(data) is Override:
         return strip_markers(data.value, pos)
-    if isinstance(data, dict):
+    if type(data) is dict:
+        src = pos.children if type(pos.children) is dict else {}
         out: dict[str, Any] = {}
         kids: dict[str, Pos] = {}
         for key, value in data.items():
             if value is RESET:
                 continue
-            out[key], kids[key] = strip_markers(value, pos.child(key))
-        return out, Pos(pos.loc, kids)
-    if isinstance(data, list):
+            kid = src.get(key, pos)
+            if type(value) in (dict, list, Override):
+                out[key], kids[key] = strip_markers(value, kid)
+            else:
+                out[key], kids[key] = value, kid
+        return out, Pos(pos.where, kids)
+    if type(data) is list:
+        src_list = pos.children if type(pos.children) is list else []
         items: list[Any] = []
         item_kids: list[Pos] = []
         for i, value in enumerate(data):
             if value is RESET:
                 continue
-            item, kid = strip_markers(value, pos.child(i))
-            items.append(item)
+            kid = src_list[i] if i < len(src_list) else pos
+            if type(value) in (dict, list, Override):
+                value, kid = strip_markers(value, kid)
+            items.append(value)
             item_kids.append(kid)
-        return items, Pos(pos.loc, item_kids)
+        return items, Pos(pos.where, item_kids)
     return data, pos
