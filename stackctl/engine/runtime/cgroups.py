@@ -17,11 +17,11 @@ container start (the launcher imports this module).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import signal
 import time
+
+from stackctl.engine.runtime._lean import suppress
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_ROOT", "Cgroup", "CgroupStats", "Hierarchy", "detect"]
 
 DEFAULT_ROOT = "/sys/fs/cgroup"
+SIGKILL = 9  # not `signal.SIGKILL`: the signal module imports enum (launcher start-up)
 
 
 class _Value:
@@ -344,31 +345,31 @@ class Cgroup:
         v2 = self._v2()
         return v2 is not None and "frozen 1" in (_read(_j(self.dir(v2), "cgroup.events")) or "")
 
-    def kill_all(self, sig: int = signal.SIGKILL, timeout: float = 5.0) -> None:
+    def kill_all(self, sig: int = SIGKILL, timeout: float = 5.0) -> None:
         """Signal every process; with SIGKILL, wait until the cgroup is empty.
 
         A frozen cgroup is thawed after the signal is queued, so that the
         processes can act on it (and a fork bomb cannot outrun the loop: it is
         frozen while we read the list)."""
         v2 = self._v2()
-        if sig == signal.SIGKILL and v2 is not None and os.path.exists(
+        if sig == SIGKILL and v2 is not None and os.path.exists(
                 _j(self.dir(v2), "cgroup.kill")):
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 _write(_j(self.dir(v2), "cgroup.kill"), "1")
         can_freeze = self._owner("freezer") is not None or v2 is not None
         deadline = time.monotonic() + timeout
         while pids := self.pids():
-            if can_freeze and sig == signal.SIGKILL:
-                with contextlib.suppress(OSError):
+            if can_freeze and sig == SIGKILL:
+                with suppress(OSError):
                     self.freeze(timeout=1.0)
                 pids = self.pids()
             for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
+                with suppress(ProcessLookupError):
                     os.kill(pid, sig)
             if can_freeze:
-                with contextlib.suppress(OSError):
+                with suppress(OSError):
                     self.thaw(timeout=1.0)
-            if sig != signal.SIGKILL:
+            if sig != SIGKILL:
                 return
             if time.monotonic() > deadline:
                 raise OSError(errno.EBUSY, f"cgroup {self.path} still has processes {pids}")

@@ -8,20 +8,20 @@ parent should report (see the protocol table in launch.py).
 
 from __future__ import annotations
 
-import contextlib
+import _socket
 import fcntl
-import json
 import os
-import socket
 import struct
 
-from stackctl.engine.runtime import console, rootfs
+from stackctl.engine.runtime import rootfs
 from stackctl.engine.runtime import syscalls as sc
+from stackctl.engine.runtime._lean import dumps, suppress
 from stackctl.engine.runtime.process import StartError, apply_and_exec
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    import socket
+    from collections.abc import Mapping
     from typing import Any, NoReturn
 
 __all__ = ["exec_init", "run_init"]
@@ -35,27 +35,31 @@ _JOIN_ORDER = ("ipc", "uts", "network", "cgroup", "mount")
 
 
 def report(sync_fd: int, message: str, code: int) -> NoReturn:
-    with contextlib.suppress(OSError):
-        os.write(sync_fd, json.dumps({"error": message, "code": code}).encode() + b"\n")
+    with suppress(OSError):
+        os.write(sync_fd, dumps({"error": message, "code": code}).encode() + b"\n")
     os._exit(code)
 
 
-def join_cgroup(dirs: Sequence[str]) -> None:
-    for d in dirs:
-        # "0" means the writing process, whatever PID namespace it is in.
-        fd = os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
+def wait_for_parent(go_fd: int) -> None:
+    """Block until the parent has put this process into its cgroup (one byte), so
+    the cgroup namespace created next is rooted there. EOF: the parent failed and
+    reports it; leave quietly."""
+    ok = os.read(go_fd, 1)
+    os.close(go_fd)
+    if not ok:
+        os._exit(1)
 
 
 def loopback_up() -> None:
     """A new network namespace has `lo` down; Docker containers expect it up."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    # _socket: the `socket` module would import enum and selectors (start-up cost).
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         req = struct.pack("16sh22x", b"lo", 0)
-        flags = struct.unpack("16sh22x", fcntl.ioctl(s, _SIOCGIFFLAGS, req))[1]
-        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | _IFF_UP))
+        flags = struct.unpack("16sh22x", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s.fileno(), _SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | _IFF_UP))
+    finally:
+        s.close()
 
 
 def setns_path(path: str, kind: str, sys: sc.LinuxSyscalls) -> None:
@@ -70,6 +74,8 @@ def setns_path(path: str, kind: str, sys: sc.LinuxSyscalls) -> None:
 
 
 def _console(sock: socket.socket, *, bind_console: bool) -> None:
+    from stackctl.engine.runtime import console  # only for terminals: it imports socket
+
     master, slave = console.open_pty("/dev/pts")
     if bind_console:
         rootfs._ensure("/dev/console", True)
@@ -81,13 +87,13 @@ def _console(sock: socket.socket, *, bind_console: bool) -> None:
     sock.close()
 
 
-def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int,
-             cgroup_dirs: Sequence[str], console_sock: socket.socket | None,
+def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd: int,
+             console_sock: socket.socket | None,
              preserve_fds: int) -> NoReturn:
     sys = sc.LinuxSyscalls()
     try:
         os.setsid()
-        join_cgroup(cgroup_dirs)
+        wait_for_parent(go_fd)
         namespaces = config.get("linux", {}).get("namespaces", [])
         unshare = 0
         new_net = False
@@ -119,7 +125,7 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int,
         if console_sock is not None:
             _console(console_sock, bind_console=True)
         rootfs.finish(config, sys)
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             sys.join_session_keyring()  # keyrings are not namespaced: hide the host's
         apply_and_exec(config["process"], sys, keep_fds=range(3, 3 + preserve_fds))
         raise StartError("execve returned")
@@ -132,12 +138,12 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int,
 
 
 def exec_init(process: Mapping[str, Any], ns_paths: Mapping[str, str], *, sync_fd: int,
-              cgroup_dirs: Sequence[str], console_sock: socket.socket | None,
+              go_fd: int, console_sock: socket.socket | None,
               preserve_fds: int) -> NoReturn:
     sys = sc.LinuxSyscalls()
     try:
         os.setsid()
-        join_cgroup(cgroup_dirs)
+        wait_for_parent(go_fd)
         for kind in _JOIN_ORDER:
             if kind in ns_paths:
                 setns_path(ns_paths[kind], kind, sys)

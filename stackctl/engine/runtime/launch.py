@@ -15,22 +15,25 @@ the monitor) reaps it. State lives in `--root` (default /run/stackctl/launch),
 one directory per container, removed by `delete` (or at the end of an
 attached `run`, as `runc run` does).
 
-Parent <-> child protocol (cf. runc's libcontainer/sync.go). One pipe, child
-to parent, both ends O_CLOEXEC, so a successful execve closes it:
+Parent <-> child protocol (cf. runc's libcontainer/sync.go). Two pipes, all
+ends O_CLOEXEC: `go` (parent -> child) and `sync` (child -> parent), which a
+successful execve closes. The parent does its cgroup work while the child
+imports its code, so neither waits for the other:
 
     parent (this process)                 child (container init / exec'd process)
     ---------------------                 ---------------------------------------
     mkdir state dir (ID must be new)
-    create cgroup with limits
     connect to --console-socket
     unshare/setns PID namespace
-    fork ------------------------------->  setsid; write 0 > cgroup.procs
-                                           setns(paths) + unshare(new namespaces)
-                                           lo up; rootfs mounts; pivot_root
+    fork ------------------------------->  setsid; import the init code
+    create cgroup + limits, write the      read(go) blocks
+      child's pid to every cgroup.procs
+    write(go, 1 byte) ----------------->   setns(paths) + unshare(new namespaces)
+      (on failure: kill + reap child)      lo up; rootfs mounts; pivot_root
                                            hostname; pty -> console socket
                                            masked/readonly paths; rlimits; caps;
                                            user; no_new_privs; find executable
-    read(pipe) blocks  <------- EOF ----   execve succeeded            (started)
+    read(sync) blocks  <------- EOF ----   execve succeeded            (started)
                        <-- {"error","code"}  any failure; child exits with code
     EOF:   write --pid-file + state; detach -> exit 0, else wait & exit status
     error: reap child, remove cgroup + state, print error, exit with its code
@@ -40,24 +43,35 @@ Stdlib only (no anyio/pydantic): its start-up time is on every `run`'s path.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
-import socket
 import sys
 import time
 
+from stackctl.engine.runtime import _lean
 from stackctl.engine.runtime import syscalls as sc
+from stackctl.engine.runtime._lean import suppress
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Sequence
     from typing import Any
 
 DEFAULT_STATE_ROOT = "/run/stackctl/launch"
-_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-              signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
+_FORWARDED = tuple(_lean.SIGNALS[n] for n in ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT",
+                                               "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"))
+_SIGKILL = 9
+
+
+def launcher_argv(python: str | None = None) -> list[str]:
+    """The command that runs this launcher fastest: `python -S` skips site (and the
+    venv's .pth import hooks, ~20 ms here); the package is found by path instead.
+    Append runc-style arguments: `[*launcher_argv(), "run", "--bundle", B, ID]`."""
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    code = (f"import sys; sys.path.insert(0, {pkg_parent!r}); "
+            "from stackctl.engine.runtime.launch import main; sys.exit(main())")
+    return [python or sys.executable, "-S", "-c", code]
 
 
 class LaunchError(Exception):
@@ -101,7 +115,7 @@ def _await_start(pid: int, sync_r: int) -> None:
     if chunks:
         os.waitpid(pid, 0)
         try:
-            err = json.loads(b"".join(chunks))
+            err = _lean.loads(b"".join(chunks))
         except ValueError:
             err = {"error": b"".join(chunks).decode(errors="replace"), "code": 1}
         raise LaunchError(err.get("error", "container start failed"), int(err.get("code", 1)))
@@ -110,11 +124,11 @@ def _await_start(pid: int, sync_r: int) -> None:
 def _wait_forwarding(pid: int) -> int:
     """Wait for the container, passing our signals on, as `runc run` does."""
     def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        with suppress(ProcessLookupError):
             os.kill(pid, signum)
 
     for s in _FORWARDED:
-        signal.signal(s, forward)
+        _lean.set_handler(s, forward)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
@@ -135,7 +149,7 @@ def cmd_run(opts: Options) -> int:
     bundle = os.path.abspath(opts.bundle)
     try:
         with open(os.path.join(bundle, "config.json")) as f:
-            config = json.load(f)
+            config = _lean.loads(f.read())
     except (OSError, ValueError) as exc:
         raise LaunchError(f"{bundle}/config.json: {exc}") from exc
     if "process" not in config or "root" not in config:
@@ -157,8 +171,6 @@ def cmd_run(opts: Options) -> int:
     cg = None
     try:
         cg = _cgroup(linux.get("cgroupsPath"))
-        if cg is not None:
-            cg.create(linux.get("resources"))
         sock = _console_socket(opts.console_socket) if terminal else None
         pid = _spawn(config, rootfs, cg, sock, opts.preserve_fds)
     except BaseException:
@@ -169,7 +181,7 @@ def cmd_run(opts: Options) -> int:
     state = {"ociVersion": config.get("ociVersion", "1.0.2"), "id": opts.id, "pid": pid,
              "starttime": _starttime(pid), "bundle": bundle, "created": time.time(),
              "cgroupsPath": linux.get("cgroupsPath")}
-    _write_atomic(os.path.join(state_dir, "state.json"), json.dumps(state))
+    _write_atomic(os.path.join(state_dir, "state.json"), _lean.dumps(state))
     if opts.pid_file:
         _write_atomic(opts.pid_file, str(pid))
     if opts.detach:
@@ -180,11 +192,41 @@ def cmd_run(opts: Options) -> int:
         _destroy(opts.id, opts.root, state, force=True)
 
 
+def _fork(child_main: Any, cgroup_setup: Any, sock: socket.socket | None) -> int:
+    """Fork; run `cgroup_setup(pid)` here while the child starts, release it, and
+    wait until it exec'd (see the protocol table). Returns the child's pid."""
+    sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        os.close(sync_r)
+        os.close(go_w)
+        child_main(sync_w, go_r)
+        os._exit(1)
+    os.close(sync_w)
+    os.close(go_r)
+    if sock is not None:
+        sock.close()
+    try:
+        cgroup_setup(pid)
+        os.write(go_w, b"g")
+    except BaseException:
+        os.close(go_w)
+        with suppress(ProcessLookupError):
+            os.kill(pid, _SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(sync_r)
+        raise
+    os.close(go_w)
+    _await_start(pid, sync_r)
+    return pid
+
+
 def _spawn(config: dict[str, Any], rootfs: str, cg: Any, sock: socket.socket | None,
            preserve_fds: int) -> int:
     syscalls = sc.LinuxSyscalls()
-    pidns = next((n for n in config.get("linux", {}).get("namespaces", [])
-                  if n.get("type") == "pid"), None)
+    linux = config.get("linux", {})
+    pidns = next((n for n in linux.get("namespaces", []) if n.get("type") == "pid"), None)
     if pidns is not None:
         if pidns.get("path"):
             from stackctl.engine.runtime.init import setns_path
@@ -192,20 +234,19 @@ def _spawn(config: dict[str, Any], rootfs: str, cg: Any, sock: socket.socket | N
             setns_path(pidns["path"], "pid", syscalls)
         else:
             syscalls.unshare(sc.CLONE_NEWPID)
-    dirs = [str(cg.dir(h)) for h in cg.hierarchies] if cg is not None else []
-    sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child never returns
-        os.close(sync_r)
+
+    def child(sync_w: int, go_r: int) -> None:
         from stackctl.engine.runtime.init import run_init
 
-        run_init(config, rootfs, sync_fd=sync_w, cgroup_dirs=dirs, console_sock=sock,
+        run_init(config, rootfs, sync_fd=sync_w, go_fd=go_r, console_sock=sock,
                  preserve_fds=preserve_fds)
-    os.close(sync_w)
-    if sock is not None:
-        sock.close()
-    _await_start(pid, sync_r)
-    return pid
+
+    def setup(pid: int) -> None:
+        if cg is not None:
+            cg.create(linux.get("resources"))
+            cg.add(pid)
+
+    return _fork(child, setup, sock)
 
 
 def _target_namespaces(pid: int) -> dict[str, str]:
@@ -256,12 +297,12 @@ def cmd_exec(opts: Options) -> int:
         raise LaunchError(f"cannot exec: container process {pid} is not running")
     if opts.process:
         with open(opts.process) as f:
-            process = json.load(f)
+            process = _lean.loads(f.read())
     elif opts.args:
         if state is None:
             raise LaunchError("exec with --pid needs --process process.json")
         with open(os.path.join(state["bundle"], "config.json")) as f:
-            process = json.load(f)["process"]
+            process = _lean.loads(f.read())["process"]
         process["args"] = list(opts.args)
         process["terminal"] = bool(opts.tty)
     else:
@@ -276,18 +317,19 @@ def cmd_exec(opts: Options) -> int:
         from stackctl.engine.runtime.init import setns_path
 
         setns_path(ns.pop("pid"), "pid", sc.LinuxSyscalls())
-    sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child never returns
-        os.close(sync_r)
+
+    def child_main(sync_w: int, go_r: int) -> None:
         from stackctl.engine.runtime.init import exec_init
 
-        exec_init(process, ns, sync_fd=sync_w, cgroup_dirs=dirs, console_sock=sock,
+        exec_init(process, ns, sync_fd=sync_w, go_fd=go_r, console_sock=sock,
                   preserve_fds=opts.preserve_fds)
-    os.close(sync_w)
-    if sock is not None:
-        sock.close()
-    _await_start(child, sync_r)
+
+    def join_cgroups(child_pid: int) -> None:
+        for d in dirs:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(child_pid))
+
+    child = _fork(child_main, join_cgroups, sock)
     if opts.pid_file:
         _write_atomic(opts.pid_file, str(child))
     if opts.detach:
@@ -298,7 +340,7 @@ def cmd_exec(opts: Options) -> int:
 def _load_state(root: str, cid: str) -> dict[str, Any]:
     try:
         with open(os.path.join(root, cid, "state.json")) as f:
-            data: dict[str, Any] = json.load(f)
+            data: dict[str, Any] = _lean.loads(f.read())
             return data
     except FileNotFoundError:
         raise LaunchError(f"container {cid} does not exist") from None
@@ -316,10 +358,10 @@ def _destroy(cid: str, root: str, state: dict[str, Any], *, force: bool) -> None
             raise LaunchError(f"cannot delete container {cid} that is not stopped",
                               ) from None
         if cg is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(state["pid"]), signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.kill(int(state["pid"]), _SIGKILL)
     if cg is not None:
-        cg.kill_all(signal.SIGKILL)
+        cg.kill_all(_SIGKILL)
         cg.remove()
     _rmtree(os.path.join(root, cid))
 
@@ -329,22 +371,15 @@ def cmd_state(opts: Options) -> int:
     out = {"ociVersion": state.get("ociVersion"), "id": opts.id,
            "status": "running" if _running(state) else "stopped", "pid": state["pid"],
            "bundle": state["bundle"], "created": state["created"]}
-    print(json.dumps(out, indent=2))
+    print(_lean.dumps(out))
     return 0
-
-
-def _signal(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    name = text.upper()
-    return int(getattr(signal, name if name.startswith("SIG") else "SIG" + name))
 
 
 def cmd_kill(opts: Options) -> int:
     state = _load_state(opts.root, opts.id)
     try:
-        sig = _signal(opts.signal)
-    except AttributeError:
+        sig = _lean.signal_number(opts.signal)
+    except KeyError:
         raise LaunchError(f"unknown signal {opts.signal}") from None
     if not _running(state):
         raise LaunchError(f"container {opts.id} is not running")
@@ -454,9 +489,9 @@ def parse_args(argv: Sequence[str]) -> Options:
 
 def _rmtree(path: str) -> None:
     """The state directory holds only flat files."""
-    with contextlib.suppress(FileNotFoundError):
+    with suppress(FileNotFoundError):
         for name in os.listdir(path):
-            with contextlib.suppress(FileNotFoundError):
+            with suppress(FileNotFoundError):
                 os.unlink(os.path.join(path, name))
         os.rmdir(path)
 

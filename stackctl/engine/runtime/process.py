@@ -11,13 +11,13 @@ parent over the sync pipe before exiting, so the user sees the reason.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import resource
 import stat
 
 from stackctl.engine.runtime import syscalls as sc
+from stackctl.engine.runtime._lean import suppress
 from stackctl.engine.runtime.caps import CAP_NUMBERS, caps_mask
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
@@ -127,11 +127,11 @@ def lookup(arg0: str, env: Sequence[str]) -> str:
 
 def close_fds(keep: Sequence[int]) -> None:
     """Everything but stdio and `keep` is closed at execve (runc closes fds >= 3)."""
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         for name in os.listdir("/proc/self/fd"):
             fd = int(name)
             if fd > 2 and fd not in keep:
-                with contextlib.suppress(OSError):
+                with suppress(OSError):
                     os.set_inheritable(fd, False)
 
 
@@ -147,7 +147,7 @@ def apply_and_exec(process: Mapping[str, Any], sys: sc.LinuxSyscalls, *,
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process["oomScoreAdj"]))
     cwd = process.get("cwd") or "/"
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         os.makedirs(cwd, exist_ok=True)  # Docker creates a missing WORKDIR
     try:
         apply_capabilities_and_user(process, sys)

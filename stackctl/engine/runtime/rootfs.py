@@ -15,12 +15,12 @@ All kernel calls go through the `Syscalls` seam.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
 
 from stackctl.engine.runtime import syscalls as sc
+from stackctl.engine.runtime._lean import suppress
 from stackctl.engine.runtime.mountopts import parse_options
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
@@ -81,7 +81,7 @@ def _ensure(target: str, is_file: bool) -> None:
 def preserved_flags(path: str) -> int:
     """The per-mount flags already on `path`, to keep them across a bind remount."""
     flags = 0
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         f = os.statvfs(path).f_flag
         for st_bit, ms_bit in _ST_TO_MS:
             if f & st_bit:
@@ -132,10 +132,10 @@ def prepare(config: Mapping[str, Any], rootfs: str, sys: sc.Syscalls) -> None:
         _make_device(dev, rootfs, sys)
     dev_dir = secure_join(rootfs, "/dev")
     for src, name in _DEV_LINKS:
-        with contextlib.suppress(FileExistsError):
+        with suppress(FileExistsError):
             os.symlink(src, os.path.join(dev_dir, name))
     if os.path.exists("/proc/kcore"):
-        with contextlib.suppress(FileExistsError):
+        with suppress(FileExistsError):
             os.symlink("/proc/kcore", os.path.join(dev_dir, "core"))
 
 
@@ -173,7 +173,7 @@ def _make_device(dev: Mapping[str, Any], rootfs: str, sys: sc.Syscalls) -> None:
         dev.get("type", "c")]
     mode = int(dev.get("fileMode", 0o666)) & 0o7777
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
+    with suppress(FileNotFoundError):
         os.unlink(path)
     try:
         sys.mknod(path, kind | mode, os.makedev(int(dev.get("major", 0)),
