@@ -202,15 +202,19 @@ class Responder:
             ready, _, _ = select.select([self.sock, self._stop_r], [], [])
             if self._stop_r in ready:
                 return
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except OSError:
-                continue
-            reply = self.answer(data)
-            if reply is not None:
-                self._send(reply, peer)
-            else:  # not ours: relay without blocking the loop
-                threading.Thread(target=self._relay, args=(data, peer), daemon=True).start()
+            self.handle_one()
+
+    def handle_one(self) -> None:
+        """Answer one waiting query; for an event loop that polls ``self.sock``."""
+        try:
+            data, peer = self.sock.recvfrom(4096)
+        except OSError:  # BlockingIOError on a spurious wakeup, or a closed socket
+            return
+        reply = self.answer(data)
+        if reply is not None:
+            self._send(reply, peer)
+        else:  # not ours: relay without blocking the loop
+            threading.Thread(target=self._relay, args=(data, peer), daemon=True).start()
 
     def answer(self, data: bytes) -> bytes | None:
         """Our reply, or None when the query must go to the host's resolvers."""
@@ -250,6 +254,23 @@ class Responder:
             self._send(build_answer(q, [], rcode=RCODE_SERVFAIL), peer)
 
 
+def for_container(netns: Path, db_path: Path, container_id: str,
+                  upstreams: Sequence[str] | None = None) -> Responder:
+    """A responder on 127.0.0.11:53 in the container's namespace, socket non-blocking.
+
+    For a selector loop (the monitor)::
+
+        r = dns.for_container(netns, store.path, cid)
+        sel.register(r.sock, selectors.EVENT_READ, lambda ev: r.handle_one())
+        ...
+        sel.unregister(r.sock); r.close()
+    """
+    sock = bind_in_netns(netns)
+    sock.setblocking(False)
+    return Responder(sock, StoreLookup(db_path, container_id),
+                     host_upstreams() if upstreams is None else upstreams)
+
+
 def start_for_container(netns: Path, db_path: Path, container_id: str,
                         upstreams: Sequence[str] | None = None) -> tuple[Responder,
                                                                         threading.Thread]:
@@ -258,9 +279,7 @@ def start_for_container(netns: Path, db_path: Path, container_id: str,
     The monitor calls this after the namespace exists; ``responder.stop()``
     then ``thread.join()`` and ``responder.close()`` end it.
     """
-    sock = bind_in_netns(netns)
-    r = Responder(sock, StoreLookup(db_path, container_id),
-                  host_upstreams() if upstreams is None else upstreams)
+    r = for_container(netns, db_path, container_id, upstreams)
     t = threading.Thread(target=r.serve, name=f"dns-{container_id[:12]}", daemon=True)
     t.start()
     return r, t
@@ -273,6 +292,7 @@ __all__ = [
     "bind_in_netns",
     "build_answer",
     "build_query",
+    "for_container",
     "host_upstreams",
     "parse_answer_addresses",
     "parse_query",

@@ -335,11 +335,13 @@ class NetworkManager:
 
     def setup_container(self, container_id: str, requests: Sequence[EndpointRequest], *,
                         names_: Sequence[str] = (), hostname: str | None = None,
-                        ports: Sequence[PortMapping] = ()) -> ContainerNetwork:
+                        ports: Sequence[PortMapping] = (),
+                        files_dir: Path | None = None) -> ContainerNetwork:
         """Namespace, one veth per network (eth0, eth1...), ports, hosts/resolv.conf.
 
         ``names_`` are the container's own names (container name, service
-        name); each request's aliases are added on that network only. An
+        name); each request's aliases are added on that network only.
+        hosts and resolv.conf go to ``files_dir`` (default under run_root). An
         empty ``requests`` gives network mode ``none`` (loopback only).
         On any failure everything made so far is removed again.
         """
@@ -373,8 +375,8 @@ class NetworkManager:
                 routed = routed or route
             if published:
                 self.firewall.publish(published, eps[0].address.ip)
-            hosts, resolv = self._write_files(container_id, eps, hostname or container_id[:12],
-                                              list(names_))
+            hosts, resolv = self._write_files(files_dir or self.files_dir(container_id), eps,
+                                              hostname or container_id[:12], list(names_))
         except BaseException:
             self.teardown_container(container_id)
             raise
@@ -452,9 +454,8 @@ class NetworkManager:
 
     # -- files -----------------------------------------------------------------
 
-    def _write_files(self, container_id: str, eps: Sequence[Endpoint], hostname: str,
+    def _write_files(self, d: Path, eps: Sequence[Endpoint], hostname: str,
                      own_names: list[str]) -> tuple[Path, Path]:
-        d = self.files_dir(container_id)
         d.mkdir(parents=True, exist_ok=True)
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         if eps:
