@@ -29,8 +29,14 @@ def setup(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig)
         raise UsageError(
             f"--network {mode}: bridge networks are not available in this build",
             hint="use --network none or --network host")
-    result = manager.setup_container(paths.id, config)
-    return str(getattr(result, "netns_path", result))
+    # bridge networks (stackctl/net/engine_glue.py): netns + veth + address +
+    # published ports; hosts/resolv.conf are written into the state dir
+    from stackctl.net.engine_glue import setup_for_config
+
+    row = store.db.execute("SELECT name FROM containers WHERE id = ?", (paths.id,)).fetchone()
+    result = setup_for_config(manager, paths.id, config, name=row[0] if row else None,
+                              files_dir=paths.state_dir)
+    return str(result.netns)
 
 
 def teardown(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig) -> None:

@@ -143,6 +143,8 @@ def mount_rootfs(paths: oci.ContainerPaths, lowers: list[Path], *, readonly: boo
 def write_etc_files(paths: oci.ContainerPaths, config: ContainerConfig, hostname: str) -> None:
     d = paths.state_dir
     (d / "hostname").write_text(hostname + "\n")
+    if config.network not in ("none", "host"):
+        return  # bridge networks: stackctl/net wrote hosts and resolv.conf (DNS at 127.0.0.11)
     if config.network == "host":
         hosts = Path("/etc/hosts").read_text()
     else:
