@@ -1,0 +1,71 @@
+"""``stackctl build`` as a user runs it: flags, stdin context, output, exit codes."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kernel
+
+
+def stackctl(roots: tuple[Path, Path], *args: str, stdin: bytes | None = None
+             ) -> subprocess.CompletedProcess[bytes]:
+    root, run_root = roots
+    return subprocess.run(
+        [sys.executable, "-m", "stackctl", "--root", str(root), "--run-root", str(run_root),
+         *args], input=stdin, capture_output=True, check=False, timeout=120)
+
+
+def test_build_plain_progress_then_cached_quiet(busybox_image: tuple[Path, str],
+                                                roots: tuple[Path, Path], tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo built-here\nCMD [\"true\"]\n")
+    first = stackctl(roots, "build", "--progress", "plain", "-t", "cli:1", "--label", "k=v",
+                     str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    err = first.stderr.decode()
+    assert "#1 [0 1/3] RUN echo built-here" in err
+    assert "built-here" in err and "#1 DONE" in err
+    assert "naming to cli:1 done" in err
+    again = stackctl(roots, "build", "-q", "-t", "cli:1", "--label", "k=v", str(tmp_path))
+    assert again.returncode == 0
+    image_id = again.stdout.decode().strip()
+    assert image_id.startswith("sha256:") and len(image_id) == 71
+    assert again.stderr == b""
+    listed = stackctl(roots, "images", "--no-trunc", "-q", "cli")
+    assert image_id in listed.stdout.decode()
+
+
+def test_build_context_from_stdin(busybox_image: tuple[Path, str],
+                                  roots: tuple[Path, Path]) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in (("Dockerfile", b"FROM busybox\nCOPY hello.txt /\n"),
+                           ("hello.txt", b"from stdin\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    done = stackctl(roots, "build", "-q", "-t", "stdin:1", "-", stdin=buf.getvalue())
+    assert done.returncode == 0, done.stderr
+
+
+def test_failing_build_exit_code_and_message(busybox_image: tuple[Path, str],
+                                             roots: tuple[Path, Path], tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n\nRUN exit 7\n")
+    failed = stackctl(roots, "build", "-t", "fails:1", str(tmp_path))
+    assert failed.returncode == 1
+    err = failed.stderr.decode()
+    assert 'Error: Dockerfile:3: RUN exit 7: process "/bin/sh -c exit 7" did not complete ' \
+        "successfully: exit code: 7" in err
+    assert "Hint:" in err
+    bad = stackctl(roots, "build", "-f", str(tmp_path / "nope"), str(tmp_path))
+    assert bad.returncode == 2 and b"cannot read the Dockerfile" in bad.stderr
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPPY a b\n")
+    parse = stackctl(roots, "build", str(tmp_path))
+    assert parse.returncode == 1
+    assert b"Dockerfile:2: unknown instruction: COPPY" in parse.stderr
+    assert b"did you mean COPY?" in parse.stderr
