@@ -62,7 +62,7 @@ WORKDIR /app
 WORKDIR sub/../lib
 USER 1000:1000
 EXPOSE 80 8000-8001/tcp 53/udp
-VOLUME ["/data"] 
+VOLUME ["/data"]
 VOLUME /logs
 LABEL a=1 "b c"="d e"
 STOPSIGNAL SIGINT
