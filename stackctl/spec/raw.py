@@ -27,7 +27,14 @@ from stackctl.spec.include import IncludeRequest, apply_include, make_paths_abso
 from stackctl.spec.interpolate import Interpolator, missing_warning
 from stackctl.spec.merge import merge_documents
 from stackctl.spec.options import LoadOptions, Positions, RawProject
-from stackctl.spec.yamlpos import Document, Override, Pos, flatten, load_yaml, strip_markers
+from stackctl.spec.yamlpos import (
+    Document,
+    Override,
+    Pos,
+    flatten,
+    load_documents,
+    strip_markers,
+)
 
 __all__ = ["STDIN_NAME", "load_raw"]
 
@@ -136,7 +143,11 @@ class _Pipeline:
     def _document(self, path: str) -> Document:
         doc = self._docs.get(path)
         if doc is None:
-            doc = load_yaml(self._read(path), STDIN_NAME if path == STDIN else path)
+            docs = load_documents(self._read(path), STDIN_NAME if path == STDIN else path)
+            doc = docs[0]
+            for more in docs[1:]:  # several documents in one file merge in order
+                data, pos = merge_documents(doc.data, doc.pos, more.data, more.pos)
+                doc = Document(doc.file, data, pos)
             self._docs[path] = doc
         return doc
 

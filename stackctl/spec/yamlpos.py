@@ -56,6 +56,7 @@ __all__ = [
     "Override",
     "Pos",
     "flatten",
+    "load_documents",
     "load_yaml",
     "strip_markers",
 ]
@@ -356,35 +357,43 @@ class _Builder:
         return out, Pos(loc, kids)
 
 
-def load_yaml(text: str, file: str) -> Document:
-    """Parse ``text`` (the contents of ``file``) into a Document.
-
-    An empty file is an empty mapping; the top level must be a mapping."""
+def load_documents(text: str, file: str) -> list[Document]:
+    """Parse every YAML document of ``text`` (the contents of ``file``); compose
+    merges them in order like ``-f`` files. An empty stream is one empty
+    mapping; each document's top level must be a mapping."""
     if text.startswith("\ufeff"):
         text = text[1:]
     loader = _Loader(text)
+    nodes: list[Node | None] = []
     try:
         try:
-            node = loader.get_single_node()
-        except yaml.composer.ComposerError as exc:
-            if "expected a single document" in str(exc):
-                raise SpecError(
-                    "several YAML documents in one file are not supported",
-                    location=_mark_location(file, exc.problem_mark),
-                    hint="split the documents into separate files and pass each with -f",
-                ) from None
-            raise _syntax_error(file, text, exc) from None
+            while loader.check_node():
+                nodes.append(loader.get_node())
         except yaml.MarkedYAMLError as exc:
             raise _syntax_error(file, text, exc) from None
         except yaml.YAMLError as exc:
             raise SpecError(f"invalid YAML: {exc}", location=Location(file)) from None
     finally:
         loader.dispose()
+    return [_document(file, node) for node in nodes or [None]]
+
+
+def load_yaml(text: str, file: str) -> Document:
+    """Parse a single-document ``text``; several documents are an error here."""
+    docs = load_documents(text, file)
+    if len(docs) > 1:
+        raise SpecError("expected a single YAML document, found several",
+                        location=docs[1].pos.loc,
+                        hint="load it with load_documents, or split the documents")
+    return docs[0]
+
+
+def _document(file: str, node: Node | None) -> Document:
     root_loc: Where = (file, 1, 1)
     if node is None:
         return Document(file, {}, Pos(root_loc, {}))
     builder = _Builder(file)
-    data, pos = builder.build(node, root_loc)
+    data, pos = builder.build(node, builder.where(node))
     if data is None:
         return Document(file, {}, Pos(root_loc, {}))
     if not isinstance(data, dict):

@@ -117,3 +117,12 @@ def test_full_example_loads(conformance: Path) -> None:
     assert foo["environment"] == {"BAZ": "baz_from_service_def", "QUX": None}
     assert "full_example_project_name:1.0.0" in foo["build"]["tags"]
     assert raw.positions.locate(("services", "foo", "ports", 3)) is not None
+
+
+def test_several_documents_in_one_file_merge_in_order(tmp_path: Path) -> None:
+    _write(tmp_path / "compose.yaml",
+           "services:\n  a:\n    image: x\n    ports: ['1:1']\n---\n"
+           "services:\n  a:\n    image: y\n  b:\n    image: z\n")
+    raw = load_raw(LoadOptions(environ={}), cwd=str(tmp_path))
+    assert raw.data == {"services": {"a": {"image": "y", "ports": ["1:1"]}, "b": {"image": "z"}}}
+    assert str(raw.positions.locate(("services", "a", "image"))).endswith("compose.yaml:8:5")

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from stackctl.errors import SpecError
-from stackctl.spec.yamlpos import RESET, Override, flatten, load_yaml, strip_markers
+from stackctl.spec.yamlpos import (
+    RESET,
+    Override,
+    flatten,
+    load_documents,
+    load_yaml,
+    strip_markers,
+)
 
 
 def _value(text: str) -> Any:
@@ -88,9 +95,12 @@ def test_empty_documents_are_empty_mappings(text: str) -> None:
     assert load_yaml(text, "c.yaml").data == {}
 
 
-def test_several_documents_are_refused() -> None:
-    with pytest.raises(SpecError, match="several YAML documents"):
+def test_several_documents() -> None:
+    with pytest.raises(SpecError, match=r"c\.yaml:3:1: expected a single YAML document"):
         load_yaml("a: 1\n---\nb: 2\n", "c.yaml")
+    docs = load_documents("a: 1\n---\nb: 2\n---\n", "c.yaml")
+    assert [d.data for d in docs] == [{"a": 1}, {"b": 2}, {}]
+    assert load_documents("", "c.yaml")[0].data == {}
 
 
 def test_anchors_aliases_and_merge_keys() -> None:
