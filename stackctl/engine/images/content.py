@@ -200,14 +200,15 @@ class ContentStore:
                 h.update(chunk)
         return "sha256:" + h.hexdigest() == digest
 
-    def clean_ingest(self) -> None:
-        """Remove ingest files left by crashed writers (older than a minute)."""
+    def clean_ingest(self, max_age: float = 60.0) -> None:
+        """Remove ingest files left by crashed writers (older than ``max_age`` seconds;
+        0 when the caller knows no writer is active)."""
         import time
 
-        cutoff = time.time() - 60
+        cutoff = time.time() - max_age
         for p in self.ingest_dir.glob("ingest-*"):
             with contextlib.suppress(OSError):
-                if p.stat().st_mtime < cutoff:
+                if p.stat().st_mtime <= cutoff:
                     p.unlink()
 
 

@@ -85,7 +85,7 @@ def collect(store: ImageStore) -> int:
         for entry in base.iterdir():
             if entry.name.startswith("tmp-") or entry.name not in live_hex:
                 _rmtree(entry)
-    store.content.clean_ingest()
+    store.content.clean_ingest(max_age=0)  # writers hold the shared lock: none is active
     return freed
 
 

@@ -131,6 +131,10 @@ class ImageStore:
         self.content = ContentStore(self.layout, self.tmp)
         self.layers = LayerStore(self.root, self.tmp)
         write_layout_marker(self.layout)
+        if not (self.layout / "index.json").exists():
+            # under the database lock, like every index write: never clobbers a newer one
+            with self.state.transaction() as db:
+                self._write_index(db)
 
     def close(self) -> None:
         if self._own_state:
@@ -186,6 +190,7 @@ class ImageStore:
         ``writing()`` together with the ``add_image`` that will reference it.
         """
         with contextlib.ExitStack() as stack:
+            stack.enter_context(self._lock())
             raw: IO[bytes] = stack.enter_context(open(src, "rb")) if isinstance(src, Path) \
                 else src
             peek = PeekReader(raw)
@@ -206,7 +211,7 @@ class ImageStore:
         clamps every timestamp, for reproducible layers."""
         from stackctl.engine.images.diff import write_layer
 
-        with self.content.writer() as writer:
+        with self._lock(), self.content.writer() as writer:
             write_layer(src, writer, mtime=mtime)  # type: ignore[arg-type]
             return self._commit_layer(writer, parent_diff_ids)
 
