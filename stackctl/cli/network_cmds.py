@@ -1,9 +1,233 @@
-"""Commands registered on the stackctl app (see stackctl.cli.app.COMMAND_MODULES)."""
+"""``stackctl network create|ls|inspect|rm|prune|connect|disconnect`` (Docker's shapes).
+
+Only typer and the standard library at module level: the network layer (and
+pyroute2 behind it) is imported inside the commands that touch networks.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import sys
+from typing import Any, Optional
+
 import typer
+
+from stackctl.cli.options import GlobalOptions
+
+network = typer.Typer(help="Manage networks.", no_args_is_help=True)
+PREDEFINED = ("host", "none")  # listed like Docker's; they have no bridge
+
+
+def _manager(ctx: typer.Context) -> Any:
+    from stackctl.net.manager import NetworkManager
+
+    g: GlobalOptions = ctx.obj
+    return NetworkManager(g.root, g.run_root)
+
+
+def _pairs(values: Optional[list[str]], flag: str) -> dict[str, str]:  # noqa: UP045
+    from stackctl.errors import UsageError
+
+    out = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UsageError(f"{flag} {item!r}: expected KEY=VALUE")
+        out[key] = value if sep else ""
+    return out
+
+
+def _pseudo_id(name: str) -> str:
+    return hashlib.sha256(f"stackctl-network-{name}".encode()).hexdigest()
+
+
+@network.command("create")
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Network name."),
+    subnet: Optional[str] = typer.Option(None, "--subnet", help="CIDR, e.g. 10.20.0.0/24."),  # noqa: UP045
+    gateway: Optional[str] = typer.Option(None, "--gateway", help="Gateway address."),  # noqa: UP045
+    internal: bool = typer.Option(False, "--internal", help="No route out of the network."),
+    label: Optional[list[str]] = typer.Option(None, "--label", help="KEY=VALUE."),  # noqa: UP045
+    opt: Optional[list[str]] = typer.Option(None, "--opt", "-o", help="Driver options: "  # noqa: UP045
+                                            "bridge.name=IFNAME, mtu=N."),
+    driver: str = typer.Option("bridge", "--driver", "-d"),
+) -> None:
+    """Create a bridge network."""
+    from stackctl.errors import UsageError
+
+    if driver != "bridge":
+        raise UsageError(f"--driver {driver}: only the bridge driver exists")
+    with _manager(ctx) as nm:
+        info = nm.create(name, subnet=subnet, gateway=gateway, internal=internal,
+                         labels=_pairs(label, "--label"), options=_pairs(opt, "--opt"))
+    typer.echo(info.id)
+
+
+def _matches(info: Any, filters: list[str], users: int) -> bool:
+    from stackctl.errors import UsageError
+
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "name":
+            ok = value in info.name
+        elif key == "id":
+            ok = info.id.startswith(value)
+        elif key == "driver":
+            ok = value == ("bridge" if info.bridge else info.name)
+        elif key == "label":
+            k, sep, v = value.partition("=")
+            ok = k in info.labels and (not sep or info.labels[k] == v)
+        elif key == "dangling":
+            ok = (users == 0) == (value.lower() in ("1", "true"))
+        elif key == "type":
+            ok = (value == "builtin") == (info.name in ("bridge", *PREDEFINED))
+        else:
+            raise UsageError(f"--filter {f}: unknown filter {key!r}",
+                             hint="use name=, id=, driver=, label=, dangling= or type=")
+        if not ok:
+            return False
+    return True
+
+
+@network.command("ls")
+def ls(
+    ctx: typer.Context,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only IDs."),
+    filter_: Optional[list[str]] = typer.Option(None, "--filter", "-f"),  # noqa: UP045
+    no_trunc: bool = typer.Option(False, "--no-trunc"),
+    fmt: Optional[str] = typer.Option(None, "--format"),  # noqa: UP045
+) -> None:
+    """List networks."""
+    from types import SimpleNamespace
+
+    from stackctl.cli.render import format_rows, table
+
+    with _manager(ctx) as nm:
+        nets = [(n, len(nm._users(n.id))) for n in nm.networks()]
+    nets += [(SimpleNamespace(id=_pseudo_id(p), name=p, bridge="", labels={}, internal=False),
+              0) for p in PREDEFINED]
+    nets = sorted((n for n in nets if _matches(n[0], filter_ or [], n[1])),
+                  key=lambda n: n[0].name)
+    rows = [{"ID": n.id if no_trunc else n.id[:12], "Name": n.name,
+             "Driver": "bridge" if n.bridge else n.name, "Scope": "local",
+             "Internal": str(n.internal).lower(),
+             "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items())} for n, _ in nets]
+    if quiet:
+        for r in rows:
+            typer.echo(r["ID"])
+    elif fmt:
+        typer.echo(format_rows(fmt, rows))
+    else:
+        typer.echo(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+                         [[r["ID"], r["Name"], r["Driver"], r["Scope"]] for r in rows]))
+
+
+@network.command("inspect")
+def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
+            fmt: Optional[str] = typer.Option(None, "--format", "-f")) -> None:  # noqa: UP045
+    """Display detailed information on networks."""
+    import json
+
+    from stackctl.cli.render import render_template
+    from stackctl.errors import StackctlError
+
+    out, failed = [], False
+    with _manager(ctx) as nm:
+        for n in names:
+            try:
+                out.append(nm.inspect(n))
+            except StackctlError as exc:
+                sys.stderr.write(f"Error: {exc.message}\n")
+                failed = True
+    if fmt:
+        for item in out:
+            typer.echo(render_template(fmt, item))
+    else:
+        typer.echo(json.dumps(out, indent=4))
+    if failed:
+        raise typer.Exit(1)
+
+
+@network.command("rm")
+def rm(ctx: typer.Context, names: list[str] = typer.Argument(...)) -> None:
+    """Remove networks (refused while a container uses one)."""
+    from stackctl.errors import Conflict, StackctlError
+
+    failed = False
+    with _manager(ctx) as nm:
+        for n in names:
+            try:
+                if n in ("bridge", *PREDEFINED):
+                    raise Conflict(f"{n} is a pre-defined network and cannot be removed")
+                nm.remove(n)
+                typer.echo(n)
+            except StackctlError as exc:
+                sys.stderr.write(f"Error: {exc.message}\n")
+                if exc.hint:
+                    sys.stderr.write(f"Hint: {exc.hint}\n")
+                failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+@network.command("prune")
+def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f"),
+          filter_: Optional[list[str]] = typer.Option(None, "--filter")) -> None:  # noqa: UP045
+    """Remove all networks that no container uses."""
+    if not force and not typer.confirm(
+            "WARNING! This will remove all custom networks not used by at least one "
+            "container.\nAre you sure you want to continue?", default=False):
+        raise typer.Exit(1)
+    with _manager(ctx) as nm:
+        keep = {n.name for n in nm.networks() if not _matches(n, filter_ or [], 0)}
+        removed = [n for n in nm.prune(keep=keep)]
+    if removed:
+        typer.echo("Deleted Networks:")
+        for n in removed:
+            typer.echo(n)
+
+
+def _container(ctx: typer.Context, ref: str) -> tuple[str, str]:
+    from stackctl.engine.api import Engine
+
+    g: GlobalOptions = ctx.obj
+    with Engine(g.root, g.run_root) as eng:
+        rec = eng.get(ref)
+    return rec.id, rec.name
+
+
+@network.command("connect")
+def connect(
+    ctx: typer.Context,
+    net: str = typer.Argument(..., metavar="NETWORK"),
+    container: str = typer.Argument(..., metavar="CONTAINER"),
+    alias: Optional[list[str]] = typer.Option(None, "--alias", help="Extra DNS name here."),  # noqa: UP045
+    ip: Optional[str] = typer.Option(None, "--ip", help="A static IPv4 address."),  # noqa: UP045
+) -> None:
+    """Connect a running container to one more network (eth1, eth2...)."""
+    from stackctl.net.engine_glue import container_names
+    from stackctl.net.ipam import parse_address
+    from stackctl.net.model import EndpointRequest
+
+    cid, name = _container(ctx, container)
+    req = EndpointRequest(net, aliases=tuple(alias or ()),
+                          ip=parse_address(ip, flag="--ip") if ip else None)
+    with _manager(ctx) as nm:
+        nm.connect(cid, req, names_=container_names(name, {}))
+
+
+@network.command("disconnect")
+def disconnect(ctx: typer.Context, net: str = typer.Argument(..., metavar="NETWORK"),
+               container: str = typer.Argument(..., metavar="CONTAINER"),
+               force: bool = typer.Option(False, "--force", "-f")) -> None:
+    """Disconnect a container from a network."""
+    cid, _ = _container(ctx, container)
+    with _manager(ctx) as nm:
+        nm.disconnect(cid, net)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``. Import heavy layers inside commands."""
+    network.command("list", hidden=True)(ls)
+    network.command("remove", hidden=True)(rm)
+    app.add_typer(network, name="network")

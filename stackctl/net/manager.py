@@ -236,12 +236,13 @@ class NetworkManager:
         self._destroy_network(info)
         return info
 
-    def prune(self) -> list[str]:
+    def prune(self, keep: Iterable[str] = ()) -> list[str]:
         """Remove every network that no container uses (the default one stays)."""
         self.repair()
         out = []
+        spare = {names.DEFAULT_NETWORK, *keep}
         for info in self.networks():
-            if info.name != names.DEFAULT_NETWORK and not self._users(info.id):
+            if info.name not in spare and not self._users(info.id):
                 self._destroy_network(info)
                 out.append(info.name)
         return out
