@@ -17,6 +17,7 @@ subtrees with them). The rules, by key path (``*`` = any name):
 - ``command``, ``entrypoint``, ``healthcheck.test`` are replaced whole;
 - ``build`` (string = context), ``depends_on`` and ``networks`` (list form =
   names) become mappings first; ``logging`` merges only for the same driver;
+  IPAM pools (``networks.*.ipam.config``) merge by subnet;
 - ``!reset`` in ``over`` removes the key, ``!override`` replaces the value.
 
 Positions follow the values: an entry taken from ``over`` points into the
@@ -243,6 +244,8 @@ def _by_name(split: Callable[[str], tuple[str, Any]] = _split_assignment) -> Rul
     def rule(base: Any, bpos: Pos, over: Any, opos: Pos, path: KeyPath) -> Located:
         if over is None:
             return base, bpos
+        if not isinstance(base, dict | list) or not isinstance(over, dict | list):
+            return over, opos  # not a valid form: let validation report it
         out, kids = _to_mapping(base, bpos, split)
         more, more_kids = _to_mapping(over, opos, split)
         for key, value in more.items():
@@ -291,6 +294,28 @@ def _logging(base: Any, bpos: Pos, over: Any, opos: Pos, path: KeyPath) -> Locat
     return _default(base, bpos, over, opos, path)
 
 
+def _ipam_config(base: Any, bpos: Pos, over: Any, opos: Pos, path: KeyPath) -> Located:
+    """networks.*.ipam.config: pools with the same subnet merge; others are added."""
+    if not isinstance(base, list) or not isinstance(over, list):
+        return _default(base, bpos, over, opos, path)
+    out = list(base)
+    kids = _kids(bpos, base)
+    by_subnet = {item.get("subnet"): i for i, item in enumerate(out)
+                 if isinstance(item, dict) and item.get("subnet")}
+    for item, kid in zip(over, _kids(opos, over), strict=True):
+        subnet = item.get("subnet") if isinstance(item, dict) else None
+        if subnet in by_subnet:
+            i = by_subnet[subnet]
+            out[i], merged_pos = _merge_mappings(out[i], kids[i], item, kid, (*path, i))
+            kids[i] = merged_pos
+        else:
+            if subnet:
+                by_subnet[subnet] = len(out)
+            out.append(item)
+            kids.append(kid)
+    return out, Pos(bpos.where, kids)
+
+
 def _ulimit(base: Any, bpos: Pos, over: Any, opos: Pos, path: KeyPath) -> Located:
     if isinstance(base, dict) and isinstance(over, dict):
         return _merge_mappings(base, bpos, over, opos, path)
@@ -307,6 +332,7 @@ _RULES: dict[Pattern, Rule] = {
     (*_S, "networks"): _names_to_mapping(None),
     (*_S, "logging"): _logging,
     (*_S, "ulimits", "*"): _ulimit,
+    ("networks", "*", "ipam", "config"): _ipam_config,
     (*_S, "extra_hosts"): _by_name(_split_host),
     (*_S, "build", "extra_hosts"): _by_name(_split_host),
     (*_S, "ports"): _unique(_port_identity),

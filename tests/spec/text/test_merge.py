@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stackctl.errors import SpecError
 from stackctl.spec.merge import merge_documents
-from stackctl.spec.yamlpos import flatten, load_yaml, strip_markers
+from stackctl.spec.yamlpos import Pos, flatten, load_yaml, strip_markers
 
 
 def _merge(base: str, over: str) -> tuple[dict[str, Any], dict[Any, str]]:
@@ -132,6 +134,20 @@ def test_inputs_are_not_modified() -> None:
     assert b.data == {"services": {"web": {"environment": ["B=1"], "ports": ["2:2"]}}}
 
 
+def test_ipam_pools_merge_by_subnet() -> None:
+    data, _ = _merge(
+        "networks:\n  n:\n    ipam:\n      config:\n"
+        "        - {subnet: 10.1.0.0/16, gateway: 10.1.0.1}\n",
+        "networks:\n  n:\n    ipam:\n      config:\n"
+        "        - {subnet: 10.1.0.0/16, ip_range: 10.1.5.0/24}\n"
+        "        - {subnet: 10.2.0.0/16}\n",
+    )
+    assert data["networks"]["n"]["ipam"]["config"] == [
+        {"subnet": "10.1.0.0/16", "gateway": "10.1.0.1", "ip_range": "10.1.5.0/24"},
+        {"subnet": "10.2.0.0/16"},
+    ]
+
+
 def test_top_level_sections_merge() -> None:
     data, _ = _merge("networks: {n: {driver: bridge}}\nvolumes: {v: {}}\nx-a: {k: 1}\n",
                      "networks: {n: {labels: [a=b]}, m: {}}\nvolumes: {v: null}\nx-a: {j: 2}\n")
@@ -140,3 +156,30 @@ def test_top_level_sections_merge() -> None:
         "volumes": {"v": {}},
         "x-a": {"k": 1, "j": 2},
     }
+
+
+_scalars = st.one_of(st.integers(), st.text(max_size=5), st.booleans())
+_keys = st.sampled_from(["image", "user", "x-a", "labels", "deploy", "restart", "tty"])
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3),
+    max_leaves=6,
+)
+_services = st.dictionaries(st.sampled_from(["web", "db"]),
+                            st.dictionaries(_keys, _values, max_size=4), max_size=2)
+
+
+@given(_services)
+def test_merging_with_nothing_changes_nothing(services: dict[str, Any]) -> None:
+    doc = {"services": services}
+    empty = {"services": {}}
+    pos = Pos(("f", 1, 1))
+    assert merge_documents(doc, pos, empty, pos)[0] == doc
+    assert merge_documents(empty, pos, doc, pos)[0] == doc
+
+
+@given(_services)
+def test_merging_a_file_onto_itself_is_idempotent(services: dict[str, Any]) -> None:
+    doc = {"services": services}
+    pos = Pos(("f", 1, 1))
+    assert merge_documents(doc, pos, doc, pos)[0] == doc
