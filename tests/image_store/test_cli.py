@@ -89,3 +89,17 @@ def test_save_load_prune(roots: tuple[Path, Path], tmp_path: Path) -> None:
     assert res.stdout.startswith("Deleted Images:\nuntagged: keep:1\ndeleted: sha256:")
     assert "Total reclaimed space: " in res.stdout
     assert cli(other, "images", "-q").stdout == ""
+
+
+def test_system_df(roots: tuple[Path, Path]) -> None:
+    root, _ = roots
+    import_busybox(root)
+    out = cli(root, "system", "df").stdout.splitlines()
+    assert out[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert out[1].split()[:3] == ["Images", "1", "0"] and out[1].endswith("(100%)")
+    assert [line.split()[0] for line in out[1:]] == ["Images", "Containers", "Local", "Build"]
+    verbose = cli(root, "system", "df", "-v").stdout
+    assert "Images space usage:" in verbose and "busybox" in verbose
+    res = cli(root, "system", "df", "--format", "json")
+    rows = [json.loads(x) for x in res.stdout.splitlines()]
+    assert rows[0]["Type"] == "Images" and rows[0]["TotalCount"] == "1"
