@@ -8,8 +8,9 @@ Follows the compose CLI:
   that, its parents, plus the matching ``*.override.*`` file;
 - project directory: ``--project-directory``, else the first file's directory
   (the current directory for stdin);
-- environment: ``--env-file`` files in order (later ones win), else
-  ``<project dir>/.env`` if present; the process environment wins over both;
+- environment: ``--env-file`` files in order (later ones win), else those of
+  ``STACKCTL_ENV_FILES`` / ``COMPOSE_ENV_FILES`` (comma-separated), else
+  ``<project dir>/.env`` if present; the process environment wins over all;
 - project name: ``-p`` > ``STACKCTL_PROJECT_NAME`` / ``COMPOSE_PROJECT_NAME``
   > top-level ``name:`` > the project directory's name. Explicit names must
   already be valid; the others are normalised to ``[a-z0-9][a-z0-9_-]*``;
@@ -100,8 +101,8 @@ def locate(opts: LoadOptions, cwd: str | None = None) -> ProjectFiles:
     # .env of the tentative project dir may name the files (COMPOSE_FILE=...).
     files_from_env = None
     if not opts.files:
-        probe_env = dict(_read_env_files(_env_file_paths(opts, project_dir or here, here),
-                                         process_env))
+        probe_paths = _env_file_paths(opts, project_dir or here, here, process_env)
+        probe_env = dict(_read_env_files(probe_paths, process_env))
         probe_env.update(process_env)
         files_from_env = _first(probe_env, "STACKCTL_FILE", "COMPOSE_FILE")
         if files_from_env:
@@ -124,7 +125,7 @@ def locate(opts: LoadOptions, cwd: str | None = None) -> ProjectFiles:
         project_dir = here if paths[0] == STDIN else os.path.dirname(paths[0])
     assert project_dir is not None
 
-    env_paths = _env_file_paths(opts, project_dir, here)
+    env_paths = _env_file_paths(opts, project_dir, here, process_env)
     environment = dict(_read_env_files(env_paths, process_env))
     environment.update(process_env)
     return ProjectFiles(
@@ -140,9 +141,13 @@ def _absolute(path: str, base: str | Path) -> str:
     return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
 
 
-def _env_file_paths(opts: LoadOptions, project_dir: str, here: str) -> list[str]:
+def _env_file_paths(opts: LoadOptions, project_dir: str, here: str,
+                    process_env: Mapping[str, str]) -> list[str]:
     if opts.env_files:
         return [_absolute(p, here) for p in opts.env_files]
+    listed = _first(process_env, "STACKCTL_ENV_FILES", "COMPOSE_ENV_FILES")
+    if listed:  # the environment's equivalent of repeated --env-file
+        return [_absolute(p.strip(), here) for p in listed.split(",") if p.strip()]
     return [os.path.join(project_dir, ".env")]
 
 

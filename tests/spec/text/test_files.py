@@ -85,6 +85,10 @@ def test_env_file_precedence(tmp_path: Path) -> None:
     _write(tmp_path / "two.env", "C=two\n")
     found = locate(LoadOptions(env_files=("one.env", "two.env"), environ={}), cwd=str(tmp_path))
     assert found.environment == {"B": "one", "C": "two"}  # .env is not read with --env-file
+    found = locate(LoadOptions(environ={"COMPOSE_ENV_FILES": "one.env, two.env"}),
+                   cwd=str(tmp_path))
+    assert found.environment == {"B": "one", "C": "two", "COMPOSE_ENV_FILES": "one.env, two.env"}
+    assert found.env_files == (str(tmp_path / "one.env"), str(tmp_path / "two.env"))
     with pytest.raises(UsageError, match=r"env file .* not found"):
         locate(LoadOptions(env_files=("three.env",), environ={}), cwd=str(tmp_path))
 
