@@ -41,9 +41,11 @@ def select_services(
 ) -> tuple[list[str], list[str]]:
     """(active, disabled) service names, each in file order.
 
-    A service is active when it has no profiles, when one of its profiles is
-    enabled (``*`` enables all), or when it is requested by name; whatever an
-    active service depends on comes along, as compose does.
+    With no service ``requested``, a service is active when it has no profiles
+    or one of its profiles is enabled (``*`` enables all). Naming services
+    (``up web``, ``config web``) selects exactly those, whatever their
+    profiles, as compose does. Either way, whatever an active service depends
+    on comes along.
     """
     enabled = set(profiles)
     unknown = [r for r in requested if r not in services]
@@ -54,6 +56,8 @@ def select_services(
         )
     active: set[str] = set(requested)
     for name, svc in services.items():
+        if requested:
+            break
         if not svc.profiles or "*" in enabled or enabled & set(svc.profiles):
             active.add(name)
     stack = list(active)
@@ -185,7 +189,9 @@ _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 def name_problems(
     spec: StackFile, active: Sequence[str], positions: Positions, *, containers: bool = True
 ) -> list[SpecError]:
-    """Service names compose accepts, and (``containers``) container names that stay unique."""
+    """Service names compose accepts; (``containers``) no fixed container_name on a
+    service that wants several replicas. Two services sharing a container_name
+    is left to the engine ("already in use"), as with compose: each may run alone."""
     out: list[SpecError] = []
     for name in spec.services:
         if not _NAME.fullmatch(name):
@@ -197,7 +203,6 @@ def name_problems(
                     positions,
                 )
             )
-    owners: dict[str, str] = {}
     for name in active if containers else ():
         svc = spec.services[name]
         cname = svc.container_name
@@ -214,15 +219,6 @@ def name_problems(
                     hint="remove container_name to let stackctl number the containers",
                 )
             )
-        if cname in owners:
-            out.append(
-                located(
-                    f"container_name {cname!r} is already used by service {owners[cname]!r}",
-                    at,
-                    positions,
-                )
-            )
-        owners.setdefault(cname, name)
     return out
 
 

@@ -93,8 +93,9 @@ def load_project(
 ) -> Project:
     """Load, validate and resolve the stack described by ``opts``.
 
-    ``services`` names services wanted explicitly (``up web``): they are active
-    whatever their profiles, and bring their dependencies along.
+    ``services`` names services wanted explicitly (``up web``): then exactly
+    those are active, whatever their profiles, plus what they depend on; the
+    others are in ``disabled_services`` (still part of the project: not orphans).
     ``consistency`` False skips the checks that names point somewhere
     (``config --no-consistency``); dependency cycles are always errors.
     Raises SpecError (or SpecValidationError with every problem found).

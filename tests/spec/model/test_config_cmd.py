@@ -73,12 +73,13 @@ def test_listings(capsys: pytest.CaptureFixture[str], stack: Path) -> None:
     assert run(capsys, "config", "-f", str(stack), "--images")[1] == "nginx\nshop-api\n"
 
 
-def test_named_service_brings_its_dependencies(
+def test_named_services_select_with_dependencies(
     capsys: pytest.CaptureFixture[str], stack: Path
 ) -> None:
     code, out, _ = run(capsys, "config", "-f", str(stack), "--services", "debug")
-    assert code == 0
-    assert out == "web\napi\ndebug\n"
+    assert (code, out) == (0, "debug\n")  # named: selected whatever its profiles
+    code, out, _ = run(capsys, "config", "-f", str(stack), "--services", "web")
+    assert (code, out) == (0, "web\napi\n")  # web depends on api
 
 
 def test_quiet_and_project_name(capsys: pytest.CaptureFixture[str], stack: Path) -> None:
