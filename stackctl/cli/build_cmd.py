@@ -53,20 +53,25 @@ class _Plain:
 
 
 class _Tty(_Plain):
-    """One line per step (``=> [stage i/n] TEXT 0.1s``), RUN output indented."""
+    """Compact: ``=> [stage i/n] TEXT 0.1s`` or ``=> CACHED [stage i/n] TEXT``, with
+    a RUN's output indented under its step as it comes."""
 
     def step(self, number: int, total: int, stage: str, text: str) -> None:
         self.n, self.t0 = number, time.monotonic()
-        self.head = f"[{stage} {number}/{total}] {text}"
+        self.head, self.shown = f"[{stage} {number}/{total}] {text}", False
 
     def cached(self) -> None:
         self._w(f" => CACHED {self.head}")
 
     def output(self, data: bytes) -> None:
+        if not self.shown:
+            self._w(f" => {self.head}")
+            self.shown = True
         self._w("    " + data.decode("utf-8", "replace").rstrip("\n"))
 
     def done(self) -> None:
-        self._w(f" => {self.head} {time.monotonic() - self.t0:.1f}s")
+        took = f"{time.monotonic() - self.t0:.1f}s"
+        self._w(f" => done {took}" if self.shown else f" => {self.head} {took}")
 
 
 class _Quiet(_Plain):

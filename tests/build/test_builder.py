@@ -268,3 +268,52 @@ def test_parse_errors_surface_before_anything_runs(env) -> None:  # type: ignore
 def test_unused_build_arg_warns(env) -> None:  # type: ignore[no-untyped-def]
     result, _sink = build(env, "FROM busybox\nARG USED\n", build_args={"USED": "1", "NOPE": "2"})
     assert result.warnings == ("[Warning] One or more build-args [NOPE] were not consumed",)
+
+
+def test_workdir_is_created_owned_by_user(env) -> None:  # type: ignore[no-untyped-def]
+    build(env, """\
+FROM busybox
+WORKDIR /made/by/workdir
+RUN echo "u:x:1500:1600::/:/bin/sh" >> /etc/passwd
+USER u
+WORKDIR /owned
+WORKDIR /
+""", tags=("wd:1",))
+    out = sh(env, "wd:1", "stat -c '%n %u:%g' /made/by/workdir /owned")
+    assert out.splitlines() == ["/made/by/workdir 0:0", "/owned 1500:1600"]
+    store, _, _ = env
+    history = store.resolve("wd:1").image.history
+    assert [h.empty_layer for h in history[-5:]] == [False, False, True, False, True]
+
+
+def test_add_url_from_loopback_server(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import http.server
+    import threading
+
+    served = tmp_path / "www"
+    served.mkdir()
+    (served / "file.txt").write_text("over http\n")
+    digest = hashlib.sha256(b"over http\n").hexdigest()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):  # type: ignore[no-untyped-def]
+            super().__init__(*a, directory=str(served), **kw)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/file.txt"
+        build(env, f"FROM busybox\nADD --checksum=sha256:{digest} {url} /dl/\n", tags=("url:1",))
+        assert sh(env, "url:1", "cat /dl/file.txt") == "over http\n"
+        with pytest.raises(BuildError, match="Dockerfile:2: ADD failed: checksum of"):
+            build(env, f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {url} /dl/\n")
+        with pytest.raises(BuildError, match="Dockerfile:2: ADD failed: cannot fetch"):
+            build(env, f"FROM busybox\nADD {url}.missing /dl/\n")
+    finally:
+        server.shutdown()
+        server.server_close()

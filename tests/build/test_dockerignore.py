@@ -98,3 +98,13 @@ def test_digest_ignores_mtime_but_not_mode(tmp_path: Path) -> None:
     os.chmod(tmp_path / "src" / "app.py", 0o644)
     (tmp_path / "src" / "app.py").write_text("print(2)\n")
     assert ctx.digest(["src"]) != first
+
+
+def test_dockerfile_specific_ignore_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.txt").write_text("b")
+    (tmp_path / ".dockerignore").write_text("a.txt\n")
+    special = tmp_path / "prod.Dockerfile.dockerignore"
+    special.write_text("b.txt\n")
+    ctx = BuildContext.open(tmp_path, ignore_file=special)
+    assert ctx.expand("a.txt") == ["a.txt"] and ctx.expand("b.txt") == []

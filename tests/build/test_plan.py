@@ -83,7 +83,7 @@ MAINTAINER someone
     assert cfg.entrypoint == ("tini", "--")
     assert cfg.on_build == ("RUN make",)
     assert final.author == "someone"
-    assert all(s.kind == "config" for s in steps)
+    assert {s.kind for s in steps} == {"config", "workdir"}
 
 
 def test_entrypoint_resets_inherited_cmd_only() -> None:

@@ -101,7 +101,9 @@ class Builder:
 
     def build(self, req: BuildRequest) -> BuildResult:
         build = load(req.dockerfile, file=req.dockerfile_name)
-        context = BuildContext.open(req.context)
+        specific = Path(req.dockerfile_name + ".dockerignore")
+        context = BuildContext.open(req.context,
+                                    ignore_file=specific if specific.is_file() else None)
         meta = meta_values(build, req.build_args)
         stages = needed_stages(build, req.target, meta)
         warnings = self._unused_args(build, stages, req.build_args)
@@ -137,7 +139,8 @@ class Builder:
             current = results[base_stage] if base_stage is not None else base
             for step in steps:
                 number += 1
-                shown = step.created_by if step.kind == "config" else step.instruction.text
+                config_only = step.kind in ("config", "workdir")
+                shown = step.created_by if config_only else step.instruction.text
                 self.progress.step(number, total, stage.ref, shown)
                 digest = self._sources_digest(step, context, build, results)
                 key = cache_key(current.id if current else "scratch", step, digest)
@@ -263,7 +266,9 @@ class Builder:
         tar = self.store.tmp / f"build-layer-{secrets.token_hex(8)}.tar"
         try:
             with mounted(self.store, parent) as snap:
-                if step.run is not None:
+                if step.kind == "workdir":
+                    self._mkdir_workdir(build, step, snap.rootfs)
+                elif step.run is not None:
                     self._run(build, step, snap, context)
                 else:
                     self._copy(build, step, snap.rootfs, context, results)
@@ -277,6 +282,24 @@ class Builder:
         finally:
             if tar.exists():
                 os.unlink(tar)
+
+    def _mkdir_workdir(self, build: BuildFile, step: Step, rootfs: Path) -> None:
+        from stackctl.engine.runtime.rootfs import secure_join
+        from stackctl.engine.runtime.users import resolve_user
+
+        cfg = step.state.config
+        uid = gid = 0
+        if cfg.user:
+            try:
+                user = resolve_user(rootfs, cfg.user)
+            except StackctlError as exc:
+                raise BuildError(f"{build.file}:{step.instruction.line}: USER {cfg.user}: "
+                                 f"{exc.message}", hint=exc.hint) from None
+            uid, gid = user.uid, user.gid
+        real = secure_join(str(rootfs), cfg.working_dir)
+        if not os.path.isdir(real):
+            os.makedirs(real, 0o755)
+            os.chown(real, uid, gid)
 
     def _run(self, build: BuildFile, step: Step, snap: object, context: BuildContext) -> None:
         from stackctl.engine.build.runstep import run_step

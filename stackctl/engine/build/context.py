@@ -65,12 +65,14 @@ class BuildContext:
     matcher: Matcher = field(default_factory=Matcher)
 
     @classmethod
-    def open(cls, root: str | Path) -> BuildContext:
+    def open(cls, root: str | Path, *, ignore_file: Path | None = None) -> BuildContext:
+        """``ignore_file`` (``<Dockerfile>.dockerignore``) replaces the context's
+        ``.dockerignore`` when given, as BuildKit does."""
         root = Path(root).resolve()
         if not root.is_dir():
             raise ContextError(f"build context {root} is not a directory",
                                hint="pass a directory, or '-' to read a tar from stdin")
-        ignore = root / ".dockerignore"
+        ignore = ignore_file or root / ".dockerignore"
         matcher = Matcher.from_text(ignore.read_bytes()) if ignore.is_file() else Matcher()
         return cls(root, matcher)
 

@@ -90,7 +90,7 @@ class CopySpec:
 @dataclass(frozen=True)
 class Step:
     instruction: ins.Instruction
-    kind: str  # "config" | "run" | "copy"
+    kind: str  # "config" | "workdir" | "run" | "copy"
     created_by: str
     state: StageState  # after this step
     run: RunSpec | None = None
@@ -372,7 +372,10 @@ def plan_stage(build: BuildFile, stage: Stage, base: ImageConfig, *, base_author
             _fail(inst, build.file, "FROM is not allowed here (ONBUILD trigger)")
         else:
             state, text = _config_step(inst, state, ex, meta, build_args, build.file)
-            steps.append(Step(inst, "config", text, state))
+            # WORKDIR creates its directory (owned by USER), as BuildKit does.
+            kind = "workdir" if isinstance(inst, ins.Workdir) and \
+                state.config.working_dir != "/" else "config"
+            steps.append(Step(inst, kind, text, state))
     if labels:
         last = stage.commands[-1] if stage.commands else stage.source
         cfg = state.config.with_labels(dict(labels))
