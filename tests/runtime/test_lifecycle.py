@@ -58,6 +58,16 @@ def test_detached_state_exec_kill_delete(bundle: Bundle, tmp_path: Path) -> None
                             str(tmp_path / "process.json"))
         assert res.stdout.split() == ["1000", "1000", "10", "/tmp"]
 
+        # the engine's form: --pid, runc's flags; the base process is read from PID
+        res = bundle.launch("exec", "--pid", str(pid), "--env", "FOO=bar", "--user", "app",
+                            "--cwd", "/home", "--", "sh", "-c",
+                            "echo $FOO $HOME $(id -u) $(id -G) $(pwd); ulimit -n")
+        assert res.stdout.split() == ["bar", "/home/app", "1000", "1000", "10", "/home",
+                                      "20000"]
+        res = bundle.launch("exec", "--pid", str(pid), "--user", "bob", "--", "true",
+                            check=False)
+        assert res.returncode == 126 and "unable to find user bob" in res.stderr
+
         res = bundle.launch("exec", bundle.id, "nope", check=False)
         assert res.returncode == 127
         assert 'exec: "nope": executable file not found in $PATH' in res.stderr
@@ -169,3 +179,45 @@ def test_bad_bundle_and_duplicate_id_leave_nothing(bundle: Bundle) -> None:
     res = subprocess.run(bundle.command("launch"), capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 1 and "exists already" in res.stderr
     assert not Cgroup(bundle.cgroup).exists()
+
+
+def _drive_pty(cmd: list[str], script: bytes, needle: bytes) -> tuple[int, bytes]:
+    """Run `cmd` with a pty as its stdio (a user's terminal), type `script`."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(cmd, cwd=REPO, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    try:
+        out = _read_until(master, b"# ")  # the shell's prompt: it runs, raw mode is set
+        os.write(master, script)
+        out += _read_until(master, needle)
+        return proc.wait(timeout=20), out
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_attached_terminal_without_console_socket_is_relayed(bundle: Bundle) -> None:
+    bundle.write(bundle.request("sh", terminal=True))
+    code, out = _drive_pty(bundle.command("launch"),
+                           b"tty; stty size; echo x$((40+2)); exit 5\r", b"x42")
+    assert code == 5
+    assert b"/dev/pts/0" in out
+
+
+def test_exec_with_tty(bundle: Bundle) -> None:
+    bundle.write(bundle.request("sleep", "300"))
+    reaper = subprocess.Popen([*REAPER, *bundle.command("launch", "--detach")],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert _line(reaper) == {"launcher": 0}
+        pid = bundle.state()["pid"]
+        code, out = _drive_pty(
+            [*LAUNCH, "--root", str(bundle.state_root / "launch"), "exec", "--pid", str(pid),
+             "--tty", "--", "sh"], b"tty; echo y$((40+3)); exit 4\r", b"y43")
+        assert code == 4
+        assert b"/dev/pts/" in out
+    finally:
+        bundle.launch("delete", "--force", bundle.id, check=False)
+        reaper.wait(timeout=10)

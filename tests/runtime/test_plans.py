@@ -175,6 +175,13 @@ def test_launch_command_line() -> None:
     o = parse_args(["exec", "--pid", "42", "--process", "p.json", "-d"])
     assert (o.pid, o.process, o.detach, o.id) == (42, "p.json", True, "")
     assert parse_args(["kill", "c1", "KILL"]).signal == "KILL"
+    # the engine's form: --pid, runc's exec flags, then -- and the command
+    o = parse_args(["exec", "--pid", "7", "--tty", "-e", "A=1", "--env=B=2", "--user", "app",
+                    "--cwd", "/w", "--", "sh", "-c", "x"])
+    assert (o.pid, o.tty, o.env, o.user, o.cwd, o.args) == (7, True, ["A=1", "B=2"], "app",
+                                                           "/w", ["sh", "-c", "x"])
+    assert parse_args(["exec", "c1", "--", "ls", "-l"]).args == ["ls", "-l"]
+    assert parse_args(["exec", "--", "c1", "ls"]).args == ["ls"]
     for bad in (["run"], ["frob", "x"], ["run", "--bogus", "x"], ["run", "a", "b"],
                 ["exec", "--pid", "x"]):
         with pytest.raises(LaunchError):

@@ -12,6 +12,13 @@ from __future__ import annotations
 
 import _signal
 
+# Imported now, not on first use: the container's init calls dumps() after
+# pivot_root, when the host's lib-dynload/ is no longer reachable.
+try:
+    import _json
+except ImportError:  # pragma: no cover - not CPython
+    _json = None  # type: ignore[assignment]
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -47,15 +54,13 @@ class _DecodeContext:
 def loads(text: str | bytes) -> Any:
     if isinstance(text, bytes):
         text = text.decode()
-    try:
-        from _json import make_scanner
-    except ImportError:  # pragma: no cover - not CPython
+    if _json is None:  # pragma: no cover - not CPython
         import json
 
         return json.loads(text)
     body = text.strip(" \t\n\r")
     try:
-        value, end = make_scanner(_DecodeContext())(body, 0)  # type: ignore[arg-type]
+        value, end = _json.make_scanner(_DecodeContext())(body, 0)  # type: ignore[arg-type]
     except StopIteration as exc:
         raise ValueError(f"invalid JSON at character {exc.value}") from None
     if end != len(body):
@@ -64,9 +69,7 @@ def loads(text: str | bytes) -> Any:
 
 
 def dumps(value: Any) -> str:
-    try:
-        from _json import encode_basestring_ascii, make_encoder
-    except ImportError:  # pragma: no cover - not CPython
+    if _json is None:  # pragma: no cover - not CPython
         import json
 
         return json.dumps(value)
@@ -74,8 +77,8 @@ def dumps(value: Any) -> str:
     def default(obj: object) -> object:
         raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
-    encoder = make_encoder({}, default, encode_basestring_ascii, None, ": ", ", ", False,
-                           False, True)
+    encoder = _json.make_encoder({}, default, _json.encode_basestring_ascii, None, ": ", ", ",
+                                 False, False, True)
     return "".join(encoder(value, 0))
 
 

@@ -1,4 +1,5 @@
-"""Linux capability names and numbers, Docker's default set, and `--cap-add/--cap-drop` logic.
+"""Linux capability names and numbers, Docker's default set, and `--cap-add/--cap-drop` logic;
+also the kernel's RLIMIT_* numbers (Python's resource module lacks some).
 
 Pure and stdlib-only: the launcher imports it on its hot path, and build_config
 uses it to turn `cap_add`/`cap_drop`/`privileged` into the OCI capability lists.
@@ -23,6 +24,12 @@ CAPABILITIES: tuple[str, ...] = (
     "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 )
 CAP_NUMBERS: dict[str, int] = {name: i for i, name in enumerate(CAPABILITIES)}
+
+# asm-generic/resource.h (x86_64 and aarch64 alike)
+RLIMIT_NUMBERS: dict[str, int] = {name: i for i, name in enumerate((
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+    "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME"))}
 
 # moby/oci/caps/defaults.go: what `docker run` grants without flags.
 DOCKER_DEFAULT_CAPS: tuple[str, ...] = (

@@ -15,7 +15,7 @@ import socket
 import struct
 import termios
 
-__all__ = ["connect", "open_pty", "recv_master", "send_master", "take_terminal"]
+__all__ = ["connect", "open_pty", "recv_master", "relay", "send_master", "take_terminal"]
 
 _TIOCGPTN = 0x80045430
 _TIOCSPTLCK = 0x40045431
@@ -56,3 +56,60 @@ def recv_master(sock: socket.socket) -> tuple[int, str]:
     if not fds:
         raise OSError("console socket: no file descriptor received")
     return fds[0], msg.decode(errors="replace")
+
+
+def relay(master: int, stdin: int = 0, stdout: int = 1) -> None:
+    """Copy between our stdio and the container's pty until the pty closes (what
+    `runc run -t` does without --console-socket). When stdin is a terminal it is
+    put in raw mode for the duration (keys such as ^C reach the container as
+    bytes) and its size is mirrored onto the pty, now and on every SIGWINCH."""
+    import select
+    import signal
+    import tty
+
+    saved = None
+    if os.isatty(stdin):
+        saved = termios.tcgetattr(stdin)
+        tty.setraw(stdin)
+
+        def resize(*_: object) -> None:
+            try:
+                size = fcntl.ioctl(stdin, termios.TIOCGWINSZ, b"\0" * 8)
+                fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+            except OSError:
+                pass
+
+        resize()
+        signal.signal(signal.SIGWINCH, resize)
+    sources = [master, stdin]
+    try:
+        while True:
+            try:
+                ready, _, _ = select.select(sources, [], [])
+            except InterruptedError:
+                continue
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every slave fd is closed, the process is gone
+                    return
+                if not data:
+                    return
+                _write_all(stdout, data)
+            if stdin in ready:
+                data = os.read(stdin, 65536)
+                if data:
+                    _write_all(master, data)
+                else:
+                    # Our input ended (not a terminal): send the terminal's EOF (^D)
+                    # and stop reading it, as `docker run -t` does.
+                    _write_all(master, b"\x04")
+                    sources.remove(stdin)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]

@@ -74,7 +74,7 @@ def setns_path(path: str, kind: str, sys: sc.LinuxSyscalls) -> None:
 
 
 def _console(sock: socket.socket, *, bind_console: bool) -> None:
-    from stackctl.engine.runtime import console  # only for terminals: it imports socket
+    from stackctl.engine.runtime import console  # preloaded by _preload_console
 
     master, slave = console.open_pty("/dev/pts")
     if bind_console:
@@ -87,12 +87,21 @@ def _console(sock: socket.socket, *, bind_console: bool) -> None:
     sock.close()
 
 
+def _preload_console(sock: socket.socket | None) -> None:
+    """Import the pty code while the host's files are still reachable (after
+    pivot_root or setns(mnt), imports of host modules fail). Only terminals pay
+    for it: it imports socket."""
+    if sock is not None:
+        from stackctl.engine.runtime import console  # noqa: F401
+
+
 def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd: int,
              console_sock: socket.socket | None,
              preserve_fds: int) -> NoReturn:
     sys = sc.LinuxSyscalls()
     try:
         os.setsid()
+        _preload_console(console_sock)
         wait_for_parent(go_fd)
         namespaces = config.get("linux", {}).get("namespaces", [])
         unshare = 0
@@ -143,6 +152,7 @@ def exec_init(process: Mapping[str, Any], ns_paths: Mapping[str, str], *, sync_f
     sys = sc.LinuxSyscalls()
     try:
         os.setsid()
+        _preload_console(console_sock)
         wait_for_parent(go_fd)
         for kind in _JOIN_ORDER:
             if kind in ns_paths:

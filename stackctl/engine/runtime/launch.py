@@ -2,7 +2,8 @@
 
     python -m stackctl.engine.runtime.launch [--root DIR] run --bundle DIR
         [--pid-file FILE] [--detach] [--console-socket SOCK] [--preserve-fds N] ID
-    ... exec (--pid PID | ID) (--process process.json | ARGS...) [--detach]
+    ... exec (--pid PID | ID) (--process process.json | [--] ARGS...) [--detach]
+        [--tty] [--env K=V]... [--user U[:G]] [--cwd DIR]
         [--pid-file FILE] [--console-socket SOCK] [--preserve-fds N]
     ... state ID | kill [--all] ID [SIGNAL] | delete [--force] ID
 
@@ -121,28 +122,54 @@ def _await_start(pid: int, sync_r: int) -> None:
         raise LaunchError(err.get("error", "container start failed"), int(err.get("code", 1)))
 
 
-def _wait_forwarding(pid: int) -> int:
-    """Wait for the container, passing our signals on, as `runc run` does."""
+def _wait_forwarding(pid: int, terminal: socket.socket | None = None) -> int:
+    """Wait for the container, passing our signals on, as `runc run` does. With
+    `terminal` (our end of the channel the child sent its pty master over), relay
+    our stdio to that pty until it closes."""
     def forward(signum: int, _frame: object) -> None:
         with suppress(ProcessLookupError):
             os.kill(pid, signum)
 
     for s in _FORWARDED:
         _lean.set_handler(s, forward)
+    if terminal is not None:
+        from stackctl.engine.runtime.console import recv_master, relay
+
+        try:
+            master, _ = recv_master(terminal)
+        except OSError:
+            master = -1
+        terminal.close()
+        if master >= 0:
+            relay(master)
+            os.close(master)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
 
-def _console_socket(path: str | None) -> socket.socket | None:
-    if not path:
-        return None
+def _console_socket(path: str) -> socket.socket:
     from stackctl.engine.runtime.console import connect
 
     try:
         return connect(path)
     except OSError as exc:
         raise LaunchError(f"--console-socket {path}: {exc.strerror}") from exc
+
+
+def _terminal_channel(path: str | None, *, detach: bool
+                      ) -> tuple[socket.socket | None, socket.socket | None]:
+    """(socket for the child, our end to relay from). With --console-socket the
+    receiver is whoever listens there; attached without one, it is us."""
+    if path:
+        return _console_socket(path), None
+    if detach:
+        raise LaunchError("cannot allocate a tty for a detached process without "
+                          "--console-socket")
+    import socket as socket_mod
+
+    ours, theirs = socket_mod.socketpair(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
+    return theirs, ours
 
 
 def cmd_run(opts: Options) -> int:
@@ -158,9 +185,6 @@ def cmd_run(opts: Options) -> int:
     if not os.path.isdir(rootfs):
         raise LaunchError(f"rootfs {rootfs} does not exist")
     terminal = bool(config["process"].get("terminal"))
-    if terminal and not opts.console_socket and opts.detach:
-        raise LaunchError("cannot allocate a tty for a detached container without "
-                          "--console-socket")
     state_dir = os.path.join(opts.root, opts.id)
     os.makedirs(opts.root, exist_ok=True)
     try:
@@ -171,7 +195,8 @@ def cmd_run(opts: Options) -> int:
     cg = None
     try:
         cg = _cgroup(linux.get("cgroupsPath"))
-        sock = _console_socket(opts.console_socket) if terminal else None
+        sock, relay_end = (_terminal_channel(opts.console_socket, detach=opts.detach)
+                           if terminal else (None, None))
         pid = _spawn(config, rootfs, cg, sock, opts.preserve_fds)
     except BaseException:
         if cg is not None:
@@ -187,7 +212,7 @@ def cmd_run(opts: Options) -> int:
     if opts.detach:
         return 0
     try:
-        return _wait_forwarding(pid)
+        return _wait_forwarding(pid, relay_end)
     finally:
         _destroy(opts.id, opts.root, state, force=True)
 
@@ -299,18 +324,19 @@ def cmd_exec(opts: Options) -> int:
         with open(opts.process) as f:
             process = _lean.loads(f.read())
     elif opts.args:
-        if state is None:
-            raise LaunchError("exec with --pid needs --process process.json")
-        with open(os.path.join(state["bundle"], "config.json")) as f:
-            process = _lean.loads(f.read())["process"]
+        if state is not None:
+            with open(os.path.join(state["bundle"], "config.json")) as f:
+                process = _lean.loads(f.read())["process"]
+        else:
+            process = process_of(pid)
         process["args"] = list(opts.args)
         process["terminal"] = bool(opts.tty)
     else:
         raise LaunchError("exec needs --process process.json or a command")
+    _apply_exec_options(process, opts, pid)
     terminal = bool(process.get("terminal"))
-    if terminal and not opts.console_socket:
-        raise LaunchError("exec with a terminal needs --console-socket")
-    sock = _console_socket(opts.console_socket) if terminal else None
+    sock, relay_end = (_terminal_channel(opts.console_socket, detach=opts.detach)
+                       if terminal else (None, None))
     ns = _target_namespaces(pid)
     dirs = _target_cgroup_dirs(pid)
     if "pid" in ns:
@@ -334,7 +360,86 @@ def cmd_exec(opts: Options) -> int:
         _write_atomic(opts.pid_file, str(child))
     if opts.detach:
         return 0
-    return _wait_forwarding(child)
+    return _wait_forwarding(child, relay_end)
+
+
+_LIMIT_NAMES = {
+    "Max cpu time": "RLIMIT_CPU", "Max file size": "RLIMIT_FSIZE",
+    "Max data size": "RLIMIT_DATA", "Max stack size": "RLIMIT_STACK",
+    "Max core file size": "RLIMIT_CORE", "Max resident set": "RLIMIT_RSS",
+    "Max processes": "RLIMIT_NPROC", "Max open files": "RLIMIT_NOFILE",
+    "Max locked memory": "RLIMIT_MEMLOCK", "Max address space": "RLIMIT_AS",
+    "Max file locks": "RLIMIT_LOCKS", "Max pending signals": "RLIMIT_SIGPENDING",
+    "Max msgqueue size": "RLIMIT_MSGQUEUE", "Max nice priority": "RLIMIT_NICE",
+    "Max realtime priority": "RLIMIT_RTPRIO", "Max realtime timeout": "RLIMIT_RTTIME",
+}
+
+
+def process_of(pid: int) -> dict[str, Any]:
+    """An OCI process object like the one running as `pid` (its environment, user,
+    groups, capability bounding set, rlimits, no_new_privs, cwd): the base for
+    `exec --pid PID ARGS...` without a process.json, as `runc exec` uses config.json."""
+    from stackctl.engine.runtime.caps import CAPABILITIES
+
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = [e.decode(errors="replace") for e in f.read().split(b"\0") if e]
+    status: dict[str, str] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            status[key] = value.strip()
+    mask = int(status.get("CapBnd", "0"), 16)
+    caps = [name for i, name in enumerate(CAPABILITIES) if mask >> i & 1]
+    rlimits = []
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f.readlines()[1:]:
+            name = line[:26].strip()
+            fields = line[26:].split()
+            if name in _LIMIT_NAMES and len(fields) >= 2:
+                soft, hard = (2**64 - 1 if v == "unlimited" else int(v) for v in fields[:2])
+                rlimits.append({"type": _LIMIT_NAMES[name], "soft": soft, "hard": hard})
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        cwd = "/"
+    groups = [int(g) for g in status.get("Groups", "").split()]
+    return {
+        "terminal": False,
+        "user": {"uid": int(status["Uid"].split()[0]), "gid": int(status["Gid"].split()[0]),
+                 "additionalGids": groups},
+        "args": [], "env": env, "cwd": cwd if cwd.startswith("/") else "/",
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "rlimits": rlimits,
+        "noNewPrivileges": status.get("NoNewPrivs", "0") == "1",
+    }
+
+
+def _apply_exec_options(process: dict[str, Any], opts: Options, pid: int) -> None:
+    """runc exec's --env/--user/--cwd/--tty on top of the base process."""
+    if opts.tty:
+        process["terminal"] = True
+    if opts.cwd:
+        process["cwd"] = opts.cwd
+    if opts.env:
+        env = list(process.get("env") or [])
+        for item in opts.env:
+            key = item.split("=", 1)[0]
+            env = [e for e in env if e.split("=", 1)[0] != key]
+            env.append(item)
+        process["env"] = env
+    if opts.user:
+        from stackctl.engine.runtime.users import resolve_user
+        from stackctl.errors import StackctlError
+
+        try:
+            # The container's own /etc/passwd, seen through its root.
+            user = resolve_user(f"/proc/{pid}/root", opts.user)
+        except StackctlError as exc:
+            raise LaunchError(str(exc), 126) from None
+        process["user"] = {**(process.get("user") or {}), "uid": user.uid, "gid": user.gid,
+                           "additionalGids": list(user.additional_gids)}
+        env = [e for e in process.get("env") or [] if not e.startswith("HOME=")]
+        process["env"] = [*env, f"HOME={user.home}"]
 
 
 def _load_state(root: str, cid: str) -> dict[str, Any]:
@@ -420,12 +525,16 @@ class Options:
         self.id = ""
         self.signal = "SIGTERM"
         self.args: list[str] = []
+        self.env: list[str] = []
+        self.user: str | None = None
+        self.cwd: str | None = None
 
 
 _VALUED = {"--root": "root", "--bundle": "bundle", "-b": "bundle", "--pid-file": "pid_file",
            "--console-socket": "console_socket", "--preserve-fds": "preserve_fds",
            "--pid": "pid", "--process": "process", "-p": "process", "--log": "",
-           "--log-format": ""}
+           "--log-format": "", "--env": "env", "-e": "env", "--user": "user", "-u": "user",
+           "--cwd": "cwd"}
 _FLAGGED = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
             "--all": "all", "-a": "all", "--force": "force", "-f": "force", "--debug": ""}
 _POSITIONAL = {"run": ("id",), "exec": ("id",), "state": ("id",), "kill": ("id", "signal"),
@@ -442,13 +551,15 @@ def parse_args(argv: Sequence[str]) -> Options:
     while rest:
         arg = rest.pop(0)
         name, eq, inline = arg.partition("=")
-        if opts.command == "exec" and positional:
-            opts.args = [arg, *rest]
-            break
         if arg == "--":
             if opts.command == "exec":
-                positional.extend(rest[:1])
-                opts.args = rest[1:] if positional else []
+                if not positional and opts.pid is None and rest:
+                    positional.append(rest.pop(0))
+                opts.args = rest
+            break
+        if opts.command == "exec" and (positional or opts.pid is not None) and (
+                not arg.startswith("-") or arg == "-"):
+            opts.args = [arg, *rest]  # the command starts after the ID (or --pid N)
             break
         if name in _VALUED:
             if eq:
@@ -462,6 +573,8 @@ def parse_args(argv: Sequence[str]) -> Options:
                 if not value.isdigit():
                     raise LaunchError(f"option {name} needs a number, not {value!r}", 2)
                 setattr(opts, attr, int(value))
+            elif attr == "env":
+                opts.env.append(value)
             elif attr:
                 setattr(opts, attr, value)
         elif arg in _FLAGGED:

@@ -18,7 +18,7 @@ import stat
 
 from stackctl.engine.runtime import syscalls as sc
 from stackctl.engine.runtime._lean import suppress
-from stackctl.engine.runtime.caps import CAP_NUMBERS, caps_mask
+from stackctl.engine.runtime.caps import CAP_NUMBERS, RLIMIT_NUMBERS, caps_mask
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def _last_cap() -> int:
 
 def apply_rlimits(rlimits: Sequence[Mapping[str, Any]]) -> None:
     for r in rlimits:
-        number = getattr(resource, r["type"], None)
+        number = RLIMIT_NUMBERS.get(r["type"])
         if number is None:
             raise StartError(f"unknown rlimit {r['type']}")
 

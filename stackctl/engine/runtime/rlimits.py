@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stackctl.engine.runtime.caps import RLIMIT_NUMBERS
 from stackctl.errors import UsageError
 
 # Docker's `--ulimit` names -> RLIMIT_* (resource module numbering = the kernel's).
@@ -40,7 +41,7 @@ class Rlimit:
 
     @property
     def number(self) -> int:
-        return int(getattr(resource, self.type))
+        return RLIMIT_NUMBERS[self.type]
 
     def to_oci(self) -> dict[str, Any]:
         def conv(v: int) -> int:
@@ -91,7 +92,7 @@ def check_rlimits(
     """Refuse a hard limit the caller cannot grant (raising needs CAP_SYS_RESOURCE)."""
     out = []
     for r in rlimits:
-        if not hasattr(resource, r.type):
+        if r.type not in RLIMIT_NUMBERS:
             raise UsageError(f"--ulimit: unknown resource limit {r.type}")
         _, cap = _caller(caller, r.number)
         if cap >= 0 and (r.hard < 0 or r.hard > cap):
