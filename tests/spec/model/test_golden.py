@@ -99,3 +99,27 @@ def test_invalid_case(name: str) -> None:
 def test_corpus_is_big_enough() -> None:
     assert len(_cases("valid")) >= 40
     assert len(_cases("invalid")) >= 25
+
+
+@pytest.mark.parametrize("name", _cases("valid"))
+def test_config_output_is_a_fixed_point(name: str, tmp_path: Path) -> None:
+    """``config`` output is itself a valid stack file that ``config`` prints unchanged."""
+    case = CASES / "valid" / name
+    first = render_valid(case).replace("{{CASE_DIR}}/../", f"{case.parent}/")
+    first = first.replace("{{CASE_DIR}}", str(case))
+    copy = tmp_path / "compose.yaml"
+    copy.write_text(first)
+    opts, extra = _options(case)
+    again = load_project(
+        LoadOptions(
+            files=(str(copy),),
+            project_directory=str(case),
+            environ=opts.environ,
+            profiles=opts.profiles,
+            interpolate=False,  # values are final: a literal $ must stay one
+            normalize=opts.normalize,
+            resolve_paths=opts.resolve_paths,
+        ),
+        **extra,
+    )
+    assert dump_yaml(project_dict(again)) == first
