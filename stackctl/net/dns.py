@@ -12,14 +12,14 @@ it is at that moment:
 * anything else is relayed to the host's resolvers, from a socket in the
   host namespace, and the answer is passed back unchanged.
 
-Why DNS and not kept-current /etc/hosts files: a hosts file bind-mounted into
-a container cannot be replaced atomically (a rename breaks the bind mount, an
-in-place rewrite can be read half-written), every endpoint change would
-rewrite the file of every container on the network (O(n^2) writes for an
-``up`` of n services), and a file cannot answer "what is web's address now"
-for a container that was recreated a moment ago. Reading the store per query
-is always current and costs ~0.1 ms. hosts files are still written, but only
-with what never changes: localhost and the container's own name.
+Why DNS first, and hosts files only beside it: a hosts file bind-mounted
+into a container cannot be replaced atomically (a rename breaks the bind
+mount, an in-place rewrite can be read half-written), every endpoint change
+rewrites the file of every container on the network (O(n^2) writes for an
+``up`` of n services), and clients that speak DNS themselves never read it.
+The responder reads the store per query (~0.1 ms): always current, all
+replicas, nothing to rewrite. The hosts files (hostsfile.py) are kept current
+too, as the fallback for libc clients while no responder runs.
 
 stdlib only (the monitor imports stdlib + anyio).
 """

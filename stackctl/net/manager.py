@@ -90,6 +90,17 @@ class NetworkManager:
     def files_dir(self, container_id: str) -> Path:
         return self.run_root / "net" / container_id
 
+    def _hosts_files(self, container_id: str) -> list[Path]:
+        # the engine keeps a container's /etc files in its state dir; bare
+        # namespaces (tests, the bench) under run_root/net
+        return [self.root / "containers" / container_id / "hosts",
+                self.files_dir(container_id) / "hosts"]
+
+    def refresh_hosts(self, network_ids: Iterable[str]) -> int:
+        from stackctl.net import hostsfile
+
+        return hostsfile.refresh(self.state.db, network_ids, self._hosts_files)
+
     # -- networks ------------------------------------------------------------
 
     def networks(self) -> list[NetworkInfo]:
@@ -381,6 +392,7 @@ class NetworkManager:
         except BaseException:
             self.teardown_container(container_id)
             raise
+        self.refresh_hosts(i.id for i in infos)
         return ContainerNetwork(container_id, netns, tuple(eps), hosts, resolv,
                                 tuple(published))
 
@@ -401,6 +413,7 @@ class NetworkManager:
         except BaseException:
             self._unplug(ep)
             raise
+        self.refresh_hosts([info.id])
         return ep
 
     def disconnect(self, container_id: str, network: str) -> None:
@@ -409,8 +422,10 @@ class NetworkManager:
         if not eps:
             raise NotFound(f"container {container_id[:12]} is not connected to network "
                            f"{info.name!r}")
-        self.firewall.unpublish(eps[0].address.ip) if Firewall.available() else None
+        if Firewall.available():
+            self.firewall.unpublish(eps[0].address.ip)
         self._unplug(eps[0])
+        self.refresh_hosts([info.id])
 
     def _unplug(self, ep: Endpoint) -> None:
         from stackctl.net.netlink import Netlink
@@ -435,6 +450,8 @@ class NetworkManager:
             db.execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))
         remove_netns(self.netns_path(container_id))
         shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
+        if eps:
+            self.refresh_hosts(ep.network_id for ep in eps)
 
     def repair(self, live: Iterable[str] | None = None) -> list[str]:
         """Tear down endpoints of containers whose namespace is gone (or not in

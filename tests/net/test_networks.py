@@ -301,3 +301,26 @@ def test_crash_repair(nm: NetworkManager, unique: str) -> None:
     assert nm.repair() == [c]
     assert host_veth not in links() and not is_netns(Path(cn.netns))
     assert nm.endpoints(container_id=c) == []
+
+
+def test_hosts_files_follow_peers_without_a_responder(nm: NetworkManager, procs: Procs,
+                                                      unique: str) -> None:
+    from stackctl.net.hostsfile import MARKER
+
+    net = nm.create(f"hf{unique}")
+    c = nm.setup_container(cid(), [EndpointRequest(net.name)], names_=("client",))
+    old = nm.setup_container(cid(), [EndpointRequest(net.name, aliases=("db",))],
+                             names_=("proj-db-1",))
+    text = c.hosts.read_text()
+    assert MARKER in text and f"{old.primary_ip}\tproj-db-1 db" in text
+    inode = c.hosts.stat().st_ino
+    nm.teardown_container(old.container_id)
+    assert "proj-db-1" not in c.hosts.read_text()
+    nm.setup_container(cid(), [EndpointRequest(net.name)])  # takes the old address
+    new = nm.setup_container(cid(), [EndpointRequest(net.name, aliases=("db",))],
+                             names_=("proj-db-1",))
+    assert c.hosts.stat().st_ino == inode  # rewritten in place: bind mounts stay valid
+    wait_ready(procs.python_in(new.netns, ECHO_TCP.format(port=6379)))
+    out = run_python(c.netns, CLIENT_TCP.format(host="db", port=6379, me="c"),
+                     files=(c.hosts, c.resolv_conf))
+    assert out.stdout.strip() == "hello from c", out.stderr
