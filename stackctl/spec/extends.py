@@ -11,8 +11,9 @@ is merged onto it with the ``-f`` merge rules (merge.py). Relative paths of a
 base that comes from another file (``build`` context, ``env_file``,
 ``label_file``, bind-mount sources) are rebased from that file's directory to
 the directory of the extending document, so they keep pointing at the same
-place. A base may not depend on other services (``depends_on``, ``links``,
-``volumes_from``, ``service:``/``container:`` modes), as compose requires.
+place. A base may declare ``depends_on``, ``links``, ``volumes_from`` or
+``service:`` modes: they are inherited (compose-go dropped that restriction,
+compose-spec#470), and validation then checks the services they name.
 Cycles are errors. Positions of inherited keys point into the base file.
 """
 
@@ -149,7 +150,6 @@ class _Resolver:
             if not isinstance(base, dict):
                 raise SpecError(f'cannot extend service "{ref}": it is not a mapping',
                                 location=bpos.loc)
-            _check_extendable(ref, base, bpos)
             if target is not doc:
                 prefix = os.path.relpath(target.source.base_dir, doc.source.base_dir)
                 base = rebase_service_paths(base, prefix)
@@ -157,25 +157,6 @@ class _Resolver:
             result = (merged, Pos(spos.where, mpos.children))
         doc.resolved[name] = result
         return result
-
-
-def _check_extendable(ref: str, base: dict[str, Any], pos: Pos) -> None:
-    for key in ("depends_on", "links", "volumes_from"):
-        if base.get(key):
-            raise SpecError(
-                f'service "{ref}" can\'t be used with `extends` as it declares `{key}`',
-                location=pos.child(key).loc, key_path=f"services.{ref}.{key}",
-                hint="move the dependency to the extending service",
-            )
-    for key in ("ipc", "pid", "network_mode"):
-        value = base.get(key)
-        if isinstance(value, str) and value.startswith(("service:", "container:")):
-            kind = "service" if value.startswith("service:") else "container"
-            raise SpecError(
-                f'service "{ref}" can\'t be used with `extends` as it shares `{key}` '
-                f"with another {kind}",
-                location=pos.child(key).loc, key_path=f"services.{ref}.{key}",
-            )
 
 
 # -- relative paths ------------------------------------------------------------
