@@ -317,3 +317,23 @@ def test_add_url_from_loopback_server(env, tmp_path: Path) -> None:  # type: ign
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_run_mount_bind_from_stage_and_context(env) -> None:  # type: ignore[no-untyped-def]
+    _, _, ctx = env
+    (ctx / "input.txt").write_text("v1\n")
+    dockerfile = """\
+FROM busybox AS tools
+RUN echo tool > /tool
+FROM busybox
+RUN --mount=type=bind,from=tools,source=/tool,target=/mnt/tool \\
+    --mount=type=bind,target=/ctx cat /mnt/tool /ctx/input.txt > /seen
+"""
+    build(env, dockerfile, tags=("mnt:1",))
+    assert sh(env, "mnt:1", "cat /seen; test -e /mnt/tool || echo no-trace") == \
+        "tool\nv1\nno-trace\n"
+    assert build(env, dockerfile)[0].cached == 2
+    (ctx / "input.txt").write_text("v2\n")  # the bound context is part of the cache key
+    result, _ = build(env, dockerfile, tags=("mnt:2",))
+    assert result.cached == 1
+    assert sh(env, "mnt:2", "cat /seen") == "tool\nv2\n"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -202,25 +202,43 @@ class Builder:
                      results: Mapping[int, ImageRecord | None]) -> ImageRecord | str | None:
         """The image a ``COPY --from`` reads (``"context"`` for the build context)."""
         assert step.copy is not None
-        ref = step.copy.from_
-        if not ref:
+        if not step.copy.from_:
             return "context"
+        return self._image_ref(build, step, step.copy.from_, results)
+
+    def _image_ref(self, build: BuildFile, step: Step, ref: str,
+                   results: Mapping[int, ImageRecord | None]) -> ImageRecord | None:
+        """A ``--from=`` name: a stage built before this one, or a local image."""
+        word = step.instruction.node.cmd.upper()
         stage = build.stage(ref)
         if stage is not None:
             if stage.index not in results:
-                raise BuildError(f"{build.file}:{step.instruction.line}: COPY --from={ref}: "
+                raise BuildError(f"{build.file}:{step.instruction.line}: {word} --from={ref}: "
                                  "that stage is not built before this one",
-                                 hint="a stage can only copy from stages defined above it")
+                                 hint="a stage can only use stages defined above it")
             return results[stage.index]
         try:
             return self.store.resolve(ref)
         except NotFound:
-            raise BuildError(f"{build.file}:{step.instruction.line}: COPY --from={ref}: no "
+            raise BuildError(f"{build.file}:{step.instruction.line}: {word} --from={ref}: no "
                              "such stage or image", hint="name a stage defined above, or "
                              "import the image first") from None
 
     def _sources_digest(self, step: Step, context: BuildContext, build: BuildFile,
                         results: Mapping[int, ImageRecord | None]) -> str:
+        """What a step reads besides its parent: COPY/ADD sources, RUN bind mounts."""
+        if step.run is not None:
+            parts = []
+            for m in step.run.mounts:
+                if m.type != "bind":
+                    continue
+                if m.from_:
+                    rec = self._image_ref(build, step, m.from_, results)
+                    parts.append(rec.id if rec else "scratch")
+                else:
+                    rel = context.clean(m.source or ".", instruction="RUN --mount")
+                    parts.append(context.digest([rel]))
+            return ",".join(parts)
         if step.copy is None:
             return ""
         src = self._copy_source(step, context, build, results)
@@ -269,7 +287,7 @@ class Builder:
                 if step.kind == "workdir":
                     self._mkdir_workdir(build, step, snap.rootfs)
                 elif step.run is not None:
-                    self._run(build, step, snap, context)
+                    self._run(build, step, snap, context, results)
                 else:
                     self._copy(build, step, snap.rootfs, context, results)
                 from stackctl.engine.build.layerdiff import write_layer
@@ -301,13 +319,19 @@ class Builder:
             os.makedirs(real, 0o755)
             os.chown(real, uid, gid)
 
-    def _run(self, build: BuildFile, step: Step, snap: object, context: BuildContext) -> None:
+    def _run(self, build: BuildFile, step: Step, snap: object, context: BuildContext,
+             results: Mapping[int, ImageRecord | None]) -> None:
         from stackctl.engine.build.runstep import run_step
         from stackctl.engine.build.snapshot import Snapshot
 
         assert step.run is not None and isinstance(snap, Snapshot)
-        code = run_step(step.run, snap, root=self.root, run_root=self.run_root,
-                        context=context, output=self.progress.output)
+        with ExitStack() as stack:
+            views: dict[str, Path] = {}
+            for ref in {m.from_ for m in step.run.mounts if m.from_}:
+                rec = self._image_ref(build, step, ref, results)
+                views[ref] = stack.enter_context(self._image_view(rec))
+            code = run_step(step.run, snap, root=self.root, run_root=self.run_root,
+                            context=context, output=self.progress.output, views=views)
         if code != 0:
             shown = " ".join(step.run.argv)
             raise BuildError(

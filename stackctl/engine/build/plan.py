@@ -166,12 +166,21 @@ def needed_stages(build: BuildFile, target: str | None,
         if dep is not None and dep.index < stage.index:
             want.add(dep.index)
         for cmd in stage.commands:
-            ref = getattr(cmd, "from_", None)
-            if isinstance(cmd, ins.Copy) and ref:
-                dep = build.stage(ref)
+            refs = [cmd.from_] if isinstance(cmd, ins.Copy) and cmd.from_ else []
+            if isinstance(cmd, ins.Run):
+                refs += [_mount_from(raw) for raw in cmd.mounts]
+            for ref in refs:
+                dep = build.stage(ref) if ref else None
                 if dep is not None and dep.index < stage.index:
                     want.add(dep.index)
     return [s for s in build.stages if s.index in want]
+
+
+def _mount_from(raw: str) -> str:
+    try:
+        return parse_mount(raw).from_
+    except ValueError:
+        return ""  # reported with its line when the stage is planned
 
 
 def _ports(inst: ins.Expose, ex: _Expander, file: str) -> list[str]:

@@ -20,7 +20,7 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from stackctl.engine.build.context import BuildContext
@@ -37,7 +37,7 @@ _STUBS = ("proc", "sys", "dev")  # mount points runc creates if the image lacks 
 
 
 def _mounts(spec: RunSpec, root: Path, context: BuildContext | None,
-            scripts_dir: Path | None) -> list[MountSpec]:
+            scripts_dir: Path | None, views: Mapping[str, Path]) -> list[MountSpec]:
     out: list[MountSpec] = []
     for m in spec.mounts:
         if m.type == "cache":
@@ -55,11 +55,14 @@ def _mounts(spec: RunSpec, root: Path, context: BuildContext | None,
             out.append(MountSpec(m.target, "tmpfs", "tmpfs", tuple(opts)))
         elif m.type == "bind":
             if m.from_:
-                raise BuildError(f"RUN --mount=type=bind,from={m.from_} is not supported yet",
-                                 hint="COPY --from the files into the stage first")
-            if context is None:
+                view = views.get(m.from_)
+                if view is None:
+                    raise BuildError(f"RUN --mount from={m.from_}: no such stage or image")
+                src = Path(secure_join(str(view), m.source or "/"))
+            elif context is None:
                 raise BuildError("RUN --mount=type=bind needs a build context")
-            src = context.resolve(context.clean(m.source or ".", instruction="RUN --mount"))
+            else:
+                src = context.resolve(context.clean(m.source or ".", instruction="RUN --mount"))
             out.append(MountSpec(m.target, "bind", str(src),
                                  ("rbind", "ro" if m.readonly else "rw")))
     if scripts_dir is not None:
@@ -72,13 +75,16 @@ def _mounts(spec: RunSpec, root: Path, context: BuildContext | None,
 
 
 def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
-             context: BuildContext | None, output: Callable[[bytes], None]) -> int:
-    """Run ``spec`` over ``snap``; return the exit status. Leaves nothing behind."""
+             context: BuildContext | None, output: Callable[[bytes], None],
+             views: Mapping[str, Path] | None = None) -> int:
+    """Run ``spec`` over ``snap``; return the exit status. Leaves nothing behind.
+
+    ``views`` maps a ``--mount from=`` name to a read-only root of that stage
+    or image."""
     try:
         user = resolve_user(snap.rootfs, spec.user)
     except StackctlError as exc:
         raise BuildError(f"USER {spec.user}: {exc.message}", hint=exc.hint) from None
-    existing = {s for s in _STUBS if os.path.lexists(snap.rootfs / s)}
     workdir = secure_join(str(snap.rootfs), spec.workdir)
     os.makedirs(workdir, exist_ok=True)
 
@@ -93,10 +99,16 @@ def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
         for name, data in spec.scripts:
             (scripts_dir / name).write_text(data)
             os.chmod(scripts_dir / name, 0o755)
+    mounts = _mounts(spec, root, context, scripts_dir, views or {})
+    # Mount points runc creates for us are not the command's doing: note which
+    # paths exist now, and take away the stubs afterwards.
+    stubs = {"/" + s for s in _STUBS} | {m.destination for m in mounts}
+    missing = _missing_paths(snap.rootfs, stubs)
     req = BundleRequest(
         rootfs=str(snap.rootfs), args=spec.argv, env=spec.env, cwd=spec.workdir,
         uid=user.uid, gid=user.gid, additional_gids=user.additional_gids,
-        hostname="buildkitsandbox", mounts=tuple(_mounts(spec, root, context, scripts_dir)),
+        hostname="buildkitsandbox",
+        mounts=tuple(mounts),
         network="host" if spec.network == "host" else "new",
         cgroups_path=f"/{cid}",
     )
@@ -117,13 +129,32 @@ def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         _remove_cgroup(cid)
         shutil.rmtree(bundle, ignore_errors=True)
-    # Mount points runc had to create are not the command's doing.
-    for stub in _STUBS:
-        path = snap.upper / stub
-        if stub not in existing and path.is_dir() and not os.listdir(path):
-            with contextlib.suppress(OSError):
-                path.rmdir()
+    _remove_stubs(snap.upper, missing)
     return code
+
+
+def _missing_paths(rootfs: Path, targets: set[str]) -> list[str]:
+    """Each target and parent of it that does not exist in ``rootfs`` yet."""
+    out: set[str] = set()
+    for target in targets:
+        path = "/" + target.strip("/")
+        while path != "/":
+            if os.path.lexists(secure_join(str(rootfs), path)):
+                break
+            out.add(path)
+            path = os.path.dirname(path)
+    return sorted(out, key=lambda p: -p.count("/"))  # deepest first
+
+
+def _remove_stubs(upper: Path, missing: list[str]) -> None:
+    """Remove empty files/dirs the runtime created at mount points, deepest first."""
+    for path in missing:
+        stub = upper / path.lstrip("/")
+        with contextlib.suppress(OSError):
+            if stub.is_dir() and not stub.is_symlink():
+                stub.rmdir()  # only when empty: the command may have written there
+            elif stub.is_file() and stub.stat().st_size == 0:
+                stub.unlink()
 
 
 def _remove_cgroup(name: str) -> None:
