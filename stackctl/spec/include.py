@@ -100,7 +100,8 @@ def _request(entry: Any, epos: Pos, index: int, base_dir: str,
                         key_path=f"{key_path}.project_directory")
     project = _absolute(project_dir, base_dir) if project_dir else os.path.dirname(files[0])
     env_files = _strings(entry.get("env_file"), epos, f"{key_path}.env_file")
-    env_paths = [_absolute(p, base_dir) for p in env_files]
+    # /dev/null is how an entry says "no env file" (not even the implicit .env).
+    env_paths = [_absolute(p, base_dir) for p in env_files if p != "/dev/null"]
     if not env_files and os.path.isfile(os.path.join(project, ".env")):
         env_paths = [os.path.join(project, ".env")]
     env = dict(environment)
