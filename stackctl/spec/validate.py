@@ -64,14 +64,20 @@ def _ports_index(raw: list[Any], expanded_index: int) -> int:
     return expanded_index
 
 
-def _data_path(data: Any, loc: Sequence[int | str]) -> tuple[KeyPath, Any, bool]:
-    """Follow ``loc`` through the user's data; drop pydantic's own loc parts.
+# loc parts that pydantic adds and the user never wrote: union member tags
+# ("list[str]", "function-before[...]"), dict-key markers ("[key]"), and our
+# own internal fields (a ulimit's "single", the x-* extensions holder)
+_INTERNAL = {"single", "__extensions__"}
 
-    Returns (path, value at path, whether the whole loc was found in the data).
+
+def _data_path(data: Any, loc: Sequence[int | str]) -> tuple[KeyPath, Any]:
+    """Follow pydantic's ``loc`` through the user's data: (key path, value there).
+
+    Parts the data does not have (a missing key) are kept, so the path names
+    what is missing; Positions.locate then points at the nearest parent.
     """
     path: list[str | int] = []
     cur = data
-    found = True
     for part in loc:
         if isinstance(cur, Mapping) and isinstance(part, str) and part in cur:
             cur = cur[part]
@@ -79,25 +85,16 @@ def _data_path(data: Any, loc: Sequence[int | str]) -> tuple[KeyPath, Any, bool]
         elif isinstance(cur, list) and isinstance(part, int):
             if path and path[-1] == "ports":
                 part = _ports_index(cur, part)
-            if 0 <= part < len(cur):
-                cur = cur[part]
-                path.append(part)
-            else:
-                found = False
-        elif isinstance(cur, Mapping) and isinstance(part, str) and part in _MODEL_ONLY:
+            cur = cur[part] if 0 <= part < len(cur) else None
+            path.append(part)
+        elif isinstance(part, str) and ("[" in part or part in _INTERNAL):
             continue
-        elif isinstance(part, str) and (part.startswith(("[", "function-")) or "[" in part):
-            continue  # union tag / dict-key marker
-        elif isinstance(part, str) and part in ("single", "__extensions__"):
-            continue
+        elif isinstance(part, str) and cur is not None and not isinstance(cur, Mapping):
+            continue  # a union member tag ("int", "str") under a scalar or list
         else:
             path.append(part)
-            found = False
             cur = None
-    return tuple(path), cur, found
-
-
-_MODEL_ONLY = {"__extensions__"}
+    return tuple(path), cur
 
 
 def _unwrap(tp: Any) -> Any:
@@ -194,20 +191,11 @@ def problems_from_validation(
     out: list[SpecError] = []
     seen: set[KeyPath] = set()
     for err in exc.errors(include_url=False):
-        path, value, found = _data_path(data, err["loc"])
+        path, value = _data_path(data, err["loc"])
         if path in seen:
             continue
         seen.add(path)
-        msg = _message(err, value, root, path)
-        loc_path = path if found or err["type"] != "missing" else path[:-1]
-        problem = located(msg, path, positions)
-        if loc_path != path:
-            problem = SpecError(
-                msg,
-                location=positions.locate(loc_path),
-                key_path=format_key_path(path),
-            )
-        out.append(problem)
+        out.append(located(_message(err, value, root, path), path, positions))
     return out
 
 
