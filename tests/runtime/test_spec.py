@@ -140,3 +140,18 @@ def test_users_symlink_cannot_escape(tmp_path: Path) -> None:
     (tmp_path / "r" / "etc" / "passwd").symlink_to("/etc/passwd")
     with pytest.raises(NotFound):
         resolve_user(tmp_path / "r", "root")  # the host's root must not be found
+
+
+def test_sysctls_only_when_namespaced() -> None:
+    from stackctl.engine.runtime.sysctls import sysctl_problem
+
+    ns = {"ipc": "new", "network": "/run/netns/x", "uts": "new"}
+    assert sysctl_problem(["net.ipv4.ip_forward", "kernel.shmmax", "fs.mqueue.msg_max",
+                           "kernel.domainname"], ns) is None
+    assert "change the host" in (sysctl_problem(["kernel.panic"], ns) or "")
+    assert "IPC" in (sysctl_problem(["kernel.sem"], {**ns, "ipc": "host"}) or "")
+    assert "network" in (sysctl_problem(["net.core.somaxconn"], {}) or "")
+    assert config(sysctls={"net.ipv4.ip_forward": "1"})["linux"]["sysctl"] == {
+        "net.ipv4.ip_forward": "1"}
+    with pytest.raises(UsageError, match="--sysctl: sysctl vm.swappiness"):
+        config(sysctls={"vm.swappiness": "1"})

@@ -126,7 +126,7 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd
             loopback_up()
         rootfs.prepare(config, rootfs_path, sys)
         rootfs.pivot(rootfs_path, sys)
-        if unshare & sc.CLONE_NEWUTS or any(n.get("type") == "uts" for n in namespaces):
+        if unshare & sc.CLONE_NEWUTS:  # never rename a joined (another container's) UTS
             if config.get("hostname"):
                 sys.sethostname(config["hostname"])
             if config.get("domainname"):

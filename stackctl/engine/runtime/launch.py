@@ -309,6 +309,19 @@ def _target_cgroup_dirs(pid: int) -> list[str]:
     return dirs
 
 
+def _frozen(dirs: list[str]) -> bool:
+    """Whether the cgroup is frozen (a process joining it would hang)."""
+    for d in dirs:
+        for name, frozen in (("freezer.state", "FROZEN"), ("cgroup.events", "frozen 1")):
+            try:
+                with open(os.path.join(d, name)) as f:
+                    if frozen in f.read():
+                        return True
+            except OSError:
+                continue
+    return False
+
+
 def cmd_exec(opts: Options) -> int:
     pid = opts.pid
     state: dict[str, Any] | None = None
@@ -339,6 +352,8 @@ def cmd_exec(opts: Options) -> int:
                        if terminal else (None, None))
     ns = _target_namespaces(pid)
     dirs = _target_cgroup_dirs(pid)
+    if _frozen(dirs):
+        raise LaunchError(f"cannot exec in a paused container (process {pid}): unpause it first")
     if "pid" in ns:
         from stackctl.engine.runtime.init import setns_path
 

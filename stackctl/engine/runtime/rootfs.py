@@ -22,6 +22,7 @@ import stat
 from stackctl.engine.runtime import syscalls as sc
 from stackctl.engine.runtime._lean import suppress
 from stackctl.engine.runtime.mountopts import parse_options
+from stackctl.engine.runtime.sysctls import sysctl_problem
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
 if TYPE_CHECKING:
@@ -121,10 +122,20 @@ def cgroup_layout(root: str = "/sys/fs/cgroup") -> list[tuple[str, int, str]]:
     return out
 
 
+def _host_side_propagation(wanted: str | None) -> int:
+    """How "/" is remounted first. Nothing may propagate back to the host, so a
+    shared root is made private here and shared again after pivot_root (see
+    `finish`); slave keeps receiving the host's mounts, as runc's default does."""
+    _, flags, _ = parse_options([wanted or "rprivate"])
+    if flags & sc.MS_SHARED or not flags:
+        return sc.MS_REC | sc.MS_PRIVATE
+    return flags | sc.MS_REC
+
+
 def prepare(config: Mapping[str, Any], rootfs: str, sys: sc.Syscalls) -> None:
     """Steps 1-4 of the module docstring (still in the host's root)."""
     linux = config.get("linux", {})
-    sys.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
+    sys.mount(None, "/", None, _host_side_propagation(linux.get("rootfsPropagation")), None)
     sys.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC, None)
     for m in config.get("mounts", []):
         _mount_entry(m, rootfs, sys)
@@ -203,7 +214,13 @@ def pivot(rootfs: str, sys: sc.Syscalls) -> None:
 def finish(config: Mapping[str, Any], sys: sc.Syscalls) -> None:
     """Step 6, inside the new root: sysctls, masked, read-only paths, read-only root."""
     linux = config.get("linux", {})
-    for key, value in (linux.get("sysctl") or {}).items():
+    sysctls = linux.get("sysctl") or {}
+    if sysctls:
+        scoped = {n["type"]: n.get("path") or "new" for n in linux.get("namespaces", [])}
+        problem = sysctl_problem(sysctls, scoped)
+        if problem:
+            raise OSError(1, problem)
+    for key, value in sysctls.items():
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(str(value))
     for path in linux.get("maskedPaths", []):
@@ -217,6 +234,9 @@ def finish(config: Mapping[str, Any], sys: sc.Syscalls) -> None:
                 raise
     for path in linux.get("readonlyPaths", []):
         remount_readonly(path, sys)
+    _, propagation, _ = parse_options([linux.get("rootfsPropagation") or "rprivate"])
+    if propagation & sc.MS_SHARED:
+        sys.mount(None, "/", None, propagation, None)
     if config.get("root", {}).get("readonly"):
         sys.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY
                   | preserved_flags("/"), None)

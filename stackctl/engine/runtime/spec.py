@@ -24,6 +24,8 @@ from typing import Any
 
 from stackctl.engine.runtime.caps import effective_caps, host_capabilities
 from stackctl.engine.runtime.rlimits import Rlimit, check_rlimits, default_rlimits
+from stackctl.engine.runtime.sysctls import sysctl_problem
+from stackctl.errors import UsageError
 
 __all__ = [
     "DEFAULT_MASKED_PATHS",
@@ -266,6 +268,12 @@ def build_config(
     if req.cgroups_path:
         linux["cgroupsPath"] = req.cgroups_path
     if req.sysctls:
+        problem = sysctl_problem(req.sysctls, {"ipc": req.ipc, "network": req.network,
+                                               "uts": req.uts})
+        if problem:
+            raise UsageError(f"--sysctl: {problem}",
+                             hint="only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, "
+                                  "kernel.sem, fs.mqueue.*) can be set per container")
         linux["sysctl"] = dict(req.sysctls)
     masked = req.masked_paths if req.masked_paths is not None else (
         () if req.privileged else DEFAULT_MASKED_PATHS)

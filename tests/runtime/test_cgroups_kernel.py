@@ -1,0 +1,120 @@
+"""cgroups on the real hierarchy, and the kernel-facing guards around a container."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stackctl.engine.runtime.cgroups import Cgroup
+from stackctl.engine.runtime.spec import Resources, build_config
+from stackctl.engine.runtime.syscalls import LinuxSyscalls, SyscallError
+from stackctl.errors import UsageError
+from tests.runtime.conftest import REAPER, REPO, Bundle
+
+pytestmark = pytest.mark.kernel
+
+
+def _reaper_line(proc: subprocess.Popen[str]) -> dict[str, int]:
+    assert proc.stdout is not None
+    out: dict[str, int] = json.loads(proc.stdout.readline())
+    return out
+
+
+def test_stats_freeze_and_oom_record(bundle: Bundle) -> None:
+    # A detached container that first idles, then allocates past its limit on cue.
+    bundle.write(bundle.request(
+        "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; "
+        "exec dd if=/dev/zero of=/dev/null bs=64M count=1",
+        resources=Resources(memory=16 << 20, memory_swap=16 << 20, pids_limit=50)))
+    reaper = subprocess.Popen([*REAPER, *bundle.command("launch", "--detach")],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert _reaper_line(reaper) == {"launcher": 0}
+        pid = bundle.state()["pid"]
+        cg = Cgroup(bundle.cgroup)
+        stats = cg.stats()
+        assert stats.memory_limit == 16 << 20
+        assert stats.memory_usage is not None and stats.memory_usage > 0
+        assert stats.pids is not None and stats.pids >= 1
+        assert stats.cpu_usage_ns is not None
+
+        cg.freeze()
+        assert cg.frozen()
+        res = bundle.launch("exec", bundle.id, "true", check=False)
+        assert res.returncode == 1 and "paused" in res.stderr
+        cg.thaw()
+        assert not cg.frozen()
+        assert not cg.oom_killed()
+
+        bundle.launch("exec", bundle.id, "touch", "/tmp/go")
+        assert _reaper_line(reaper) == {"pid": pid, "status": -9}
+        assert cg.oom_killed()  # what the engine reports as State.OOMKilled
+        bundle.launch("delete", bundle.id)
+        assert not cg.exists()
+    finally:
+        bundle.launch("delete", "--force", bundle.id, check=False)
+        reaper.wait(timeout=10)
+
+
+def test_device_cgroup_blocks_block_devices(bundle: Bundle) -> None:
+    res = bundle.run(bundle.request(
+        "sh", "-c", "mknod /tmp/disk b 8 0 && echo made; head -c1 /tmp/disk >/dev/null"))
+    assert "made" in res.stdout  # CAP_MKNOD is in the default set, as in Docker...
+    assert res.returncode != 0 and "Operation not permitted" in res.stderr  # ...opening is not
+
+
+def test_host_wide_sysctls_are_refused(bundle: Bundle) -> None:
+    with pytest.raises(UsageError, match="vm.swappiness .*change the host"):
+        build_config(bundle.request("true", sysctls={"vm.swappiness": "10"}))
+    with pytest.raises(UsageError, match="host's network namespace"):
+        build_config(bundle.request("true", network="host", sysctls={"net.ipv4.ip_forward": "1"}))
+    # A hand-written config.json gets the same answer from the launcher itself.
+    before = Path("/proc/sys/vm/swappiness").read_text()
+    config_path = bundle.write(bundle.request("true"))
+    config = json.loads(config_path.read_text())
+    config["linux"]["sysctl"] = {"vm.swappiness": "7"}
+    config_path.write_text(json.dumps(config))
+    res = subprocess.run(bundle.command("launch"), capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 1 and "would change the host" in res.stderr
+    assert Path("/proc/sys/vm/swappiness").read_text() == before
+    assert not Cgroup(bundle.cgroup).exists()
+
+
+def test_syscall_errors_carry_errno(tmp_path: Path) -> None:
+    sys_ = LinuxSyscalls()
+    with pytest.raises(SyscallError) as err:
+        sys_.umount2(str(tmp_path / "missing"), 0)
+    assert err.value.errno == errno.ENOENT and "umount" in str(err.value)
+    with pytest.raises(SyscallError) as err:
+        sys_.umount2(str(tmp_path), 0)  # a directory, not a mount point
+    assert err.value.errno == errno.EINVAL
+    eff, perm, _ = sys_.capget()
+    assert eff and perm  # root here
+
+
+def test_cgroup_kill_all_and_remove_with_live_processes(unique: str) -> None:
+    cg = Cgroup(f"/stackctl-test-{unique}")
+    cg.create(Resources(pids_limit=10).to_oci())
+    procs = [subprocess.Popen(["sleep", "300"]) for _ in range(3)]
+    try:
+        for p in procs:
+            cg.add(p.pid)
+        assert sorted(cg.pids()) == sorted(p.pid for p in procs)
+        cg.kill_all()
+        assert [p.wait(timeout=10) for p in procs] == [-9, -9, -9]
+        cg.remove()
+        assert not cg.exists()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if cg.exists():
+            cg.kill_all()
+            cg.remove()
+    assert os.path.isdir("/sys/fs/cgroup")
