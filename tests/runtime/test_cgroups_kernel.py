@@ -69,7 +69,7 @@ def test_device_cgroup_blocks_block_devices(bundle: Bundle) -> None:
 
 
 def test_host_wide_sysctls_are_refused(bundle: Bundle) -> None:
-    with pytest.raises(UsageError, match="vm.swappiness .*change the host"):
+    with pytest.raises(UsageError, match=r"vm\.swappiness .*change the host"):
         build_config(bundle.request("true", sysctls={"vm.swappiness": "10"}))
     with pytest.raises(UsageError, match="host's network namespace"):
         build_config(bundle.request("true", network="host", sysctls={"net.ipv4.ip_forward": "1"}))

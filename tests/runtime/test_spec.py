@@ -153,5 +153,5 @@ def test_sysctls_only_when_namespaced() -> None:
     assert "network" in (sysctl_problem(["net.core.somaxconn"], {}) or "")
     assert config(sysctls={"net.ipv4.ip_forward": "1"})["linux"]["sysctl"] == {
         "net.ipv4.ip_forward": "1"}
-    with pytest.raises(UsageError, match="--sysctl: sysctl vm.swappiness"):
+    with pytest.raises(UsageError, match=r"--sysctl: sysctl vm\.swappiness"):
         config(sysctls={"vm.swappiness": "1"})
