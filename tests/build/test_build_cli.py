@@ -69,3 +69,22 @@ def test_failing_build_exit_code_and_message(busybox_image: tuple[Path, str],
     assert parse.returncode == 1
     assert b"Dockerfile:2: unknown instruction: COPPY" in parse.stderr
     assert b"did you mean COPY?" in parse.stderr
+
+
+def test_built_image_runs_with_its_config(busybox_image: tuple[Path, str],
+                                          roots: tuple[Path, Path], tmp_path: Path) -> None:
+    (tmp_path / "motd").write_text("welcome\n")
+    (tmp_path / "Dockerfile").write_text("""\
+FROM busybox
+RUN echo "svc:x:2000:2000::/home/svc:/bin/sh" >> /etc/passwd
+ENV MODE=production
+WORKDIR /srv
+COPY --chown=svc --chmod=0600 motd .
+USER svc
+CMD ["sh", "-c", "echo $MODE $(pwd) $(id -u) && stat -c '%U %a' motd && cat motd"]
+""")
+    built = stackctl(roots, "build", "-q", "-t", "runs:1", str(tmp_path))
+    assert built.returncode == 0, built.stderr
+    ran = stackctl(roots, "run", "--rm", "runs:1")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.decode().splitlines() == ["production /srv 2000", "svc 600", "welcome"]
