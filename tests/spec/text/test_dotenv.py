@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stackctl.errors import SpecError
 from stackctl.spec.dotenv import DotenvError, parse_dotenv, read_dotenv
@@ -118,3 +120,20 @@ def test_raw_format(tmp_path: Path) -> None:
     path = tmp_path / "raw.env"
     path.write_text("# c\nA='quoted' $X\nB=x=y\n")
     assert read_dotenv(path, format="raw") == {"A": "'quoted' $X", "B": "x=y"}
+
+
+_key = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,10}", fullmatch=True)
+
+
+@given(st.dictionaries(_key, st.text(alphabet=st.characters(
+    blacklist_characters="'\\\x00", blacklist_categories=("Cs",)), max_size=20), max_size=5))
+def test_single_quoted_values_are_verbatim(env: dict[str, str]) -> None:
+    text = "".join(f"{k}='{v}'\n" for k, v in env.items())
+    assert parse_dotenv(text) == env
+
+
+@given(st.dictionaries(_key, st.from_regex(r"[A-Za-z0-9_./:@%+=-]{1,20}", fullmatch=True),
+                       max_size=5))
+def test_plain_values_round_trip(env: dict[str, str]) -> None:
+    text = "".join(f"export {k} = {v}  # note\n" for k, v in env.items())
+    assert parse_dotenv(text) == env
