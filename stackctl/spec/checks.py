@@ -30,7 +30,7 @@ __all__ = ["cycle_problems", "name_problems", "reference_problems", "select_serv
 
 def _needs(svc: Service) -> list[str]:
     deps = [name for name, d in (svc.depends_on or {}).items() if d.required is not False]
-    return deps + implied_dependencies(svc)
+    return deps + list(implied_dependencies(svc))
 
 
 def select_services(
@@ -119,15 +119,21 @@ def reference_problems(
                     (*at, "links"),
                     target,
                 )
-        mode = svc.network_mode or ""
-        if mode.startswith("service:") and mode[8:] not in spec.services:
-            out.append(
-                located(
-                    f"service {sname!r} uses the network of undefined service {mode[8:]!r}",
-                    (*at, "network_mode"),
-                    positions,
+        for key, what in (
+            ("network_mode", "network"),
+            ("ipc", "IPC namespace"),
+            ("pid", "PID namespace"),
+            ("uts", "UTS namespace"),
+        ):
+            mode = getattr(svc, key) or ""
+            if mode.startswith("service:") and mode[8:] not in spec.services:
+                out.append(
+                    located(
+                        f"service {sname!r} uses the {what} of undefined service {mode[8:]!r}",
+                        (*at, key),
+                        positions,
+                    )
                 )
-            )
         if svc.network_mode is not None and svc.networks is not None:
             out.append(
                 located(

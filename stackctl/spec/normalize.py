@@ -23,7 +23,7 @@ from typing import Any
 from stackctl.spec.models_parts import Build, DependsOn
 from stackctl.spec.models_ports import ServiceVolume
 from stackctl.spec.models_service import Service
-from stackctl.spec.models_top import Config, Network, Project, Secret
+from stackctl.spec.models_top import Config, Network, Project, Secret, Volume
 
 __all__ = [
     "implied_dependencies",
@@ -115,16 +115,32 @@ def resolve_paths(project: Project, home: str) -> Project:
             },
             "secrets": files(project.secrets),
             "configs": files(project.configs),
+            "volumes": {k: _bind_volume(v, p) for k, v in project.volumes.items()},
         }
     )
+
+
+def _bind_volume(vol: Volume, p: _Paths) -> Volume:
+    """A local volume with ``o: bind`` is a bind mount in disguise: its device is a host path."""
+    opts = vol.driver_opts or {}
+    if (
+        vol.driver in (None, "local")
+        and "bind" in opts.get("o", "").split(",")
+        and "device" in opts
+    ):
+        return vol.model_copy(update={"driver_opts": {**opts, "device": p.abs(opts["device"])}})
+    return vol
 
 
 def _service_environment(
     svc: Service, lookup: Callable[[str], str | None], read: EnvFileReader
 ) -> Service:
-    if svc.env_file is None and svc.label_file is None and not svc.environment:
-        return svc
     update: dict[str, Any] = {}
+    if svc.build is not None and svc.build.args and None in svc.build.args.values():
+        args = {k: (v if v is not None else lookup(k)) for k, v in svc.build.args.items()}
+        update["build"] = svc.build.model_copy(update={"args": args})
+    if svc.env_file is None and svc.label_file is None and not svc.environment:
+        return svc.model_copy(update=update) if update else svc
     if svc.env_file is not None or svc.environment:
         env: dict[str, str | None] = {}
         for ef in svc.env_file or ():
@@ -153,16 +169,19 @@ def resolve_environment(
     )
 
 
-def implied_dependencies(svc: Service) -> list[str]:
-    """Services this one needs running without saying so in depends_on."""
-    out: list[str] = []
+def implied_dependencies(svc: Service) -> dict[str, bool]:
+    """Services this one needs without saying so in depends_on -> whether a
+    restart of that service restarts this one (links and shared namespaces:
+    yes; volumes_from: no), as compose-go infers them."""
+    out: dict[str, bool] = {}
     for link in svc.links or ():
-        out.append(link.split(":", 1)[0])
-    if svc.network_mode and svc.network_mode.startswith("service:"):
-        out.append(svc.network_mode[len("service:") :])
+        out.setdefault(link.split(":", 1)[0], True)
+    for namespace in (svc.network_mode, svc.ipc, svc.pid, svc.uts, svc.cgroup):
+        if namespace and namespace.startswith("service:"):
+            out.setdefault(namespace[len("service:") :], True)
     for vf in svc.volumes_from or ():
         if not vf.startswith("container:"):
-            out.append(vf.split(":", 1)[0])
+            out.setdefault(vf.split(":", 1)[0], False)
     return out
 
 
@@ -181,11 +200,11 @@ def _normalize_service(svc: Service, names: set[str]) -> Service:
             update["build"] = b.model_copy(update=bu)
     if svc.pull_policy == "if_not_present":  # compose's older spelling
         update["pull_policy"] = "missing"
-    implied = [d for d in implied_dependencies(svc) if d in names]
+    implied = {d: r for d, r in implied_dependencies(svc).items() if d in names}
     if implied:
         deps = dict(svc.depends_on or {})
-        for name in implied:
-            deps.setdefault(name, DependsOn())
+        for name, restart in implied.items():
+            deps.setdefault(name, DependsOn(restart=restart))
         update["depends_on"] = deps
     return svc.model_copy(update=update) if update else svc
 
