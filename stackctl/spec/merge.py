@@ -127,9 +127,7 @@ def _as_sequence(value: Any, pos: Pos) -> tuple[list[Any], list[Pos]]:
         return [], []
     if isinstance(value, list):
         return value, _kids(pos, value)
-    if isinstance(value, dict):  # e.g. env_file written as a single mapping
-        return [value], [pos]
-    return [value], [pos]
+    return [value], [pos]  # a single entry, e.g. dns: 1.1.1.1 or env_file: .env
 
 
 def _unique(identity: Callable[[Any], Any]) -> Rule:
@@ -163,7 +161,8 @@ def _hashable(value: Any) -> Any:
 
 
 def _same(item: Any) -> Any:
-    return item
+    # 80 and "80" are the same entry (expose, dns...): compare scalars as text.
+    return item if isinstance(item, dict | list) else str(item)
 
 
 def _port_identity(item: Any) -> Any:

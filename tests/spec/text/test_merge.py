@@ -69,6 +69,7 @@ def _web(base: str, over: str) -> dict[str, Any]:
          {"configs": [{"source": "c1", "target": "/c1", "uid": "1"}]}),
         ("dns: 1.1.1.1", "dns: [8.8.8.8, 1.1.1.1]", {"dns": ["1.1.1.1", "8.8.8.8"]}),
         ("expose: [80, '443']", "expose: [80, 8080]", {"expose": [80, "443", 8080]}),
+        ("expose: ['80']", "expose: [80]", {"expose": [80]}),
         ("cap_add: [NET_ADMIN]", "cap_add: [SYS_ADMIN, NET_ADMIN]",
          {"cap_add": ["NET_ADMIN", "SYS_ADMIN"]}),
         ("env_file: a.env", "env_file: [{path: a.env, required: false}, b.env]",
