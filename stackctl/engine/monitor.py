@@ -278,7 +278,7 @@ class Monitor:
         return s
 
     def _runtime_delete(self, c: Container) -> None:
-        if c.config.runtime == "runc":
+        if c.config.runtime == "runc" and (c.paths.runtime_root / c.id).exists():
             subprocess.run([*oci.runtime_argv("runc", c.paths), "delete", "--force", c.id],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         oci.remove_cgroup(c.paths.cgroup_name)
@@ -293,7 +293,12 @@ class Monitor:
         while self.containers:
             timeout = self._next_deadline()
             for key, events in self.sel.select(timeout):
-                key.data(events)
+                try:
+                    key.data(events)
+                except Exception:  # one bad event must not orphan every container
+                    import traceback
+
+                    traceback.print_exc()
             self._fire_timers()
 
     def _next_deadline(self) -> float | None:
@@ -344,6 +349,8 @@ class Monitor:
 
     # ---- output and clients ----------------------------------------------------------------
     def _on_output(self, c: Container, fd: int) -> None:
+        if fd not in c.outputs:  # closed earlier in this same select round
+            return
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
