@@ -51,9 +51,11 @@ def apply_include(data: dict[str, Any], pos: Pos, *, file: str, base_dir: str,
                   environment: Mapping[str, str], chain: tuple[str, ...],
                   load: SubLoader) -> tuple[dict[str, Any], Pos]:
     """``data`` without its ``include`` key, the included resources added."""
-    entries = data.get("include")
-    if entries is None:
+    if "include" not in data:
         return data, pos
+    entries = data["include"]
+    if entries is None:
+        entries = []
     ipos = pos.child("include")
     if not isinstance(entries, list):
         entries = [entries]

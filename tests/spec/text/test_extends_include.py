@@ -205,6 +205,11 @@ def test_include_conflict(tmp_path: Path) -> None:
     assert _load(tmp_path / "compose.yaml").data["services"] == {"web": {"image": "a"}}
 
 
+def test_empty_include_is_dropped(tmp_path: Path) -> None:
+    _write(tmp_path / "compose.yaml", "include:\nservices: {}\n")
+    assert _load(tmp_path / "compose.yaml").data == {"services": {}}
+
+
 def test_include_errors(tmp_path: Path) -> None:
     _write(tmp_path / "compose.yaml", "include:\n  - nope.yaml\n")
     with pytest.raises(SpecError, match=r"included file .*nope.yaml not found"):
