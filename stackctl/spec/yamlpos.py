@@ -132,10 +132,20 @@ class Pos:
 
 
 class LocationTable(Mapping[KeyPath, Location]):
-    """``key path -> Location``, building each Location only when looked up."""
+    """``key path -> Location`` over a Pos tree. The tree is flattened on first
+    use and each Location built only when looked up: a load that reports no
+    error never pays for either."""
 
-    def __init__(self, where: dict[KeyPath, Where]) -> None:
-        self._where = where
+    def __init__(self, root: Pos, prefix: KeyPath = ()) -> None:
+        self._root = root
+        self._prefix = prefix
+        self._flat: dict[KeyPath, Where] | None = None
+
+    @property
+    def _where(self) -> dict[KeyPath, Where]:
+        if self._flat is None:
+            self._flat = _flatten(self._root, self._prefix)
+        return self._flat
 
     def __getitem__(self, path: KeyPath) -> Location:
         return Location(*self._where[path])
@@ -433,7 +443,12 @@ def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> SpecError:
 
 
 def flatten(pos: Pos, prefix: KeyPath = ()) -> LocationTable:
-    """The Pos tree as the flat ``key path -> Location`` table of ``Positions``."""
+    """The Pos tree as the flat ``key path -> Location`` table of ``Positions``.
+    The tree must not change afterwards (it is read lazily)."""
+    return LocationTable(pos, prefix)
+
+
+def _flatten(pos: Pos, prefix: KeyPath) -> dict[KeyPath, Where]:
     table: dict[KeyPath, Where] = {}
     stack: list[tuple[KeyPath, Pos]] = [(prefix, pos)]
     while stack:
@@ -444,7 +459,7 @@ def flatten(pos: Pos, prefix: KeyPath = ()) -> LocationTable:
             stack.extend(((*path, k), v) for k, v in c.items())
         elif isinstance(c, list):
             stack.extend(((*path, i), v) for i, v in enumerate(c))
-    return LocationTable(table)
+    return table
 
 
 def strip_markers(data: Any, pos: Pos) -> tuple[Any, Pos]:
