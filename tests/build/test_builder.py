@@ -57,11 +57,13 @@ def env(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Pat
     store.close()
 
 
-def build(env, dockerfile: str, **kw) -> tuple[BuildResult, Sink]:  # type: ignore[no-untyped-def]
+def build(env, dockerfile: str, *, runtime: str = "stackctl",  # type: ignore[no-untyped-def]
+          **kw) -> tuple[BuildResult, Sink]:
     store, run_root, ctx = env
     sink = Sink()
     req = BuildRequest(ctx, dockerfile.encode(), **kw)
-    return Builder(store, run_root=run_root, progress=sink).build(req), sink
+    builder = Builder(store, run_root=run_root, progress=sink, runtime=runtime)
+    return builder.build(req), sink
 
 
 def sh(env, image: str, script: str) -> str:  # type: ignore[no-untyped-def]
@@ -168,11 +170,17 @@ def test_build_arg_changes_only_steps_that_see_it(env) -> None:  # type: ignore[
     assert sh(env, result.image_id, "cat /v").strip() == "2"
 
 
-def test_failing_run_names_line_and_leaves_nothing(env) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("runtime", ["stackctl", "runc"])
+def test_failing_run_names_line_and_leaves_nothing(env, runtime: str) -> None:  # type: ignore[no-untyped-def]
     store, run_root, _ = env
     before = {r.id for r in store.list()}
+    sink = Sink()
+    builder = Builder(store, run_root=run_root, progress=sink, runtime=runtime)
+    req = BuildRequest(env[2], b"FROM busybox\nRUN echo ok $HOME\nRUN echo failing; exit 3\n",
+                       tags=("bad:1",))
     with pytest.raises(BuildError) as info:
-        build(env, "FROM busybox\nRUN echo ok\nRUN echo failing; exit 3\n", tags=("bad:1",))
+        builder.build(req)
+    assert sink.data == b"ok /root\nfailing\n"  # live output, HOME from /etc/passwd
     message = info.value.message
     assert message.startswith("Dockerfile:3: RUN echo failing; exit 3:")
     assert "exit code: 3" in message

@@ -92,8 +92,9 @@ class BuildResult:
 
 class Builder:
     def __init__(self, store: ImageStore, *, run_root: Path,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, runtime: str = "stackctl") -> None:
         self.store = store
+        self.runtime = runtime  # runs RUN steps: "stackctl" (built-in) or "runc"
         self.root = store.root
         self.run_root = Path(run_root)
         self.cache = BuildCache(store.root)
@@ -331,7 +332,8 @@ class Builder:
                 rec = self._image_ref(build, step, ref, results)
                 views[ref] = stack.enter_context(self._image_view(rec))
             code = run_step(step.run, snap, root=self.root, run_root=self.run_root,
-                            context=context, output=self.progress.output, views=views)
+                            context=context, output=self.progress.output, views=views,
+                            runtime=self.runtime)
         if code != 0:
             shown = " ".join(step.run.argv)
             raise BuildError(

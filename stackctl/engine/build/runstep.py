@@ -1,8 +1,9 @@
 """RUN: execute a command in a container over a step's snapshot.
 
 The container is an OCI bundle (runtime/spec.py's ``BundleRequest``) over the
-mounted snapshot, run in the foreground by ``runc run`` so its output streams
-live and its exit status is the step's. It gets a fresh network namespace
+mounted snapshot, run in the foreground by the built-in launcher (or ``runc``,
+which takes the same bundle and command line), so its output streams live
+and its exit status is the step's. It gets a fresh network namespace
 with only loopback (``--network=none``, the default offline) or the host's
 (``--network=host``). ``RUN --mount`` adds cache dirs kept under
 ``<root>/buildcache/mounts``, tmpfs, or read-only binds of the context; a
@@ -76,11 +77,12 @@ def _mounts(spec: RunSpec, root: Path, context: BuildContext | None,
 
 def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
              context: BuildContext | None, output: Callable[[bytes], None],
-             views: Mapping[str, Path] | None = None) -> int:
+             views: Mapping[str, Path] | None = None, runtime: str = "stackctl") -> int:
     """Run ``spec`` over ``snap``; return the exit status. Leaves nothing behind.
 
     ``views`` maps a ``--mount from=`` name to a read-only root of that stage
-    or image."""
+    or image. ``runtime`` is "stackctl" (the built-in launcher) or "runc";
+    both take the same bundle and command line."""
     try:
         user = resolve_user(snap.rootfs, spec.user)
     except StackctlError as exc:
@@ -91,7 +93,6 @@ def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
     token = secrets.token_hex(6)
     cid = f"stackctl-build-{token}"
     bundle = run_root / "build" / token
-    runc_root = run_root / "build-runc"
     scripts_dir = None
     if spec.scripts:
         scripts_dir = bundle / "pipes"
@@ -104,29 +105,33 @@ def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
     # paths exist now, and take away the stubs afterwards.
     stubs = {"/" + s for s in _STUBS} | {m.destination for m in mounts}
     missing = _missing_paths(snap.rootfs, stubs)
+    env = spec.env
+    if not any(e.startswith("HOME=") for e in env):
+        env = (*env, f"HOME={user.home}")  # as runc and Docker do for the user
     req = BundleRequest(
-        rootfs=str(snap.rootfs), args=spec.argv, env=spec.env, cwd=spec.workdir,
+        rootfs=str(snap.rootfs), args=spec.argv, env=env, cwd=spec.workdir,
         uid=user.uid, gid=user.gid, additional_gids=user.additional_gids,
         hostname="buildkitsandbox",
         mounts=tuple(mounts),
         network="host" if spec.network == "host" else "new",
         cgroups_path=f"/{cid}",
     )
-    argv = ["runc", "--root", str(runc_root), "run", "--bundle", str(bundle), cid]
+    base = _runtime_argv(runtime, run_root)
     try:
         write_bundle(bundle, req)
-        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        with subprocess.Popen([*base, "run", "--bundle", str(bundle), cid],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT) as proc:
             assert proc.stdout is not None
             for line in proc.stdout:
                 output(line)
             code = proc.wait()
     except FileNotFoundError as exc:
-        raise BuildError("cannot run RUN steps: runc is not installed",
-                         hint="install runc (apt-get install runc)") from exc
+        raise BuildError(f"cannot run RUN steps: {exc.filename} is not installed",
+                         hint="use the built-in runtime (the default)") from exc
     finally:
-        subprocess.run(["runc", "--root", str(runc_root), "delete", "--force", cid],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run([*base, "delete", "--force", cid], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
         _remove_cgroup(cid)
         shutil.rmtree(bundle, ignore_errors=True)
     _remove_stubs(snap.upper, missing)
@@ -155,6 +160,16 @@ def _remove_stubs(upper: Path, missing: list[str]) -> None:
                 stub.rmdir()  # only when empty: the command may have written there
             elif stub.is_file() and stub.stat().st_size == 0:
                 stub.unlink()
+
+
+def _runtime_argv(runtime: str, run_root: Path) -> list[str]:
+    if runtime == "runc":
+        return ["runc", "--root", str(run_root / "build-runc")]
+    if runtime != "stackctl":
+        raise BuildError(f"unknown runtime {runtime!r}", hint="use stackctl or runc")
+    from stackctl.engine.runtime.launch import launcher_argv
+
+    return [*launcher_argv(), "--root", str(run_root / "build-launch")]
 
 
 def _remove_cgroup(name: str) -> None:
