@@ -222,3 +222,65 @@ def test_include_errors(tmp_path: Path) -> None:
     cycle = r"include cycle detected: .*a.yaml -> .*b.yaml -> .*a.yaml"
     with pytest.raises(SpecError, match=cycle):
         _load(tmp_path / "a.yaml")
+
+
+def test_override_tag_in_the_middle_of_an_extends_chain(tmp_path: Path) -> None:
+    # compose-go TestOverrideMiddle (docker/compose#13298).
+    _write(tmp_path / "base.yaml",
+           "services:\n  base:\n    volumes:\n      - /foo:/foo\n    networks:\n      - foo\n")
+    _write(tmp_path / "override.yaml",
+           "services:\n  override:\n    extends:\n      file: ./base.yaml\n      service: base\n"
+           "    volumes: !override\n      - /bar:/bar\n    networks: !override\n      - bar\n")
+    _write(tmp_path / "compose.yaml",
+           "name: test\nservices:\n  test:\n    image: test\n    extends:\n"
+           "      file: ./override.yaml\n      service: override\n"
+           "    volumes:\n      - /zot:/zot\n    networks: !override\n      - zot\n"
+           "networks:\n  zot: {}\n")
+    test = _load(tmp_path / "compose.yaml").data["services"]["test"]
+    assert test == {"image": "test", "volumes": ["/bar:/bar", "/zot:/zot"], "networks": ["zot"]}
+
+
+def test_override_tag_with_self_extends(tmp_path: Path) -> None:
+    # compose-go TestOverrideSelfExtends (docker/compose#13346).
+    _write(tmp_path / "compose.yaml", """\
+services:
+  depend_base: {image: nginx, ports: ["8092:80"]}
+  depend_one: {image: nginx, ports: ["8091:80"]}
+  depend_two:
+    extends: {service: depend_one}
+  main_one:
+    image: nginx
+    depends_on: [depend_one]
+    ports: ["8090:80"]
+  main_two:
+    extends: main_one
+    depends_on: !override
+      - depend_two
+  main:
+    extends: {service: main_two}
+    depends_on: [depend_base]
+""")
+    main = _load(tmp_path / "compose.yaml").data["services"]["main"]
+    assert main["depends_on"] == {
+        "depend_two": {"condition": "service_started", "required": True},
+        "depend_base": {"condition": "service_started", "required": True},
+    }
+    assert main["ports"] == ["8090:80"]
+
+
+def test_override_networks_and_depends_on(tmp_path: Path) -> None:
+    # compose-go TestOverrideNetworks / TestOverrideDepends_on / TestOverrideVolume.
+    base = _write(tmp_path / "base.yaml",
+                  "services:\n  test:\n    image: test\n    networks: [test_network]\n"
+                  "    depends_on: [foo]\n    volumes: [./src:/src]\n    build: .\n"
+                  "  foo: {image: foo}\nnetworks:\n  test_network: {}\n")
+    over = _write(tmp_path / "over.yaml",
+                  "services:\n  test:\n    networks:\n      test_network:\n"
+                  "        aliases: [alias1, alias2]\n    depends_on:\n      foo:\n"
+                  "        condition: service_healthy\n        required: false\n"
+                  "    volumes: [./src:/src]\n    build: {context: src}\n")
+    test = _load(base, over).data["services"]["test"]
+    assert test["networks"] == {"test_network": {"aliases": ["alias1", "alias2"]}}
+    assert test["depends_on"] == {"foo": {"condition": "service_healthy", "required": False}}
+    assert test["volumes"] == ["./src:/src"]
+    assert test["build"] == {"context": "src"}
