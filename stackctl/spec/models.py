@@ -9,10 +9,10 @@ secrets, configs, StackFile, Project).
 from __future__ import annotations
 
 from stackctl.spec.models_base import ExtModel, SpecModel
+from stackctl.spec.models_deploy import Deploy
 from stackctl.spec.models_parts import (
     Build,
     DependsOn,
-    Deploy,
     Device,
     EnvFile,
     FileRef,

@@ -26,20 +26,16 @@ from stackctl.spec.models_base import (
     StrOrNoneDict,
     lenient,
 )
+from stackctl.spec.models_deploy import BlkioConfig, Deploy, Develop, DeviceRequest, Hook
 from stackctl.spec.models_parts import (
-    BlkioConfig,
     BuildField,
     DependsOnMap,
-    Deploy,
-    Develop,
     Device,
-    DeviceRequest,
     EnvFiles,
     Extends,
     ExtraHosts,
     FileRefItem,
     Healthcheck,
-    Hook,
     Logging,
     NetworksMap,
     Ulimit,
