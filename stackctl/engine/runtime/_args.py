@@ -43,6 +43,7 @@ class Options:
         self.env: list[str] = []
         self.user: str | None = None
         self.cwd: str | None = None
+        self.debug = False
 
 
 _VALUED = {"--root": "root", "--bundle": "bundle", "-b": "bundle", "--pid-file": "pid_file",
@@ -51,7 +52,7 @@ _VALUED = {"--root": "root", "--bundle": "bundle", "-b": "bundle", "--pid-file":
            "--log-format": "", "--env": "env", "-e": "env", "--user": "user", "-u": "user",
            "--cwd": "cwd"}
 _FLAGGED = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
-            "--all": "all", "-a": "all", "--force": "force", "-f": "force", "--debug": ""}
+            "--all": "all", "-a": "all", "--force": "force", "-f": "force", "--debug": "debug"}
 _POSITIONAL = {"run": ("id",), "exec": ("id",), "state": ("id",), "kill": ("id", "signal"),
                "delete": ("id",)}
 

@@ -11,6 +11,7 @@ CPython), the plain `json` module is used instead.
 from __future__ import annotations
 
 import _signal
+import os
 
 # Imported now, not on first use: the container's init calls dumps() after
 # pivot_root, when the host's lib-dynload/ is no longer reachable.
@@ -23,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["SIGNALS", "dumps", "loads", "signal_number", "suppress"]
+__all__ = ["SIGNALS", "dumps", "loads", "signal_number", "suppress", "trace"]
 
 SIGNALS: dict[str, int] = {name: getattr(_signal, name) for name in dir(_signal)
                            if name.startswith("SIG") and not name.startswith("SIG_")
@@ -93,3 +94,22 @@ class suppress:
 
     def __exit__(self, kind: type[BaseException] | None, value: object, tb: object) -> bool:
         return kind is not None and issubclass(kind, self.exceptions)
+
+
+_trace_start: float | None = None
+
+
+def enable_trace() -> None:
+    """`launch --debug`: timestamped progress lines on stderr (parent and child)."""
+    global _trace_start
+    import time
+
+    _trace_start = time.perf_counter()
+
+
+def trace(what: str) -> None:
+    if _trace_start is not None:
+        import time
+
+        ms = (time.perf_counter() - _trace_start) * 1000
+        os.write(2, f"launch[{os.getpid()}] {ms:7.2f} ms {what}\n".encode())

@@ -137,7 +137,10 @@ def fork_child(child_main: Any, cgroup_setup: Any, sock: socket.socket | None) -
         sock.close()
     try:
         cgroup_setup(pid)
-        os.write(go_w, b"g")
+        try:
+            os.write(go_w, b"g")
+        except BrokenPipeError:
+            pass  # the child failed first: its error is waiting on the sync pipe
     except BaseException:
         os.close(go_w)
         with suppress(ProcessLookupError):

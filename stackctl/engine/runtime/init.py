@@ -15,7 +15,7 @@ import struct
 
 from stackctl.engine.runtime import rootfs
 from stackctl.engine.runtime import syscalls as sc
-from stackctl.engine.runtime._lean import dumps, suppress
+from stackctl.engine.runtime._lean import dumps, suppress, trace
 from stackctl.engine.runtime.process import StartError, apply_and_exec
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
@@ -87,6 +87,15 @@ def _console(sock: socket.socket, *, bind_console: bool) -> None:
     sock.close()
 
 
+def _enter_cgroupns(cgroupns: str | None, sys: sc.LinuxSyscalls) -> None:
+    """A new cgroup namespace is rooted at the cgroup we are in: call it only once
+    the parent has moved us there."""
+    if cgroupns == "new":
+        sys.unshare(sc.CLONE_NEWCGROUP)
+    elif cgroupns is not None:
+        setns_path(cgroupns, "cgroup", sys)
+
+
 def _preload_console(sock: socket.socket | None) -> None:
     """Import the pty code while the host's files are still reachable (after
     pivot_root or setns(mnt), imports of host modules fail). Only terminals pay
@@ -102,9 +111,14 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd
     try:
         os.setsid()
         _preload_console(console_sock)
-        wait_for_parent(go_fd)
         namespaces = config.get("linux", {}).get("namespaces", [])
+        # Everything but the cgroup namespace (and the mounts that show it) is
+        # done while the parent moves us into our cgroup; then we wait for it.
+        overlap = rootfs.cgroup_mounts_deferrable(config)
+        if not overlap:
+            wait_for_parent(go_fd)
         unshare = 0
+        cgroupns: str | None = None
         new_net = False
         for ns in namespaces:
             kind = ns.get("type")
@@ -112,7 +126,9 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd
                 continue  # entered by the parent before fork
             if kind not in sc.NAMESPACE_FLAGS or kind == "user":
                 raise StartError(f"namespace type {kind!r} is not supported")
-            if ns.get("path"):
+            if kind == "cgroup":
+                cgroupns = ns.get("path") or "new"
+            elif ns.get("path"):
                 if kind == "mount":
                     raise StartError("joining an existing mount namespace is not supported")
                 setns_path(ns["path"], kind, sys)
@@ -124,7 +140,12 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd
         sys.unshare(unshare)
         if new_net:
             loopback_up()
-        rootfs.prepare(config, rootfs_path, sys)
+        if not overlap:
+            _enter_cgroupns(cgroupns, sys)
+        trace("namespaces ready")
+        layout = rootfs.cgroup_layout() if overlap else []
+        deferred = rootfs.prepare(config, rootfs_path, sys, defer_cgroup=overlap)
+        trace("mounts done")
         rootfs.pivot(rootfs_path, sys)
         if unshare & sc.CLONE_NEWUTS:  # never rename a joined (another container's) UTS
             if config.get("hostname"):
@@ -134,6 +155,12 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd
         if console_sock is not None:
             _console(console_sock, bind_console=True)
         rootfs.finish(config, sys)
+        trace("rootfs finished")
+        if overlap:
+            wait_for_parent(go_fd)
+            trace("released by parent")
+            _enter_cgroupns(cgroupns, sys)
+            rootfs.mount_cgroups(deferred, layout, sys)
         with suppress(OSError):
             sys.join_session_keyring()  # keyrings are not namespaced: hide the host's
         apply_and_exec(config["process"], sys, keep_fds=range(3, 3 + preserve_fds))

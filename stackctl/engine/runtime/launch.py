@@ -112,6 +112,7 @@ def cmd_run(opts: Options) -> int:
         sock, relay_end = (terminal_channel(opts.console_socket, detach=opts.detach)
                            if terminal else (None, None))
         pid = _spawn(config, rootfs, cg, sock, opts.preserve_fds)
+        _lean.trace(f"container process {pid} started")
     except BaseException:
         if cg is not None:
             cg.remove(timeout=2.0)
@@ -153,7 +154,9 @@ def _spawn(config: dict[str, Any], rootfs: str, cg: Any, sock: socket.socket | N
     def setup(pid: int) -> None:
         if cg is not None:
             cg.create(linux.get("resources"))
+            _lean.trace("cgroup created")
             cg.add(pid)
+            _lean.trace("child in cgroup")
 
     return fork_child(child, setup, sock)
 
@@ -224,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LaunchError as exc:
         print(f"launch: {exc}", file=sys.stderr)
         return exc.code
+    if opts.debug:
+        _lean.enable_trace()
+        _lean.trace(f"{opts.command} {opts.id}: imports done")
     try:
         return _COMMANDS[opts.command](opts)
     except LaunchError as exc:

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-__all__ = ["finish", "pivot", "prepare", "secure_join"]
+__all__ = ["cgroup_layout", "cgroup_mounts_deferrable", "finish", "mount_cgroups", "pivot",
+           "prepare", "secure_join"]
 
 _ST_TO_MS = ((1, sc.MS_RDONLY), (2, sc.MS_NOSUID), (4, sc.MS_NODEV), (8, sc.MS_NOEXEC),
              (1024, sc.MS_NOATIME), (2048, sc.MS_NODIRATIME), (4096, sc.MS_RELATIME))
@@ -132,13 +133,32 @@ def _host_side_propagation(wanted: str | None) -> int:
     return flags | sc.MS_REC
 
 
-def prepare(config: Mapping[str, Any], rootfs: str, sys: sc.Syscalls) -> None:
-    """Steps 1-4 of the module docstring (still in the host's root)."""
+def cgroup_mounts_deferrable(config: Mapping[str, Any]) -> bool:
+    """Whether the `cgroup` mounts can wait until after pivot_root: they must be
+    made inside the container's cgroup namespace (created once the parent has
+    moved us into our cgroup), and everything else can be done meanwhile, unless
+    another mount lies beneath one of them."""
+    dests = [m["destination"].rstrip("/") + "/" for m in config.get("mounts", [])
+             if m.get("type") == "cgroup"]
+    return not any(m.get("type") != "cgroup" and m["destination"].startswith(d)
+                   for d in dests for m in config.get("mounts", []))
+
+
+def prepare(config: Mapping[str, Any], rootfs: str, sys: sc.Syscalls, *,
+            defer_cgroup: bool = False) -> list[Mapping[str, Any]]:
+    """Steps 1-4 of the module docstring (still in the host's root). With
+    `defer_cgroup`, the `cgroup` mounts are returned instead of made, for
+    `mount_cgroups` after pivot_root."""
     linux = config.get("linux", {})
     sys.mount(None, "/", None, _host_side_propagation(linux.get("rootfsPropagation")), None)
     sys.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC, None)
+    deferred = []
     for m in config.get("mounts", []):
-        _mount_entry(m, rootfs, sys)
+        if defer_cgroup and m.get("type") == "cgroup":
+            _ensure(secure_join(rootfs, m["destination"]), False)
+            deferred.append(m)
+        else:
+            _mount_entry(m, rootfs, sys)
     for dev in linux.get("devices", []):
         _make_device(dev, rootfs, sys)
     dev_dir = secure_join(rootfs, "/dev")
@@ -148,6 +168,18 @@ def prepare(config: Mapping[str, Any], rootfs: str, sys: sc.Syscalls) -> None:
     if os.path.exists("/proc/kcore"):
         with suppress(FileExistsError):
             os.symlink("/proc/kcore", os.path.join(dev_dir, "core"))
+    return deferred
+
+
+def mount_cgroups(entries: Sequence[Mapping[str, Any]], layout: list[tuple[str, int, str]],
+                  sys: sc.Syscalls) -> None:
+    """The deferred `cgroup` mounts, inside the new root (the host's hierarchy
+    `layout` was read before pivot_root)."""
+    for m in entries:
+        flags, propagation, _ = parse_options(m.get("options") or [])
+        _mount_cgroup(sys, m["destination"], flags, layout)
+        if propagation:
+            sys.mount(None, m["destination"], None, propagation, None)
 
 
 def _mount_entry(m: Mapping[str, Any], rootfs: str, sys: sc.Syscalls) -> None:
