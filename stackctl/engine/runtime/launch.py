@@ -17,27 +17,34 @@ one directory per container, removed by `delete` (or at the end of an
 attached `run`, as `runc run` does).
 
 Parent <-> child protocol (cf. runc's libcontainer/sync.go). Two pipes, all
-ends O_CLOEXEC: `go` (parent -> child) and `sync` (child -> parent), which a
-successful execve closes. The parent does its cgroup work while the child
-imports its code, so neither waits for the other:
+ends O_CLOEXEC: `go` (parent -> child, one byte) and `sync` (child -> parent),
+which a successful execve closes. The parent's cgroup work (slow on cgroup v1:
+one migration per hierarchy) runs while the child builds its namespaces and
+root; only the cgroup namespace has to wait, since it is rooted at whatever
+cgroup the process is in when it is created:
 
-    parent (this process)                 child (container init / exec'd process)
-    ---------------------                 ---------------------------------------
+    parent (this process)                 child (container init)
+    ---------------------                 ----------------------
     mkdir state dir (ID must be new)
     connect to --console-socket
     unshare/setns PID namespace
-    fork ------------------------------->  setsid; import the init code
-    create cgroup + limits, write the      read(go) blocks
-      child's pid to every cgroup.procs
-    write(go, 1 byte) ----------------->   setns(paths) + unshare(new namespaces)
-      (on failure: kill + reap child)      lo up; rootfs mounts; pivot_root
-                                           hostname; pty -> console socket
-                                           masked/readonly paths; rlimits; caps;
-                                           user; no_new_privs; find executable
+    fork ------------------------------->  setsid
+    create cgroup + limits                 setns(paths) + unshare(new namespaces
+    write the child's pid to every           except cgroup); lo up
+      hierarchy's cgroup.procs             rootfs mounts; devices; pivot_root;
+                                           hostname; pty -> console socket;
+                                           masked/readonly paths; read-only root
+    write(go, 1 byte) ----------------->   read(go): now in its cgroup
+      (on failure: kill + reap child)      unshare(CLONE_NEWCGROUP); cgroup mounts
+                                           rlimits; caps; user; no_new_privs;
+                                           find the executable
     read(sync) blocks  <------- EOF ----   execve succeeded            (started)
                        <-- {"error","code"}  any failure; child exits with code
     EOF:   write --pid-file + state; detach -> exit 0, else wait & exit status
     error: reap child, remove cgroup + state, print error, exit with its code
+
+`exec` is the same with setns into the target's namespaces (mount last) in
+place of the root filesystem work, and the target's cgroups.
 
 Stdlib only (no anyio/pydantic): its start-up time is on every `run`'s path.
 """
