@@ -189,7 +189,7 @@ def project_name(explicit: str | None, environment: Mapping[str, str],
         if not _VALID_NAME.fullmatch(imperative):
             source = "-p" if explicit else "the project name from the environment"
             raise UsageError(
-                f"invalid project name {imperative!r} ({source}): it must contain only "
+                f'invalid project name "{imperative}" ({source}): it must contain only '
                 "lowercase letters, digits, '-' and '_', and start with a letter or digit",
                 hint=f"try {normalize_project_name(imperative) or 'myproject'!r}",
             )
@@ -204,7 +204,8 @@ def project_name(explicit: str | None, environment: Mapping[str, str],
     normalized = normalize_project_name(os.path.basename(os.path.normpath(working_dir)))
     if not normalized:
         raise UsageError(
-            f"cannot derive a project name from the directory {working_dir}",
+            f"project name must not be empty: none can be derived from the directory "
+            f"{working_dir}",
             hint="set one with -p NAME or a top-level name: key",
         )
     return normalized

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -109,12 +110,37 @@ def test_project_name_precedence() -> None:
     assert project_name(None, {"STACKCTL_PROJECT_NAME": "ours", **env}, "f", "/d") == "ours"
     assert project_name(None, {}, "From File", "/x/dir") == "fromfile"
     assert project_name(None, {}, None, "/x/My Dir") == "mydir"
-    with pytest.raises(UsageError, match="invalid project name 'Bad Name' \\(-p\\)"):
+    with pytest.raises(UsageError, match='invalid project name "Bad Name" \\(-p\\)'):
         project_name("Bad Name", {}, None, "/x")
     with pytest.raises(UsageError, match="from the environment"):
         project_name(None, {"COMPOSE_PROJECT_NAME": "-x"}, None, "/x")
     with pytest.raises(SpecError, match="must be a string"):
         project_name(None, {}, 12, "/x")
+
+
+@pytest.mark.parametrize("bad", ["-my_project", "_my_project", "www.my.project", "MY_PROJECT"])
+def test_explicit_names_must_be_valid(bad: str) -> None:
+    # compose-go cli TestProjectName: -p and COMPOSE_PROJECT_NAME are not normalised.
+    for explicit, env in ((bad, {}), (None, {"COMPOSE_PROJECT_NAME": bad})):
+        with pytest.raises(UsageError, match=f'invalid project name "{re.escape(bad)}"'):
+            project_name(explicit, env, None, "/x/dir")
+
+
+def test_name_edge_cases() -> None:
+    assert project_name("42my_project_num", {}, None, "/x") == "42my_project_num"
+    assert project_name("", {}, None, "/path/to/proj") == "proj"
+    with pytest.raises(UsageError, match="project name must not be empty"):
+        project_name(None, {}, None, "/")
+
+
+def test_env_precedence_inside_dotenv(tmp_path: Path) -> None:
+    # compose-go cli TestEnvVariablePrecedence.
+    _write(tmp_path / "compose.yaml")
+    _write(tmp_path / ".env", "FOO=foo\nBAR=${FOO}")
+    assert locate(LoadOptions(environ={}), cwd=str(tmp_path)).environment == {
+        "FOO": "foo", "BAR": "foo"}
+    assert locate(LoadOptions(environ={"FOO": "zot"}), cwd=str(tmp_path)).environment == {
+        "FOO": "zot", "BAR": "zot"}
 
 
 def test_cli_testdata(conformance: Path, tmp_path: Path) -> None:
