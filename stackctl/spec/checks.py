@@ -37,7 +37,6 @@ def select_services(
     services: Mapping[str, Service],
     profiles: Iterable[str],
     requested: Sequence[str] = (),
-    positions: Positions | None = None,
 ) -> tuple[list[str], list[str]]:
     """(active, disabled) service names, each in file order.
 

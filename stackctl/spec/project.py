@@ -54,7 +54,7 @@ def project_from_raw(
         raise SpecValidationError(sort_problems(problems)) from None
     environ = dict(raw.environment)
     profiles = list(raw.profiles)
-    active, disabled = select_services(spec.services, profiles, services, raw.positions)
+    active, disabled = select_services(spec.services, profiles, services)
     problems = reference_problems(spec, active, raw.data, raw.positions) if consistency else []
     problems += cycle_problems(spec, active, raw.positions)
     problems += name_problems(spec, active, raw.positions, containers=consistency)
