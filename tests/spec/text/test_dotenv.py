@@ -137,3 +137,81 @@ def test_single_quoted_values_are_verbatim(env: dict[str, str]) -> None:
 def test_plain_values_round_trip(env: dict[str, str]) -> None:
     text = "".join(f"export {k} = {v}  # note\n" for k, v in env.items())
     assert parse_dotenv(text) == env
+
+
+# compose-go dotenv TestParsing / TestExpanding (godotenv_test.go), line -> (key, value).
+_GODOTENV_CASES = [
+    ("FOO=bar", "FOO", "bar"),
+    ("FOO =bar", "FOO", "bar"),
+    ("FOO= bar", "FOO", "bar"),
+    ('FOO="bar"', "FOO", "bar"),
+    ("FOO='bar'", "FOO", "bar"),
+    ('FOO="escaped\\"bar"', "FOO", 'escaped"bar'),
+    ('FOO="\\"quoted\\""', "FOO", '"quoted"'),
+    ("FOO=\"'d'\"", "FOO", "'d'"),
+    ("OPTION_A: 1", "OPTION_A", "1"),
+    ("OPTION_A: Foo=bar", "OPTION_A", "Foo=bar"),
+    ("OPTION_A=1:B", "OPTION_A", "1:B"),
+    ("export OPTION_A=2", "OPTION_A", "2"),
+    ("export OPTION_B='\\n'", "OPTION_B", "\\n"),
+    ("export exportFoo=2", "exportFoo", "2"),
+    ("exportFOO=2", "exportFOO", "2"),
+    ("export_FOO =2", "export_FOO", "2"),
+    ("export.FOO= 2", "export.FOO", "2"),
+    ("export\tOPTION_A=2", "OPTION_A", "2"),
+    ("  export OPTION_A=2", "OPTION_A", "2"),
+    ("\texport OPTION_A=2", "OPTION_A", "2"),
+    ('export OPTION_A="export A"', "OPTION_A", "export A"),
+    ('FOO="bar\\nbaz"', "FOO", "bar\nbaz"),
+    ("FOO=a\\tb", "FOO", "a\\tb"),
+    ('FOO="a\\tb"', "FOO", "a\tb"),
+    ('KEY="Z\\aZ\\bZ\\fZ\\nZ\\rZ\\tZ\\vZ\\\\Z\\0123Z"', "KEY", "Z\aZ\bZ\fZ\nZ\rZ\tZ\vZ\\ZSZ"),
+    ("FOO.BAR=foobar", "FOO.BAR", "foobar"),
+    ("FOO=foobar=", "FOO", "foobar="),
+    ("FOO=bar ", "FOO", "bar"),
+    ("FOO=bar # this is foo", "FOO", "bar"),
+    ("FOO=bar #this is foo", "FOO", "bar"),
+    ("FOO=bar #", "FOO", "bar"),
+    ("FOO=123#not-an-inline-comment", "FOO", "123#not-an-inline-comment"),
+    ('FOO="bar#baz"', "FOO", "bar#baz"),
+    ('FOO="bar#baz"#', "FOO", "bar#baz"),
+    ('FOO="bar#baz" # comment', "FOO", "bar#baz"),
+    ("FOO='bar#baz' # comment", "FOO", "bar#baz"),
+    ('FOO="bar#baz#bang" # comment', "FOO", "bar#baz#bang"),
+    ('FOO="bar\\n\\ b\\az"', "FOO", "bar\n\\ b\az"),
+    ('FOO="bar\\\\\\n\\ b\\az"', "FOO", "bar\\\n\\ b\az"),
+    ('FOO="bar\\\\r\\ b\\az"', "FOO", "bar\\r\\ b\az"),
+    ('FOO="bar\\nbaz\\\\"', "FOO", "bar\nbaz\\"),
+    ('="value"', "", "value"),
+    (" KEY =value", "KEY", "value"),
+    ("\tKEY=value", "KEY", "value"),
+    ('KEY="\\0123"', "KEY", "S"),
+    ('KEY="\\x07"', "KEY", "\\x07"),
+    ('KEY="\\u12e4"', "KEY", "\\u12e4"),
+    ("FOO=test\nBAR=${FOO}bar", "BAR", "testbar"),
+    ('FOO=test\nBAR="quote $FOO"', "BAR", "quote test"),
+    ("BAR='quote $FOO'", "BAR", "quote $FOO"),
+    ('FOO="foo\\$BAR"', "FOO", "foo$BAR"),
+    ('FOO="foo\\${BAR}"', "FOO", "foo${BAR}"),
+    ('FOO=test\nBAR="foo\\${FOO} ${FOO}"', "BAR", "foo${FOO} test"),
+    ('TEST_URLS="stratum+tcp://a:3333\nstratum+tcp://a:443"', "TEST_URLS",
+     "stratum+tcp://a:3333\nstratum+tcp://a:443"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "value"), _GODOTENV_CASES)
+def test_godotenv_parsing(text: str, key: str, value: str) -> None:
+    assert parse_dotenv(text)[key] == value
+
+
+@pytest.mark.parametrize(
+    "text", ['KEY="', 'KEY="value', 'KEY="value\\"', "KEY=\"value'", "KEY='", "KEY='value",
+             "KEY='value\\'", "KEY='value\""])
+def test_unterminated_quotes(text: str) -> None:
+    with pytest.raises(DotenvError, match="unterminated quoted value"):
+        parse_dotenv(text)
+
+
+def test_bad_line_is_an_error() -> None:
+    with pytest.raises(DotenvError, match="unexpected character"):
+        parse_dotenv("lol$wut")
