@@ -168,3 +168,12 @@ def test_bom_and_crlf() -> None:
 def test_comments_are_attached() -> None:
     df = parse("# base image\nFROM a\n")
     assert df.nodes[0].comments == ("base image",)
+
+
+def test_warnings_for_json_lookalikes_and_empty_continuations() -> None:
+    df = parse("FROM a\nCMD ['sh', '-c']\nRUN [\"ok\"]\nRUN echo \\\n\n  done\n")
+    assert df.warnings == (
+        "Dockerfile:2: CMD arguments look like a JSON array but are not valid JSON (strings "
+        "need double quotes); they run as a shell command",
+        "Dockerfile:4: empty continuation line (a future Dockerfile syntax will reject it)",
+    )

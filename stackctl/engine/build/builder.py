@@ -107,7 +107,7 @@ class Builder:
                                     ignore_file=specific if specific.is_file() else None)
         meta = meta_values(build, req.build_args)
         stages = needed_stages(build, req.target, meta)
-        warnings = self._unused_args(build, stages, req.build_args)
+        warnings = [*build.ast.warnings, *self._unused_args(build, stages, req.build_args)]
         for w in warnings:
             self.progress.warning(w)
         # Plan every stage first (pure): a stage built FROM another starts from

@@ -166,8 +166,13 @@ def parse(source: str | bytes, *, file: str = "Dockerfile") -> Dockerfile:
             more, ended = _lines.trim_continuation(text, cont)
             line += more
         if empty_continuation:
-            warnings.append("Empty continuation line found in: " + line)
+            warnings.append(f"{file}:{start}: empty continuation line (a future Dockerfile "
+                            "syntax will reject it)")
         node = _node_from_line(line, directives.escape, file, start, i, tuple(comments))
+        if _looks_like_bad_json(node):
+            warnings.append(
+                f"{file}:{start}: {node.cmd.upper()} arguments look like a JSON array but are "
+                "not valid JSON (strings need double quotes); they run as a shell command")
         try:
             heredoc_names = _heredoc_candidates(node)
         except ShellError as exc:
@@ -192,6 +197,16 @@ def parse(source: str | bytes, *, file: str = "Dockerfile") -> Dockerfile:
         warnings=tuple(warnings),
         file=file,
     )
+
+
+_JSON_FORMS = frozenset({"cmd", "entrypoint", "run", "shell", "copy", "add", "volume"})
+
+
+def _looks_like_bad_json(node: Node) -> bool:
+    if node.json or node.cmd not in _JSON_FORMS or not node.args:
+        return False
+    text = " ".join(node.args).strip()
+    return text.startswith("[") and text.endswith("]")
 
 
 def _heredoc_candidates(node: Node) -> list[Heredoc]:
