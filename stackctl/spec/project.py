@@ -76,7 +76,7 @@ def project_from_raw(
         models=spec.models,
         extensions=spec.extensions,
         profiles=tuple(profiles),
-        warnings=raw.warnings,
+        warnings=raw.warnings + _obsolete(raw),
     )
     reader = read_env_file or _env_file_reader(raw)
     project = resolve_environment(project, environ.get, reader)
@@ -153,3 +153,14 @@ def _at(data: Any, path: KeyPath) -> Any:
         else:
             return None
     return data
+
+
+def _obsolete(raw: RawProject) -> tuple[str, ...]:
+    if "version" in raw.data:
+        loc = raw.positions.locate(("version",))
+        where = f"{loc}: " if loc else ""
+        return (
+            f"{where}the attribute `version` is obsolete, it will be ignored; "
+            "please remove it to avoid potential confusion",
+        )
+    return ()

@@ -149,3 +149,11 @@ def test_config_help_stays_light() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "--no-interpolate" in res.stdout
     assert res.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_warnings_go_to_stderr(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text('version: "3.8"\nservices:\n  a:\n    image: x\n')
+    code, out, err = run(capsys, "config", "-f", str(path), "-q")
+    assert (code, out) == (0, "")
+    assert f"Warning: {path}:1:1: the attribute `version` is obsolete" in err
