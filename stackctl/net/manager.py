@@ -329,16 +329,15 @@ class NetworkManager:
         """Kernel side of one endpoint: veth pair, into the netns, addressed, up."""
         from stackctl.net.netlink import Netlink
 
-        tmp = names.temp_peer_name(ep.container_id, ep.network_id)
         with Netlink() as nl:
             if nl.link_kind(info.bridge) != "bridge":
                 self.ensure_bridge(info)  # repair: the bridge vanished (reboot, crash)
             nl.delete_link(ep.host_veth)  # a leftover of a crashed attempt
-            nl.delete_link(tmp)
-            nl.create_veth(ep.host_veth, tmp, mtu=info.mtu, peer_mac=ep.mac)
+            # the container end is born inside the namespace, already named ethN
+            nl.create_veth(ep.host_veth, ep.ifname, mtu=info.mtu, peer_mac=ep.mac,
+                           peer_netns=netns)
             nl.set_master(ep.host_veth, info.bridge)
             nl.set_up(ep.host_veth)
-            nl.move_to_netns(tmp, netns, new_name=ep.ifname)
         with Netlink(netns) as nl:
             nl.add_address(ep.ifname, ep.address)
             nl.set_up(ep.ifname)
@@ -432,7 +431,6 @@ class NetworkManager:
 
         with Netlink() as nl:  # deleting one end of a veth deletes both
             nl.delete_link(ep.host_veth)
-            nl.delete_link(names.temp_peer_name(ep.container_id, ep.network_id))
         with self.state.transaction() as db:
             db.execute("DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                        (ep.container_id, ep.network_id))
