@@ -49,7 +49,7 @@ def _run(
     read_only: bool = typer.Option(False, "--read-only", help="Mount the root read-only."),
     init: bool = typer.Option(False, "--init", help="Run an init as PID 1."),
     label: Strs = typer.Option(None, "--label", "-l", help="Set a label KEY=VALUE."),
-    network: str = typer.Option("none", "--network", "--net", help="none | host | bridge | NAME."),
+    network: str = typer.Option("bridge", "--network", "--net", help="bridge|none|host|NAME."),
     network_alias: Strs = typer.Option(None, "--network-alias", help="Alias on the network."),
     publish: Strs = typer.Option(None, "--publish", "-p", help="[ip:][host:]ctr[/proto]"),
     health_cmd: OStr = typer.Option(None, "--health-cmd", help="Command to check health."),

@@ -49,7 +49,7 @@ class RunFlags:
     read_only: bool = False
     init: bool = False
     label: tuple[str, ...] = ()
-    network: str = "none"
+    network: str = "bridge"  # Docker's default: the `bridge` network (stackctl/net)
     network_alias: tuple[str, ...] = ()
     publish: tuple[str, ...] = ()
     health_cmd: str | None = None
