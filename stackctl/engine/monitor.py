@@ -489,6 +489,7 @@ class Monitor:
             c.manual_stop = True
             if c.pid:
                 _kill(c.pid, int(req.get("signal") or signal.SIGKILL))
+                _thaw(c)  # a frozen process cannot act on the signal
             elif c.restart_at is not None:
                 c.restart_at = None
                 self._end(c)
@@ -600,22 +601,15 @@ class Monitor:
             self._end(c)
 
     def _end(self, c: Container) -> None:
-        """The container stopped for good: tell waiters, then clean up (after attach if held)."""
-        code = c.exit_code if c.exit_code is not None else 0
-        self._broadcast(c, encode_frame(EXIT, str(code).encode()))
-        for cl in list(c.clients):
-            if cl.op in ("wait", "stop"):
-                self._reply(cl, {"exit_code": code})
-            elif cl.op == "attach":
-                cl.closing = True
-                if not cl.wbuf:
-                    self._drop_client(cl)
+        """The container stopped for good; with ``hold``, finish once a client attached."""
         if c.hold and not c.attached_once:
             c.finalize_at = self.clock() + 10.0
             return
         self._finalize(c)
 
     def _finalize(self, c: Container) -> None:
+        """Release what the container held, then tell waiters: whoever hears the exit
+        code can rely on the mount, cgroup (and with --rm, the record) being gone."""
         if c.pid is not None:
             self._maybe_exited(c)
             return
@@ -627,6 +621,15 @@ class Monitor:
         from stackctl.engine import teardown  # after the run: its imports cost nothing before
 
         teardown.release(self.store, c.paths, c.config, remove=c.config.auto_remove)
+        code = c.exit_code if c.exit_code is not None else 0
+        self._broadcast(c, encode_frame(EXIT, str(code).encode()))
+        for cl in list(c.clients):
+            if cl.op in ("wait", "stop"):
+                self._reply(cl, {"exit_code": code})
+            elif cl.op == "attach":
+                cl.closing = True
+                if not cl.wbuf:
+                    self._drop_client(cl)
         self._drop(c)
 
     def _drop(self, c: Container) -> None:
