@@ -6,6 +6,9 @@ import math
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stackctl.errors import SpecError
 from stackctl.spec.yamlpos import (
@@ -140,3 +143,42 @@ def test_reset_and_override_markers() -> None:
 def test_keys_are_strings() -> None:
     data = load_yaml("1: a\ntrue: b\n1.5: c\n", "c.yaml").data
     assert data == {"1": "a", "true": "b", "1.5": "c"}
+
+
+_text = st.text(alphabet="abcdefgh xyz_-", min_size=1, max_size=8).map(str.strip).filter(
+    lambda s: s not in ("", "y", "n") and not s.startswith("-"))
+_leaf = st.one_of(st.integers(-10**6, 10**6), _text, st.booleans(), st.none())
+_tree = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(st.lists(inner, min_size=1, max_size=3),
+                            st.dictionaries(_text, inner, min_size=1, max_size=3)),
+    max_leaves=12,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@given(st.dictionaries(_text, _tree, min_size=1, max_size=4),
+       st.sampled_from([False, True]))
+def test_round_trip_and_every_path_is_located(data: dict[str, Any], flow: bool) -> None:
+    text = yaml.safe_dump(data, default_flow_style=flow, sort_keys=False)
+    doc = load_yaml(text, "t.yaml")
+    assert doc.data == data
+    table = flatten(doc.pos)
+    lines = text.splitlines()
+    for path in _paths(data):
+        loc = table[path]
+        assert loc.file == "t.yaml"
+        assert loc.line is not None and 1 <= loc.line <= len(lines)
+        if path and isinstance(path[-1], str) and not flow:
+            # A key's location is where the key is written.
+            assert lines[loc.line - 1][loc.column - 1:].lstrip("'\"").startswith(path[-1][:1])
