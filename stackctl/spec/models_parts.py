@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, model_validator
+from typing_extensions import TypedDict
 
 from stackctl.spec.models_base import (
     Bool,
@@ -251,6 +252,23 @@ class Extends(SpecModel):
         return {"service": value} if isinstance(value, str) else value
 
 
+class _UlimitPair(TypedDict):
+    soft: int | str
+    hard: int | str
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# What editors are told these accept (``config --schema``): the written forms.
+UlimitField = Annotated[
+    Ulimit, BeforeValidator(_same, json_schema_input_type=int | str | _UlimitPair)
+]
+DeviceField = Annotated[Device, BeforeValidator(_same, json_schema_input_type=str | Device)]
+ExtendsField = Annotated[Extends, BeforeValidator(_same, json_schema_input_type=str | Extends)]
+
+
 # --- build ---------------------------------------------------------------------
 
 
@@ -287,7 +305,7 @@ class Build(ExtModel):
     privileged: Bool | None = None
     secrets: list[FileRefItem] | None = None
     tags: list[Str] | None = None
-    ulimits: dict[str, Ulimit] | None = None
+    ulimits: dict[str, UlimitField] | None = None
     platforms: list[Str] | None = None
 
     @model_validator(mode="after")

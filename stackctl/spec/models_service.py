@@ -30,15 +30,15 @@ from stackctl.spec.models_deploy import BlkioConfig, Deploy, Develop, DeviceRequ
 from stackctl.spec.models_parts import (
     BuildField,
     DependsOnMap,
-    Device,
+    DeviceField,
     EnvFiles,
-    Extends,
+    ExtendsField,
     ExtraHosts,
     FileRefItem,
     Healthcheck,
     Logging,
     NetworksMap,
-    Ulimit,
+    UlimitField,
     list_to_null_map,
 )
 from stackctl.spec.models_ports import PortItem, VolumeItem, expose_item, ports_list
@@ -103,7 +103,7 @@ class Service(ExtModel):
     deploy: Deploy | None = None
     develop: Develop | None = None
     device_cgroup_rules: list[Str] | None = None
-    devices: list[Device] | None = None
+    devices: list[DeviceField] | None = None
     dns: StrList | None = None
     dns_opt: list[Str] | None = None
     dns_search: StrList | None = None
@@ -112,7 +112,7 @@ class Service(ExtModel):
     env_file: EnvFiles | None = None
     environment: StrOrNoneDict | None = None
     expose: list[Annotated[str, BeforeValidator(expose_item), lenient]] | None = None
-    extends: Extends | None = None
+    extends: ExtendsField | None = None
     external_links: list[Str] | None = None
     extra_hosts: ExtraHosts | None = None
     gpus: Gpus | None = None
@@ -163,7 +163,7 @@ class Service(ExtModel):
     sysctls: StrDict | None = None
     tmpfs: StrList | None = None
     tty: Bool | None = None
-    ulimits: dict[str, Ulimit] | None = None
+    ulimits: dict[str, UlimitField] | None = None
     use_api_socket: Bool | None = None
     user: Str | None = None
     userns_mode: Str | None = None

@@ -137,6 +137,8 @@ def test_schema_describes_written_forms(capsys: pytest.CaptureFixture[str]) -> N
     assert "__extensions__" not in out
     ports = service["properties"]["ports"]["anyOf"][0]["items"]["anyOf"]
     assert {"type": "string"} in ports and {"type": "integer"} in ports
+    ulimit = service["properties"]["ulimits"]["anyOf"][0]["additionalProperties"]["anyOf"]
+    assert {"type": "integer"} in ulimit
 
 
 def test_config_help_stays_light() -> None:
