@@ -174,6 +174,7 @@ def build(
     sink = _Quiet() if quiet or progress == "quiet" else _Tty() if progress == "tty" \
         else _Plain()
     opts = ctx.obj
+    _interrupt_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="stackctl-build-") as tmp:
         req = _request(context, file, tag, build_arg, target, no_cache, label, Path(tmp))
         with ImageStore(opts.root) as store:
@@ -187,6 +188,17 @@ def build(
         sys.stderr.write(f"naming to {t} done\n")
     sys.stderr.write(f"Successfully built {short} ({result.cached}/{result.steps} steps "
                      "cached)\n")
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so snapshots are unmounted and the build
+    container is deleted on the way out."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def register(app: typer.Typer) -> None:

@@ -345,3 +345,16 @@ RUN --mount=type=bind,from=tools,source=/tool,target=/mnt/tool \\
     result, _ = build(env, dockerfile, tags=("mnt:2",))
     assert result.cached == 1
     assert sh(env, "mnt:2", "cat /seen") == "tool\nv2\n"
+
+
+def test_snapshots_of_dead_builds_are_swept(env) -> None:  # type: ignore[no-untyped-def]
+    from stackctl.engine.build.snapshot import sweep_stale
+
+    store, _, _ = env
+    with mounted(store, store.resolve("busybox")) as snap:
+        assert sweep_stale(store) == 0  # ours: alive
+        (snap.base / "owner").write_text("999999999 1")  # as if its builder was killed
+        assert sweep_stale(store) == 1
+        assert not snap.base.exists()
+    with open("/proc/self/mountinfo") as fh:
+        assert str(store.root) not in fh.read()

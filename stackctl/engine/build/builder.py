@@ -101,7 +101,10 @@ class Builder:
         self.progress: Progress = progress or NullProgress()
 
     def build(self, req: BuildRequest) -> BuildResult:
+        from stackctl.engine.build.snapshot import sweep_stale
+
         build = load(req.dockerfile, file=req.dockerfile_name)
+        sweep_stale(self.store)
         specific = Path(req.dockerfile_name + ".dockerignore")
         context = BuildContext.open(req.context,
                                     ignore_file=specific if specific.is_file() else None)

@@ -1,6 +1,7 @@
 """A writable view of an image for one build step: an overlay mount.
 
     <root>/tmp/build/<token>/
+        owner            "<pid> <start time>" of the building process
         upper/ work/     the step's changes (overlay upperdir/workdir)
         rootfs/          the merged view the step writes into
         empty/           the lowerdir of an image with no layers (scratch)
@@ -8,7 +9,8 @@
 The step's new layer is the upper directory (see layerdiff.py). Lower layers
 are the image store's unpacked layer directories, shared read-only; images
 deeper than the overlay limit come flattened from ``ImageStore.lower_dirs``.
-Everything is unmounted and removed on exit, whatever happened inside.
+Everything is unmounted and removed on exit, whatever happened inside; if
+the building process itself is killed, the next build sweeps what it left.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from stackctl.engine.images.store import ImageRecord, ImageStore
 from stackctl.engine.runtime.syscalls import LinuxSyscalls
 from stackctl.errors import BuildError
 
-__all__ = ["Snapshot", "mounted", "overlay_options"]
+__all__ = ["Snapshot", "mounted", "overlay_options", "sweep_stale"]
 
 MNT_DETACH = 2
 
@@ -43,12 +45,42 @@ def overlay_options(lowers: list[Path], upper: Path, work: Path) -> str:
     return f"lowerdir={lower},upperdir={upper},workdir={work}"
 
 
+def _owner_tag() -> str:
+    from stackctl.engine.oci import proc_start_time
+
+    return f"{os.getpid()} {proc_start_time(os.getpid())}"
+
+
+def sweep_stale(store: ImageStore) -> int:
+    """Unmount and remove snapshots whose build process died (SIGKILL, power
+    loss); live builds of other processes are left alone. Returns the count."""
+    from stackctl.engine.oci import alive
+
+    top = store.root / "tmp" / "build"
+    swept = 0
+    for base in top.glob("*") if top.is_dir() else ():
+        try:
+            pid_text, _, start_text = (base / "owner").read_text().partition(" ")
+            pid = int(pid_text)
+            start = int(start_text) if start_text.strip().isdigit() else None
+        except (OSError, ValueError):
+            pid, start = 0, None
+        if alive(pid, start):
+            continue
+        with contextlib.suppress(OSError):
+            LinuxSyscalls().umount2(str(base / "rootfs"), MNT_DETACH)
+        _remove_tree(base)
+        swept += 1
+    return swept
+
+
 @contextlib.contextmanager
 def mounted(store: ImageStore, image: ImageRecord | None) -> Iterator[Snapshot]:
     base = store.root / "tmp" / "build" / secrets.token_hex(8)
     upper, work, rootfs, empty = (base / n for n in ("upper", "work", "rootfs", "empty"))
     for d in (upper, work, rootfs, empty):
         d.mkdir(parents=True)
+    (base / "owner").write_text(_owner_tag())  # lets sweep_stale tell live from dead
     sc = LinuxSyscalls()
     is_mounted = False
     try:
