@@ -32,7 +32,9 @@ def register(app: typer.Typer) -> None:
 def config(
     services: Annotated[
         Optional[list[str]],  # noqa: UP045 - typer needs Optional on 3.11
-        typer.Argument(help="Only these services (and what they depend on)."),
+        typer.Argument(
+            metavar="[SERVICE]...", help="Only these services (and what they depend on)."
+        ),
     ] = None,
     files: FilesOpt = None,
     project_name: ProjectNameOpt = None,
@@ -40,7 +42,8 @@ def config(
     env_files: EnvFilesOpt = None,
     profiles: ProfilesOpt = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="yaml or json.", rich_help_panel=_OUT)
+        str,
+        typer.Option("--format", metavar="yaml|json", help="Output format.", rich_help_panel=_OUT),
     ] = "yaml",
     output: Annotated[
         Optional[str],  # noqa: UP045

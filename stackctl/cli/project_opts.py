@@ -42,6 +42,7 @@ FilesOpt = Annotated[
     typer.Option(
         "--file",
         "-f",
+        metavar="FILE",
         help="Stack file; repeat to merge overrides in order; '-' reads stdin. "
         "Default: compose.yaml (or docker-compose.yml, stack.yaml) and its override.",
         rich_help_panel=_PANEL,
@@ -52,6 +53,7 @@ ProjectNameOpt = Annotated[
     typer.Option(
         "--project-name",
         "-p",
+        metavar="NAME",
         help="Project name (default: $STACKCTL_PROJECT_NAME, the file's name:, "
         "else the project directory's name).",
         rich_help_panel=_PANEL,
@@ -61,6 +63,7 @@ ProjectDirOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
         "--project-directory",
+        metavar="DIR",
         help="Directory relative paths and .env are taken from (default: the first file's).",
         rich_help_panel=_PANEL,
     ),
@@ -69,6 +72,7 @@ EnvFilesOpt = Annotated[
     Optional[list[str]],  # noqa: UP045
     typer.Option(
         "--env-file",
+        metavar="PATH",
         help="Environment file for interpolation, instead of the project's .env; repeatable.",
         rich_help_panel=_PANEL,
     ),
@@ -77,6 +81,7 @@ ProfilesOpt = Annotated[
     Optional[list[str]],  # noqa: UP045
     typer.Option(
         "--profile",
+        metavar="PROFILE",
         help="Enable services of this profile ('*' for all); repeatable. "
         "Default: $STACKCTL_PROFILES.",
         rich_help_panel=_PANEL,
