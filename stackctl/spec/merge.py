@@ -212,8 +212,10 @@ def _env_file_path(item: Any) -> Any:
 
 
 def _to_mapping(value: Any, pos: Pos, split: Callable[[str], tuple[str, Any]],
-                ) -> tuple[dict[str, Any], dict[str, Pos]]:
-    """List form (``KEY=VALUE`` strings) or mapping form -> mapping + Pos by key."""
+                multi: bool = False) -> tuple[dict[str, Any], dict[str, Pos]]:
+    """List form (``KEY=VALUE`` strings) or mapping form -> mapping + Pos by key.
+    A key listed twice keeps the last value, or with ``multi`` all of them as a
+    list (a host may have several addresses in extra_hosts)."""
     if isinstance(value, dict):
         kids = pos.children if isinstance(pos.children, dict) else {}
         return dict(value), {k: kids.get(k, pos) for k in value}
@@ -222,8 +224,12 @@ def _to_mapping(value: Any, pos: Pos, split: Callable[[str], tuple[str, Any]],
     if isinstance(value, list):
         for item, kid in zip(value, _kids(pos, value), strict=True):
             key, val = split(str(item))
+            if multi and key in out:
+                previous = out[key]
+                val = [*(previous if isinstance(previous, list) else [previous]), val]
+            else:
+                out_kids[key] = kid
             out[key] = val
-            out_kids[key] = kid
     return out, out_kids
 
 
@@ -235,18 +241,26 @@ def _split_assignment(item: str) -> tuple[str, Any]:
 def _split_host(item: str) -> tuple[str, Any]:
     # "host=ip" (current syntax) or "host:ip" (legacy; the ip may be IPv6).
     sep = "=" if "=" in item else ":"
-    host, _, ip = item.partition(sep)
+    host, found, ip = item.partition(sep)
+    if not found or not host or not ip:
+        raise ValueError(item)
+    if ip.startswith("[") and ip.endswith("]"):
+        ip = ip[1:-1]
     return host, ip
 
 
-def _by_name(split: Callable[[str], tuple[str, Any]] = _split_assignment) -> Rule:
+def _by_name(split: Callable[[str], tuple[str, Any]] = _split_assignment,
+             multi: bool = False) -> Rule:
     def rule(base: Any, bpos: Pos, over: Any, opos: Pos, path: KeyPath) -> Located:
         if over is None:
             return base, bpos
         if not isinstance(base, dict | list) or not isinstance(over, dict | list):
             return over, opos  # not a valid form: let validation report it
-        out, kids = _to_mapping(base, bpos, split)
-        more, more_kids = _to_mapping(over, opos, split)
+        try:
+            out, kids = _to_mapping(base, bpos, split, multi)
+            more, more_kids = _to_mapping(over, opos, split, multi)
+        except ValueError:  # a malformed entry: keep the lists for validation to report
+            return _default(base, bpos, over, opos, path)
         for key, value in more.items():
             if value is RESET:
                 out.pop(key, None)
@@ -332,8 +346,8 @@ _RULES: dict[Pattern, Rule] = {
     (*_S, "logging"): _logging,
     (*_S, "ulimits", "*"): _ulimit,
     ("networks", "*", "ipam", "config"): _ipam_config,
-    (*_S, "extra_hosts"): _by_name(_split_host),
-    (*_S, "build", "extra_hosts"): _by_name(_split_host),
+    (*_S, "extra_hosts"): _by_name(_split_host, multi=True),
+    (*_S, "build", "extra_hosts"): _by_name(_split_host, multi=True),
     (*_S, "ports"): _unique(_port_identity),
     (*_S, "volumes"): _unique(_volume_target),
     (*_S, "devices"): _unique(_volume_target),
