@@ -2,12 +2,14 @@
 
 The pipeline, per file then across files (the order compose-go uses):
 
-    locate files, project dir, env (files.py)
-    for each -f file:  read -> YAML + positions (yamlpos.py)
+    locate files, project dir, env, profiles (files.py)
+    project name (-p, env, the files' name: interpolated, else the directory);
+        it joins the environment as COMPOSE_PROJECT_NAME, as in compose
+    for each -f file:  read -> YAML + positions (yamlpos.py; several documents
+                       in one file merge in order)
                        -> interpolate against the environment (interpolate.py)
                        -> include (include.py) -> extends (extends.py)
     merge the files in order (merge.py), drop the !reset/!override markers
-    project name, active profiles
 
 The result's data is plain Python (dict/list/str/int/float/bool/None), owned by
 the caller; ``positions`` locates every key and item in its source file.
