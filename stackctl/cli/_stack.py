@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -49,6 +48,7 @@ def open_runner(ctx: typer.Context, flags: ProjectFlags, *, services: Sequence[s
     from stackctl.scheduler.stack import StackRunner, load_stack
 
     g = global_opts(ctx)
+    flags = merged_flags(ctx, flags)
     opts = load_options(flags.files, flags.project_name, flags.project_directory,
                         flags.env_files, flags.profiles)
     stack = None
@@ -67,6 +67,24 @@ def open_runner(ctx: typer.Context, flags: ProjectFlags, *, services: Sequence[s
                        parallel=parallel or None)
 
 
+META_KEY = "stackctl.project_flags"
+
+
+def merged_flags(ctx: typer.Context, flags: ProjectFlags) -> ProjectFlags:
+    """Flags given to ``stackctl compose`` (before the subcommand) fill in the ones
+    the subcommand did not get."""
+    base = ctx.meta.get(META_KEY)
+    if not isinstance(base, ProjectFlags):
+        return flags
+    return ProjectFlags(
+        files=flags.files or base.files,
+        project_name=flags.project_name or base.project_name,
+        project_directory=flags.project_directory or base.project_directory,
+        env_files=flags.env_files or base.env_files,
+        profiles=flags.profiles or base.profiles,
+    )
+
+
 def env_flag(name: str) -> bool:
     value = os.environ.get(f"STACKCTL_{name}") or os.environ.get(f"COMPOSE_{name}") or ""
     return value.lower() in ("1", "true", "yes")
@@ -78,104 +96,126 @@ _COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 def attach(runner: Any, services: Sequence[str], *, abort_on_exit: bool = False,
            abort_on_failure: bool = False, exit_code_from: str | None = None,
            timeout: float | None = None, timestamps: bool = False) -> int:
-    """Follow the logs of the services' containers with ``web-1  | `` prefixes until
-    they all stop. Ctrl-C stops the stack gracefully; a second Ctrl-C kills it.
-    Returns the exit code ``up`` should end with."""
+    """``up`` in the foreground: follow the services' logs until every container
+    stops. Ctrl-C stops the stack gracefully; a second Ctrl-C kills it.
+    Returns the exit code ``up`` ends with."""
     from stackctl.scheduler.plan import plan_stop
 
-    engine = runner.driver.engine()
     observed = runner.observe(runner.driver.desired)
     scope = set(services)
     containers = [c for c in observed.containers
                   if not c.oneoff and (not scope or c.service in scope)]
-    if not containers:
-        return 0
-    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    width = max(len(_label(c)) for c in containers)
-    lines: queue.Queue[tuple[Any, str | None]] = queue.Queue()
-
-    def follow(c: Any) -> None:
-        from stackctl.engine.api import Engine
-
-        with Engine(engine.root, engine.run_root) as eng:
-            try:
-                for entry in eng.logs(c.name, follow=True):
-                    text = entry.log.rstrip("\n")
-                    if timestamps:
-                        text = f"{entry.time} {text}"
-                    lines.put((c, text))
-            except Exception as exc:  # a container removed under us ends its stream
-                lines.put((c, f"(logs ended: {exc})"))
-        lines.put((c, None))
-
-    for c in containers:
-        threading.Thread(target=follow, args=(c,), daemon=True).start()
-    palette = {c.name: _COLORS[i % len(_COLORS)] for i, c in enumerate(containers)}
-    live = {c.name for c in containers}
-    code = 0
-    interrupted = 0
-    stop_thread: threading.Thread | None = None
+    state: dict[str, Any] = {"code": 0, "stopper": None}
 
     def stop_all() -> None:
         plan = plan_stop(runner.driver.desired, runner.observe(runner.driver.desired),
                          services, timeout=timeout)
         runner.execute(plan)
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    def start_stop() -> None:
+        if state["stopper"] is None:
+            stopper = threading.Thread(target=stop_all, daemon=True)
+            state["stopper"] = stopper
+            stopper.start()
 
-    old = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        while live:
-            try:
-                c, text = lines.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            except KeyboardInterrupt:
-                interrupted += 1
-                if interrupted == 1:
-                    sys.stderr.write("Gracefully stopping... (press Ctrl+C again to force)\n")
-                    stop_thread = threading.Thread(target=stop_all, daemon=True)
-                    stop_thread.start()
-                    code = 130
-                else:
-                    sys.stderr.write("Killing...\n")
-                    for name in list(live):
-                        try:
-                            engine.kill(name)
-                        except Exception:  # already gone: nothing to kill
-                            pass
-                    break
-                continue
-            prefix = _label(c).ljust(width) + "  | "
-            if color:
-                prefix = f"\x1b[{palette[c.name]}m{prefix}\x1b[0m"
-            if text is not None:
-                sys.stdout.write(prefix + text + "\n")
-                sys.stdout.flush()
-                continue
-            live.discard(c.name)
-            rec_code = engine.get(c.name).exit_code
-            sys.stdout.write(f"{_label(c)} exited with code {rec_code}\n")
-            sys.stdout.flush()
-            if exit_code_from and c.service == exit_code_from:
-                code = rec_code or 0
-            failed = bool(rec_code)
-            if (abort_on_exit or (abort_on_failure and failed)) and stop_thread is None:
-                if not exit_code_from:
-                    code = rec_code or 0
+    def on_exit(c: Any, code: int | None) -> None:
+        sys.stdout.write(f"{_label(c)} exited with code {code}\n")
+        if exit_code_from and c.service == exit_code_from:
+            state["code"] = code or 0
+        if abort_on_exit or (abort_on_failure and code):
+            if not exit_code_from and state["stopper"] is None:
+                state["code"] = code or 0
+            if state["stopper"] is None:
                 sys.stderr.write("Aborting on container exit...\n")
-                stop_thread = threading.Thread(target=stop_all, daemon=True)
-                stop_thread.start()
-        if stop_thread is not None:
-            stop_thread.join()
-    finally:
-        signal.signal(signal.SIGINT, old)
-    return code
+            start_stop()
+
+    def on_interrupt(count: int) -> bool:
+        if count == 1:
+            sys.stderr.write("Gracefully stopping... (press Ctrl+C again to force)\n")
+            state["code"] = 130
+            start_stop()
+            return True
+        sys.stderr.write("Killing...\n")
+        engine = runner.driver.engine()
+        for c in containers:
+            try:
+                engine.kill(c.name)
+            except Exception:  # already stopped: nothing to kill
+                pass
+        return False
+
+    if containers:
+        sys.stdout.write("Attaching to " + ", ".join(_label(c) for c in containers) + "\n")
+    stream_logs(runner.driver.engine(), containers, follow=True, timestamps=timestamps,
+                on_exit=on_exit, on_interrupt=on_interrupt)
+    if state["stopper"] is not None:
+        try:
+            state["stopper"].join()
+        except KeyboardInterrupt:
+            on_interrupt(2)
+    return int(state["code"])
+
+
+def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: int | None = None,
+                timestamps: bool = False, prefix: bool = True,
+                on_exit: Any = None, on_interrupt: Any = None) -> None:
+    """Print the containers' logs with coloured ``web-1  | `` prefixes, interleaved
+    as they come. With ``follow``, until every container has stopped (``on_exit``
+    is told of each) or Ctrl-C (``on_interrupt(count)`` says whether to go on)."""
+    if not containers:
+        return
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    width = max(len(_label(c)) for c in containers)
+    lines: queue.Queue[tuple[Any, str | None]] = queue.Queue()
+
+    def read(c: Any) -> None:
+        from stackctl.engine.api import Engine
+
+        with Engine(engine.root, engine.run_root) as eng:
+            try:
+                for entry in eng.logs(c.name, follow=follow, tail=tail):
+                    text = entry.log.rstrip("\n")
+                    lines.put((c, f"{entry.time} {text}" if timestamps else text))
+            except Exception as exc:  # a container removed under us ends its stream
+                lines.put((c, f"(logs ended: {exc})"))
+        lines.put((c, None))
+
+    for c in containers:
+        threading.Thread(target=read, args=(c,), daemon=True).start()
+    palette = {c.name: _COLORS[i % len(_COLORS)] for i, c in enumerate(containers)}
+    live = {c.name for c in containers}
+    interrupts = 0
+    while live:
+        try:
+            c, text = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        except KeyboardInterrupt:
+            interrupts += 1
+            if on_interrupt is None or not on_interrupt(interrupts):
+                break
+            continue
+        if text is None:
+            live.discard(c.name)
+            if follow and on_exit is not None:
+                try:
+                    code = engine.get(c.name).exit_code
+                except Exception:  # removed meanwhile
+                    code = None
+                on_exit(c, code)
+            continue
+        head = ""
+        if prefix:
+            head = _label(c).ljust(width) + "  | "
+            if color:
+                head = f"\x1b[{palette[c.name]}m{head}\x1b[0m"
+        sys.stdout.write(head + text + "\n")
+        sys.stdout.flush()
 
 
 def _label(c: Any) -> str:
     return f"{c.service}-{c.number}"
 
 
-__all__ = ["PROGRESS_HELP", "ProjectFlags", "attach", "env_flag", "global_opts", "open_runner"]
+__all__ = ["META_KEY", "PROGRESS_HELP", "ProjectFlags", "attach", "env_flag", "global_opts",
+           "merged_flags", "open_runner", "stream_logs"]

@@ -437,11 +437,29 @@ def plan_start(desired: DesiredState, observed: ObservedState, services: Iterabl
     return b.plan(observed.project)
 
 
+def plan_images(desired: DesiredState, services: Iterable[str] = (), *, build: bool) -> Plan:
+    """``build``: every selected service with a build section; ``pull``: every
+    selected image that is not built locally (one pull per reference)."""
+    b = _Builder()
+    chosen = sorted(services) or sorted(desired.services)
+    for name in chosen:
+        svc = desired.services.get(name)
+        if svc is None:
+            raise SchedulerError(f"no such service: {name}")
+        res = f"image:{svc.image}"
+        if build and svc.build is not None:
+            b.add(BuildImage(res, "build", image=svc.image, for_service=name))
+        elif not build and svc.build is None and f"pull image {res}" not in b.graph:
+            b.add(PullImage(res, "pull", image=svc.image))
+    return b.plan(desired.project)
+
+
 __all__ = [
     "DownOptions",
     "Plan",
     "UpOptions",
     "plan_down",
+    "plan_images",
     "plan_start",
     "plan_stop",
     "plan_up",

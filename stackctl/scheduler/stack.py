@@ -113,8 +113,13 @@ class StackRunner:
 
     # ---- acting -------------------------------------------------------------------------------
     def execute(self, plan: Plan, *, wait_timeout: float | None = None) -> ExecResult:
+        import os
+
+        quiet_orphans = os.environ.get("STACKCTL_IGNORE_ORPHANS", os.environ.get(
+            "COMPOSE_IGNORE_ORPHANS", "")).lower() in ("1", "true", "yes")
         for w in plan.warnings:
-            self.sink.message(f"WARNING: {w}")
+            if not (quiet_orphans and w.startswith("found orphan")):
+                self.sink.message(f"WARNING: {w}")
         if plan.empty:
             return ExecResult()
         executor = Executor(self.driver, self.sink, parallel=self.parallel,
