@@ -88,3 +88,10 @@ CMD ["sh", "-c", "echo $MODE $(pwd) $(id -u) && stat -c '%U %a' motd && cat motd
     ran = stackctl(roots, "run", "--rm", "runs:1")
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.decode().splitlines() == ["production /srv 2000", "svc 600", "welcome"]
+
+
+def test_bad_tag_fails_before_building(roots: tuple[Path, Path], tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN exit 1\n")
+    bad = stackctl(roots, "build", "-t", "Bad:Tag!", str(tmp_path))
+    assert bad.returncode != 0
+    assert b"RUN exit 1" not in bad.stderr and b"Error:" in bad.stderr

@@ -102,7 +102,10 @@ class Builder:
 
     def build(self, req: BuildRequest) -> BuildResult:
         from stackctl.engine.build.snapshot import sweep_stale
+        from stackctl.engine.images import reference
 
+        for tag in req.tags:  # a bad -t fails before any work, as with docker
+            reference.parse(tag)
         build = load(req.dockerfile, file=req.dockerfile_name)
         sweep_stale(self.store)
         specific = Path(req.dockerfile_name + ".dockerignore")
@@ -163,7 +166,10 @@ class Builder:
             raise BuildError("the build produced no image (an empty FROM scratch stage)",
                              hint="add an instruction after FROM scratch")
         for tag in req.tags:
-            self.store.tag(final.id, tag)
+            # Re-tagging rewrites and fsyncs index.json: skip it when the tag is
+            # already there (a fully cached rebuild).
+            if str(reference.parse(tag)) not in final.refs:
+                self.store.tag(final.id, tag)
         return BuildResult(final.id, req.tags, total, cached, tuple(warnings))
 
     # --- pieces ----------------------------------------------------------------
