@@ -28,18 +28,17 @@ _RANGE = re.compile(r"(\d+)(?:-(\d+))?")
 
 
 def _parse_range(text: str, what: str, spec: str) -> tuple[int, int]:
+    where = f" in {spec!r}" if spec != text else ""
     m = _RANGE.fullmatch(text)
     if m is None:
-        raise ValueError(
-            f"invalid {what} port {text!r} in {spec!r}: expected a number or a range a-b"
-        )
+        raise ValueError(f"invalid {what} port {text!r}{where}: expected a number or a range a-b")
     start = int(m.group(1))
     end = int(m.group(2)) if m.group(2) else start
     for p in (start, end):
         if not 0 < p <= 65535:
-            raise ValueError(f"invalid {what} port {p} in {spec!r}: must be 1-65535")
+            raise ValueError(f"invalid {what} port {p}{where}: must be 1-65535")
     if end < start:
-        raise ValueError(f"invalid {what} port range {text!r} in {spec!r}: end before start")
+        raise ValueError(f"invalid {what} port range {text!r}{where}: end before start")
     return start, end
 
 
