@@ -42,6 +42,8 @@ def _each(ctx: typer.Context, refs: list[str], action: Any, *, echo: bool = Fals
                     typer.echo(ref)
             except StackctlError as exc:
                 sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+                if exc.hint:
+                    sys.stderr.write(f"Hint: {exc.hint}\n")
                 failed = True
     if failed:
         raise typer.Exit(1)

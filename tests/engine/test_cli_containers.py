@@ -1,0 +1,197 @@
+"""The single-container CLI as a user drives it: fresh processes, real containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from stackctl.engine.api import Engine
+from tests.engine.conftest import Cli, eventually, mounts_under
+
+pytestmark = pytest.mark.kernel
+
+
+def test_run_attached_exit_code_and_streams(cli: Cli, engine: Engine) -> None:
+    res = cli("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 5")
+    assert res.returncode == 5
+    assert res.stdout == "out\n" and res.stderr == "err\n"
+    assert engine.list(all_=True) == []  # --rm removed it
+    assert not mounts_under(engine.run_root)
+
+
+def test_run_detached_ps_logs_after_cli_exits(cli: Cli, unique: str) -> None:
+    res = cli("run", "-d", "--name", f"w-{unique}", "busybox", "sh", "-c",
+              "for i in 1 2 3; do echo tick $i; sleep 0.1; done; sleep 30", check=True)
+    cid = res.stdout.strip()
+    assert len(cid) == 64
+    eventually(lambda: "tick 3" in cli("logs", f"w-{unique}").stdout, what="logs")
+    ps = cli("ps", check=True).stdout.splitlines()
+    assert ps[0].split()[:2] == ["CONTAINER", "ID"]
+    assert any(cid[:12] in ln and f"w-{unique}" in ln and "Up " in ln for ln in ps[1:])
+    assert cli("ps", "-q", "--no-trunc").stdout.split() == [cid]
+    fmt = cli("inspect", "-f", "{{.State.Status}} {{.Name}} {{.Config.Image}}", cid[:8]).stdout
+    assert fmt.strip() == f"running /w-{unique} busybox"
+    data = json.loads(cli("inspect", f"w-{unique}").stdout)[0]
+    assert data["Id"] == cid and data["State"]["Running"] and data["State"]["Pid"] > 0
+    assert set(data) >= {"Config", "HostConfig", "Mounts", "NetworkSettings", "State"}
+    tail = cli("logs", "--tail", "1", "-t", cid).stdout
+    assert tail.endswith("tick 3\n") and tail[:4].isdigit()
+    assert cli("stop", "-t", "1", f"w-{unique}").returncode == 0
+    assert cli("ps", "-a", "--format", "{{.Status}}").stdout.startswith("Exited (137)")
+    assert cli("rm", f"w-{unique}").stdout.strip() == f"w-{unique}"
+
+
+def test_exec_and_errors(cli: Cli, unique: str) -> None:
+    cli("run", "-d", "--name", f"e-{unique}", "busybox", "sleep", "30", check=True)
+    res = cli("exec", "-e", "X=1", f"e-{unique}", "sh", "-c", "echo $X; exit 3")
+    assert (res.returncode, res.stdout) == (3, "1\n")
+    res = cli("exec", f"e-{unique}", "nope")
+    assert res.returncode == 127 and "executable file not found" in res.stderr
+    res = cli("rm", f"e-{unique}")
+    assert res.returncode == 1 and "rm -f" in res.stderr
+    assert cli("rm", "-f", f"e-{unique}").returncode == 0
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["run", "nosuchimage", "true"], 125, "No such image"),
+    (["run", "busybox", "nosuchcmd"], 127, "executable file not found"),
+    (["run", "-v", "/no/such/dir:/x", "busybox", "true"], 2, "bind source path does not exist"),
+    (["run", "--memory", "lots", "busybox", "true"], 2, "--memory"),
+    (["run", "--restart", "sometimes", "busybox", "true"], 2, "--restart"),
+    (["run", "--cap-add", "CAP_NOPE", "busybox", "true"], 2, "CAP_NOPE"),
+    (["run", "-u", "nobody-here", "busybox", "true"], 125, "nobody-here"),
+])
+def test_bad_input_one_message_nothing_left(cli: Cli, engine: Engine, args: list[str],
+                                            code: int, message: str) -> None:
+    res = cli(*args)
+    assert res.returncode == code, res.stderr
+    assert message in res.stderr
+    assert res.stderr.startswith("Error: ") and "Traceback" not in res.stderr
+    assert engine.list(all_=True) == []
+    assert not mounts_under(engine.run_root)
+
+
+def test_name_taken(cli: Cli, unique: str) -> None:
+    cli("create", "--name", f"t-{unique}", "busybox", check=True)
+    res = cli("run", "--name", f"t-{unique}", "busybox", "true")
+    assert res.returncode == 125 and "already in use" in res.stderr
+
+
+def test_twenty_parallel_run_d(cli: Cli, engine: Engine) -> None:
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(lambda _: cli("run", "-d", "busybox", "sleep", "30"),
+                                range(20)))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    ids = {r.stdout.strip() for r in results}
+    recs = engine.list()
+    assert len(ids) == 20 and {r.id for r in recs} == ids
+    assert len({r.name for r in recs}) == 20
+    res = cli("rm", "-f", *[i[:12] for i in ids])
+    assert res.returncode == 0
+    assert engine.list(all_=True) == []
+
+
+def test_volume_commands(cli: Cli, unique: str) -> None:
+    name = f"vol{unique}"
+    assert cli("volume", "create", name).stdout.strip() == name
+    assert name in cli("volume", "ls", "-q").stdout.split()
+    data = json.loads(cli("volume", "inspect", name).stdout)[0]
+    assert data["Name"] == name and data["Mountpoint"].endswith("/_data")
+    cli("run", "--rm", "-v", f"{name}:/data", "busybox", "sh", "-c", "echo kept > /data/f",
+        check=True)
+    assert cli("run", "--rm", "-v", f"{name}:/data:ro", "busybox", "cat", "/data/f").stdout \
+        == "kept\n"
+    assert cli("volume", "rm", name).returncode == 0
+
+
+def test_cp_both_ways(cli: Cli, unique: str, tmp_path: object) -> None:
+    from pathlib import Path
+
+    tmp = Path(str(tmp_path))
+    cli("create", "--name", f"cp-{unique}", "busybox", check=True)
+    (tmp / "in.txt").write_text("hello\n")
+    cli("cp", str(tmp / "in.txt"), f"cp-{unique}:/tmp/in.txt", check=True)
+    cli("cp", f"cp-{unique}:/tmp/in.txt", str(tmp / "out.txt"), check=True)
+    assert (tmp / "out.txt").read_text() == "hello\n"
+    cli("cp", f"cp-{unique}:/etc", str(tmp / "etc"), check=True)
+    assert (tmp / "etc" / "passwd").exists()
+
+
+def _read_until(fd: int, needle: bytes, timeout: float = 20) -> bytes:
+    out = b""
+    deadline = time.monotonic() + timeout
+    while needle not in out and time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+def test_run_it_through_a_pty(engine: Engine) -> None:
+    env = {**os.environ, "STACKCTL_ROOT": str(engine.root),
+           "STACKCTL_RUN_ROOT": str(engine.run_root)}
+    master, slave = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "run", "-it", "--rm", "busybox",
+                             "sh"], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    try:
+        # type only once the shell prompts, as a user would: ash flushes earlier input
+        assert b"# " in _read_until(master, b"# ")
+        os.write(master, b"stty size; echo tty-$((40+2)); tty\n")
+        out = _read_until(master, b"/dev/pts/")
+        assert b"33 111" in out and b"tty-42" in out
+        os.write(master, b"exit 3\n")
+        _read_until(master, b"\x00", timeout=5)
+        assert proc.wait(timeout=20) == 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    eventually(lambda: engine.list(all_=True) == [], what="--rm removal")
+
+
+def test_run_it_ctrl_d_ends_it(engine: Engine) -> None:
+    env = {**os.environ, "STACKCTL_ROOT": str(engine.root),
+           "STACKCTL_RUN_ROOT": str(engine.run_root)}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "run", "-it", "--rm", "busybox",
+                             "sh"], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    try:
+        assert b"# " in _read_until(master, b"# ")
+        os.write(master, b"echo ready-$((1+1))\n")
+        assert b"ready-2" in _read_until(master, b"ready-2")
+        os.write(master, b"\x04")
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+def test_interactive_stdin_without_tty(cli: Cli) -> None:
+    res = cli("run", "-i", "--rm", "busybox", "sh", "-c", "tr a-z A-Z", input="shout\n")
+    assert (res.returncode, res.stdout) == (0, "SHOUT\n")
