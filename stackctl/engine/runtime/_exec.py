@@ -17,6 +17,7 @@ from stackctl.engine.runtime._parent import (
     LaunchError,
     fork_child,
     load_state,
+    seccomp_program,
     starttime,
     terminal_channel,
     wait_forwarding,
@@ -159,6 +160,28 @@ def _apply_exec_options(process: dict[str, Any], opts: Options, pid: int) -> Non
         process["env"] = [*env, f"HOME={user.home}"]
 
 
+def _seccomp_of(pid: int, state: dict[str, Any] | None) -> Any:
+    """The policy an exec'd process gets: the container's (config.json by ID). By
+    --pid alone: when the target runs under a seccomp filter, the default policy
+    for its capability bounding set, which is what this launcher (and runc, over
+    build_config's JSON) gave it; a filter cannot be read back without ptrace."""
+    if state is not None:
+        with open(os.path.join(state["bundle"], "config.json")) as f:
+            return _lean.loads(f.read()).get("linux", {}).get("seccomp")
+    status: dict[str, str] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            status[key] = value.strip()
+    if status.get("Seccomp") != "2":
+        return None
+    from stackctl.engine.runtime.caps import CAPABILITIES
+    from stackctl.engine.runtime.seccomp import default_profile
+
+    mask = int(status.get("CapBnd", "0"), 16)
+    return default_profile(n for i, n in enumerate(CAPABILITIES) if mask >> i & 1)
+
+
 def cmd_exec(opts: Options) -> int:
     pid = opts.pid
     state: dict[str, Any] | None = None
@@ -184,6 +207,7 @@ def cmd_exec(opts: Options) -> int:
     else:
         raise LaunchError("exec needs --process process.json or a command")
     _apply_exec_options(process, opts, pid)
+    program = seccomp_program(_seccomp_of(pid, state))
     terminal = bool(process.get("terminal"))
     sock, relay_end = (terminal_channel(opts.console_socket, detach=opts.detach)
                        if terminal else (None, None))
@@ -200,7 +224,7 @@ def cmd_exec(opts: Options) -> int:
         from stackctl.engine.runtime.init import exec_init
 
         exec_init(process, ns, sync_fd=sync_w, go_fd=go_r, console_sock=sock,
-                  preserve_fds=opts.preserve_fds)
+                  preserve_fds=opts.preserve_fds, seccomp=program)
 
     def join_cgroups(child_pid: int) -> None:
         for d in dirs:

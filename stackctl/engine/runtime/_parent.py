@@ -14,9 +14,22 @@ if TYPE_CHECKING:
     import socket
     from typing import Any
 
-__all__ = ["SIGKILL", "LaunchError", "await_start", "cgroup_at", "console_socket", "fork_child",
-           "load_state", "rmtree", "running", "starttime", "terminal_channel",
-           "wait_forwarding", "write_atomic"]
+__all__ = [
+    "SIGKILL",
+    "LaunchError",
+    "await_start",
+    "cgroup_at",
+    "console_socket",
+    "fork_child",
+    "load_state",
+    "rmtree",
+    "running",
+    "seccomp_program",
+    "starttime",
+    "terminal_channel",
+    "wait_forwarding",
+    "write_atomic",
+]
 
 _FORWARDED = tuple(_lean.SIGNALS[n] for n in ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT",
                                                "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"))
@@ -174,3 +187,16 @@ def rmtree(path: str) -> None:
             with suppress(FileNotFoundError):
                 os.unlink(os.path.join(path, name))
         os.rmdir(path)
+
+
+def seccomp_program(profile: Any) -> bytes | None:
+    """Compile config.json's linux.seccomp here, before fork: a bad profile is a
+    clear error of the launcher, not of the container."""
+    if not profile:
+        return None
+    from stackctl.engine.runtime.seccomp import compile_filter
+
+    try:
+        return compile_filter(profile, os.uname().machine)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LaunchError(f"linux.seccomp: {exc}") from exc

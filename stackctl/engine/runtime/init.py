@@ -105,8 +105,8 @@ def _preload_console(sock: socket.socket | None) -> None:
 
 
 def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd: int,
-             console_sock: socket.socket | None,
-             preserve_fds: int) -> NoReturn:
+             console_sock: socket.socket | None, preserve_fds: int,
+             seccomp: bytes | None = None) -> NoReturn:
     sys = sc.LinuxSyscalls()
     try:
         os.setsid()
@@ -163,7 +163,8 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd
             rootfs.mount_cgroups(deferred, layout, sys)
         with suppress(OSError):
             sys.join_session_keyring()  # keyrings are not namespaced: hide the host's
-        apply_and_exec(config["process"], sys, keep_fds=range(3, 3 + preserve_fds))
+        apply_and_exec(config["process"], sys, keep_fds=range(3, 3 + preserve_fds),
+                       seccomp=seccomp)
         raise StartError("execve returned")
     except StartError as exc:
         report(sync_fd, exc.message, exc.code)
@@ -174,8 +175,8 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd
 
 
 def exec_init(process: Mapping[str, Any], ns_paths: Mapping[str, str], *, sync_fd: int,
-              go_fd: int, console_sock: socket.socket | None,
-              preserve_fds: int) -> NoReturn:
+              go_fd: int, console_sock: socket.socket | None, preserve_fds: int,
+              seccomp: bytes | None = None) -> NoReturn:
     sys = sc.LinuxSyscalls()
     try:
         os.setsid()
@@ -187,7 +188,7 @@ def exec_init(process: Mapping[str, Any], ns_paths: Mapping[str, str], *, sync_f
         os.chdir("/")
         if console_sock is not None:
             _console(console_sock, bind_console=False)
-        apply_and_exec(process, sys, keep_fds=range(3, 3 + preserve_fds))
+        apply_and_exec(process, sys, keep_fds=range(3, 3 + preserve_fds), seccomp=seccomp)
         raise StartError("execve returned")
     except StartError as exc:
         report(sync_fd, exc.message, exc.code)

@@ -67,6 +67,7 @@ from stackctl.engine.runtime._parent import (
     load_state,
     rmtree,
     running,
+    seccomp_program,
     starttime,
     terminal_channel,
     wait_forwarding,
@@ -152,11 +153,13 @@ def _spawn(config: dict[str, Any], rootfs: str, cg: Any, sock: socket.socket | N
         else:
             syscalls.unshare(sc.CLONE_NEWPID)
 
+    program = seccomp_program(linux.get("seccomp"))
+
     def child(sync_w: int, go_r: int) -> None:
         from stackctl.engine.runtime.init import run_init
 
         run_init(config, rootfs, sync_fd=sync_w, go_fd=go_r, console_sock=sock,
-                 preserve_fds=preserve_fds)
+                 preserve_fds=preserve_fds, seccomp=program)
 
     def setup(pid: int) -> None:
         if cg is not None:

@@ -1,7 +1,7 @@
 """The last steps before execve, shared by `launch run` and `launch exec`.
 
 Order matters and is runc's (finalizeNamespace + standard init):
-  rlimits, oom_score_adj -> drop the capability bounding set -> keep caps across
+  rlimits, oom_score_adj -> seccomp filter -> drop the capability bounding set -> keep caps across
   setuid -> setgroups/setgid/setuid -> capset (effective/permitted/inheritable)
   -> ambient -> cwd, umask -> no_new_privs -> find the executable -> execve.
 Failures that Docker reports with a dedicated exit code raise `StartError`
@@ -136,7 +136,7 @@ def close_fds(keep: Sequence[int]) -> None:
 
 
 def apply_and_exec(process: Mapping[str, Any], sys: sc.LinuxSyscalls, *,
-                   keep_fds: Sequence[int] = ()) -> None:
+                   keep_fds: Sequence[int] = (), seccomp: bytes | None = None) -> None:
     """Become the container's process. Only returns by raising StartError."""
     args = list(process.get("args") or [])
     if not args:
@@ -149,6 +149,14 @@ def apply_and_exec(process: Mapping[str, Any], sys: sc.LinuxSyscalls, *,
     cwd = process.get("cwd") or "/"
     with suppress(OSError):
         os.makedirs(cwd, exist_ok=True)  # Docker creates a missing WORKDIR
+    if seccomp:
+        # Installed while still privileged (no_new_privs may be off); nothing the
+        # steps below call (setgroups, setuid, capset, prctl, chdir, execve) is
+        # refused by a policy this launcher writes.
+        try:
+            sys.seccomp_filter(seccomp)
+        except OSError as exc:
+            raise StartError(f"cannot install the seccomp filter: {exc}") from exc
     try:
         apply_capabilities_and_user(process, sys)
     except OSError as exc:

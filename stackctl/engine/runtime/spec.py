@@ -162,6 +162,10 @@ class BundleRequest:
     readonly_paths: tuple[str, ...] | None = None
     oom_score_adj: int | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # Docker's default policy unless "unconfined" (--security-opt seccomp=unconfined)
+    # or --privileged; `seccomp_profile` replaces it (--security-opt seccomp=FILE).
+    seccomp: str = "default"
+    seccomp_profile: Mapping[str, Any] | None = None
 
 
 def _env(req: BundleRequest) -> list[str]:
@@ -243,6 +247,21 @@ def _default_mounts(req: BundleRequest) -> list[MountSpec]:
     return [m for m in mounts if m.destination not in taken]
 
 
+def _seccomp(req: BundleRequest, caps: Mapping[str, Any]) -> dict[str, Any] | None:
+    if req.seccomp_profile is not None:
+        return dict(req.seccomp_profile)
+    if req.privileged or req.seccomp == "unconfined":
+        return None
+    if req.seccomp != "default":
+        raise UsageError(f"--security-opt seccomp={req.seccomp}: expected 'unconfined', "
+                         "or a profile file (given as seccomp_profile)")
+    if os.uname().machine != "x86_64":
+        return None  # the compiler knows x86_64 syscall numbers only
+    from stackctl.engine.runtime.seccomp import default_profile
+
+    return default_profile(caps["bounding"])
+
+
 def _sorted_mounts(mounts: tuple[MountSpec, ...]) -> list[MountSpec]:
     """Parents before children (`/data` before `/data/cache`), as Docker sorts them."""
     return sorted(mounts, key=lambda m: len([p for p in m.destination.split("/") if p]))
@@ -255,6 +274,7 @@ def build_config(
     caller_limits: Mapping[int, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """The OCI runtime-spec 1.0 config.json for `req` (a JSON-ready dict)."""
+    process = build_process(req, available_caps=available_caps, caller_limits=caller_limits)
     linux: dict[str, Any] = {
         "namespaces": _namespaces(req),
         "resources": req.resources.to_oci(),
@@ -279,14 +299,16 @@ def build_config(
         () if req.privileged else DEFAULT_MASKED_PATHS)
     readonly = req.readonly_paths if req.readonly_paths is not None else (
         () if req.privileged else DEFAULT_READONLY_PATHS)
+    profile = _seccomp(req, process["capabilities"])
+    if profile is not None:
+        linux["seccomp"] = profile
     if masked:
         linux["maskedPaths"] = list(masked)
     if readonly:
         linux["readonlyPaths"] = list(readonly)
     config: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
-        "process": build_process(req, available_caps=available_caps,
-                                 caller_limits=caller_limits),
+        "process": process,
         "root": {"path": req.rootfs, "readonly": req.readonly_root},
         "mounts": [m.to_oci() for m in (*_default_mounts(req), *_sorted_mounts(req.mounts))],
         "linux": linux,

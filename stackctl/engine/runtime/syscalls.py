@@ -70,6 +70,8 @@ PR_SET_KEEPCAPS = 8
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -122,6 +124,10 @@ if TYPE_CHECKING:
         def chown(self, path: str, uid: int, gid: int) -> None: ...
         def fsmount(self, fstype: str, strings: Sequence[tuple[str, str]], target: str,
                     attrs: int) -> None: ...
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 class _CapHeader(ctypes.Structure):
@@ -220,6 +226,15 @@ class LinuxSyscalls:
                 os.close(mnt)
         finally:
             os.close(fs)
+
+    def seccomp_filter(self, program: bytes) -> None:
+        """Install a classic BPF seccomp filter (struct sock_filter array) on this
+        thread; needs no_new_privs or CAP_SYS_ADMIN."""
+        buf = ctypes.create_string_buffer(program, len(program))
+        fprog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+        ret = self._libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                               ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0))
+        self._check(ret, "prctl(PR_SET_SECCOMP)")
 
     def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0,
               arg5: int = 0) -> int:
