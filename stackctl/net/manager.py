@@ -47,6 +47,10 @@ _BRIDGE_OPTS = ("com.docker.network.bridge.name", "bridge.name")
 _MTU_OPTS = ("com.docker.network.driver.mtu", "mtu")
 
 
+class _NetworkGone(NotFound):
+    pass
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
@@ -223,16 +227,19 @@ class NetworkManager:
             pass  # no NAT or isolation rules; publish() says so when ports are asked for
 
     def _destroy_network(self, info: NetworkInfo) -> None:
+        with self.state.transaction() as db:
+            db.execute("DELETE FROM networks WHERE id = ?", (info.id,))
+            last = db.execute("SELECT COUNT(*) FROM networks").fetchone()[0] == 0
+        self._remove_kernel_side(info, drop_table=last)
+
+    def _remove_kernel_side(self, info: NetworkInfo, *, drop_table: bool) -> None:
         from stackctl.net.netlink import Netlink
 
         self.firewall.remove_network(info.bridge, info.subnet)
         with Netlink() as nl:
             if nl.link_kind(info.bridge) == "bridge":
                 nl.delete_link(info.bridge)
-        with self.state.transaction() as db:
-            db.execute("DELETE FROM networks WHERE id = ?", (info.id,))
-            last = db.execute("SELECT COUNT(*) FROM networks").fetchone()[0] == 0
-        if last:
+        if drop_table:
             self.firewall.drop()
 
     def remove(self, ref: str) -> NetworkInfo:
@@ -306,6 +313,8 @@ class NetworkManager:
         veth = names.host_veth_name(container_id, info.id)
         mac = names.mac_address(container_id, info.id)
         with self.state.transaction() as db:
+            if not db.execute("SELECT 1 FROM networks WHERE id = ?", (info.id,)).fetchone():
+                raise _NetworkGone(f"network {info.name!r} was removed meanwhile")
             if db.execute("SELECT 1 FROM endpoints WHERE container_id = ? AND network_id = ?",
                           (container_id, info.id)).fetchone():
                 raise AlreadyExists(f"container {container_id[:12]} is already connected "
@@ -344,7 +353,19 @@ class NetworkManager:
             if default_route and nl.default_gateway() is None:
                 nl.add_route(None, info.gateway, ifname=ep.ifname)
 
-    def setup_container(self, container_id: str, requests: Sequence[EndpointRequest], *,
+    def setup_container(self, container_id: str, requests: Sequence[EndpointRequest],
+                        **kwargs: Any) -> ContainerNetwork:
+        """See ``_setup``. Retried when the default network is released by a
+        concurrent teardown between looking it up and leasing on it."""
+        for attempt in range(3):
+            try:
+                return self._setup(container_id, requests, **kwargs)
+            except _NetworkGone:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _setup(self, container_id: str, requests: Sequence[EndpointRequest], *,
                         names_: Sequence[str] = (), hostname: str | None = None,
                         ports: Sequence[PortMapping] = (),
                         files_dir: Path | None = None) -> ContainerNetwork:
@@ -450,6 +471,24 @@ class NetworkManager:
         shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
         if eps:
             self.refresh_hosts(ep.network_id for ep in eps)
+            self._release_default_if_unused()
+
+    def _release_default_if_unused(self) -> None:
+        """The default network lives while containers use it (made again on first
+        use, on the first free subnet), so an engine's root leaves no bridge or
+        nftables table behind once its last container is gone. User networks
+        stay until ``network rm``. Row first, in one transaction with the check:
+        a concurrent lease on it then fails cleanly and is retried."""
+        with self.state.transaction() as db:
+            row = db.execute(
+                "SELECT * FROM networks WHERE name = ? AND NOT EXISTS "
+                "(SELECT 1 FROM endpoints WHERE network_id = networks.id)",
+                (names.DEFAULT_NETWORK,)).fetchone()
+            if row is None:
+                return
+            db.execute("DELETE FROM networks WHERE id = ?", (row["id"],))
+            last = db.execute("SELECT COUNT(*) FROM networks").fetchone()[0] == 0
+        self._remove_kernel_side(_row_to_info(row), drop_table=last)
 
     def repair(self, live: Iterable[str] | None = None) -> list[str]:
         """Tear down endpoints of containers whose namespace is gone (or not in

@@ -324,3 +324,33 @@ def test_hosts_files_follow_peers_without_a_responder(nm: NetworkManager, procs:
     out = run_python(c.netns, CLIENT_TCP.format(host="db", port=6379, me="c"),
                      files=(c.hosts, c.resolv_conf))
     assert out.stdout.strip() == "hello from c", out.stderr
+
+
+def test_default_network_made_on_first_use_and_released_after_last(
+        nm: NetworkManager) -> None:
+    before = links()
+    a = nm.setup_container(cid(), [EndpointRequest("bridge")], names_=("a",))
+    b = nm.setup_container(cid(), [EndpointRequest("bridge")], names_=("b",))
+    (default,) = nm.networks()
+    assert default.name == "bridge" and links() - before == {
+        default.bridge, a.endpoints[0].host_veth, b.endpoints[0].host_veth}
+    assert a.hosts.read_text().count("\tb ") == 1  # names work on the default network too
+    nm.teardown_container(a.container_id)
+    assert [n.name for n in nm.networks()] == ["bridge"]
+    nm.teardown_container(b.container_id)
+    assert nm.networks() == [] and links() == before and not nm.firewall.exists()
+
+
+def test_concurrent_starts_never_share_an_address(nm: NetworkManager, unique: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = nm.create(f"cc{unique}", subnet="172.31.248.0/27")  # 29 usable addresses
+
+    def start(k: int) -> str:
+        # a manager (and state connection) per worker, as separate commands would have
+        with NetworkManager(nm.root, nm.run_root) as mine:
+            return str(mine.setup_container(cid(), [EndpointRequest(net.name)]).primary_ip)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ips = list(pool.map(start, range(24)))
+    assert len(set(ips)) == 24
