@@ -122,6 +122,7 @@ class Container:
         self.attached_once = False
         self.exit_code: int | None = None
         self.health: HealthRunner | None = None
+        self.dns: Any = None  # stackctl.net.dns.Responder on bridge networks
 
 
 class Monitor:
@@ -161,6 +162,7 @@ class Monitor:
         c.hold = hold
         self.containers[cid] = c
         self._listen(c)
+        self._serve_dns(c)
         with self.store.transaction() as db:
             db.execute("UPDATE containers SET monitor_pid=?, monitor_start=?, restart_count=0 "
                        "WHERE id=?", (os.getpid(), oci.proc_start_time(os.getpid()), cid))
@@ -171,6 +173,21 @@ class Monitor:
             self._drop(c)
             return {"id": cid, "ok": False, "error": message, "exit_code": code}
         return {"id": cid, "ok": True, "pid": c.pid}
+
+    def _serve_dns(self, c: Container) -> None:
+        """Bridge networks: answer container/service names at 127.0.0.11 inside the
+        container's netns, from the state store per query (stackctl/net/dns.py)."""
+        mode = c.config.network
+        if mode in ("none", "host") or mode.startswith("container:"):
+            return
+        try:
+            from stackctl.net import dns
+
+            c.dns = dns.for_container(self.run_root / "netns" / c.id, self.store.path, c.id)
+        except Exception as exc:  # names still resolve through the hosts file
+            sys.stderr.write(f"monitor: no DNS responder for {c.id[:12]}: {exc}\n")
+            return
+        self.sel.register(c.dns.sock, selectors.EVENT_READ, lambda ev: c.dns.handle_one())
 
     def _listen(self, c: Container) -> None:
         c.paths.run_dir.mkdir(parents=True, exist_ok=True)
@@ -650,6 +667,10 @@ class Monitor:
                 except FileNotFoundError:
                     pass
         c.log.close()
+        if c.dns is not None:
+            self.sel.unregister(c.dns.sock)
+            c.dns.close()
+            c.dns = None
         if not c.config.auto_remove:
             with self.store.transaction() as db:
                 db.execute("UPDATE containers SET monitor_pid=NULL, monitor_start=NULL "
