@@ -17,13 +17,21 @@ an "Invalid template" error. Names are ``[_A-Za-z][_A-Za-z0-9]*``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stackctl.errors import SpecError
 from stackctl.spec.options import KeyPath, format_key_path
 from stackctl.spec.yamlpos import Override, Pos
 
-__all__ = ["InterpolationError", "Interpolator", "missing_warning", "substitute"]
+__all__ = [
+    "InterpolationError",
+    "Interpolator",
+    "Variable",
+    "extract_variables",
+    "missing_warning",
+    "substitute",
+]
 
 Lookup = Callable[[str], str | None]
 OnMissing = Callable[[str], None]
@@ -137,6 +145,90 @@ def _braced(body: str, template: str, lookup: Lookup, on_missing: OnMissing | No
         text = f"required variable {name} is missing a value"
         raise InterpolationError(f"{text}: {message}" if message else text, variable=name)
     return str(value)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable a stack file uses (``config --variables``): whether it is
+    required (``?`` forms), its default (``-`` forms) and alternate (``+``)."""
+
+    name: str
+    required: bool = False
+    default: str | None = None
+    alternate: str | None = None
+
+
+def _references(template: str) -> list[Variable]:
+    """Every variable reference in ``template``, nested ones included, as written.
+    Malformed ``${...}`` are skipped (interpolation reports them)."""
+    out: list[Variable] = []
+    i, n = 0, len(template)
+    while True:
+        j = template.find("$", i)
+        if j < 0 or j + 1 >= n:
+            return out
+        nxt = template[j + 1]
+        if nxt == "$":
+            i = j + 2
+        elif nxt in _NAME_START:
+            k = j + 2
+            while k < n and template[k] in _NAME_CHARS:
+                k += 1
+            out.append(Variable(template[j + 1:k]))
+            i = k
+        elif nxt == "{":
+            end = _closing_brace(template, j + 1)
+            if end < 0:
+                return out
+            out.extend(_braced_reference(template[j + 2:end]))
+            i = end + 1
+        else:
+            i = j + 1
+
+
+def _braced_reference(body: str) -> list[Variable]:
+    k = 0
+    while k < len(body) and body[k] in _NAME_CHARS:
+        k += 1
+    name, rest = body[:k], body[k:]
+    if not name or name[0] not in _NAME_START:
+        return []
+    op = rest[1:2] if rest.startswith(":") else rest[:1]
+    arg = rest[2:] if rest.startswith(":") else rest[1:]
+    if not rest:
+        return [Variable(name)]
+    if op not in ("-", "+", "?"):
+        return []
+    var = Variable(name, required=op == "?", default=arg if op == "-" else None,
+                   alternate=arg if op == "+" else None)
+    return [var, *_references(arg)]
+
+
+def extract_variables(data: Any) -> dict[str, Variable]:
+    """The variables used by the string values of ``data`` (keys are not
+    interpolated), by name in first-use order. A variable used several ways
+    is required if any use requires it and keeps the first default/alternate."""
+    found: dict[str, Variable] = {}
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            for var in _references(value) if "$" in value else ():
+                seen = found.get(var.name)
+                if seen is None:
+                    found[var.name] = var
+                else:
+                    found[var.name] = Variable(
+                        var.name, seen.required or var.required,
+                        seen.default if seen.default is not None else var.default,
+                        seen.alternate if seen.alternate is not None else var.alternate)
+        elif isinstance(value, dict):
+            stack.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+        elif isinstance(value, Override):
+            stack.append(value.value)
+    return found
 
 
 class Interpolator:

@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stackctl.errors import SpecError
-from stackctl.spec.interpolate import InterpolationError, Interpolator, substitute
+from stackctl.spec.interpolate import (
+    InterpolationError,
+    Interpolator,
+    Variable,
+    extract_variables,
+    substitute,
+)
 from stackctl.spec.yamlpos import load_yaml
 
 
@@ -130,3 +136,21 @@ def test_required_forms_raise_only_when_missing(name: str) -> None:
     assert info.value.variable == name
     assert substitute("${" + name + "?boom}", {name: ""}.get) == ""
     assert substitute("${" + name + ":?boom}", {name: "v"}.get) == "v"
+
+
+def test_extract_variables() -> None:
+    doc = load_yaml(
+        "services:\n  web:\n    image: ${IMG:-nginx}:$TAG\n"
+        "    ports: ['${PORT:?need a port}:80']\n"
+        "    environment:\n      A: ${A+set}\n      B: $$NOT_A_VAR ${B-${C:-c}}\n"
+        "      ${KEY}: x\n    command: !override [echo, '${TAG?}', '${bad']\n",
+        "c.yaml",
+    )
+    assert extract_variables(doc.data) == {
+        "IMG": Variable("IMG", default="nginx"),
+        "TAG": Variable("TAG", required=True),
+        "PORT": Variable("PORT", required=True),
+        "A": Variable("A", alternate="set"),
+        "B": Variable("B", default="${C:-c}"),
+        "C": Variable("C", default="c"),
+    }
