@@ -204,3 +204,19 @@ def test_copied_project_is_independent(conformance: Path, tmp_path: Path) -> Non
     raw = load_raw(LoadOptions(environ={}), cwd=str(tmp_path / "proj"))
     assert raw.name == "proj"
     assert raw.files == (str(tmp_path / "proj/compose.yaml"),)
+
+
+def test_compose_file_variable_and_separator(tmp_path: Path) -> None:
+    _write(tmp_path / "a.yaml")
+    _write(tmp_path / "b.yaml")
+    found = locate(LoadOptions(environ={"COMPOSE_FILE": "a.yaml:b.yaml"}), cwd=str(tmp_path))
+    assert found.files == (str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"))
+    found = locate(LoadOptions(environ={"STACKCTL_FILE": "b.yaml;a.yaml",
+                                        "COMPOSE_PATH_SEPARATOR": ";"}), cwd=str(tmp_path))
+    assert found.files == (str(tmp_path / "b.yaml"), str(tmp_path / "a.yaml"))
+
+
+def test_a_directory_is_not_a_stack_file(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    with pytest.raises(UsageError, match="is a directory"):
+        locate(LoadOptions(files=("d",), environ={}), cwd=str(tmp_path))
