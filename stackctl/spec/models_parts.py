@@ -125,6 +125,12 @@ class Healthcheck(ExtModel):
     retries: Int | None = None
     disable: Bool | None = None
 
+    @model_validator(mode="after")
+    def _disable_xor_test(self) -> "Healthcheck":
+        if self.disable is True and isinstance(self.test, list) and self.test != ["NONE"]:
+            raise ValueError("test and disable: true cannot be set together")
+        return self
+
 
 class FileRef(ExtModel):
     """A secret or config granted to a service (``- name`` or the long form)."""
