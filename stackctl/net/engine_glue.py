@@ -47,4 +47,38 @@ def setup_for_config(manager: NetworkManager, container_id: str, config: Any, *,
         ports=ports, files_dir=files_dir)
 
 
-__all__ = ["container_names", "setup_for_config"]
+
+
+def join_container(store: Any, root: Path, run_root: Path, state_dir: Path, ref: str) -> Path:
+    """``--network container:REF``: the netns path of a running bridge container.
+
+    The joining container shares its namespace (and so its addresses, ports and
+    DNS responder) and gets a copy of its hosts and resolv.conf.
+    """
+    import shutil
+
+    from stackctl.errors import Conflict, NotFound
+    from stackctl.net.netns import is_netns
+
+    rows = store.db.execute(
+        "SELECT id, name FROM containers WHERE name = ? OR id = ? OR id LIKE ?",
+        (ref, ref, ref + "%")).fetchall()
+    exact = [r for r in rows if ref in (r[0], r[1])]
+    rows = exact or rows
+    if not rows:
+        raise NotFound(f"--network container:{ref}: no such container")
+    if len(rows) > 1:
+        raise Conflict(f"--network container:{ref}: the id prefix is ambiguous")
+    other_id, other_name = rows[0][0], rows[0][1]
+    path = Path(run_root) / "netns" / str(other_id)
+    if not is_netns(path):
+        raise Conflict(f"--network container:{ref}: {other_name} has no network namespace "
+                       "to share", hint=f"start {other_name} on a bridge network first")
+    for name in ("hosts", "resolv.conf"):
+        src = root / "containers" / other_id / name
+        if src.exists():
+            shutil.copyfile(src, state_dir / name)
+    return path
+
+
+__all__ = ["container_names", "join_container", "setup_for_config"]

@@ -99,3 +99,32 @@ def test_published_port_answers_curl_on_loopback(stack: tuple[Path, Path],
         assert nm.published_ports(cid) == []
         assert nm.endpoints(container_id=cid) == []
         assert not nm.netns_path(cid).exists()
+
+
+def test_embedded_dns_answers_replicas_in_containers(stack: tuple[Path, Path],
+                                                     unique: str) -> None:
+    net = f"dns{unique}"
+    assert sh(stack, "network", "create", net).returncode == 0
+    for k in (1, 2):
+        r = sh(stack, "run", "-d", "--name", f"api{k}{unique}", "--network", net,
+               "--network-alias", "api", "busybox", "sleep", "300")
+        assert r.returncode == 0, r.stderr
+    # busybox nslookup speaks DNS itself (no hosts file): the monitor's responder answers
+    r = sh(stack, "run", "--rm", "--network", net, "busybox", "nslookup", "api")
+    assert r.returncode == 0, r.stderr
+    addrs = [ln.split()[-1] for ln in r.stdout.splitlines() if ln.startswith("Address:")
+             and "#" not in ln and ":53" not in ln]
+    assert len(set(addrs)) == 2, r.stdout
+
+
+def test_network_mode_container_shares_the_namespace(stack: tuple[Path, Path],
+                                                     unique: str) -> None:
+    r = sh(stack, "run", "-d", "--name", f"main{unique}", "busybox", "httpd", "-f",
+           "-p", "8080", "-h", "/etc")
+    assert r.returncode == 0, r.stderr
+    r = sh(stack, "run", "--rm", "--network", f"container:main{unique}", "busybox", "sh",
+           "-c", "timeout 5 wget -qO- http://127.0.0.1:8080/hostname")
+    assert r.returncode == 0 and r.stdout.strip() == sh(
+        stack, "ps", "-q", "--no-trunc").stdout.strip()[:12], r.stderr
+    r = sh(stack, "run", "--rm", "--network", f"container:nope{unique}", "busybox", "true")
+    assert r.returncode == 125 and "no such container" in r.stderr
