@@ -24,6 +24,11 @@ def setup(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig)
         return "new"
     if mode == "host":
         return "host"
+    if mode.startswith("container:"):  # share a running container's namespace
+        from stackctl.net.engine_glue import join_container
+
+        return str(join_container(store, paths.root, paths.run_root, paths.state_dir,
+                                  mode.split(":", 1)[1]))
     manager = _manager(store, paths)
     if manager is None:
         raise UsageError(
