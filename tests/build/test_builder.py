@@ -358,3 +358,10 @@ def test_snapshots_of_dead_builds_are_swept(env) -> None:  # type: ignore[no-unt
         assert not snap.base.exists()
     with open("/proc/self/mountinfo") as fh:
         assert str(store.root) not in fh.read()
+
+
+def test_security_insecure_is_privileged(env) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(BuildError, match="exit code"):
+        build(env, "FROM busybox\nRUN mount -t tmpfs none /mnt\n")
+    build(env, "FROM busybox\nRUN --security=insecure mount -t tmpfs none /mnt && "
+          "touch /mnt/x && umount /mnt\n")

@@ -40,7 +40,8 @@ def cache_key(parent_id: str, step: Step, sources_digest: str = "") -> str:
     }
     if step.run is not None:
         material["run"] = {"mounts": [asdict(m) for m in step.run.mounts],
-                           "network": step.run.network, "scripts": list(step.run.scripts)}
+                           "network": step.run.network, "scripts": list(step.run.scripts),
+                           "insecure": step.run.insecure}
     if step.copy is not None:
         material["copy"] = asdict(step.copy)
     blob = json.dumps(material, sort_keys=True, separators=(",", ":")).encode()

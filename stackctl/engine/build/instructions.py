@@ -260,6 +260,9 @@ def parse_run(node: Node) -> Run:
     security = flags.string("security")
     if security is not None and security not in ("sandbox", "insecure"):
         raise _Bad(f"unsupported security mode {security!r}", hint="use sandbox or insecure")
+    if flags.strings("device"):
+        raise _Bad("RUN --device is not supported by this builder",
+                   hint="remove --device; build steps get the standard /dev only")
     cmd, shell = _cmdline(node)
     if not cmd and not node.heredocs:
         raise _Bad("RUN requires at least one argument")
@@ -359,6 +362,9 @@ def _sources(node: Node) -> tuple[tuple[str, ...], tuple[InlineFile, ...], str]:
 def parse_copy(node: Node) -> Copy:
     flags = _flags(node, {"from": "string", "chown": "string", "chmod": "string",
                           "link": "bool", "exclude": "list", "parents": "bool"})
+    if flags.boolean("parents"):
+        raise _Bad("COPY --parents is not supported by this builder (a labs feature)",
+                   hint="copy each directory to its destination explicitly")
     srcs, contents, dest = _sources(node)
     return Copy(node, srcs, contents, dest, flags.string("from"), flags.string("chown"),
                 flags.string("chmod"), flags.boolean("link"), flags.strings("exclude"))

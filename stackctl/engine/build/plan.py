@@ -72,6 +72,7 @@ class RunSpec:
     network: str  # "none" | "host"
     mounts: tuple[RunMount, ...] = ()
     scripts: tuple[tuple[str, str], ...] = ()  # (name, data) files under /dev/pipes
+    insecure: bool = False  # --security=insecure: all capabilities, devices, rw /sys
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ def _run(inst: ins.Run, state: StageState, ex: _Expander, file: str) -> tuple[Ru
                   hint="e.g. --mount=type=cache,target=/root/.cache")
     network = "host" if inst.network == "host" else "none"
     spec = RunSpec(tuple(argv), tuple(env), state.config.user, state.config.working_dir or "/",
-                   network, tuple(mounts), scripts)
+                   network, tuple(mounts), scripts, insecure=inst.security == "insecure")
     shown = " ".join(argv) if prepend else json.dumps(list(argv))
     prefix = f"|{len(args)} " + " ".join(f"{k}={v}" for k, v in args.items()) + " " \
         if args else ""

@@ -115,6 +115,7 @@ def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
         mounts=tuple(mounts),
         network="host" if spec.network == "host" else "new",
         cgroups_path=f"/{cid}",
+        privileged=spec.insecure,
     )
     base = _runtime_argv(runtime, run_root)
     try:
