@@ -4,8 +4,10 @@ The shape follows ``docker compose config`` (compose-go's marshalling):
 durations as Go durations (``1m30s``), byte sizes and published ports as
 strings, file modes as octal strings, ``extra_hosts`` as ``host=ip``,
 ``depends_on`` and ``networks`` as mappings, unset keys left out, ``x-*``
-extensions back where they were. Services are sorted by name; keys keep the
-model's declaration order (alphabetical for a service).
+extensions back where they were. A model's keys keep its declaration order
+(alphabetical for a service); the keys of user mappings (services, networks,
+environment, labels, depends_on...) are sorted, as compose-go's marshalling
+of Go maps sorts them.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def to_data(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return _model(value)
     if isinstance(value, dict):
-        return {k: to_data(v) for k, v in value.items()}
+        # user-keyed mappings print sorted, as compose-go's marshalling of Go maps does
+        return {k: to_data(value[k]) for k in sorted(value)}
     if isinstance(value, list | tuple):
         return [to_data(v) for v in value]
     return value
@@ -101,7 +104,7 @@ def _model(m: BaseModel) -> Any:
         out[name] = _scalar(value, kind) if kind else to_data(value)
     ext = getattr(m, "extensions", None)
     if ext:
-        out.update(ext)
+        out.update(to_data(ext))
     return out
 
 
@@ -110,11 +113,9 @@ def project_dict(project: Project) -> dict[str, Any]:
     out: dict[str, Any] = {"name": project.name}
     for key in _TOP_ORDER:
         entries = getattr(project, key)
-        if key == "services":
-            entries = dict(sorted(entries.items()))
         if entries:
-            out[key] = {k: to_data(v) for k, v in entries.items()}
-    out.update(project.extensions)
+            out[key] = to_data(entries)
+    out.update(to_data(project.extensions))
     return out
 
 
