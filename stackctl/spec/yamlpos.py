@@ -244,10 +244,22 @@ class _Builder:
     plain scalars, so scalars are resolved inline and the key path is a
     list pushed and popped as we go, turned into a tuple only for errors."""
 
+    # Aliases are expanded by copying, so nested anchors can blow a small file up
+    # exponentially ("billion laughs"). Like yaml.v3, refuse a document whose
+    # values come almost all from alias expansion once it is large, and any
+    # document past a hard cap.
+    MAX_NODES = 1_000_000
+    ALIAS_CHECK_FROM = 10_000
+    MAX_ALIAS_RATIO = 0.95
+
     def __init__(self, file: str) -> None:
         self.file = file
         self.path: list[str | int] = []
         self.active: set[int] = set()  # alias nodes being expanded, against recursion
+        self.built: set[int] = set()  # collection nodes built once (again = an alias)
+        self.nodes = 0
+        self.aliased = 0  # nodes built while expanding an alias
+        self.in_alias = 0
 
     def where(self, node: Node) -> Where:
         mark = node.start_mark
@@ -261,6 +273,14 @@ class _Builder:
                          key_path=format_key_path(tuple(self.path)) or None, hint=hint)
 
     def build(self, node: Node, loc: Where) -> tuple[Any, Pos]:
+        self.nodes += 1
+        if self.in_alias:
+            self.aliased += 1
+            if (self.nodes > self.ALIAS_CHECK_FROM
+                    and self.aliased > self.MAX_ALIAS_RATIO * self.nodes) \
+                    or self.nodes > self.MAX_NODES:
+                raise self.error("the document contains excessive aliasing", node,
+                                 hint="nested YAML anchors expand to too many values")
         tag = node.tag
         if type(node) is ScalarNode:
             if tag == _PLAIN:
@@ -277,16 +297,21 @@ class _Builder:
     def _untagged(self, node: Node, loc: Where) -> tuple[Any, Pos]:
         if isinstance(node, ScalarNode):
             return self._scalar(node), Pos(loc)
-        if id(node) in self.active:
+        key = id(node)
+        if key in self.active:
             raise self.error("recursive YAML alias", node)
-        self.active.add(id(node))
+        again = key in self.built
+        self.built.add(key)
+        self.active.add(key)
+        self.in_alias += again
         try:
             if isinstance(node, SequenceNode):
                 return self._sequence(node, loc)
             assert isinstance(node, MappingNode)
             return self._mapping(node, loc)
         finally:
-            self.active.discard(id(node))
+            self.active.discard(key)
+            self.in_alias -= again
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag, text = node.tag, node.value

@@ -182,3 +182,11 @@ def test_round_trip_and_every_path_is_located(data: dict[str, Any], flow: bool) 
         if path and isinstance(path[-1], str) and not flow:
             # A key's location is where the key is written.
             assert lines[loc.line - 1][loc.column - 1:].lstrip("'\"").startswith(path[-1][:1])
+
+
+def test_excessive_aliasing_is_refused() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    with pytest.raises(SpecError, match="excessive aliasing"):
+        load_yaml("\n".join(lines) + "\n", "bomb.yaml")
