@@ -249,6 +249,8 @@ class _Builder:
     # values come almost all from alias expansion once it is large, and any
     # document past a hard cap.
     MAX_NODES = 1_000_000
+    # Stack files nest a handful of levels; the pipeline walks recursively.
+    MAX_DEPTH = 100
     ALIAS_CHECK_FROM = 10_000
     MAX_ALIAS_RATIO = 0.95
 
@@ -300,6 +302,8 @@ class _Builder:
         key = id(node)
         if key in self.active:
             raise self.error("recursive YAML alias", node)
+        if len(self.path) > self.MAX_DEPTH:
+            raise self.error(f"the document nests deeper than {self.MAX_DEPTH} levels", node)
         again = key in self.built
         self.built.add(key)
         self.active.add(key)

@@ -190,3 +190,18 @@ def test_excessive_aliasing_is_refused() -> None:
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     with pytest.raises(SpecError, match="excessive aliasing"):
         load_yaml("\n".join(lines) + "\n", "bomb.yaml")
+
+
+def test_deep_nesting_is_refused() -> None:
+    with pytest.raises(SpecError, match="nests deeper than 100 levels"):
+        load_yaml("a: " + "[" * 500 + "]" * 500 + "\n", "deep.yaml")
+    value = load_yaml("a: " + "[" * 50 + "]" * 50 + "\n", "ok.yaml").data["a"]
+    for _ in range(49):
+        assert isinstance(value, list) and len(value) == 1
+        value = value[0]
+    assert value == []
+
+
+def test_recursive_alias_is_refused() -> None:
+    with pytest.raises(SpecError, match="recursive YAML alias"):
+        load_yaml("a: &x [1, *x]\n", "rec.yaml")
