@@ -144,9 +144,12 @@ def _message(err: Mapping[str, Any], value: Any, root: type[BaseModel], path: Ke
         model = model_at(root, path[:-1])
         msg = f"unknown key {key!r}"
         if model is not None:
-            close = difflib.get_close_matches(key, valid_keys(model), n=1, cutoff=0.6)
+            keys = valid_keys(model)
+            close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
             if close:
                 msg += f" (did you mean {close[0]!r}?)"
+            elif len(keys) <= 10:  # short enough to list
+                msg += f" (expected one of: {', '.join(keys)})"
         return msg
     if kind == "missing":
         return f"missing required key {str(path[-1])!r}"
