@@ -377,6 +377,7 @@ class NetworkManager:
         empty ``requests`` gives network mode ``none`` (loopback only).
         On any failure everything made so far is removed again.
         """
+        self.repair()  # leases left by a crash (no namespace behind them) go first
         infos = [self.get(r.network) for r in requests]  # NotFound before anything exists
         if len({i.id for i in infos}) != len(infos):
             raise UsageError("a container can join each network only once")

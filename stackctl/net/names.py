@@ -40,15 +40,6 @@ def host_veth_name(container_id: str, network_id: str) -> str:
     return VETH_PREFIX + _digest("veth", container_id, network_id)[: IFNAMSIZ - len(VETH_PREFIX)]
 
 
-def temp_peer_name(container_id: str, network_id: str) -> str:
-    """The container end's name while it still lives in the host namespace.
-
-    It is renamed to ``ethN`` as it moves into the container's namespace, so
-    this name only needs to be unique on the host for a moment.
-    """
-    return "scp" + _digest("peer", container_id, network_id)[: IFNAMSIZ - 3]
-
-
 def container_ifname(index: int) -> str:
     return f"eth{index}"
 
@@ -101,5 +92,4 @@ __all__ = [
     "container_ifname",
     "host_veth_name",
     "mac_address",
-    "temp_peer_name",
 ]

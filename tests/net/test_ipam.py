@@ -100,8 +100,7 @@ def test_static_address_checks() -> None:
 
 def test_interface_names_fit_and_are_stable() -> None:
     cid, nid = "a" * 64, "b" * 64
-    for name in (names.bridge_name(nid), names.host_veth_name(cid, nid),
-                 names.temp_peer_name(cid, nid)):
+    for name in (names.bridge_name(nid), names.host_veth_name(cid, nid)):
         assert len(name) <= names.IFNAMSIZ
     assert names.host_veth_name(cid, nid) == names.host_veth_name(cid, nid)
     assert names.host_veth_name(cid, nid) != names.host_veth_name(cid, "c" * 64)
