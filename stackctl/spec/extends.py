@@ -43,6 +43,7 @@ class LoadedFile:
 
 
 FileLoader = Callable[[str], LoadedFile]
+_MAX_CHAIN = 64  # resolution recurses along the chain; real chains are a few links
 
 
 @dataclass
@@ -101,6 +102,10 @@ class _Resolver:
         if not isinstance(svc, dict) or "extends" not in svc:
             return svc, spos
         here = (doc.source.file, name)
+        if len(chain) >= _MAX_CHAIN:
+            raise SpecError(f"extends chain longer than {_MAX_CHAIN} services",
+                            location=spos.child("extends").loc,
+                            key_path=f"services.{name}.extends")
         if here in chain:
             names = [n for _, n in chain[chain.index(here):]] + [name]
             raise SpecError(f"extends cycle detected: {' -> '.join(names)}",

@@ -284,3 +284,13 @@ def test_override_networks_and_depends_on(tmp_path: Path) -> None:
     assert test["depends_on"] == {"foo": {"condition": "service_healthy", "required": False}}
     assert test["volumes"] == ["./src:/src"]
     assert test["build"] == {"context": "src"}
+
+
+def test_very_long_extends_chain_is_refused(tmp_path: Path) -> None:
+    # Declared last-first, so resolving s79 walks the whole chain at once.
+    lines = [f"  s{i}: {{extends: s{i - 1}}}" for i in range(79, 0, -1)]
+    _write(tmp_path / "c.yaml", "services:\n" + "\n".join(lines) + "\n  s0: {image: x}\n")
+    with pytest.raises(SpecError, match="extends chain longer than 64 services"):
+        _load(tmp_path / "c.yaml")
+    _write(tmp_path / "c.yaml", "services:\n" + "\n".join(lines[-40:]) + "\n  s0: {image: x}\n")
+    assert _load(tmp_path / "c.yaml").data["services"]["s40"] == {"image": "x"}
