@@ -31,6 +31,7 @@ from stackctl.spec.yamlpos import Pos
 __all__ = ["IncludeRequest", "apply_include", "make_paths_absolute"]
 
 _SECTIONS = ("services", "networks", "volumes", "secrets", "configs")
+_MAX_DEPTH = 32  # loading recurses per level; cycles are caught separately
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ def apply_include(data: dict[str, Any], pos: Pos, *, file: str, base_dir: str,
     kids = {k: v for k, v in (pos.children or {}).items() if k != "include"} \
         if isinstance(pos.children, dict) else {}
     chain = (*chain, file)
+    if len(chain) > _MAX_DEPTH:
+        raise SpecError(f"includes nest deeper than {_MAX_DEPTH} files", location=ipos.loc,
+                        key_path="include")
     for i, entry in enumerate(entries):
         request = _request(entry, ipos.child(i), i, base_dir, environment, chain)
         sub, sub_pos = load(request)
