@@ -231,12 +231,15 @@ def test_add_extracts_local_archives(env) -> None:  # type: ignore[no-untyped-de
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         info = tarfile.TarInfo("pkg/hello.txt")
+        info.mode = 0o644
         data = b"from the archive\n"
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     (ctx / "pkg.tar.gz").write_bytes(buf.getvalue())
-    build(env, "FROM busybox\nADD pkg.tar.gz /opt/\n", tags=("add:1",))
-    assert sh(env, "add:1", "cat /opt/pkg/hello.txt") == "from the archive\n"
+    build(env, "FROM busybox\nADD pkg.tar.gz /opt/\nADD --chown=7:8 pkg.tar.gz /own/\n",
+          tags=("add:1",))
+    assert sh(env, "add:1", "cat /opt/pkg/hello.txt; stat -c '%u:%g' /opt/pkg/hello.txt "
+              "/own/pkg/hello.txt") == "from the archive\n0:0\n7:8\n"
 
 
 def test_heredocs_onbuild_and_cache_mount(env) -> None:  # type: ignore[no-untyped-def]
@@ -365,3 +368,13 @@ def test_security_insecure_is_privileged(env) -> None:  # type: ignore[no-untype
         build(env, "FROM busybox\nRUN mount -t tmpfs none /mnt\n")
     build(env, "FROM busybox\nRUN --security=insecure mount -t tmpfs none /mnt && "
           "touch /mnt/x && umount /mnt\n")
+
+
+def test_ignored_dockerfile_is_still_read_but_not_copied(env) -> None:  # type: ignore[no-untyped-def]
+    _, _, ctx = env
+    (ctx / "app.txt").write_text("app")
+    (ctx / ".dockerignore").write_text("Dockerfile\n.dockerignore\n")
+    dockerfile = "FROM busybox\nCOPY . /ctx/\n"
+    (ctx / "Dockerfile").write_text(dockerfile)
+    build(env, dockerfile, tags=("ign:1",))
+    assert sh(env, "ign:1", "ls -A /ctx").split() == ["app.txt"]

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import posixpath
@@ -213,7 +212,7 @@ def apply_copy(spec: CopySpec, rootfs: Path, source: BuildContext, *,
                 _copy_tree(writer, source, rel, dest, excludes)
             elif spec.add and rel != "url" and _is_archive(real):
                 writer.mkdirs(dest)
-                _extract(real, Path(writer.real(dest)))
+                _extract(real, dest, rootfs, spec, Path(tmpname))
             else:
                 name = real.name if rel == "url" else posixpath.basename(rel) or real.name
                 target = posixpath.join(dest, name) if into_dir else dest
@@ -235,9 +234,13 @@ def _copy_tree(writer: _Writer, source: BuildContext, rel: str, dest: str,
         writer.put(posixpath.join(dest, inner), real, os.lstat(real))
 
 
-def _extract(archive: Path, dest: Path) -> None:
+def _extract(archive: Path, dest: str, rootfs: Path, spec: CopySpec, tmp: Path) -> None:
+    """Unpack a local archive into ``dest``: entries keep the archive's owners
+    unless ``--chown``; ``--chmod`` applies to each."""
     from stackctl.engine.images import tarsafe
 
-    with contextlib.suppress(FileExistsError):
-        dest.mkdir(parents=True)
-    tarsafe.extract(archive, dest, whiteouts="keep", devices="allow")
+    staging = tmp / f"unpack-{len(list(tmp.iterdir()))}"
+    tarsafe.extract(archive, staging, whiteouts="keep", devices="skip")
+    owner = _owner(spec, rootfs, from_context=False)
+    writer = _Writer(rootfs, owner, _mode(spec))
+    _copy_tree(writer, BuildContext(staging), "", dest, None)
