@@ -245,7 +245,11 @@ class Interpolator:
         self.missing.setdefault(name, format_key_path(self._path))
 
     def text(self, value: str) -> str:
-        return substitute(value, self.environ.get, self._on_missing)
+        try:
+            return substitute(value, self.environ.get, self._on_missing)
+        except RecursionError:  # defaults nested hundreds deep in one string
+            raise InterpolationError(f'Invalid template: "{value[:40]}...": nested too deeply'
+                                     ) from None
 
     def tree(self, data: Any, pos: Pos, path: KeyPath = ()) -> Any:
         """A copy of ``data`` with every string value interpolated. Errors are

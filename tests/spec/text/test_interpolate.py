@@ -154,3 +154,10 @@ def test_extract_variables() -> None:
         "B": Variable("B", default="${C:-c}"),
         "C": Variable("C", default="c"),
     }
+
+
+def test_absurd_nesting_is_an_error_not_a_crash() -> None:
+    template = "${A:-" * 2000 + "x" + "}" * 2000
+    with pytest.raises(InterpolationError, match="nested too deeply"):
+        Interpolator({}).text(template)
+    assert Interpolator({}).text("${A:-" * 20 + "x" + "}" * 20) == "x"
