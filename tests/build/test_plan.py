@@ -217,3 +217,15 @@ def test_parse_mount() -> None:
         parse_mount("type=cache")
     with pytest.raises(ValueError, match="unexpected key 'bogus'"):
         parse_mount("type=cache,target=/x,bogus=1")
+
+
+def test_platform_warning() -> None:
+    from stackctl.engine.build.plan import platform_warning, predefined_args
+
+    build = load("FROM --platform=$BUILDPLATFORM a\nFROM --platform=linux/s390x b\n")
+    meta = meta_values(build, {})
+    assert platform_warning(build, build.stages[0], meta) is None
+    warning = platform_warning(build, build.stages[1], meta)
+    host = predefined_args()["BUILDPLATFORM"]
+    assert warning == (f"Dockerfile:2: FROM --platform=linux/s390x is not the host platform "
+                       f"({host}); the local image is used as it is")

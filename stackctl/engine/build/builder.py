@@ -34,6 +34,7 @@ from stackctl.engine.build.plan import (
     meta_values,
     needed_stages,
     plan_stage,
+    platform_warning,
     predefined_args,
 )
 from stackctl.engine.build.stages import BuildFile, Stage, load
@@ -114,6 +115,7 @@ class Builder:
         meta = meta_values(build, req.build_args)
         stages = needed_stages(build, req.target, meta)
         warnings = [*build.ast.warnings, *self._unused_args(build, stages, req.build_args)]
+        warnings += [w for s in stages if (w := platform_warning(build, s, meta))]
         for w in warnings:
             self.progress.warning(w)
         # Plan every stage first (pure): a stage built FROM another starts from

@@ -34,7 +34,7 @@ from stackctl.engine.images.config import Healthcheck, ImageConfig, host_archite
 from stackctl.errors import DockerfileParseError
 
 __all__ = ["CopySpec", "RunSpec", "StageState", "Step", "meta_values", "needed_stages",
-           "plan_stage", "predefined_args"]
+           "plan_stage", "platform_warning", "predefined_args"]
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 
@@ -145,6 +145,21 @@ def base_name(build: BuildFile, stage: Stage, meta: Mapping[str, str | None]) ->
         _fail(stage.source, build.file, f"base name ({stage.source.base}) should not be blank",
               hint="set the build arg used in FROM, or give it a default")
     return name
+
+
+def platform_warning(build: BuildFile, stage: Stage,
+                     meta: Mapping[str, str | None]) -> str | None:
+    """Images are single-platform here: say so when FROM asks for another."""
+    raw = stage.source.platform
+    if not raw:
+        return None
+    env = {k: v for k, v in meta.items() if v is not None}
+    wanted = _Expander(stage.source, env, build.ast.escape, build.file).word(raw)
+    host = predefined_args()["BUILDPLATFORM"]
+    if wanted in ("", host):
+        return None
+    return (f"{build.file}:{stage.source.line}: FROM --platform={wanted} is not the host "
+            f"platform ({host}); the local image is used as it is")
 
 
 def needed_stages(build: BuildFile, target: str | None,
