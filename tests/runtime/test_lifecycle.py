@@ -104,6 +104,27 @@ def test_delete_force_kills_every_process(bundle: Bundle) -> None:
         reaper.wait(timeout=10)
 
 
+def test_kill_all_signals_every_process(bundle: Bundle) -> None:
+    # PID 1 ignores SIGTERM without a handler; the sleeps do not: kill --all reaches them.
+    bundle.write(bundle.request("sh", "-c", "sleep 300 & sleep 300 & wait"))
+    reaper = subprocess.Popen([*REAPER, *bundle.command("launch", "--detach")],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert _line(reaper) == {"launcher": 0}
+        cg = Cgroup(bundle.cgroup)
+        deadline = time.monotonic() + 10
+        while len(cg.pids()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pid = bundle.state()["pid"]
+        bundle.launch("kill", "--all", bundle.id, "TERM")
+        assert _line(reaper) == {"pid": pid, "status": 0}  # sh's wait returned: sleeps died
+        bundle.launch("delete", bundle.id)
+        assert not cg.exists()
+    finally:
+        bundle.launch("delete", "--force", bundle.id, check=False)
+        reaper.wait(timeout=10)
+
+
 def _read_until(fd: int, needle: bytes, timeout: float = 10.0) -> bytes:
     buf = b""
     deadline = time.monotonic() + timeout

@@ -186,3 +186,13 @@ def test_launch_command_line() -> None:
                 ["exec", "--pid", "x"]):
         with pytest.raises(LaunchError):
             parse_args(bad)
+
+
+def test_limit_without_its_controller_is_an_error(tmp_path: Path) -> None:
+    root = tmp_path / "v2"
+    root.mkdir()
+    (root / "cgroup.controllers").write_text("cpu pids\n")  # no memory controller
+    cg = Cgroup("/stackctl-y", root)
+    with pytest.raises(OSError, match="--memory: this host has no memory cgroup controller"):
+        cg.create(Resources(memory=1 << 20).to_oci())
+    assert not (root / "stackctl-y").exists()  # nothing left behind

@@ -214,6 +214,13 @@ class Cgroup:
         mem = res.get("memory") or {}
         cpu = res.get("cpu") or {}
         pids = res.get("pids") or {}
+        # A limit nobody can enforce is an error, not a silent no-op (as Docker says
+        # "your kernel does not support ...").
+        for wanted, controller, flag in ((mem, "memory", "--memory"), (cpu, "cpu", "--cpus"),
+                                         (pids, "pids", "--pids-limit")):
+            if wanted and self._owner(controller) is None:
+                raise OSError(errno.ENOTSUP, f"{flag}: this host has no {controller} cgroup "
+                              "controller available to enforce it")
         if (owner := self._owner("memory")) is not None and mem:
             d, version = owner
             limit, swap = mem.get("limit"), mem.get("swap")
