@@ -159,6 +159,9 @@ class _Parser:
             return substitute(value, lookup, self.on_missing)
         except InterpolationError as exc:
             raise DotenvError(f"expanding variables: {exc.message}", self.line) from None
+        except RecursionError:
+            raise DotenvError("expanding variables: defaults nested too deeply",
+                              self.line) from None
 
 
 def _expand_escapes(value: str) -> str:
