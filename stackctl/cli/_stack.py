@@ -53,8 +53,10 @@ def open_runner(ctx: typer.Context, flags: ProjectFlags, *, services: Sequence[s
                         flags.env_files, flags.profiles)
     stack = None
     try:
-        stack = load_stack(opts, services)
+        stack = load_stack(opts, services, cache_dir=g.root / "cache" / "stacks")
         project = stack.project
+        for w in stack.warnings:
+            sys.stderr.write(f"WARNING: {w}\n")
     except SpecError as exc:
         no_file = "no stack file" in exc.message.lower() or "not found" in exc.message.lower()
         if need_file or not flags.project_name or not no_file or flags.files:

@@ -145,6 +145,8 @@ def up(
         result.raise_for_failures()
         if done == 0:
             runner.sink.message(f"project {runner.project!r} is up to date: nothing to do")
+        if (detach and not wait) or no_start:
+            return
         desired = runner.driver.desired
         from stackctl.scheduler import graph as g
 
@@ -152,8 +154,6 @@ def up(
                                    services or (), with_deps=not no_deps))
         if wait:
             runner.wait_ready(selected, wait_timeout)
-            return
-        if detach or no_start:
             return
         code = attach(runner, services or selected, abort_on_exit=abort_on_container_exit,
                       abort_on_failure=abort_on_container_failure,

@@ -136,6 +136,8 @@ class Executor:
     now: Callable[[], float] = time.monotonic
 
     async def run(self, plan: Plan) -> ExecResult:
+        if plan.graph is None:
+            return ExecResult()
         ops = {n: plan.graph.nodes[n]["op"] for n in plan.graph.nodes}
 
         async def visit(op_id: str) -> None:

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
-
-import anyio
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from stackctl.errors import SchedulerError
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+# networkx is imported inside the functions: its import is ~0.2 s, and a no-op
+# ``up`` (plan.py's fast path) must not pay it.
 
 N = TypeVar("N", bound=Hashable)
 
@@ -38,6 +41,8 @@ class Edge:
 
 def service_graph(services: Iterable[str], edges: Iterable[Edge]) -> nx.DiGraph:
     """Build the service DAG; a cycle is a SchedulerError naming every service in it."""
+    import networkx as nx
+
     graph: nx.DiGraph = nx.DiGraph()
     graph.add_nodes_from(sorted(services))
     for e in edges:
@@ -57,6 +62,8 @@ def service_graph(services: Iterable[str], edges: Iterable[Edge]) -> nx.DiGraph:
 
 def check_acyclic(graph: nx.DiGraph) -> None:
     """Raise the compose-style ``dependency cycle detected: a -> b -> a`` message."""
+    import networkx as nx
+
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
@@ -72,6 +79,8 @@ def check_acyclic(graph: nx.DiGraph) -> None:
 
 def select(graph: nx.DiGraph, names: Iterable[str], *, with_deps: bool = True) -> set[str]:
     """The services to act on: ``names`` (all when empty) plus their prerequisites."""
+    import networkx as nx
+
     wanted = list(names)
     if not wanted:
         return set(graph.nodes)
@@ -90,6 +99,8 @@ def select(graph: nx.DiGraph, names: Iterable[str], *, with_deps: bool = True) -
 
 def dependents(graph: nx.DiGraph, names: Iterable[str]) -> set[str]:
     """Every service that (transitively) needs one of ``names``."""
+    import networkx as nx
+
     out: set[str] = set()
     for n in names:
         if n in graph:
@@ -99,6 +110,8 @@ def dependents(graph: nx.DiGraph, names: Iterable[str]) -> set[str]:
 
 def order(graph: nx.DiGraph, *, reverse: bool = False) -> list[Any]:
     """A stable sequential order (lexicographic among ready nodes)."""
+    import networkx as nx
+
     g = graph.reverse(copy=False) if reverse else graph
     return list(nx.lexicographical_topological_sort(g, key=str))
 
@@ -129,8 +142,10 @@ async def walk(
     required edge are skipped (``on_skip(node, blocker)``), the rest go on.
     Exceptions never escape: they are all in the result.
     """
+    import anyio
+
     result: WalkResult[N] = WalkResult()
-    finished: dict[N, anyio.Event] = {n: anyio.Event() for n in graph.nodes}
+    finished: dict[N, Any] = {n: anyio.Event() for n in graph.nodes}
     bad: dict[N, N] = {}  # node -> root cause node, for failed and skipped nodes
     limiter = anyio.CapacityLimiter(limit) if limit and limit > 0 else None
 

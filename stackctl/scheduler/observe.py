@@ -192,18 +192,12 @@ def observe(
             containers.append(oc)
     wanted_nets = set(network_names)
     nets = []
-    manager = networks
-    if manager is None:
-        from stackctl.net.manager import NetworkManager
-
-        manager = NetworkManager(engine.root, engine.run_root, engine.store)
-    for info in manager.networks():
-        labels = info.labels or {}
+    for net_id, name, labels in _networks(engine, networks):
         if labels.get(LABEL_PROJECT) == project:
-            nets.append(ObservedNetwork(info.name, labels.get(LABEL_NETWORK, info.name),
-                                        labels.get(LABEL_HASH, ""), info.id))
-        elif info.name in wanted_nets:
-            nets.append(ObservedNetwork(info.name, id=info.id))
+            nets.append(ObservedNetwork(name, labels.get(LABEL_NETWORK, name),
+                                        labels.get(LABEL_HASH, ""), net_id))
+        elif name in wanted_nets:
+            nets.append(ObservedNetwork(name, id=net_id))
     wanted_vols = set(volume_names)
     vols = []
     for vol in engine.volumes.list():
@@ -215,12 +209,40 @@ def observe(
     return snapshot(project, containers, nets, vols, observe_images(engine, image_refs))
 
 
+def _networks(engine: Any, manager: Any) -> list[tuple[str, str, dict[str, str]]]:
+    """(id, name, labels) of every network. Without a NetworkManager at hand, the
+    rows are read from the state store: importing the network layer (pyroute2)
+    costs more than a no-op ``up`` may spend."""
+    import json
+
+    if manager is not None:
+        return [(i.id, i.name, dict(i.labels or {})) for i in manager.networks()]
+    rows = engine.store.db.execute("SELECT id, name, labels FROM networks").fetchall()
+    return [(r[0], r[1], json.loads(r[2] or "{}")) for r in rows]
+
+
 def observe_images(engine: Any, refs: Iterable[str]) -> dict[str, str]:
-    """reference -> image id, for the references present in the image store."""
+    """reference -> image id, for the references present in the image store.
+
+    Plain references are looked up in the refs table directly: opening the image
+    store costs more than a no-op ``up`` may spend. Anything else (digests, ID
+    prefixes) goes through the store's own resolve.
+    """
+    from stackctl.engine.images import reference
     from stackctl.errors import StackctlError
 
     found: dict[str, str] = {}
     for ref in sorted(set(refs)):
+        try:
+            parsed = reference.parse(ref)
+            if parsed.digest is None:
+                row = engine.store.db.execute("SELECT image_id FROM refs WHERE name = ?",
+                                              (str(parsed),)).fetchone()
+                if row is not None:
+                    found[ref] = str(row[0])
+                continue
+        except StackctlError:
+            pass
         try:
             found[ref] = str(engine.images.resolve(ref).id)
         except StackctlError:

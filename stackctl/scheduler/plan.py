@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Literal
 
 from stackctl.errors import SchedulerError
 from stackctl.scheduler import graph as g
@@ -42,6 +40,9 @@ from stackctl.scheduler.ops import (
     StartContainer,
     StopContainer,
 )
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Recreate = Literal["diverged", "force", "never"]
 
@@ -70,26 +71,31 @@ class DownOptions:
 @dataclass(frozen=True)
 class Plan:
     project: str
-    # op id -> {"op": Operation}; edges go prerequisite -> dependent
-    graph: nx.DiGraph = field(compare=False)
+    # op id -> {"op": Operation}; edges go prerequisite -> dependent. None: no operations
+    # (so that an empty plan never imports networkx)
+    graph: nx.DiGraph | None = field(default=None, compare=False)
     warnings: tuple[str, ...] = ()
 
     @property
     def operations(self) -> list[Operation]:
         """In a stable execution order (topological, ties by id)."""
+        if self.graph is None:
+            return []
+        import networkx as nx
+
         return [self.graph.nodes[n]["op"] for n in
                 nx.lexicographical_topological_sort(self.graph, key=str)]
 
     @property
     def empty(self) -> bool:
-        return len(self.graph) == 0
+        return self.graph is None or len(self.graph) == 0
 
     @property
     def destructive(self) -> list[Operation]:
         return [op for op in self.operations if op.destructive]
 
     def after(self, op_id: str) -> list[str]:
-        return sorted(self.graph.predecessors(op_id))
+        return [] if self.graph is None else sorted(self.graph.predecessors(op_id))
 
     def summary(self) -> str:
         if self.empty:
@@ -98,7 +104,7 @@ class Plan:
         for op in self.operations:
             counts[op.verb] = counts.get(op.verb, 0) + 1
         parts = [f"{n} {verb}" for verb, n in sorted(counts.items())]
-        return f"{self.graph.number_of_nodes()} operations: " + ", ".join(parts)
+        return f"{len(self.operations)} operations: " + ", ".join(parts)
 
     def render(self, *, show_deps: bool = False) -> str:
         lines = [f"warning: {w}" for w in self.warnings]
@@ -124,8 +130,20 @@ class Plan:
 
 class _Builder:
     def __init__(self) -> None:
-        self.graph: nx.DiGraph = nx.DiGraph()
+        self._graph: nx.DiGraph | None = None
         self.warnings: list[str] = []
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        if self._graph is None:
+            import networkx as nx
+
+            self._graph = nx.DiGraph()
+        return self._graph
+
+    @property
+    def empty(self) -> bool:
+        return self._graph is None
 
     def add(self, op: Operation, after: Iterable[str | None] = ()) -> str:
         if op.id in self.graph:
@@ -138,19 +156,40 @@ class _Builder:
 
     def edge(self, before: Iterable[str], after: Iterable[str], *, required: bool = True) -> None:
         """``required=False``: a failure of ``before`` does not stop ``after``."""
+        before, after = list(before), list(after)
+        if not before or not after:
+            return
         for b in before:
             for a in after:
                 old = self.graph.get_edge_data(b, a)
                 self.graph.add_edge(b, a, required=required or bool(old and old["required"]))
 
     def plan(self, project: str) -> Plan:
-        return Plan(project, self.graph, tuple(self.warnings))
+        return Plan(project, self._graph, tuple(self.warnings))
 
 
 def plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions) -> Plan:
+    # Fast path: when the selection needs no graph, plan in plain name order first; if
+    # that finds nothing to do, the ordered plan would be empty too (order only
+    # matters once something changes), and networkx is never imported.
+    if not opts.services or opts.no_deps:
+        unknown = sorted(set(opts.services) - set(desired.services))
+        if not unknown:
+            quick = _plan_up(desired, observed, opts, None)
+            if quick.empty:
+                return quick
+    return _plan_up(desired, observed, opts, g.service_graph(desired.services, desired.edges()))
+
+
+def _plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions,
+             sgraph: nx.DiGraph | None) -> Plan:
     b = _Builder()
-    sgraph = g.service_graph(desired.services, desired.edges())
-    selected = g.select(sgraph, opts.services, with_deps=not opts.no_deps)
+    if sgraph is None:
+        selected = set(opts.services) or set(desired.services)
+        ordered = sorted(selected)
+    else:
+        selected = g.select(sgraph, opts.services, with_deps=not opts.no_deps)
+        ordered = g.order(sgraph.subgraph(selected))
     _orphans(b, desired, observed, remove=opts.remove_orphans, timeout=opts.timeout)
 
     net_ops: dict[str, str] = {}
@@ -191,7 +230,7 @@ def plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions) -> 
 
     ready: dict[str, list[str]] = {}  # service -> the ops after which it is up
     updated: set[str] = set()  # services recreated or restarted: restart: true dependents follow
-    for name in g.order(sgraph.subgraph(selected)):
+    for name in ordered:
         svc = desired.services[name]
         restart_because = next(
             (d.service for d in svc.dependencies if d.restart and d.service in updated), None)

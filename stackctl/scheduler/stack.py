@@ -37,21 +37,49 @@ class LoadedStack:
     inactive: tuple[str, ...] = ()  # services disabled by profiles
     working_dir: str = ""
     files: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # from loading (unset variables...)
 
 
-def load_stack(load_opts: Any, services: Sequence[str] = ()) -> LoadedStack:
-    """Load and validate a stack file (``load_opts``: spec.options.LoadOptions)."""
+def load_stack(load_opts: Any, services: Sequence[str] = (), *,
+               cache_dir: Path | None = None) -> LoadedStack:
+    """Load and validate a stack file (``load_opts``: spec.options.LoadOptions).
+
+    With ``cache_dir``, an unchanged stack comes from the load cache (loadcache.py).
+    """
+    import os
+
+    from stackctl.scheduler import loadcache
+
+    key = ""
+    cacheable = cache_dir is not None and load_opts.stdin is None and load_opts.environ is None
+    if cacheable:
+        assert cache_dir is not None
+        key = loadcache.cache_key(dataclasses.asdict(load_opts), services, os.getcwd(),
+                                  os.environ)
+        hit = loadcache.load(cache_dir, key)
+        if hit is not None:
+            return LoadedStack(hit["project"], hit["config"], tuple(hit["inactive"]),
+                               hit["working_dir"], tuple(hit["files"]), tuple(hit["warnings"]))
     from stackctl.spec.project import load_project
     from stackctl.spec.serialize import project_dict
 
     project = load_project(load_opts, services=tuple(services))
-    return LoadedStack(
+    stack = LoadedStack(
         project=project.name,
         config=json.loads(json.dumps(project_dict(project), default=str)),
         inactive=tuple(sorted(project.disabled_services)),
         working_dir=str(project.working_dir),
         files=tuple(str(f) for f in project.files),
+        warnings=tuple(project.warnings),
     )
+    if cacheable:
+        assert cache_dir is not None
+        env_files = list(load_opts.env_files) or [os.path.join(stack.working_dir, ".env")]
+        deps = loadcache.dependencies(stack.files, stack.config, stack.working_dir,
+                                      [os.path.abspath(f) for f in env_files])
+        if deps is not None:
+            loadcache.store(cache_dir, key, deps, dataclasses.asdict(stack))
+    return stack
 
 
 @dataclass
@@ -101,7 +129,7 @@ class StackRunner:
             nets = [n.name for n in desired.networks.values()]
             vols = [v.name for v in desired.volumes.values()]
         return observe(self.driver.engine(), self.project, network_names=nets,
-                       volume_names=vols, image_refs=refs, networks=self.driver.networks())
+                       volume_names=vols, image_refs=refs)
 
     def plan_up(self, opts: UpOptions, scale: dict[str, int] | None = None) -> Plan:
         desired = self.desired(scale)
@@ -133,7 +161,7 @@ class StackRunner:
         first = self.plan_up(opts, scale)
         images = [op for op in first.operations if isinstance(op, BuildImage | PullImage)]
         done = 0
-        if images:
+        if images and first.graph is not None:
             sub = first.graph.subgraph([op.id for op in images]).copy()
             result = self.execute(Plan(first.project, sub), wait_timeout=wait_timeout)
             done += len(result.done)

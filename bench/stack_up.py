@@ -1,0 +1,83 @@
+"""Figures for the stack budgets: ``up -d``, a no-op ``up -d`` and ``down`` of a
+generated 50-service stack on one network (budgets: 3 s, 400 ms, 2 s on 2 cores).
+
+Each command is a cold CLI process, as a user runs it. Prints wall times
+(median of --runs rounds) and checks that down leaves no container behind.
+
+Usage: .venv/bin/python bench/stack_up.py [--services 50] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+FOREVER = '["sh", "-c", "trap \'exit 0\' TERM; sleep 3600 & wait"]'
+
+
+def stack_file(n: int) -> str:
+    lines = ["services:"]
+    for i in range(n):
+        lines += [f"  s{i:02d}:", "    image: busybox", f"    command: {FOREVER}"]
+        if i % 10:  # chains of dependencies, like a real stack has
+            lines.append(f"    depends_on: [s{i - 1:02d}]")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--services", type=int, default=50)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    from tests.fixtures_images import import_busybox
+
+    base = Path(tempfile.mkdtemp(prefix="stackctl-bench-"))
+    root, run_root, work = base / "root", base / "run", base / "stack"
+    work.mkdir(parents=True)
+    import_busybox(root)
+    (work / "compose.yaml").write_text(stack_file(args.services))
+    cli = [sys.executable, "-m", "stackctl", "--root", str(root), "--run-root", str(run_root)]
+    proj = ["-f", str(work / "compose.yaml"), "-p", "bench", "--progress", "quiet"]
+
+    def timed(*cmd: str) -> float:
+        t0 = time.perf_counter()
+        res = subprocess.run([*cli, *cmd, *proj], capture_output=True, text=True)
+        took = time.perf_counter() - t0
+        if res.returncode != 0:
+            raise SystemExit(f"{cmd} failed ({res.returncode}):\n{res.stderr}")
+        return took
+
+    ups, noops, downs = [], [], []
+    try:
+        for _ in range(args.runs):
+            ups.append(timed("up", "-d"))
+            noops.append(timed("up", "-d"))
+            downs.append(timed("down", "-t", "2"))
+            left = subprocess.run([*cli, "ps", "-aq"], capture_output=True, text=True).stdout
+            if left.strip():
+                raise SystemExit(f"down left containers behind:\n{left}")
+    finally:
+        subprocess.run([*cli, "down", "-t", "1", *proj], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+    n = args.services
+    print(f"stack of {n} services, one network, {args.runs} rounds (median, cold CLI):")
+    print(f"  up -d          {statistics.median(ups):7.2f} s   (budget 3 s)    all: "
+          + " ".join(f"{t:.2f}" for t in ups))
+    print(f"  up -d (no-op)  {statistics.median(noops) * 1000:7.0f} ms  (budget 400 ms) all: "
+          + " ".join(f"{t * 1000:.0f}" for t in noops))
+    print(f"  down           {statistics.median(downs):7.2f} s   (budget 2 s)    all: "
+          + " ".join(f"{t:.2f}" for t in downs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
