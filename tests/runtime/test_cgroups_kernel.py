@@ -118,3 +118,32 @@ def test_cgroup_kill_all_and_remove_with_live_processes(unique: str) -> None:
             cg.kill_all()
             cg.remove()
     assert os.path.isdir("/sys/fs/cgroup")
+
+
+@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"),
+                    reason="no v2 hierarchy mounted at /sys/fs/cgroup/unified")
+def test_v2_code_paths_on_the_real_unified_hierarchy(unique: str) -> None:
+    # The hybrid host's v2 hierarchy, used as if it were a pure v2 root: freezing
+    # (cgroup.freeze + cgroup.events) and killing (cgroup.kill) need no controller.
+    cg = Cgroup(f"/stackctl-test-{unique}", "/sys/fs/cgroup/unified")
+    assert [h.version for h in cg.hierarchies] == [2]
+    cg.create()
+    proc = subprocess.Popen(["sleep", "300"])
+    try:
+        cg.add(proc.pid)
+        assert cg.pids() == [proc.pid]
+        cg.freeze()
+        assert cg.frozen()
+        cg.thaw()
+        assert not cg.frozen()
+        cg.kill_all()
+        assert proc.wait(timeout=10) == -9
+        cg.remove()
+        assert not cg.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if cg.exists():
+            cg.kill_all()
+            cg.remove()
