@@ -166,3 +166,31 @@ def test_bad_archive_leaves_nothing(roots: tuple[Path, Path]) -> None:
         assert list((root / "tmp").iterdir()) == []
         with pytest.raises(ImageError):
             store.import_tar(io.BytesIO(tar_bytes({"a": b"x"})), "Bad:Ref")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="whiteout devices and trusted xattrs need root")
+def test_layer_added_without_parents_is_linked_not_unpacked_twice(
+        roots: tuple[Path, Path]) -> None:
+    root, _ = roots
+    base = import_busybox(root)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, kind in (("opq", tarfile.DIRTYPE), ("opq/.wh..wh..opq", tarfile.REGTYPE),
+                           ("etc/.wh.hostname", tarfile.REGTYPE), ("new", tarfile.REGTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            tar.addfile(info, io.BytesIO(b""))
+    with ImageStore(root) as store, store.writing():
+        layer = store.add_layer(io.BytesIO(buf.getvalue()))  # parent chain not given
+        child = store.add_child(base, layer=layer, created_by="step")
+        top = store.layer_dirs(child)[-1]
+        early = store.layers.path(layer.diff_id)
+        assert top != early
+        assert (top / "new").stat().st_ino == (early / "new").stat().st_ino
+        assert os.getxattr(top / "opq", "trusted.overlay.opaque") == b"y"
+        assert stat.S_ISCHR((top / "etc" / "hostname").lstat().st_mode)
+        with pytest.raises(ImageError, match="inside writing"):
+            store.collect_garbage()
+    with ImageStore(root) as store:
+        store.collect_garbage()
+        assert not early.exists() and (top / "new").exists()

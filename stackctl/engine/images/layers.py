@@ -125,16 +125,26 @@ class LayerStore:
     def exists(self, chain_id: str) -> bool:
         return self.path(chain_id).is_dir()
 
-    def unpack(self, chain_id: str, tar: Path | IO[bytes]) -> int:
-        """Unpack a layer tar (any compression) once; return its content size in bytes."""
+    def unpack(self, chain_id: str, tar: Path | IO[bytes], *, diff_id: str | None = None) -> int:
+        """Unpack a layer tar (any compression) once; return its content size in bytes.
+
+        A layer's directory depends only on its own diff, so when the same diff is
+        already unpacked as a base layer (``layers/<diff hex>``, chain == diff) it is
+        hardlink-copied instead of extracted again.
+        """
         from stackctl.engine.images import tarsafe
 
         final = self.layers_dir / digest_hex(chain_id)
         if (final / "diff").is_dir():
             return _du(final / "diff")
         work = self.layers_dir / f"tmp-{secrets.token_hex(6)}"
+        same = self.path(diff_id) if diff_id and diff_id != chain_id else None
         try:
-            tarsafe.extract(tar, work / "diff", whiteouts="overlay", devices="allow")
+            if same is not None and same.is_dir() and _link_copy(same, work / "diff"):
+                pass
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+                tarsafe.extract(tar, work / "diff", whiteouts="overlay", devices="allow")
             size = _du(work / "diff")  # the same measure whether unpacked now or before
             try:
                 os.rename(work, final)
@@ -192,6 +202,16 @@ class LayerStore:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return final / "diff"
+
+
+def _link_copy(src: Path, dest: Path) -> bool:
+    """``cp -a --link``: same inodes, directory metadata and xattrs (opaque) copied."""
+    import subprocess
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run(["cp", "-a", "--link", "--", str(src), str(dest)],
+                         capture_output=True, check=False)
+    return res.returncode == 0
 
 
 def _du(path: Path) -> int:

@@ -128,6 +128,7 @@ class ImageStore:
         self.tmp = self.root / "tmp"
         self._own_state = state is None
         self.state = state if state is not None else StateStore(self.root)
+        self._shared_held = 0
         self.content = ContentStore(self.layout, self.tmp)
         self.layers = LayerStore(self.root, self.tmp)
         write_layout_marker(self.layout)
@@ -154,10 +155,20 @@ class ImageStore:
 
     @contextlib.contextmanager
     def _lock(self, exclusive: bool = False) -> Iterator[None]:
+        if exclusive and self._shared_held:
+            # flock locks of one process on separate fds still exclude each other
+            raise ImageError("garbage collection cannot run inside writing()",
+                             hint="collect garbage after the write block ends")
         fd = open(self.layout / ".lock", "a")  # noqa: SIM115
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            yield
+            if not exclusive:
+                self._shared_held += 1
+            try:
+                yield
+            finally:
+                if not exclusive:
+                    self._shared_held -= 1
         finally:
             fd.close()
 
@@ -254,7 +265,8 @@ class ImageStore:
         for chain, layer in zip(chains, layers, strict=True):
             if not self.content.has(layer.blob.digest):
                 raise ImageError(f"layer blob {layer.blob.digest} is not in the content store")
-            sizes.append(self.layers.unpack(chain, self.content.path(layer.blob.digest)))
+            sizes.append(self.layers.unpack(chain, self.content.path(layer.blob.digest),
+                                            diff_id=layer.diff_id))
         cfg = config_bytes if config_bytes is not None else image.to_bytes()
         config_digest = self.content.put_bytes(cfg)
         manifest = Manifest(Descriptor(MEDIA_CONFIG, config_digest, len(cfg)),
