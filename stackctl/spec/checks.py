@@ -125,7 +125,7 @@ def reference_problems(
             ("uts", "UTS namespace"),
         ):
             mode = getattr(svc, key) or ""
-            if mode.startswith("service:") and mode[8:] not in spec.services:
+            if mode.startswith("service:") and mode[8:] not in spec.services and "$" not in mode:
                 out.append(
                     located(
                         f"service {sname!r} uses the {what} of undefined service {mode[8:]!r}",
