@@ -1,7 +1,7 @@
 """``stackctl build``: build an image from a Dockerfile, with docker's flags.
 
     stackctl build -t app:1 -f Dockerfile --build-arg V=2 --target prod \\
-        --no-cache -q --progress plain|tty --label k=v CONTEXT|-
+        --no-cache -q --progress plain|tty --label k=v --network host --iidfile F CONTEXT|-
 
 Progress goes to stderr (``plain``: BuildKit's numbered lines with timings and
 the RUN output; ``tty``: one compact line per step); ``-q`` prints only the
@@ -159,14 +159,22 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the image ID."),
     progress: str = typer.Option("auto", "--progress", help="auto, plain, tty or quiet."),
     label: list[str] = typer.Option([], "--label", help="Set metadata on the image."),
+    network: str = typer.Option("default", "--network", help="Networking for RUN: default "
+                                "(= none: loopback only), none or host."),
+    iidfile: Optional[str] = typer.Option(None, "--iidfile",  # noqa: UP045
+                                          help="Write the image ID to this file."),
 ) -> None:
     """Build an image from a Dockerfile."""
     import tempfile
+    from dataclasses import replace
 
     from stackctl.engine.build.builder import Builder
     from stackctl.engine.images.store import ImageStore
     from stackctl.errors import UsageError
 
+    if network not in ("default", "none", "host"):
+        raise UsageError(f"--network {network!r}: use default, none or host",
+                         hint="build containers have no bridge networking here")
     if progress not in ("auto", "plain", "tty", "quiet"):
         raise UsageError(f"--progress {progress!r}: use auto, plain, tty or quiet")
     if progress == "auto":
@@ -177,8 +185,11 @@ def build(
     _interrupt_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="stackctl-build-") as tmp:
         req = _request(context, file, tag, build_arg, target, no_cache, label, Path(tmp))
+        req = replace(req, network="host" if network == "host" else "none")
         with ImageStore(opts.root) as store:
             result = Builder(store, run_root=opts.run_root, progress=sink).build(req)
+    if iidfile:
+        Path(iidfile).write_text(result.image_id)
     if quiet:
         typer.echo(result.image_id)
         return

@@ -229,3 +229,10 @@ def test_platform_warning() -> None:
     host = predefined_args()["BUILDPLATFORM"]
     assert warning == (f"Dockerfile:2: FROM --platform=linux/s390x is not the host platform "
                        f"({host}); the local image is used as it is")
+
+
+def test_default_network() -> None:
+    text = "FROM b\nRUN a\nRUN --network=none b\nRUN --network=default c\n"
+    build = load(text)
+    steps = plan_stage(build, build.stages[0], BASE, meta={}, build_args={}, network="host")
+    assert [s.run.network for s in steps if s.run] == ["host", "none", "host"]

@@ -80,6 +80,7 @@ class BuildRequest:
     target: str | None = None
     no_cache: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    network: str = "none"  # RUN's default: "none" (offline isolation) or "host"
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ class Builder:
                 author = base.image.author if base else ""
             labels = req.labels if stage is stages[-1] else None
             steps = plan_stage(build, stage, cfg, base_author=author, meta=meta,
-                               build_args=req.build_args, labels=labels)
+                               build_args=req.build_args, labels=labels,
+                               network=req.network)
             final_state[stage.index] = ((steps[-1].state.config, steps[-1].state.author)
                                         if steps else (cfg, author))
             plans.append((stage.index, base_stage, base, steps))

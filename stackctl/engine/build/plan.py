@@ -229,7 +229,8 @@ def _shell_argv(state: StageState, cmd: tuple[str, ...], prepend: bool) -> tuple
     return (*(state.config.shell or DEFAULT_SHELL), *cmd)
 
 
-def _run(inst: ins.Run, state: StageState, ex: _Expander, file: str) -> tuple[RunSpec, str]:
+def _run(inst: ins.Run, state: StageState, ex: _Expander, file: str,
+         default_network: str) -> tuple[RunSpec, str]:
     args = state.arg_values()
     env_dict = state.config.env_dict
     env = list(state.config.env) + [f"{k}={v}" for k, v in args.items() if k not in env_dict]
@@ -258,7 +259,8 @@ def _run(inst: ins.Run, state: StageState, ex: _Expander, file: str) -> tuple[Ru
         except ValueError as exc:
             _fail(inst, file, f"--mount={raw}: {exc}",
                   hint="e.g. --mount=type=cache,target=/root/.cache")
-    network = "host" if inst.network == "host" else "none"
+    wanted = inst.network if inst.network not in (None, "default") else default_network
+    network = "host" if wanted == "host" else "none"
     spec = RunSpec(tuple(argv), tuple(env), state.config.user, state.config.working_dir or "/",
                    network, tuple(mounts), scripts, insecure=inst.security == "insecure")
     shown = " ".join(argv) if prepend else json.dumps(list(argv))
@@ -374,15 +376,17 @@ def onbuild_triggers(config: ImageConfig, escape: str = "\\") -> list[ins.Instru
 
 def plan_stage(build: BuildFile, stage: Stage, base: ImageConfig, *, base_author: str = "",
                meta: Mapping[str, str | None], build_args: Mapping[str, str],
-               labels: Mapping[str, str] | None = None) -> list[Step]:
-    """The steps of one stage, each with the stage state after it."""
+               labels: Mapping[str, str] | None = None,
+               network: str = "none") -> list[Step]:
+    """The steps of one stage, each with the stage state after it. ``network``
+    is the RUN default (``build --network``); ``RUN --network`` overrides it."""
     commands = [*onbuild_triggers(base, build.ast.escape), *stage.commands]
     state = StageState(replace(base, on_build=()), author=base_author)
     steps: list[Step] = []
     for inst in commands:
         ex = _Expander(inst, state.env(), build.ast.escape, build.file)
         if isinstance(inst, ins.Run):
-            run, text = _run(inst, state, ex, build.file)
+            run, text = _run(inst, state, ex, build.file, network)
             steps.append(Step(inst, "run", text, state, run=run,
                               used_args=tuple(state.arg_values().items())))
         elif isinstance(inst, (ins.Copy, ins.Add)):
