@@ -97,9 +97,9 @@ def reference_problems(
 ) -> list[SpecError]:
     out: list[SpecError] = []
 
-    def problem(msg: str, base: KeyPath, name: str) -> None:
+    def problem(msg: str, base: KeyPath, name: str, hint: str | None = None) -> None:
         if "$" not in name:  # an uninterpolated ${VAR} (config --no-interpolate) names nothing yet
-            out.append(located(msg, _item_path(data, base, name), positions))
+            out.append(located(msg, _item_path(data, base, name), positions, hint=hint))
 
     for sname in active:
         svc = spec.services[sname]
@@ -152,7 +152,10 @@ def reference_problems(
         for net in svc.networks or {}:
             if net not in spec.networks and net != "default":
                 problem(
-                    f"service {sname!r} refers to undefined network {net!r}", (*at, "networks"), net
+                    f"service {sname!r} refers to undefined network {net!r}",
+                    (*at, "networks"),
+                    net,
+                    hint=f"declare it under the top-level networks: key ({net}: {{}})",
                 )
         for i, vol in enumerate(svc.volumes or ()):
             if (
@@ -183,6 +186,8 @@ def reference_problems(
                             f"service {sname!r} refers to undefined {kind} {ref.source!r}",
                             (*base, i),
                             positions,
+                            hint=f"declare it under the top-level {kind}s: key, "
+                            f"with file:, environment: or external: true",
                         )
                     )
     return out
