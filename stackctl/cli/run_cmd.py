@@ -63,7 +63,8 @@ def _run(
     log_opt: Strs = typer.Option(None, "--log-opt", help="max-size=10m, max-file=3."),
     ulimit: Strs = typer.Option(None, "--ulimit", help="NAME=SOFT[:HARD]."),
     sysctl: Strs = typer.Option(None, "--sysctl", help="KEY=VALUE."),
-    runtime: str = typer.Option("runc", "--runtime", help="stackctl (built-in) or runc."),
+    runtime: str = typer.Option("stackctl", "--runtime", envvar="STACKCTL_RUNTIME",
+                                help="stackctl (built-in) or runc."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_opts import RunFlags, to_config

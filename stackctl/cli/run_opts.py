@@ -63,7 +63,7 @@ class RunFlags:
     log_opt: tuple[str, ...] = ()
     ulimit: tuple[str, ...] = ()
     sysctl: tuple[str, ...] = ()
-    runtime: str = "runc"
+    runtime: str = "stackctl"
     extra: dict[str, str] = field(default_factory=dict)
 
 

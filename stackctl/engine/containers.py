@@ -147,7 +147,7 @@ class ContainerConfig:
     log_max_file: int = 1
     ulimits: tuple[Ulimit, ...] = ()
     sysctls: dict[str, str] = field(default_factory=dict)
-    runtime: str = "runc"  # "stackctl" (built-in launcher) or "runc"
+    runtime: str = "stackctl"  # the built-in launcher, or "runc" (same bundle)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

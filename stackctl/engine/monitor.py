@@ -295,8 +295,8 @@ class Monitor:
         return s
 
     def _runtime_delete(self, c: Container) -> None:
-        if c.config.runtime == "runc" and (c.paths.runtime_root / c.id).exists():
-            subprocess.run([*oci.runtime_argv("runc", c.paths), "delete", "--force", c.id],
+        if oci.has_runtime_state(c.config.runtime, c.paths):
+            subprocess.run(oci.delete_argv(c.config.runtime, c.paths),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         oci.remove_cgroup(c.paths.cgroup_name)
 

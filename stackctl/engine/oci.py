@@ -82,20 +82,22 @@ class ContainerPaths:
         return self.run_dir / "pid"
 
     @property
-    def runtime_root(self) -> Path:
-        return self.run_root / "runc"
-
-    @property
     def cgroup_name(self) -> str:
         # Flat, so no shared parent cgroup has to be created and removed.
         return f"stackctl-{self.id[:16]}"
 
 
+def runtime_state_root(runtime: str, paths: ContainerPaths) -> Path:
+    """Where the runtime keeps its per-container state (its ``--root``)."""
+    return paths.run_root / ("runc" if runtime == "runc" else "launch")
+
+
 def runtime_argv(runtime: str, paths: ContainerPaths) -> list[str]:
-    """The runtime's global command line (before the subcommand)."""
+    """The runtime's global command line (before the subcommand); both speak runc's."""
+    root = str(runtime_state_root(runtime, paths))
     if runtime == "runc":
-        return ["runc", "--root", str(paths.runtime_root)]
-    return [sys.executable, "-m", "stackctl.engine.runtime.launch"]
+        return ["runc", "--root", root]
+    return [sys.executable, "-m", "stackctl.engine.runtime.launch", "--root", root]
 
 
 def run_argv(runtime: str, paths: ContainerPaths, *, console: bool) -> list[str]:
@@ -106,24 +108,20 @@ def run_argv(runtime: str, paths: ContainerPaths, *, console: bool) -> list[str]
     return [*argv, paths.id]
 
 
+def delete_argv(runtime: str, paths: ContainerPaths) -> list[str]:
+    return [*runtime_argv(runtime, paths), "delete", "--force", paths.id]
+
+
+def has_runtime_state(runtime: str, paths: ContainerPaths) -> bool:
+    return (runtime_state_root(runtime, paths) / paths.id).exists()
+
+
 def exec_argv(runtime: str, paths: ContainerPaths, pid: int, args: list[str], *,
               tty: bool = False, env: tuple[str, ...] = (), user: str | None = None,
               cwd: str | None = None, detach: bool = False) -> list[str]:
     """A command that runs ``args`` inside a running container and waits for it."""
-    if runtime == "runc":
-        argv = [*runtime_argv(runtime, paths), "exec"]
-        if tty:
-            argv.append("-t")
-        if detach:
-            argv.append("-d")
-        for e in env:
-            argv += ["--env", e]
-        if user:
-            argv += ["--user", user]
-        if cwd:
-            argv += ["--cwd", cwd]
-        return [*argv, paths.id, *args]
-    argv = [*runtime_argv(runtime, paths), "exec", "--pid", str(pid)]
+    del pid  # both runtimes find the container by id in their state
+    argv = [*runtime_argv(runtime, paths), "exec"]
     if tty:
         argv.append("--tty")
     if detach:
@@ -134,7 +132,7 @@ def exec_argv(runtime: str, paths: ContainerPaths, pid: int, args: list[str], *,
         argv += ["--user", user]
     if cwd:
         argv += ["--cwd", cwd]
-    return [*argv, "--", *args]
+    return [*argv, paths.id, "--", *args] if runtime != "runc" else [*argv, paths.id, *args]
 
 
 def launch_exit_code(message: str) -> int:
@@ -245,12 +243,15 @@ __all__ = [
     "alive",
     "cgroup_dirs",
     "cgroup_pids",
+    "delete_argv",
     "exec_argv",
+    "has_runtime_state",
     "launch_exit_code",
     "oom_killed",
     "proc_start_time",
     "remove_cgroup",
     "run_argv",
     "runtime_argv",
+    "runtime_state_root",
     "umount",
 ]

@@ -35,11 +35,11 @@ def release_network(store: StateStore, paths: oci.ContainerPaths,
 
 def stop_runtime(paths: oci.ContainerPaths, config: ContainerConfig) -> None:
     """Drop the runtime's state, the cgroup, and the rootfs mount."""
-    if config.runtime == "runc":
+    if oci.has_runtime_state(config.runtime, paths):
         import subprocess
 
-        subprocess.run([*oci.runtime_argv("runc", paths), "delete", "--force", paths.id],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(oci.delete_argv(config.runtime, paths), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
     oci.remove_cgroup(paths.cgroup_name)
     oci.umount(paths.rootfs)
 

@@ -182,7 +182,7 @@ def test_run_it_ctrl_d_ends_it(engine: Engine) -> None:
     try:
         assert b"# " in _read_until(master, b"# ")
         os.write(master, b"echo ready-$((1+1))\n")
-        assert b"ready-2" in _read_until(master, b"ready-2")
+        assert b"ready-2" in _read_until(master, b"ready-2\r\n/ # ")  # prompting again
         os.write(master, b"\x04")
         assert proc.wait(timeout=20) == 0
     finally:
