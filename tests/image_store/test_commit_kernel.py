@@ -117,3 +117,29 @@ def test_deep_image_flattens_bottom_layers(busybox_image: tuple[Path, str],
         assert store.list() == []
         assert not any((root / "flat").iterdir())
         assert not any((root / "layers").iterdir())
+
+
+def test_image_deeper_than_one_mount_page_still_mounts(busybox_image: tuple[Path, str],
+                                                       tmp_path: Path) -> None:
+    from stackctl.engine.images.layers import max_lowers
+
+    root, ref = busybox_image
+    with ImageStore(root) as store:
+        rec = store.resolve(ref)
+        one = len(str(store.layers.path(rec.diff_ids[0]))) + 1
+        depth = 4096 // one + 2  # more lowerdirs than one mount's option page can name
+        for i in range(depth):
+            step = tmp_path / f"s{i}"
+            step.mkdir()
+            (step / f"f{i:03d}").write_text(str(i))
+            with store.writing():
+                layer = store.add_layer_from_dir(step, parent_diff_ids=rec.diff_ids)
+                rec = store.add_child(rec, layer=layer, created_by=f"step {i}")
+        all_dirs = store.layer_dirs(rec)
+        assert len(":".join(map(str, all_dirs))) > 4096  # one overlay mount can't take it
+        lowers = store.lower_dirs(rec)
+        assert len(lowers) <= max_lowers(store.layers.layers_dir)
+        with overlay(lowers, tmp_path / "m") as (merged, _upper):
+            names = sorted(n for n in os.listdir(merged) if n.startswith("f"))
+            assert names == [f"f{i:03d}" for i in range(depth)]
+            assert (merged / "bin" / "busybox").is_file()

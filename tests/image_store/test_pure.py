@@ -173,3 +173,16 @@ def test_disk_usage_counts_shared_layers_once() -> None:
     assert (ub.size, ub.shared_size, ub.unique_size) == (120, 100, 20)
     assert usage.total_size == 130 and usage.active == 1
     assert usage.reclaimable == 20 and usage.reclaimable_percent == 15
+
+
+def test_max_lowers_fits_the_mount_page() -> None:
+    from pathlib import Path
+
+    from stackctl.engine.images.layers import LOWERDIR_BUDGET, max_lowers
+
+    for base in ("/var/lib/stackctl/layers", "/tmp/stackctl-test-abcdefgh/root/layers",
+                 "/" + "x" * 300):
+        n = max_lowers(Path(base))
+        lower = ":".join(f"{base}/{'a' * 64}/diff" for _ in range(n))
+        assert n >= 2 and (len(lower) <= LOWERDIR_BUDGET or n == 2)
+    assert max_lowers(Path("/var/lib/stackctl/layers")) >= 25

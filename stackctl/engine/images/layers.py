@@ -17,7 +17,8 @@ exists is complete.
 
 Overlay depth: the kernel caps the mount option string at one page (4096
 bytes) and the stack at 500 lowerdirs. ``LayerStore.lower_dirs`` returns at
-most ``max_layers`` directories: when an image is deeper, its lowest layers
+most ``max_lowers()`` directories (as many of this root's layer paths as fit
+3000 bytes: ~30 under /var/lib/stackctl): when an image is deeper, its lowest layers
 are flattened (applied in order, whiteouts deleting) into one directory under
 ``flat/<chain hex>/diff``, cached by the chain ID of the last merged layer so
 images sharing a base share the flattened dir too.
@@ -39,8 +40,16 @@ from stackctl.errors import ImageError
 
 Compression = Literal["gzip", "bzip2", "xz", "zstd"] | None
 
-# Longest lowerdir option that comfortably fits a page with upper/work dirs.
-DEFAULT_MAX_LAYERS = 24
+# The overlay mount data must fit one page (4096 bytes) with upperdir=, workdir=
+# and the other options; lowerdir= gets this share of it. OVL_MAX_STACK is 500.
+LOWERDIR_BUDGET = 3000
+DEFAULT_MAX_LAYERS = 128
+
+
+def max_lowers(layers_dir: Path, budget: int = LOWERDIR_BUDGET) -> int:
+    """How many ``<layers_dir>/<64 hex>/diff`` paths fit in ``budget`` bytes, ':'-joined."""
+    one = len(str(layers_dir)) + 1 + 64 + len("/diff") + 1
+    return max(2, min(DEFAULT_MAX_LAYERS, budget // one))
 
 
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:
@@ -173,12 +182,15 @@ class LayerStore:
             shutil.rmtree(p, ignore_errors=True)
 
     def lower_dirs(self, chains: Sequence[str], blobs: Sequence[Path],
-                   max_layers: int = DEFAULT_MAX_LAYERS) -> list[Path]:
-        """Directories for overlay, bottom -> top, at most ``max_layers`` of them.
+                   max_layers: int | None = None) -> list[Path]:
+        """Directories for overlay, bottom -> top, at most ``max_layers`` of them
+        (default: as many as fit the mount option page, see ``max_lowers``).
 
         ``blobs`` are the layer tars (same order as ``chains``), needed only when
         flattening. Reverse the list for overlay's ``lowerdir=`` (top first).
         """
+        if max_layers is None:
+            max_layers = max_lowers(self.layers_dir)
         if len(chains) <= max_layers:
             return [self.path(c) for c in chains]
         merged = len(chains) - max_layers + 1
@@ -224,5 +236,5 @@ def _du(path: Path) -> int:
     return total
 
 
-__all__ = ["DEFAULT_MAX_LAYERS", "Compression", "LayerStore", "PeekReader", "chain_ids",
-           "decompressed", "detect_compression"]
+__all__ = ["DEFAULT_MAX_LAYERS", "LOWERDIR_BUDGET", "Compression", "LayerStore", "PeekReader",
+           "chain_ids", "decompressed", "detect_compression", "max_lowers"]

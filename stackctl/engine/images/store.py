@@ -40,12 +40,12 @@ from stackctl.engine.images.config import (
 )
 from stackctl.engine.images.content import ContentStore, Descriptor, Writer
 from stackctl.engine.images.layers import (
-    DEFAULT_MAX_LAYERS,
     LayerStore,
     PeekReader,
     chain_ids,
     decompressed,
     detect_compression,
+    max_lowers,
 )
 from stackctl.engine.images.layout import (
     IndexEntry,
@@ -444,11 +444,13 @@ class ImageStore:
                              hint="the store is damaged; remove and re-import the image")
         return dirs
 
-    def lower_dirs(self, image: ImageRecord | str,
-                   max_layers: int = DEFAULT_MAX_LAYERS) -> _Paths:
-        """Like ``layer_dirs`` but at most ``max_layers`` dirs: the lowest layers of a
-        deeper image are flattened once into one cached directory (bottom -> top)."""
+    def lower_dirs(self, image: ImageRecord | str, max_layers: int | None = None) -> _Paths:
+        """Like ``layer_dirs`` but never more dirs than fit one overlay mount (or
+        ``max_layers``): the lowest layers of a deeper image are flattened once into
+        one cached directory. Bottom -> top. This is what the runtime should mount."""
         rec = image if isinstance(image, ImageRecord) else self.resolve(image)
+        if max_layers is None:
+            max_layers = max_lowers(self.layers.layers_dir)
         if len(rec.diff_ids) <= max_layers:
             return self.layer_dirs(rec)
         blobs = [self.content.path(d.digest) for d in self.manifest(rec).layers]
