@@ -8,7 +8,7 @@ way in, as compose-go's loader does whether or not the project is normalised.
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from stackctl.spec.models_base import Bool, Bytes, ExtModel, SpecModel, Str, lenient
 
@@ -259,6 +259,17 @@ class ServiceVolume(ExtModel):
         if not value.startswith("/") and "$" not in value:
             raise ValueError(f"mount target {value!r} must be an absolute path in the container")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ServiceVolume":
+        if self.type in ("bind", "npipe", "image") and not self.source:
+            raise ValueError(f"a {self.type} mount needs a source")
+        if self.type == "tmpfs" and self.source:
+            raise ValueError("a tmpfs mount takes no source")
+        for kind in ("bind", "volume", "tmpfs", "image"):
+            if getattr(self, kind) is not None and self.type != kind:
+                raise ValueError(f"{kind} options do not apply to a mount of type {self.type}")
+        return self
 
 
 VolumeItem = Annotated[
