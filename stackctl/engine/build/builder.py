@@ -92,6 +92,14 @@ class BuildResult:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _StagePlan:
+    index: int  # the stage
+    base_stage: int | None  # FROM an earlier stage: its index
+    base: ImageRecord | None  # FROM an image (None: scratch, or a stage)
+    steps: list[Step]
+
+
 class Builder:
     def __init__(self, store: ImageStore, *, run_root: Path,
                  progress: Progress | None = None, runtime: str = "stackctl") -> None:
@@ -119,53 +127,10 @@ class Builder:
         warnings += [w for s in stages if (w := platform_warning(build, s, meta))]
         for w in warnings:
             self.progress.warning(w)
-        # Plan every stage first (pure): a stage built FROM another starts from
-        # that stage's planned config, so the step count is known up front.
-        plans: list[tuple[int, int | None, ImageRecord | None, list[Step]]] = []
-        final_state: dict[int, tuple[ImageConfig, str]] = {}
-        for stage in stages:
-            name = base_name(build, stage, meta)
-            ref = build.stage(name)
-            base: ImageRecord | None = None
-            if ref is not None and ref.index < stage.index:
-                cfg, author = final_state[ref.index]
-                base_stage: int | None = ref.index
-            else:
-                base_stage = None
-                base = self._external_base(build, stage.index, name)
-                cfg = base.config if base else ImageConfig()
-                author = base.image.author if base else ""
-            labels = req.labels if stage is stages[-1] else None
-            steps = plan_stage(build, stage, cfg, base_author=author, meta=meta,
-                               build_args=req.build_args, labels=labels,
-                               network=req.network)
-            final_state[stage.index] = ((steps[-1].state.config, steps[-1].state.author)
-                                        if steps else (cfg, author))
-            plans.append((stage.index, base_stage, base, steps))
-        total = sum(len(p[3]) for p in plans)
-        number = cached = 0
-        results: dict[int, ImageRecord | None] = {}
-        for index, base_stage, base, steps in plans:
-            stage = build.stages[index]
-            current = results[base_stage] if base_stage is not None else base
-            for step in steps:
-                number += 1
-                config_only = step.kind in ("config", "workdir")
-                shown = step.created_by if config_only else step.instruction.text
-                self.progress.step(number, total, stage.ref, shown)
-                digest = self._sources_digest(step, context, build, results)
-                key = cache_key(current.id if current else "scratch", step, digest)
-                hit = None if req.no_cache else self._lookup(key)
-                if hit is not None:
-                    current = hit
-                    cached += 1
-                    self.progress.cached()
-                    continue
-                current = self._execute(build, step, current, context, results)
-                self.cache.put(key, current.id)
-                self.progress.done()
-            results[index] = current
-        final = results[plans[-1][0]]
+        plans = self._plan(build, stages, meta, req)
+        results, cached = self._walk(build, plans, context, no_cache=req.no_cache)
+        total = sum(len(p.steps) for p in plans)
+        final = results[plans[-1].index]
         if final is None:
             raise BuildError("the build produced no image (an empty FROM scratch stage)",
                              hint="add an instruction after FROM scratch")
@@ -175,6 +140,61 @@ class Builder:
             if str(reference.parse(tag)) not in final.refs:
                 self.store.tag(final.id, tag)
         return BuildResult(final.id, req.tags, total, cached, tuple(warnings))
+
+    def _plan(self, build: BuildFile, stages: list[Stage], meta: Mapping[str, str | None],
+              req: BuildRequest) -> list[_StagePlan]:
+        """Plan every stage first (pure): a stage built FROM another starts from
+        that stage's planned config, so the step count is known up front."""
+        plans: list[_StagePlan] = []
+        final_state: dict[int, tuple[ImageConfig, str]] = {}
+        for stage in stages:
+            name = base_name(build, stage, meta)
+            ref = build.stage(name)
+            base: ImageRecord | None = None
+            base_stage: int | None = None
+            if ref is not None and ref.index < stage.index:
+                cfg, author = final_state[ref.index]
+                base_stage = ref.index
+            else:
+                base = self._external_base(build, stage.index, name)
+                cfg = base.config if base else ImageConfig()
+                author = base.image.author if base else ""
+            labels = req.labels if stage is stages[-1] else None
+            steps = plan_stage(build, stage, cfg, base_author=author, meta=meta,
+                               build_args=req.build_args, labels=labels, network=req.network)
+            final_state[stage.index] = ((steps[-1].state.config, steps[-1].state.author)
+                                        if steps else (cfg, author))
+            plans.append(_StagePlan(stage.index, base_stage, base, steps))
+        return plans
+
+    def _walk(self, build: BuildFile, plans: list[_StagePlan], context: BuildContext, *,
+              no_cache: bool) -> tuple[dict[int, ImageRecord | None], int]:
+        """Reuse or execute each step in order; returns each stage's image and
+        the number of cache hits."""
+        total = sum(len(p.steps) for p in plans)
+        number = cached = 0
+        results: dict[int, ImageRecord | None] = {}
+        for plan in plans:
+            stage = build.stages[plan.index]
+            current = results[plan.base_stage] if plan.base_stage is not None else plan.base
+            for step in plan.steps:
+                number += 1
+                config_only = step.kind in ("config", "workdir")
+                shown = step.created_by if config_only else step.instruction.text
+                self.progress.step(number, total, stage.ref, shown)
+                digest = self._sources_digest(step, context, build, results)
+                key = cache_key(current.id if current else "scratch", step, digest)
+                hit = None if no_cache else self._lookup(key)
+                if hit is not None:
+                    current = hit
+                    cached += 1
+                    self.progress.cached()
+                    continue
+                current = self._execute(build, step, current, context, results)
+                self.cache.put(key, current.id)
+                self.progress.done()
+            results[plan.index] = current
+        return results, cached
 
     # --- pieces ----------------------------------------------------------------
 
