@@ -6,7 +6,8 @@ limits, Docker's default mounts, masked paths, capabilities) N times each with:
   launch, python -m            (the launcher as a module, with site)
   launch, launcher_argv()      (python -S, what the engine should use)
 and, as the floor, util-linux `unshare` creating the namespaces and exec'ing
-`true` (no rootfs, no cgroup). Prints min / median / max in ms. Byte-compile
+`true` (no rootfs, no cgroup). Then `exec true` into a running container
+(`runc exec` vs `launch exec --pid`). Prints min / median / max in ms. Byte-compile
 first when PYTHONDONTWRITEBYTECODE is set (an installed package has its .pyc):
   env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m compileall -q stackctl
 Usage: .venv/bin/python bench/launch.py [N]   (root; ~N*4 container starts)
@@ -41,6 +42,35 @@ def timed(cmd: list[str], n: int) -> list[float]:
         if res.returncode != 0:
             raise SystemExit(f"{cmd[0]} failed: {res.stderr.decode()}")
     return out
+
+
+def bench_exec(base: Path, bundle: str, n: int) -> None:
+    runc = ["runc", "--root", str(base / "runc")]
+    launch = [*launcher_argv(), "--root", str(base / "l3")]
+    for suffix, runtime in (("r", runc), ("l", launch)):
+        # One cgroup per container: they run side by side.
+        write_bundle(bundle, BundleRequest(
+            rootfs="rootfs", args=("sleep", "600"), hostname="bench",
+            cgroups_path=f"/stackctl-bench-{suffix}",
+            resources=Resources(memory=64 << 20, pids_limit=100)))
+        subprocess.run([*runtime, "run", "--detach", "--bundle", bundle,
+                        f"stackctl-bench-{suffix}"], check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        state = (base / "l3" / "stackctl-bench-l" / "state.json").read_text()
+        pid = state.split('"pid": ')[1].split(",")[0]
+        cases = {"runc exec true": [*runc, "exec", "stackctl-bench-r", "true"],
+                 "launch exec --pid true": [*launch, "exec", "--pid", pid, "--", "true"]}
+        results: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(n):
+            for name, cmd in cases.items():
+                results[name] += timed(cmd, 1)
+        for name, ms in results.items():
+            print(f"{name:<28} min {min(ms):6.1f} ms  median {statistics.median(ms):6.1f} ms"
+                  f"  max {max(ms):6.1f} ms  (n={n})", flush=True)
+    finally:
+        subprocess.run([*runc, "delete", "--force", "stackctl-bench-r"], check=False)
+        subprocess.run([*launch, "delete", "--force", "stackctl-bench-l"], check=False)
 
 
 def main() -> None:
@@ -78,6 +108,7 @@ def main() -> None:
         for name, ms in results.items():
             print(f"{name:<28} min {min(ms):6.1f} ms  median {statistics.median(ms):6.1f} ms"
                   f"  max {max(ms):6.1f} ms  (n={n})", flush=True)
+        bench_exec(base, bundle, n)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -207,12 +207,15 @@ def cmd_exec(opts: Options) -> int:
     else:
         raise LaunchError("exec needs --process process.json or a command")
     _apply_exec_options(process, opts, pid)
+    _lean.trace("process ready")
     program = seccomp_program(_seccomp_of(pid, state))
+    _lean.trace("seccomp compiled")
     terminal = bool(process.get("terminal"))
     sock, relay_end = (terminal_channel(opts.console_socket, detach=opts.detach)
                        if terminal else (None, None))
     ns = _target_namespaces(pid)
     dirs = _target_cgroup_dirs(pid)
+    _lean.trace("target namespaces and cgroups found")
     if _frozen(dirs):
         raise LaunchError(f"cannot exec in a paused container (process {pid}): unpause it first")
     if "pid" in ns:
@@ -230,8 +233,10 @@ def cmd_exec(opts: Options) -> int:
         for d in dirs:
             with open(os.path.join(d, "cgroup.procs"), "w") as f:
                 f.write(str(child_pid))
+        _lean.trace("child in cgroups")
 
     child = fork_child(child_main, join_cgroups, sock)
+    _lean.trace(f"process {child} started")
     if opts.pid_file:
         write_atomic(opts.pid_file, str(child))
     if opts.detach:

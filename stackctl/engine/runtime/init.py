@@ -29,9 +29,9 @@ __all__ = ["exec_init", "run_init"]
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
-# Order of joining, as runc's nsenter: the mount namespace last (it changes
-# what paths mean), cgroup after the process has moved into the cgroup.
-_JOIN_ORDER = ("ipc", "uts", "network", "cgroup", "mount")
+# Order of joining, as runc's nsenter: the mount namespace last of those joined
+# at once; cgroup after the process has moved into the cgroup (see exec_init).
+_JOIN_ORDER = ("ipc", "uts", "network", "mount", "cgroup")
 
 
 def report(sync_fd: int, message: str, code: int) -> NoReturn:
@@ -62,11 +62,15 @@ def loopback_up() -> None:
         s.close()
 
 
-def setns_path(path: str, kind: str, sys: sc.LinuxSyscalls) -> None:
+def _open_ns(path: str, kind: str) -> int:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise StartError(f"cannot join {kind} namespace {path}: {exc.strerror}") from exc
+
+
+def setns_path(path: str, kind: str, sys: sc.LinuxSyscalls) -> None:
+    fd = _open_ns(path, kind)
     try:
         sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
     finally:
@@ -181,11 +185,19 @@ def exec_init(process: Mapping[str, Any], ns_paths: Mapping[str, str], *, sync_f
     try:
         os.setsid()
         _preload_console(console_sock)
-        wait_for_parent(go_fd)
-        for kind in _JOIN_ORDER:
-            if kind in ns_paths:
-                setns_path(ns_paths[kind], kind, sys)
+        # Open every namespace first: once in the target's mount namespace, the
+        # host's /proc/<pid>/ns paths are out of reach. Join all but the cgroup
+        # namespace while the parent moves us into the target's cgroups.
+        fds = {kind: _open_ns(ns_paths[kind], kind) for kind in _JOIN_ORDER if kind in ns_paths}
+        for kind, fd in fds.items():
+            if kind != "cgroup":
+                sys.setns(fd, sc.NAMESPACE_FLAGS[kind])
         os.chdir("/")
+        wait_for_parent(go_fd)
+        if "cgroup" in fds:
+            sys.setns(fds["cgroup"], sc.CLONE_NEWCGROUP)
+        for fd in fds.values():
+            os.close(fd)
         if console_sock is not None:
             _console(console_sock, bind_console=False)
         apply_and_exec(process, sys, keep_fds=range(3, 3 + preserve_fds), seccomp=seccomp)
