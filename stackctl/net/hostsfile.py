@@ -24,39 +24,41 @@ from pathlib import Path
 
 MARKER = "# containers on shared networks (kept current by stackctl)"
 
-_PEERS_SQL = """
-    SELECT me.container_id AS me, e.container_id AS peer, e.ip, e.aliases, c.name
-    FROM endpoints me
-    JOIN endpoints e ON e.network_id = me.network_id AND e.container_id != me.container_id
+# every endpoint on every network of every container on the given networks
+_SQL = """
+    SELECT e.network_id, e.container_id, e.ip, e.aliases, c.name FROM endpoints e
     LEFT JOIN containers c ON c.id = e.container_id
-    WHERE me.container_id IN (SELECT container_id FROM endpoints WHERE network_id IN ({q}))
+    WHERE e.network_id IN (
+        SELECT network_id FROM endpoints WHERE container_id IN (
+            SELECT container_id FROM endpoints WHERE network_id IN ({q})))
     ORDER BY e.ip
 """
 
 
 def peer_lines(db: sqlite3.Connection, network_ids: Iterable[str]) -> dict[str, list[str]]:
-    """For every container on ``network_ids``: its peer lines (on all its networks)."""
+    """For every container on ``network_ids``: its peer lines (on all its networks).
+
+    One query of O(endpoints) rows; each endpoint's line is built once.
+    """
     import json
 
     ids = sorted(set(network_ids))
     if not ids:
         return {}
-    out: dict[str, list[str]] = defaultdict(list)
-    members = {r[0] for r in db.execute(
-        f"SELECT container_id FROM endpoints WHERE network_id IN ({','.join('?' * len(ids))})",
-        ids)}
-    for cid in members:
-        out[cid] = []
-    seen: set[tuple[str, str]] = set()
-    for r in db.execute(_PEERS_SQL.format(q=",".join("?" * len(ids))), ids):
-        me, peer, ip = r[0], r[1], r[2]
-        if (me, ip) in seen:
-            continue
-        seen.add((me, ip))
-        names = [n for n in (r[4], *json.loads(r[3])) if n]
-        names.append(peer[:12])
-        out[me].append(f"{ip}\t{' '.join(dict.fromkeys(names))}")
-    return dict(out)
+    members: dict[str, list[tuple[str, str]]] = defaultdict(list)  # net -> (cid, line)
+    nets_of: dict[str, list[str]] = defaultdict(list)
+    for net, cid, ip, aliases, name in db.execute(_SQL.format(q=",".join("?" * len(ids))), ids):
+        names = [n for n in (name, *json.loads(aliases)) if n]
+        names.append(cid[:12])
+        members[net].append((cid, f"{ip}\t{' '.join(dict.fromkeys(names))}"))
+        nets_of[cid].append(net)
+    wanted = {cid for net in ids for cid, _ in members.get(net, [])}
+    out: dict[str, list[str]] = {}
+    for cid in wanted:
+        lines = dict.fromkeys(line for net in nets_of[cid] for peer, line in members[net]
+                              if peer != cid)
+        out[cid] = list(lines)
+    return out
 
 
 def rewrite(path: Path, lines: list[str]) -> bool:

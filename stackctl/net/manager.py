@@ -257,6 +257,7 @@ class NetworkManager:
     def prune(self, keep: Iterable[str] = ()) -> list[str]:
         """Remove every network that no container uses (the default one stays)."""
         self.repair()
+        self._drop_orphan_ports()
         out = []
         spare = {names.DEFAULT_NETWORK, *keep}
         for info in self.networks():
@@ -407,6 +408,11 @@ class NetworkManager:
                 self._plug(ep, info, netns, default_route=route)
                 routed = routed or route
             if published:
+                # the marker first: teardown lists nftables only for containers
+                # that have it (the listing costs a process start)
+                marker = self._ports_marker(container_id)
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.write_text("\n".join(str(m) for m in published) + "\n")
                 self.firewall.publish(published, eps[0].address.ip)
             hosts, resolv = self._write_files(files_dir or self.files_dir(container_id), eps,
                                               hostname or container_id[:12], list(names_))
@@ -460,7 +466,7 @@ class NetworkManager:
     def teardown_container(self, container_id: str) -> None:
         """Release ports, leases, veths, namespace and files. Idempotent."""
         eps = self.endpoints(container_id=container_id)
-        if eps and Firewall.available():
+        if eps and self._ports_marker(container_id).exists() and Firewall.available():
             for ep in eps:
                 self.firewall.unpublish(ep.address.ip)
         for ep in eps:
@@ -501,6 +507,18 @@ class NetworkManager:
         for cid in dead:
             self.teardown_container(cid)
         return dead
+
+    def _ports_marker(self, container_id: str) -> Path:
+        return self.files_dir(container_id) / "ports"
+
+    def _drop_orphan_ports(self) -> None:
+        """Published ports whose target address no endpoint holds (a crash, or a
+        lost marker) are removed."""
+        if not Firewall.available():
+            return
+        held = {r[0] for r in self.state.db.execute("SELECT ip FROM endpoints")}
+        for ip in {ip for _, ip in self.firewall.published() if str(ip) not in held}:
+            self.firewall.unpublish(ip)
 
     def published_ports(self, container_id: str) -> list[PortMapping]:
         if not Firewall.available():

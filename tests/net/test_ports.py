@@ -110,3 +110,21 @@ def test_host_port_in_use_is_refused_before_anything_exists(nm: NetworkManager,
                                ports=parse_publish(f"127.0.0.1:{port}:80"))
         assert not nm.netns_path(c).exists()
         assert nm.endpoints(container_id=c) == []
+
+
+@pytest.mark.kernel
+def test_orphaned_published_ports_are_pruned(nm: NetworkManager, unique: str) -> None:
+    import shutil
+
+    from stackctl.net.netns import remove_netns
+
+    net = nm.create(f"orph{unique}")
+    c = secrets.token_hex(32)
+    cn = nm.setup_container(c, [EndpointRequest(net.name)], ports=parse_publish("80"))
+    assert nm.published_ports(c) == list(cn.ports)
+    # a crash that lost the container's runtime files: namespace and marker gone
+    remove_netns(cn.netns)
+    shutil.rmtree(nm.files_dir(c))
+    nm.prune(keep=[net.name])
+    assert nm.endpoints(container_id=c) == []
+    assert nm.firewall.exists() and nm.firewall.published() == []
