@@ -341,12 +341,13 @@ def prune_cmd(
     all_: bool = typer.Option(False, "--all", "-a", help="Remove all unused images, not "
                               "just dangling ones."),
     force: bool = typer.Option(False, "--force", "-f", help="Do not prompt for confirmation."),
-    filters: list[str] = typer.Option([], "--filter", help="label=K[=V], label!=K[=V]."),
+    filters: list[str] = typer.Option([], "--filter", help="until=24h|TIMESTAMP, "
+                                      "label=K[=V], label!=K[=V]."),
 ) -> None:
     """Remove unused images."""
     from stackctl.engine.images import present
 
-    keep = _prune_keep(filters)
+    keep = present.prune_keep(filters, _now())
     if not force:
         what = ("all images without at least one container associated to them" if all_
                 else "all dangling images")
@@ -361,33 +362,6 @@ def prune_cmd(
             typer.echo(str(e))
         typer.echo("")
     typer.echo(f"Total reclaimed space: {present.human_size(freed)}")
-
-
-def _prune_keep(filters: list[str]):  # type: ignore[no-untyped-def]
-    from stackctl.errors import UsageError
-
-    wanted: list[tuple[bool, str, str | None]] = []
-    for f in filters:
-        key, _, value = f.partition("=")
-        negate = key.endswith("!")
-        key = key.rstrip("!")
-        if key != "label":
-            raise UsageError(f"invalid filter {f!r} for image prune",
-                             hint="image prune filters: label=K[=V], label!=K[=V]")
-        k, eq, v = value.partition("=")
-        wanted.append((negate, k, v if eq else None))
-    if not wanted:
-        return None
-
-    def keep(rec) -> bool:  # type: ignore[no-untyped-def]
-        labels = rec.config.labels_dict
-        for negate, k, v in wanted:
-            has = k in labels and (v is None or labels[k] == v)
-            if has == negate:
-                return True
-        return False
-
-    return keep
 
 
 def register(app: typer.Typer) -> None:

@@ -103,3 +103,27 @@ def test_system_df(roots: tuple[Path, Path]) -> None:
     res = cli(root, "system", "df", "--format", "json")
     rows = [json.loads(x) for x in res.stdout.splitlines()]
     assert rows[0]["Type"] == "Images" and rows[0]["TotalCount"] == "1"
+
+
+def test_save_to_stdout_filters_and_partial_rmi(roots: tuple[Path, Path],
+                                                tmp_path: Path) -> None:
+    root, _ = roots
+    first = import_busybox(root, "one:1")
+    second = import_busybox(root, "two:1")
+    with open(tmp_path / "out.tar", "wb") as out:
+        res = subprocess.run([sys.executable, "-m", "stackctl", "--root", str(root), "save",
+                              "one:1"], stdout=out, stderr=subprocess.PIPE, check=False)
+    assert res.returncode == 0, res.stderr
+    res = cli(tmp_path / "other", "load", "-q", "-i", str(tmp_path / "out.tar"))
+    assert res.returncode == 0 and res.stdout == ""
+    assert cli(tmp_path / "other", "images", "-q", "--no-trunc").stdout.strip() == first.id
+    since = cli(root, "images", "--filter", "since=one:1", "--format", "{{.Repository}}")
+    assert since.stdout.split() == ["two"]
+    before = cli(root, "images", "--filter", "before=two:1", "--format", "{{.Repository}}")
+    assert before.stdout.split() == ["one"]
+    res = cli(root, "rmi", "missing", "two:1")
+    assert res.returncode == 1
+    assert "No such image: missing:latest" in res.stderr
+    assert f"Deleted: {second.id}" in res.stdout
+    hist = cli(root, "history", "--no-trunc", "-q", "one:1").stdout.split()
+    assert hist == [first.id]

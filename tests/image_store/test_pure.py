@@ -186,3 +186,22 @@ def test_max_lowers_fits_the_mount_page() -> None:
         lower = ":".join(f"{base}/{'a' * 64}/diff" for _ in range(n))
         assert n >= 2 and (len(lower) <= LOWERDIR_BUDGET or n == 2)
     assert max_lowers(Path("/var/lib/stackctl/layers")) >= 25
+
+
+def test_prune_filters() -> None:
+    now = datetime(2024, 1, 2, tzinfo=UTC)
+    old = rec("a", created="2024-01-01T00:00:00Z", labels=(("keep", "no"),))
+    new = rec("b", created="2024-01-01T23:30:00Z")
+    assert present.prune_keep([], now) is None
+    keep = present.prune_keep(["until=1h"], now)
+    assert keep is not None and not keep(old) and keep(new)
+    assert present.parse_until("1h30m", now) == now - timedelta(minutes=90)
+    assert present.parse_until("2024-01-01", now) == datetime(2024, 1, 1, tzinfo=UTC)
+    assert present.parse_until("1704067200", now) == datetime(2024, 1, 1, tzinfo=UTC)
+    keep = present.prune_keep(["label=keep=no"], now)
+    assert keep is not None and not keep(old) and keep(new)
+    keep = present.prune_keep(["label!=keep"], now)
+    assert keep is not None and keep(old) and not keep(new)
+    for bad in (["until=soon"], ["dangling=true"]):
+        with pytest.raises(UsageError):
+            present.prune_keep(bad, now)

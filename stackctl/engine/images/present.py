@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -192,6 +192,62 @@ def rows(records: Sequence[ImageRecord], now: datetime, *, show_all: bool = Fals
     return out
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_until(value: str, now: datetime) -> datetime:
+    """``until=`` of prune filters: a Go duration (``24h``, ``1h30m``) before ``now``,
+    an RFC 3339 timestamp, or Unix seconds."""
+    text = value.strip()
+    parts = _DURATION.findall(text)
+    if parts and "".join(n + u for n, u in parts) == text:
+        from datetime import timedelta
+
+        return now - timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        from datetime import UTC
+
+        return datetime.fromtimestamp(float(text), UTC)
+    stamp = parse_time(text if "T" in text else text + "T00:00:00Z")
+    if stamp is None:
+        raise UsageError(f"invalid filter 'until={value}'",
+                         hint="give a duration like 24h or a timestamp like 2024-01-02T15:04:05Z")
+    return stamp
+
+
+def prune_keep(filters: Sequence[str], now: datetime) -> Callable[[ImageRecord], bool] | None:
+    """The ``image prune --filter`` values as a predicate of images to *keep*."""
+    labels: list[tuple[bool, str, str | None]] = []
+    until: datetime | None = None
+    for f in filters:
+        key, _, value = f.partition("=")
+        negate = key.endswith("!")
+        key = key.rstrip("!").strip().lower()
+        if key == "until" and not negate:
+            until = parse_until(value, now)
+            continue
+        if key != "label":
+            raise UsageError(f"invalid filter {f!r} for image prune",
+                             hint="image prune filters: until=24h, label=K[=V], label!=K[=V]")
+        k, eq, v = value.partition("=")
+        labels.append((negate, k, v if eq else None))
+    if not labels and until is None:
+        return None
+
+    def keep(rec: ImageRecord) -> bool:
+        if until is not None:
+            created = parse_time(rec.created)
+            if created is not None and created >= until:
+                return True
+        have = rec.config.labels_dict
+        # pruned only if every label filter matches: keep on the first that does not
+        return any((k in have and (v is None or have[k] == v)) == negate
+                   for negate, k, v in labels)
+
+    return keep
+
+
 def render_template(template: str, fields: dict[str, Any]) -> str:
     """A small subset of Go templates: ``{{.Field}}``, ``{{json .}}``, ``{{json .Field}}``,
     and ``\\t``/``\\n`` escapes (as the docker CLI accepts them)."""
@@ -253,4 +309,4 @@ def inspect(rec: ImageRecord, *, layer_sizes: Sequence[int] = ()) -> dict[str, A
 
 
 __all__ = ["Filters", "Row", "ago", "human_duration", "human_size", "inspect",
-           "parse_filters", "parse_time", "render_template", "rows"]
+           "parse_filters", "parse_time", "parse_until", "prune_keep", "render_template", "rows"]
