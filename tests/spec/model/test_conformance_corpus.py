@@ -160,3 +160,32 @@ def test_every_e2e_compose_file_loads(conformance: Path) -> None:
         except Exception as exc:  # collect them all: one report
             failures.append(f"{path.relative_to(conformance)}: {exc}")
     assert failures == []
+
+
+def test_compose_go_extends_expectation(conformance: Path) -> None:
+    """compose-go's TestLoadWithExtends, as the corpus README transcribes it."""
+    base = _corpus(conformance, "")
+    project = load_project(_opts(base / "compose-test-extends.yaml"))
+    assert list(project.services) == ["importer"]
+    svc = project.services["importer"]
+    assert (svc.image, svc.container_name) == ("nginx", "imported")
+    assert svc.environment == {"SOURCE": "extends"}
+    assert [(e.path, e.required) for e in svc.env_file or ()] == [
+        (str(base / "subdir" / "extra.env"), True)
+    ]
+    (vol,) = svc.volumes or ()
+    assert (vol.type, vol.source, vol.target) == ("bind", "/opt/data", "/var/lib/mysql")
+    assert vol.bind is not None and vol.bind.create_host_path is True
+    assert svc.networks == {"default": None}
+
+
+def test_compose_go_include_project_directory(conformance: Path) -> None:
+    """Relative paths of an included file resolve against its project_directory."""
+    base = _corpus(conformance, "")
+    project = load_project(_opts(base / "include" / "project-directory.yaml"))
+    svc = project.services["service"]
+    assert svc.build is not None and svc.build.context == str(base / "subdir")
+    assert (svc.volumes or [])[0].source == str(
+        base / "subdir" / "compose-test-extends-imported.yaml"
+    )
+    assert [e.path for e in svc.env_file or ()] == [str(base / "subdir" / "extra.env")]
