@@ -242,3 +242,13 @@ def test_exec_with_tty(bundle: Bundle) -> None:
     finally:
         bundle.launch("delete", "--force", bundle.id, check=False)
         reaper.wait(timeout=10)
+
+
+def test_unwritable_pid_file_takes_the_container_down(bundle: Bundle, tmp_path: Path) -> None:
+    bundle.write(bundle.request("sleep", "300"))
+    res = subprocess.run(bundle.command("launch", "--detach", "--pid-file",
+                                        str(tmp_path / "missing" / "pid")),
+                         capture_output=True, text=True, cwd=REPO, timeout=30)
+    assert res.returncode == 1 and "cannot record the container" in res.stderr
+    assert not Cgroup(bundle.cgroup).exists()
+    assert not (bundle.state_root / "launch" / bundle.id).exists()

@@ -129,9 +129,17 @@ def cmd_run(opts: Options) -> int:
     state = {"ociVersion": config.get("ociVersion", "1.0.2"), "id": opts.id, "pid": pid,
              "starttime": starttime(pid), "bundle": bundle, "created": time.time(),
              "cgroupsPath": linux.get("cgroupsPath")}
-    write_atomic(os.path.join(state_dir, "state.json"), _lean.dumps(state))
-    if opts.pid_file:
-        write_atomic(opts.pid_file, str(pid))
+    try:
+        write_atomic(os.path.join(state_dir, "state.json"), _lean.dumps(state))
+        if opts.pid_file:
+            write_atomic(opts.pid_file, str(pid))
+    except OSError as exc:
+        # Nobody could find or stop the container: take it down again.
+        with suppress(ProcessLookupError):
+            os.kill(pid, SIGKILL)
+        os.waitpid(pid, 0)
+        _destroy(opts.id, opts.root, state, force=True)
+        raise LaunchError(f"cannot record the container: {exc}") from exc
     if opts.detach:
         return 0
     try:
