@@ -206,6 +206,24 @@ def _execute(runner: Any, plan: Any) -> None:
     result.raise_for_failures()
 
 
+@compose_app.command(help="Create the services' containers without starting them.")
+def create(ctx: typer.Context, services: Services = None,
+           build: Annotated[bool, typer.Option("--build")] = False,
+           no_build: Annotated[bool, typer.Option("--no-build")] = False,
+           force_recreate: Annotated[bool, typer.Option("--force-recreate")] = False,
+           no_recreate: Annotated[bool, typer.Option("--no-recreate")] = False,
+           pull: Annotated[Optional[str], typer.Option("--pull")] = None,  # noqa: UP045
+           remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False) -> None:
+    from stackctl.cli.stack_cmds import up_options
+
+    opts = up_options(services, no_deps=False, force_recreate=force_recreate,
+                      no_recreate=no_recreate, remove_orphans=remove_orphans, build=build,
+                      no_build=no_build, pull=pull, timeout=None, start=False)
+    with _runner(ctx, services, need_file=True) as runner:
+        _done, result = runner.up(opts)
+        result.raise_for_failures()
+
+
 @compose_app.command(help="Start existing containers (dependencies first).")
 def start(ctx: typer.Context, services: Services = None) -> None:
     from stackctl.scheduler.plan import plan_start

@@ -185,7 +185,8 @@ class Executor:
                 if dep.required:
                     raise
                 self.sink.event(Event("Container", name, "Warning",
-                                      f"optional dependency {dep.service}: {exc.message}"))
+                                      f'optional dependency "{dep.service}" failed to start: '
+                                      + exc.message.removeprefix("dependency failed to start: ")))
 
     async def _await(self, dep: Dependency, waiter: str) -> None:
         deadline = None if self.wait_timeout is None else self.now() + self.wait_timeout

@@ -461,7 +461,10 @@ def plan_start(desired: DesiredState, observed: ObservedState, services: Iterabl
                ) -> Plan:
     """``start``: existing stopped containers, dependencies first, conditions awaited."""
     b = _Builder()
-    scope = set(services) or set(desired.services)
+    wanted = list(services)
+    scope = set(desired.services)
+    if wanted:  # the services and what they need, as compose start does
+        scope = g.select(g.service_graph(desired.services, desired.edges()), wanted)
     starts: dict[str, list[str]] = {}
     for c in observed.containers:
         svc = desired.services.get(c.service)

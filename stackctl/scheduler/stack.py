@@ -235,8 +235,8 @@ class StackRunner:
             pending = still
             if pending and deadline is not None and time.monotonic() > deadline:
                 raise SchedulerError(
-                    f"timed out waiting for {', '.join(pending)} to be ready",
-                    hint="raise --wait-timeout, or check: stackctl compose ps")
+                    f"application not healthy after {timeout:g}s: {', '.join(pending)} "
+                    "not ready", hint="raise --wait-timeout, or check: stackctl compose ps")
             if pending:
                 time.sleep(0.1)
 
