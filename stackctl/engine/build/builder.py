@@ -17,17 +17,15 @@ as cache, as with Docker.
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from stackctl.engine.build import instructions as ins
 from stackctl.engine.build.cache import BuildCache, cache_key
 from stackctl.engine.build.context import BuildContext
+from stackctl.engine.build.executor import StepExecutor
 from stackctl.engine.build.plan import (
     Step,
     base_name,
@@ -37,37 +35,13 @@ from stackctl.engine.build.plan import (
     platform_warning,
     predefined_args,
 )
+from stackctl.engine.build.progress import NullProgress, Progress
 from stackctl.engine.build.stages import BuildFile, Stage, load
-from stackctl.engine.images.config import HistoryEntry, Image, ImageConfig, now_rfc3339
-from stackctl.engine.images.store import ImageRecord, ImageStore, Layer
-from stackctl.errors import BuildError, NotFound, StackctlError
+from stackctl.engine.images.config import ImageConfig
+from stackctl.engine.images.store import ImageRecord, ImageStore
+from stackctl.errors import BuildError, NotFound
 
 __all__ = ["BuildRequest", "BuildResult", "Builder", "NullProgress", "Progress"]
-
-
-class Progress(Protocol):
-    def step(self, number: int, total: int, stage: str, text: str) -> None: ...
-    def cached(self) -> None: ...
-    def output(self, data: bytes) -> None: ...
-    def done(self) -> None: ...
-    def warning(self, text: str) -> None: ...
-
-
-class NullProgress:
-    def step(self, number: int, total: int, stage: str, text: str) -> None:
-        pass
-
-    def cached(self) -> None:
-        pass
-
-    def output(self, data: bytes) -> None:
-        pass
-
-    def done(self) -> None:
-        pass
-
-    def warning(self, text: str) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -109,6 +83,8 @@ class Builder:
         self.run_root = Path(run_root)
         self.cache = BuildCache(store.root)
         self.progress: Progress = progress or NullProgress()
+        self.executor = StepExecutor(store, run_root=self.run_root, progress=self.progress,
+                                     runtime=runtime)
 
     def build(self, req: BuildRequest) -> BuildResult:
         from stackctl.engine.build.snapshot import sweep_stale
@@ -190,7 +166,9 @@ class Builder:
                     cached += 1
                     self.progress.cached()
                     continue
-                current = self._execute(build, step, current, context, results)
+                current = self.executor.execute(
+                    build, step, current, context,
+                    lambda st, ref: self._image_ref(build, st, ref, results))
                 self.cache.put(key, current.id)
                 self.progress.done()
             results[plan.index] = current
@@ -288,115 +266,3 @@ class Builder:
         for s in step.copy.sources:
             rels += context.expand(s, instruction=word)
         return context.digest(rels)
-
-    def _layers(self, rec: ImageRecord | None) -> list[Layer]:
-        if rec is None:
-            return []
-        blobs = self.store.manifest(rec).layers
-        return [Layer(b, d) for b, d in zip(blobs, rec.diff_ids, strict=True)]
-
-    def _record(self, parent: ImageRecord | None, step: Step, layer: Layer | None) -> ImageRecord:
-        created = now_rfc3339()
-        history = (*(parent.image.history if parent else ()),
-                   HistoryEntry(created=created, created_by=step.created_by,
-                                comment="stackctl build", empty_layer=layer is None))
-        layers = self._layers(parent) + ([layer] if layer else [])
-        image = Image(config=step.state.config, diff_ids=tuple(x.diff_id for x in layers),
-                      history=history, created=created, author=step.state.author)
-        if parent is not None:
-            image = replace(image, architecture=parent.image.architecture, os=parent.image.os,
-                            variant=parent.image.variant)
-        return self.store.add_image(image, layers, parent=parent.id if parent else "")
-
-    def _execute(self, build: BuildFile, step: Step, parent: ImageRecord | None,
-                 context: BuildContext, results: Mapping[int, ImageRecord | None]
-                 ) -> ImageRecord:
-        if step.kind == "config":
-            return self._record(parent, step, None)
-        from stackctl.engine.build.snapshot import mounted
-
-        tar = self.store.tmp / f"build-layer-{secrets.token_hex(8)}.tar"
-        try:
-            with mounted(self.store, parent) as snap:
-                if step.kind == "workdir":
-                    self._mkdir_workdir(build, step, snap.rootfs)
-                elif step.run is not None:
-                    self._run(build, step, snap, context, results)
-                else:
-                    self._copy(build, step, snap.rootfs, context, results)
-                from stackctl.engine.build.layerdiff import write_layer
-
-                self.store.tmp.mkdir(parents=True, exist_ok=True)
-                with open(tar, "wb") as fh:
-                    entries = write_layer(snap.upper, fh)
-            layer = self.store.add_layer(tar) if entries else None
-            return self._record(parent, step, layer)
-        finally:
-            if tar.exists():
-                os.unlink(tar)
-
-    def _mkdir_workdir(self, build: BuildFile, step: Step, rootfs: Path) -> None:
-        from stackctl.engine.runtime.rootfs import secure_join
-        from stackctl.engine.runtime.users import resolve_user
-
-        cfg = step.state.config
-        uid = gid = 0
-        if cfg.user:
-            try:
-                user = resolve_user(rootfs, cfg.user)
-            except StackctlError as exc:
-                raise BuildError(f"{build.file}:{step.instruction.line}: USER {cfg.user}: "
-                                 f"{exc.message}", hint=exc.hint) from None
-            uid, gid = user.uid, user.gid
-        real = secure_join(str(rootfs), cfg.working_dir)
-        if not os.path.isdir(real):
-            os.makedirs(real, 0o755)
-            os.chown(real, uid, gid)
-
-    def _run(self, build: BuildFile, step: Step, snap: object, context: BuildContext,
-             results: Mapping[int, ImageRecord | None]) -> None:
-        from stackctl.engine.build.runstep import run_step
-        from stackctl.engine.build.snapshot import Snapshot
-
-        assert step.run is not None and isinstance(snap, Snapshot)
-        with ExitStack() as stack:
-            views: dict[str, Path] = {}
-            for ref in {m.from_ for m in step.run.mounts if m.from_}:
-                rec = self._image_ref(build, step, ref, results)
-                views[ref] = stack.enter_context(self._image_view(rec))
-            code = run_step(step.run, snap, root=self.root, run_root=self.run_root,
-                            context=context, output=self.progress.output, views=views,
-                            runtime=self.runtime)
-        if code != 0:
-            shown = " ".join(step.run.argv)
-            raise BuildError(
-                f"{build.file}:{step.instruction.line}: {step.instruction.text}: process "
-                f"\"{shown}\" did not complete successfully: exit code: {code}",
-                hint="the command failed inside the build container; its output is above")
-
-    def _copy(self, build: BuildFile, step: Step, rootfs: Path, context: BuildContext,
-              results: Mapping[int, ImageRecord | None]) -> None:
-        from stackctl.engine.build.copyop import apply_copy
-
-        assert step.copy is not None
-        src = self._copy_source(step, context, build, results)
-        try:
-            if src == "context":
-                apply_copy(step.copy, rootfs, context, from_context=True)
-                return
-            with self._image_view(src if isinstance(src, ImageRecord) else None) as root:
-                apply_copy(step.copy, rootfs, BuildContext(root), from_context=False)
-        except StackctlError as exc:
-            if isinstance(exc, BuildError) and exc.message.startswith(build.file + ":"):
-                raise
-            raise BuildError(f"{build.file}:{step.instruction.line}: {exc.message}",
-                             hint=exc.hint) from None
-
-    @contextmanager
-    def _image_view(self, rec: ImageRecord | None) -> Iterator[Path]:
-        """A read-only view of an image's filesystem, for COPY --from."""
-        from stackctl.engine.build.snapshot import mounted
-
-        with mounted(self.store, rec) as snap:
-            yield snap.rootfs
-
