@@ -137,7 +137,7 @@ class ContainerConfig:
     privileged: bool = False
     read_only: bool = False
     init: bool = False
-    network: str = "none"  # none | host | bridge | <network name>
+    network: str = "bridge"  # bridge (the default network) | <network name> | none | host
     network_aliases: tuple[str, ...] = ()
     publish: tuple[str, ...] = ()  # raw -p specs, handed to the network layer
     healthcheck: Healthcheck | None = None

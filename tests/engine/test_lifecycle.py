@@ -35,6 +35,7 @@ S = ContainerStatus
 
 def cfg(*cmd: str, **kw: object) -> ContainerConfig:
     kw.setdefault("image", "busybox")
+    kw.setdefault("network", "none")  # bridges are tested through the CLI
     return ContainerConfig(command=cmd or None, **kw)  # type: ignore[arg-type]
 
 

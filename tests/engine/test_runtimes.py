@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.parametrize("runtime", ["stackctl"
 
 
 def test_run_exit_code_logs_stop_exec(engine: Engine, runtime: str) -> None:
-    rec = engine.create(ContainerConfig(image="busybox", runtime=runtime, command=(
+    rec = engine.create(ContainerConfig(image="busybox", runtime=runtime, network="none", command=(
         "sh", "-c", "echo started; trap 'exit 9' TERM; while true; do sleep 0.1; done")))
     engine.start(rec.id)
     argv = engine.exec_argv(rec.id, ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 2"])
@@ -30,7 +30,7 @@ def test_run_exit_code_logs_stop_exec(engine: Engine, runtime: str) -> None:
 
 
 def test_command_not_found_is_127(engine: Engine, runtime: str) -> None:
-    rec = engine.create(ContainerConfig(image="busybox", runtime=runtime,
+    rec = engine.create(ContainerConfig(image="busybox", runtime=runtime, network="none",
                                         command=("/bin/nope",)))
     with pytest.raises(RuntimeFailure) as exc:
         engine.start(rec.id)
@@ -38,7 +38,7 @@ def test_command_not_found_is_127(engine: Engine, runtime: str) -> None:
 
 
 def test_tty_through_the_console_socket(engine: Engine, runtime: str) -> None:
-    rec = engine.create(ContainerConfig(image="busybox", runtime=runtime, tty=True,
+    rec = engine.create(ContainerConfig(image="busybox", runtime=runtime, network="none", tty=True,
                                         open_stdin=True, command=("sh",)))
     engine.start(rec.id, hold=True)
     r, w = os.pipe()
