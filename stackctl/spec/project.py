@@ -125,24 +125,32 @@ def _env_file_reader(raw: RawProject) -> EnvFileReader:
 
 
 def _missing_env_files(spec: StackFile, active: Sequence[str], raw: RawProject) -> list[SpecError]:
-    """Required env files that do not exist, located at their env_file entry."""
+    """Required env files and label files that do not exist, located at their entry."""
     out: list[SpecError] = []
+
+    def check(name: str, key: str, i: int, file: str, hint: str) -> None:
+        full = os.path.normpath(os.path.join(raw.working_dir, file))
+        if os.path.exists(full):
+            return
+        path: KeyPath = ("services", name, key)
+        if isinstance(_at(raw.data, path), list):
+            path = (*path, i)
+        kind = "env" if key == "env_file" else "label"
+        out.append(located(f"{kind} file {full} not found", path, raw.positions, hint=hint))
+
     for name in active:
-        for i, ef in enumerate(spec.services[name].env_file or ()):
-            full = os.path.normpath(os.path.join(raw.working_dir, ef.path))
-            if ef.required and not os.path.exists(full):
-                path: KeyPath = ("services", name, "env_file")
-                if isinstance(_at(raw.data, path), list):
-                    path = (*path, i)
-                out.append(
-                    located(
-                        f"env file {full} not found",
-                        path,
-                        raw.positions,
-                        hint="create it, or mark it optional: "
-                        "env_file: [{path: ..., required: false}]",
-                    )
+        svc = spec.services[name]
+        for i, ef in enumerate(svc.env_file or ()):
+            if ef.required:
+                check(
+                    name,
+                    "env_file",
+                    i,
+                    ef.path,
+                    "create it, or mark it optional: env_file: [{path: ..., required: false}]",
                 )
+        for i, lf in enumerate(svc.label_file or ()):
+            check(name, "label_file", i, lf, "create it, or remove it from label_file")
     return out
 
 
