@@ -35,14 +35,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from stackctl.engine.images import reference
-from stackctl.engine.images.config import (
-    MEDIA_LAYER,
-    MEDIA_LAYER_GZIP,
-    Image,
-    host_architecture,
-)
+from stackctl.engine.images.config import Image, host_architecture
 from stackctl.engine.images.content import Descriptor, digest_hex
-from stackctl.engine.images.layers import PeekReader, decompressed, detect_compression
+from stackctl.engine.images.layers import ingest_layer_blob
 from stackctl.engine.images.layout import (
     ANNOT_IMAGE_NAME,
     ANNOT_REF_NAME,
@@ -218,36 +213,7 @@ def _json(data: bytes, what: str) -> Any:
 
 def _ingest_layer(store: ImageStore, fh: IO[bytes], media_type: str | None,
                   expected: str | None) -> Layer:
-    """Copy a layer into the content store as-is, computing its diff ID on the way."""
-    peek = PeekReader(fh)
-    kind = detect_compression(peek.head)
-    if media_type is None:
-        media_type = MEDIA_LAYER_GZIP if kind == "gzip" else MEDIA_LAYER
-    if kind not in (None, "gzip"):
-        raise ImageError(f"layer compression {kind} is not supported", hint="use gzip or none")
-    with store.content.writer() as w:
-        if kind is None:
-            while chunk := peek.read(1 << 20):
-                w.write(chunk)
-            diff_id = w.digest
-        else:
-            raw = hashlib.sha256()
-
-            class _Tee:
-                def read(self, n: int = -1) -> bytes:
-                    data = peek.read(n)
-                    w.write(data)
-                    return data
-
-            inner = decompressed(_Tee(), kind)  # type: ignore[arg-type]
-            while chunk := inner.read(1 << 20):
-                raw.update(chunk)
-            while peek.read(1 << 20):  # trailing bytes after the gzip member
-                pass
-            diff_id = "sha256:" + raw.hexdigest()
-        size = w.size
-        digest = w.commit(expected_digest=expected)
-    return Layer(Descriptor(media_type, digest, size), diff_id)
+    return ingest_layer_blob(store, fh, media_type, expected)
 
 
 def _check_diff_ids(image: Image, layers: list[Layer], what: str) -> None:

@@ -33,10 +33,13 @@ import secrets
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from stackctl.engine.images.content import digest_hex
 from stackctl.errors import ImageError
+
+if TYPE_CHECKING:
+    from stackctl.engine.images.store import ImageStore, Layer
 
 Compression = Literal["gzip", "bzip2", "xz", "zstd"] | None
 
@@ -117,6 +120,49 @@ class PeekReader:
 
     def readable(self) -> bool:
         return True
+
+
+def ingest_layer_blob(store: ImageStore, fh: IO[bytes], media_type: str | None,
+                      expected: str | None) -> Layer:
+    """Copy a layer blob (plain or gzip) into the content store *as it is* (its digest
+    is what manifests name), computing its diff ID on the way; verify ``expected``."""
+    from stackctl.engine.images.config import MEDIA_LAYER, MEDIA_LAYER_GZIP
+    from stackctl.engine.images.content import Descriptor
+    from stackctl.engine.images.store import Layer
+
+    peek = PeekReader(fh)
+    kind = detect_compression(peek.head)
+    if media_type is None:
+        media_type = MEDIA_LAYER_GZIP if kind == "gzip" else MEDIA_LAYER
+    if kind not in (None, "gzip"):
+        raise ImageError(f"layer compression {kind} is not supported", hint="use gzip or none")
+    with store.writing(), store.content.writer() as w:
+        if kind is None:
+            while chunk := peek.read(1 << 20):
+                w.write(chunk)
+            diff_id = w.digest
+        else:
+            raw = hashlib.sha256()
+
+            class _Tee:
+                def read(self, n: int = -1) -> bytes:
+                    data = peek.read(n)
+                    w.write(data)
+                    return data
+
+            try:
+                inner = decompressed(_Tee(), kind)  # type: ignore[arg-type]
+                while chunk := inner.read(1 << 20):
+                    raw.update(chunk)
+            except (OSError, EOFError) as exc:
+                raise ImageError(f"layer blob is not valid {kind}: {exc}",
+                                 hint="the archive or download is corrupt") from exc
+            while peek.read(1 << 20):  # trailing bytes after the gzip member
+                pass
+            diff_id = "sha256:" + raw.hexdigest()
+        size = w.size
+        digest = w.commit(expected_digest=expected)
+    return Layer(Descriptor(media_type, digest, size), diff_id)
 
 
 class LayerStore:
@@ -237,4 +283,5 @@ def _du(path: Path) -> int:
 
 
 __all__ = ["DEFAULT_MAX_LAYERS", "LOWERDIR_BUDGET", "Compression", "LayerStore", "PeekReader",
-           "chain_ids", "decompressed", "detect_compression", "max_lowers"]
+           "chain_ids", "decompressed", "detect_compression", "ingest_layer_blob",
+           "max_lowers"]
