@@ -196,3 +196,31 @@ def test_limit_without_its_controller_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="--memory: this host has no memory cgroup controller"):
         cg.create(Resources(memory=1 << 20).to_oci())
     assert not (root / "stackctl-y").exists()  # nothing left behind
+
+
+def test_container_mount_plan_through_the_seam(tmp_path: Path) -> None:
+    """The container-side plan (rootfs.prepare) against the recording fake: the
+    order of mount(2) calls for Docker's default mounts, devices made with the
+    right numbers, cgroup mounts held back for after the cgroup namespace."""
+    from stackctl.engine.runtime import rootfs
+    from stackctl.engine.runtime.spec import BundleRequest, build_config
+
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    config = build_config(BundleRequest(str(root), ("true",)))
+    fake = sc.RecordingSyscalls()
+    deferred = rootfs.prepare(config, str(root), fake, defer_cgroup=True)
+    mounts = [c for c in fake.calls if c[0] == "mount"]
+    assert mounts[0] == ("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
+    assert mounts[1] == ("mount", str(root), str(root), None, sc.MS_BIND | sc.MS_REC, None)
+    assert [(m[2].removeprefix(str(root)), m[3]) for m in mounts[2:]] == [
+        ("/proc", "proc"), ("/dev", "tmpfs"), ("/dev/pts", "devpts"), ("/sys", "sysfs"),
+        ("/dev/mqueue", "mqueue"), ("/dev/shm", "tmpfs")]
+    assert mounts[5][4] & sc.MS_RDONLY  # sysfs read-only
+    assert [m["destination"] for m in deferred] == ["/sys/fs/cgroup"]
+    nodes = {c[1].removeprefix(str(root)): os.major(c[3]) * 256 + os.minor(c[3])
+             for c in fake.calls if c[0] == "mknod"}
+    assert nodes == {"/dev/null": 259, "/dev/zero": 261, "/dev/full": 263,
+                     "/dev/random": 264, "/dev/urandom": 265, "/dev/tty": 1280}
+    assert ("chmod", f"{root}/dev/null", 0o666) in fake.calls
+    assert os.readlink(root / "dev" / "ptmx") == "pts/ptmx"

@@ -228,7 +228,7 @@ def _make_device(dev: Mapping[str, Any], rootfs: str, sys: sc.Syscalls) -> None:
         _ensure(path, True)
         sys.mount(dev["path"], path, None, sc.MS_BIND, None)
         return
-    os.chmod(path, mode)  # mknod applied the umask
+    sys.chmod(path, mode)  # mknod applied the umask
     sys.chown(path, int(dev.get("uid", 0)), int(dev.get("gid", 0)))
 
 

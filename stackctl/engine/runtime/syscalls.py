@@ -122,6 +122,7 @@ if TYPE_CHECKING:
         def sethostname(self, name: str) -> None: ...
         def mknod(self, path: str, mode: int, device: int) -> None: ...
         def chown(self, path: str, uid: int, gid: int) -> None: ...
+        def chmod(self, path: str, mode: int) -> None: ...
         def fsmount(self, fstype: str, strings: Sequence[tuple[str, str]], target: str,
                     attrs: int) -> None: ...
 
@@ -199,6 +200,9 @@ class LinuxSyscalls:
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         os.chown(path, uid, gid)
+
+    def chmod(self, path: str, mode: int) -> None:
+        os.chmod(path, mode)
 
     def fsmount(self, fstype: str, strings: Sequence[tuple[str, str]], target: str,
                 attrs: int) -> None:
@@ -307,6 +311,9 @@ class RecordingSyscalls:
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         self._rec("chown", path, uid, gid)
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._rec("chmod", path, mode)
 
     def fsmount(self, fstype: str, strings: Sequence[tuple[str, str]], target: str,
                 attrs: int) -> None:
