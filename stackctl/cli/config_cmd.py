@@ -118,16 +118,20 @@ def config(
     if quiet:
         return
     lines: list[str] | None = None
+    # sorted, as compose lists them (its project holds maps)
     if list_services:
-        lines = list(project.services)
+        lines = sorted(project.services)
     elif list_volumes:
-        lines = list(project.volumes)
+        lines = sorted(project.volumes)
     elif list_networks:
-        lines = list(project.networks)
+        lines = sorted(project.networks)
     elif list_profiles:
         lines = project.all_profiles()
     elif list_images:
-        lines = [s.image or f"{project.name}-{name}" for name, s in project.services.items()]
+        lines = [
+            project.services[name].image or f"{project.name}-{name}"
+            for name in sorted(project.services)
+        ]
     if lines is not None:
         _emit("".join(f"{line}\n" for line in lines), output)
         return

@@ -65,12 +65,12 @@ def test_json_format(capsys: pytest.CaptureFixture[str], stack: Path) -> None:
 
 
 def test_listings(capsys: pytest.CaptureFixture[str], stack: Path) -> None:
-    assert run(capsys, "config", "-f", str(stack), "--services")[1] == "web\napi\n"
+    assert run(capsys, "config", "-f", str(stack), "--services")[1] == "api\nweb\n"
     assert run(capsys, "config", "-f", str(stack), "--volumes")[1] == "data\n"
     assert run(capsys, "config", "-f", str(stack), "--profiles")[1] == "debug\n"
     out = run(capsys, "config", "-f", str(stack), "--profile", "debug", "--services")[1]
-    assert out == "web\napi\ndebug\n"
-    assert run(capsys, "config", "-f", str(stack), "--images")[1] == "nginx\nshop-api\n"
+    assert out == "api\ndebug\nweb\n"
+    assert run(capsys, "config", "-f", str(stack), "--images")[1] == "shop-api\nnginx\n"
 
 
 def test_named_services_select_with_dependencies(
@@ -79,7 +79,7 @@ def test_named_services_select_with_dependencies(
     code, out, _ = run(capsys, "config", "-f", str(stack), "--services", "debug")
     assert (code, out) == (0, "debug\n")  # named: selected whatever its profiles
     code, out, _ = run(capsys, "config", "-f", str(stack), "--services", "web")
-    assert (code, out) == (0, "web\napi\n")  # web depends on api
+    assert (code, out) == (0, "api\nweb\n")  # web depends on api
 
 
 def test_quiet_and_project_name(capsys: pytest.CaptureFixture[str], stack: Path) -> None:
