@@ -217,3 +217,11 @@ def test_xattrs_and_no_overlay_injection(tmp_path: Path) -> None:
         assert os.getxattr(dest / "f", "user.note") == b"hello"
     except OSError:
         pytest.skip("user xattrs not supported on this filesystem")
+
+
+def test_os_errors_name_the_entry(tmp_path: Path) -> None:
+    # a hardlink to a directory: link(2) refuses it
+    with pytest.raises(ImageError) as err:
+        tarsafe.extract(io.BytesIO(make_tar(dir_("d"), link("h", "d", tarfile.LNKTYPE))),
+                        tmp_path / "x")
+    assert "'h'" in err.value.message

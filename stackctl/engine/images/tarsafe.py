@@ -94,15 +94,18 @@ def extract(
             if isinstance(src, Path):
                 with tarfile.open(src, mode="r:*") as tar:
                     for member in tar:
-                        ex.add(tar, member)
+                        ex.add_checked(tar, member)
             else:
                 with tarfile.open(fileobj=src, mode="r|*") as tar:
                     for member in tar:
-                        ex.add(tar, member)
+                        ex.add_checked(tar, member)
         except (tarfile.TarError, EOFError, UnicodeError) as exc:
             raise ImageError(f"invalid tar archive: {exc}",
                              hint="the file is not a tar archive or it is truncated") from exc
-        ex.finish()
+        try:
+            ex.finish()
+        except OSError as exc:
+            raise ImageError(f"cannot extract the archive into {dest}: {exc}") from exc
         return ex.stats
 
 
@@ -175,6 +178,19 @@ class _Extractor:
             os.unlink(name, dir_fd=pfd)
 
     # -- entries ---------------------------------------------------------------------------
+
+    def add_checked(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+        """``add``, with the OS's errors named after the entry that caused them."""
+        try:
+            self.add(tar, m)
+        except OSError as exc:
+            hint = None
+            if exc.errno in (errno.EPERM, errno.EACCES) and not _IS_ROOT:
+                hint = "unpacking image layers (devices, owners) needs root"
+            elif exc.errno == errno.ENOSPC:
+                hint = "free some disk space (stackctl image prune)"
+            raise ImageError(f"cannot extract archive entry {m.name!r}: "
+                             f"{exc.strerror or exc}", hint=hint) from exc
 
     def add(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         parts = clean_name(m.name)
