@@ -17,9 +17,9 @@ pytestmark = pytest.mark.kernel
 
 @pytest.fixture
 def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Path,
-          unique: str, capsys: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
+          unique: str, capfd: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
     root, run_root = roots
-    env = StackEnv(root, run_root, tmp_path, f"c{unique}", capsys)
+    env = StackEnv(root, run_root, tmp_path, f"c{unique}", capfd)
     try:
         yield env
     finally:

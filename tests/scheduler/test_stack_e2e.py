@@ -24,9 +24,9 @@ pytestmark = pytest.mark.kernel
 
 @pytest.fixture
 def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Path,
-          unique: str, capsys: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
+          unique: str, capfd: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
     root, run_root = roots
-    env = StackEnv(root, run_root, tmp_path, f"t{unique}", capsys)
+    env = StackEnv(root, run_root, tmp_path, f"t{unique}", capfd)
     try:
         yield env
     finally:
@@ -200,3 +200,60 @@ def test_ls_lists_the_stack(stack: StackEnv) -> None:
     stack.ok("up", "-d")
     r = stack.cli("ls", project=False)
     assert stack.project in r.out and "running(1)" in r.out
+
+
+def _bridges_and_veths() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return {line.split(": ", 2)[1].split("@", 1)[0] for line in out.splitlines()}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_bridge_network_names_ports_and_clean_down(stack: StackEnv) -> None:
+    port = _free_port()
+    stack.write(f"""
+    services:
+      web:
+        image: busybox
+        command: ["httpd", "-f", "-p", "80", "-h", "/etc"]
+        stop_signal: SIGKILL
+        ports: ["127.0.0.1:{port}:80"]
+      client:
+        image: busybox
+        command: FOREVER
+        depends_on: [web]
+    """)
+    stack.ok("up", "-d")
+    assert stack.networks() == [f"{stack.project}_default"]
+    # the service name resolves inside the other container, over the stack's bridge
+    r = stack.ok("compose", "-f", str(stack.file), "-p", stack.project, "exec", "-T", "client",
+                 "sh", "-c", "timeout 5 wget -qO- http://web/hostname")
+    web_id = stack.containers()[f"{stack.project}-web-1"].id
+    assert r.out.strip() == web_id[:12]
+    # the published port answers on the host's loopback
+    import urllib.request
+
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/hostname", timeout=5).read()
+    assert body.decode().strip() == web_id[:12]
+    # what this stack holds in the kernel: its bridge, a host veth per container, netns
+    from stackctl.engine.state import StateStore
+
+    store = StateStore(stack.root)
+    try:
+        ours = {r[0] for r in store.db.execute("SELECT bridge FROM networks")}
+        ours |= {r[0] for r in store.db.execute("SELECT host_veth FROM endpoints") if r[0]}
+    finally:
+        store.close()
+    assert len(ours) == 3 and ours <= _bridges_and_veths()
+    assert len(os.listdir(stack.run_root / "netns")) == 2
+
+    stack.ok("down", "-t", "1")
+    assert stack.containers() == {} and stack.networks() == []
+    assert ours & _bridges_and_veths() == set()
+    assert os.listdir(stack.run_root / "netns") == []
