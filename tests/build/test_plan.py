@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from stackctl.engine.build.cache import BuildCache, cache_key
-from stackctl.engine.build.plan import Step, meta_values, needed_stages, plan_stage
+from stackctl.engine.build.plan import Step, plan_stage
 from stackctl.engine.build.runmounts import RunMount, parse_mount
 from stackctl.engine.build.stages import load
+from stackctl.engine.build.targets import meta_values, needed_stages
 from stackctl.engine.images.config import ImageConfig
 from stackctl.errors import DockerfileParseError
 
@@ -220,7 +221,7 @@ def test_parse_mount() -> None:
 
 
 def test_platform_warning() -> None:
-    from stackctl.engine.build.plan import platform_warning, predefined_args
+    from stackctl.engine.build.targets import platform_warning, predefined_args
 
     build = load("FROM --platform=$BUILDPLATFORM a\nFROM --platform=linux/s390x b\n")
     meta = meta_values(build, {})

@@ -26,17 +26,16 @@ from stackctl.engine.build import instructions as ins
 from stackctl.engine.build.cache import BuildCache, cache_key
 from stackctl.engine.build.context import BuildContext
 from stackctl.engine.build.executor import StepExecutor
-from stackctl.engine.build.plan import (
-    Step,
+from stackctl.engine.build.plan import Step, plan_stage
+from stackctl.engine.build.progress import NullProgress, Progress
+from stackctl.engine.build.stages import BuildFile, Stage, load
+from stackctl.engine.build.targets import (
     base_name,
     meta_values,
     needed_stages,
-    plan_stage,
     platform_warning,
     predefined_args,
 )
-from stackctl.engine.build.progress import NullProgress, Progress
-from stackctl.engine.build.stages import BuildFile, Stage, load
 from stackctl.engine.images.config import ImageConfig
 from stackctl.engine.images.store import ImageRecord, ImageStore
 from stackctl.errors import BuildError, NotFound

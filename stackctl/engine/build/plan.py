@@ -27,25 +27,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from stackctl.engine.build import instructions as ins
+from stackctl.engine.build._expand import Expander, fail
 from stackctl.engine.build.runmounts import RunMount, parse_mount
-from stackctl.engine.build.shell import Lex, ShellError
+from stackctl.engine.build.shell import Lex
 from stackctl.engine.build.stages import BuildFile, Stage
-from stackctl.engine.images.config import Healthcheck, ImageConfig, host_architecture
-from stackctl.errors import DockerfileParseError
+from stackctl.engine.images.config import Healthcheck, ImageConfig
 
-__all__ = ["CopySpec", "RunSpec", "StageState", "Step", "meta_values", "needed_stages",
-           "plan_stage", "platform_warning", "predefined_args"]
+__all__ = ["CopySpec", "RunSpec", "StageState", "Step", "plan_stage"]
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
-
-
-def predefined_args() -> dict[str, str]:
-    """BuildKit's automatic platform ARGs (global scope)."""
-    arch = host_architecture()
-    plat = f"linux/{arch}"
-    return {"BUILDPLATFORM": plat, "BUILDOS": "linux", "BUILDARCH": arch, "BUILDVARIANT": "",
-            "TARGETPLATFORM": plat, "TARGETOS": "linux", "TARGETARCH": arch,
-            "TARGETVARIANT": ""}
 
 
 @dataclass(frozen=True)
@@ -99,107 +89,7 @@ class Step:
     used_args: tuple[tuple[str, str], ...] = field(default=())
 
 
-def _fail(inst: ins.Instruction, file: str, message: str, hint: str | None = None) -> None:
-    raise DockerfileParseError(message, file=file, line=inst.line, hint=hint)
-
-
-class _Expander:
-    def __init__(self, inst: ins.Instruction, env: Mapping[str, str], escape: str,
-                 file: str) -> None:
-        self.inst, self.env, self.lex, self.file = inst, env, Lex(escape=escape), file
-
-    def word(self, text: str) -> str:
-        try:
-            return self.lex.process_word(text, self.env)
-        except ShellError as exc:
-            raise DockerfileParseError(str(exc), file=self.file, line=self.inst.line,
-                                       hint="check the quotes and ${...} of this line") from None
-
-    def words(self, text: str) -> list[str]:
-        try:
-            return self.lex.process_words(text, self.env)
-        except ShellError as exc:
-            raise DockerfileParseError(str(exc), file=self.file, line=self.inst.line) from None
-
-
-def meta_values(build: BuildFile, build_args: Mapping[str, str]) -> dict[str, str | None]:
-    """The global-scope ARG values usable in FROM lines."""
-    scope: dict[str, str | None] = dict(predefined_args())
-    for arg in build.meta_args:
-        env = {k: v for k, v in scope.items() if v is not None}
-        ex = _Expander(arg, env, build.ast.escape, build.file)
-        for d in arg.args:
-            if d.name in build_args:
-                scope[d.name] = build_args[d.name]
-            elif d.default is not None:
-                scope[d.name] = ex.word(d.default)
-            else:
-                scope.setdefault(d.name, None)
-    return scope
-
-
-def base_name(build: BuildFile, stage: Stage, meta: Mapping[str, str | None]) -> str:
-    env = {k: v for k, v in meta.items() if v is not None}
-    name = _Expander(stage.source, env, build.ast.escape, build.file).word(stage.source.base)
-    if not name:
-        _fail(stage.source, build.file, f"base name ({stage.source.base}) should not be blank",
-              hint="set the build arg used in FROM, or give it a default")
-    return name
-
-
-def platform_warning(build: BuildFile, stage: Stage,
-                     meta: Mapping[str, str | None]) -> str | None:
-    """Images are single-platform here: say so when FROM asks for another."""
-    raw = stage.source.platform
-    if not raw:
-        return None
-    env = {k: v for k, v in meta.items() if v is not None}
-    wanted = _Expander(stage.source, env, build.ast.escape, build.file).word(raw)
-    host = predefined_args()["BUILDPLATFORM"]
-    if wanted in ("", host):
-        return None
-    return (f"{build.file}:{stage.source.line}: FROM --platform={wanted} is not the host "
-            f"platform ({host}); the local image is used as it is")
-
-
-def needed_stages(build: BuildFile, target: str | None,
-                  meta: Mapping[str, str | None]) -> list[Stage]:
-    """The target and the stages it uses (FROM stage, COPY --from), in order.
-    Stages nothing needs are not built."""
-    if target:
-        last = build.stage(target)
-        if last is None:
-            names = ", ".join(s.name for s in build.stages if s.name) or "none"
-            raise DockerfileParseError(f"target stage {target!r} could not be found",
-                                       file=build.file, hint=f"stages: {names}")
-    else:
-        last = build.stages[-1]
-    want = {last.index}
-    for stage in reversed(build.stages[: last.index + 1]):
-        if stage.index not in want:
-            continue
-        dep = build.stage(base_name(build, stage, meta))
-        if dep is not None and dep.index < stage.index:
-            want.add(dep.index)
-        for cmd in stage.commands:
-            refs = [cmd.from_] if isinstance(cmd, ins.Copy) and cmd.from_ else []
-            if isinstance(cmd, ins.Run):
-                refs += [_mount_from(raw) for raw in cmd.mounts]
-            for ref in refs:
-                dep = build.stage(ref) if ref else None
-                if dep is not None and dep.index < stage.index:
-                    want.add(dep.index)
-    return [s for s in build.stages if s.index in want]
-
-
-def _mount_from(raw: str) -> str:
-    try:
-        return parse_mount(raw).from_
-    except ValueError:
-        return ""  # reported with its line when the stage is planned
-
-
-def _ports(inst: ins.Expose, ex: _Expander, file: str) -> list[str]:
+def _ports(inst: ins.Expose, ex: Expander, file: str) -> list[str]:
     out = []
     for raw in inst.ports:
         for spec in ex.words(raw):
@@ -208,7 +98,7 @@ def _ports(inst: ins.Expose, ex: _Expander, file: str) -> list[str]:
             lo, _, hi = port.partition("-")
             if proto not in ("tcp", "udp", "sctp") or not lo.isdigit() or (hi and
                                                                         not hi.isdigit()):
-                _fail(inst, file, f"invalid containerPort: {spec}",
+                fail(inst, file, f"invalid containerPort: {spec}",
                       hint="write EXPOSE 80, 80/udp or 8000-8010/tcp")
             for p in range(int(lo), int(hi or lo) + 1):
                 out.append(f"{p}/{proto}")
@@ -220,7 +110,7 @@ def _check_signal(inst: ins.Instruction, sig: str, file: str) -> None:
     if sig.isdigit() or name in signal.Signals.__members__ or \
             ("SIG" + name) in signal.Signals.__members__ or name.startswith("SIGRTM"):
         return
-    _fail(inst, file, f"Invalid signal: {sig}", hint="use a name like SIGTERM or a number")
+    fail(inst, file, f"Invalid signal: {sig}", hint="use a name like SIGTERM or a number")
 
 
 def _shell_argv(state: StageState, cmd: tuple[str, ...], prepend: bool) -> tuple[str, ...]:
@@ -229,7 +119,7 @@ def _shell_argv(state: StageState, cmd: tuple[str, ...], prepend: bool) -> tuple
     return (*(state.config.shell or DEFAULT_SHELL), *cmd)
 
 
-def _run(inst: ins.Run, state: StageState, ex: _Expander, file: str,
+def _run(inst: ins.Run, state: StageState, ex: Expander, file: str,
          default_network: str) -> tuple[RunSpec, str]:
     args = state.arg_values()
     env_dict = state.config.env_dict
@@ -257,7 +147,7 @@ def _run(inst: ins.Run, state: StageState, ex: _Expander, file: str,
         try:
             mounts.append(parse_mount(ex.word(raw)))
         except ValueError as exc:
-            _fail(inst, file, f"--mount={raw}: {exc}",
+            fail(inst, file, f"--mount={raw}: {exc}",
                   hint="e.g. --mount=type=cache,target=/root/.cache")
     wanted = inst.network if inst.network not in (None, "default") else default_network
     network = "host" if wanted == "host" else "none"
@@ -269,7 +159,7 @@ def _run(inst: ins.Run, state: StageState, ex: _Expander, file: str,
     return spec, f"RUN {prefix}{shown}"
 
 
-def _copy(inst: ins.Copy | ins.Add, state: StageState, ex: _Expander) -> CopySpec:
+def _copy(inst: ins.Copy | ins.Add, state: StageState, ex: Expander) -> CopySpec:
     sources = tuple(ex.word(s) for s in inst.sources)
     raw_dest = ex.word(inst.dest)
     workdir = state.config.working_dir or "/"
@@ -291,7 +181,7 @@ def _copy(inst: ins.Copy | ins.Add, state: StageState, ex: _Expander) -> CopySpe
     )
 
 
-def _config_step(inst: ins.Instruction, state: StageState, ex: _Expander,
+def _config_step(inst: ins.Instruction, state: StageState, ex: Expander,
                  meta: Mapping[str, str | None], build_args: Mapping[str, str],
                  file: str) -> tuple[StageState, str]:
     cfg = state.config
@@ -332,7 +222,7 @@ def _config_step(inst: ins.Instruction, state: StageState, ex: _Expander,
     if isinstance(inst, ins.Volume):
         vols = [ex.word(v) for v in inst.paths]
         if any(not v for v in vols):
-            _fail(inst, file, "VOLUME specified can not be an empty string")
+            fail(inst, file, "VOLUME specified can not be an empty string")
         merged = tuple(sorted(set(cfg.volumes) | set(vols)))
         return replace(state, config=replace(cfg, volumes=merged)), "VOLUME " + json.dumps(vols)
     if isinstance(inst, ins.StopSignal):
@@ -384,7 +274,7 @@ def plan_stage(build: BuildFile, stage: Stage, base: ImageConfig, *, base_author
     state = StageState(replace(base, on_build=()), author=base_author)
     steps: list[Step] = []
     for inst in commands:
-        ex = _Expander(inst, state.env(), build.ast.escape, build.file)
+        ex = Expander(inst, state.env(), build.ast.escape, build.file)
         if isinstance(inst, ins.Run):
             run, text = _run(inst, state, ex, build.file, network)
             steps.append(Step(inst, "run", text, state, run=run,
@@ -398,7 +288,7 @@ def plan_stage(build: BuildFile, stage: Stage, base: ImageConfig, *, base_author
                                                  spec.dest))
             steps.append(Step(inst, "copy", text, state, copy=spec))
         elif isinstance(inst, ins.From):
-            _fail(inst, build.file, "FROM is not allowed here (ONBUILD trigger)")
+            fail(inst, build.file, "FROM is not allowed here (ONBUILD trigger)")
         else:
             state, text = _config_step(inst, state, ex, meta, build_args, build.file)
             # WORKDIR creates its directory (owned by USER), as BuildKit does.
