@@ -194,3 +194,37 @@ def test_layer_added_without_parents_is_linked_not_unpacked_twice(
     with ImageStore(root) as store:
         store.collect_garbage()
         assert not early.exists() and (top / "new").exists()
+
+
+@pytest.mark.parametrize("compress", ["bz2", "xz", "gzip"])
+def test_import_compressed_rootfs(roots: tuple[Path, Path], compress: str) -> None:
+    import bz2
+    import lzma
+
+    root, _ = roots
+    data = tar_bytes({"./etc/motd": b"hello\n", "./bin/tool": b"#!/bin/sh\n"})
+    packed = {"bz2": bz2.compress, "xz": lzma.compress, "gzip": gzip.compress}[compress](data)
+    with ImageStore(root) as store:
+        rec = store.import_tar(io.BytesIO(packed), f"c:{compress}")
+        import hashlib
+
+        assert rec.diff_ids == ("sha256:" + hashlib.sha256(data).hexdigest(),)
+        assert (store.layer_dirs(rec)[0] / "etc" / "motd").read_bytes() == b"hello\n"
+
+
+def test_config_only_child_and_history(roots: tuple[Path, Path]) -> None:
+    from dataclasses import replace
+
+    root, _ = roots
+    base = import_busybox(root)
+    with ImageStore(root) as store:
+        child = store.add_child(base, config=replace(base.config, cmd=("echo", "hi")),
+                                created_by='/bin/sh -c #(nop)  CMD ["echo" "hi"]',
+                                refs=["child"])
+        assert child.diff_ids == base.diff_ids and child.parent == base.id
+        assert store.layer_dirs(child) == store.layer_dirs(base)
+        assert [h.empty_layer for h in store.history(child)] == [False, True]
+        assert store.resolve("child").config.cmd == ("echo", "hi")
+        # the base is still tagged, so the child keeps it; pruning all takes both
+        events, _freed = store.prune(all_unused=True)
+        assert {e.what for e in events if e.kind == "deleted"} == {base.id, child.id}
