@@ -41,7 +41,7 @@ class _Bad(ValueError):
         self.hint = hint
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: cheaper to define
 class Instruction:
     node: Node
 
@@ -76,14 +76,14 @@ class InlineFile:
     expand: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class From(Instruction):
     base: str
     stage_name: str | None
     platform: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Run(Instruction):
     cmd: tuple[str, ...]
     prepend_shell: bool
@@ -93,59 +93,59 @@ class Run(Instruction):
     security: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Cmd(Instruction):
     cmd: tuple[str, ...]
     prepend_shell: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Entrypoint(Instruction):
     cmd: tuple[str, ...]
     prepend_shell: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Env(Instruction):
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Label(Instruction):
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Arg(Instruction):
     args: tuple[ArgDef, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Maintainer(Instruction):
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Expose(Instruction):
     ports: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Volume(Instruction):
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class User(Instruction):
     user: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Workdir(Instruction):
     path: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Copy(Instruction):
     sources: tuple[str, ...]
     contents: tuple[InlineFile, ...]
@@ -157,7 +157,7 @@ class Copy(Instruction):
     excludes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Add(Instruction):
     sources: tuple[str, ...]
     contents: tuple[InlineFile, ...]
@@ -169,12 +169,12 @@ class Add(Instruction):
     excludes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Shell(Instruction):
     shell: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Healthcheck(Instruction):
     test: tuple[str, ...]  # ("NONE",) | ("CMD", ...) | ("CMD-SHELL", cmd)
     interval_ns: int = 0
@@ -184,12 +184,12 @@ class Healthcheck(Instruction):
     retries: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StopSignal(Instruction):
     signal: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Onbuild(Instruction):
     expression: str  # the trigger instruction's text, run in child builds
 
