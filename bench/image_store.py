@@ -75,6 +75,24 @@ def main() -> None:
         print(f"  {name:<30} {min(vals):8.1f} {statistics.median(vals):8.1f} "
               f"{max(vals):8.1f}")
 
+    big_tree = Path(sys.base_prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    base = Path(tempfile.mkdtemp(prefix="stackctl-bench-"))
+    try:
+        import tarfile
+
+        big = base / "big.tar"
+        with tarfile.open(big, "w") as t:
+            t.add(big_tree, arcname="usr/lib/python", filter=lambda i: None
+                  if "__pycache__" in i.name or "site-packages" in i.name else i)
+        with tarfile.open(big) as t:
+            entries = len(t.getmembers())
+        with ImageStore(base / "big") as store:
+            ms = timed(lambda: store.import_tar(big, "big"))
+        print(f"import of a {big.stat().st_size / 1e6:.0f} MB tarball with {entries} entries "
+              f"(the Python stdlib): {ms:.0f} ms, {entries / ms * 1000:.0f} entries/s")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
     base = Path(tempfile.mkdtemp(prefix="stackctl-bench-"))
     try:
         with ImageStore(base / "root") as store:
