@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,12 @@ def test_default_network() -> None:
     build = load(text)
     steps = plan_stage(build, build.stages[0], BASE, meta={}, build_args={}, network="host")
     assert [s.run.network for s in steps if s.run] == ["host", "none", "host"]
+
+
+def test_same_text_different_config_is_a_different_key() -> None:
+    # On one parent image, ENTRYPOINT keeps a CMD set in its stage but drops an
+    # inherited one: the key must tell them apart.
+    keeps = plan("FROM b\nCMD [\"x\"]\nENTRYPOINT [\"y\"]\n")[-1]
+    drops = plan("FROM b\nENTRYPOINT [\"y\"]\n", base=replace(BASE, cmd=("x",)))[-1]
+    assert keeps.created_by == drops.created_by
+    assert cache_key("sha256:p", keeps) != cache_key("sha256:p", drops)

@@ -5,6 +5,7 @@ A step is reused when all of these match (Docker's rules, not mtimes):
 * the parent image ID: it covers everything before the step, config included;
 * the step's history text after expansion (``created_by``): for RUN it holds
   the command and every build ARG in scope with its value (``|2 A=1 B=2``);
+* the image config the step leaves behind;
 * for COPY/ADD, the digest of the sources: names, contents, modes, owners,
   symlink targets (context.BuildContext.digest), and the source image of
   ``--from``;
@@ -37,6 +38,10 @@ def cache_key(parent_id: str, step: Step, sources_digest: str = "") -> str:
         "kind": step.kind,
         "created_by": step.created_by,
         "sources": sources_digest,
+        # The config the step leaves: the same text can mean a different config
+        # on the same parent (ENTRYPOINT resets an inherited CMD only).
+        "config": step.state.config.to_json(),
+        "author": step.state.author,
     }
     if step.run is not None:
         material["run"] = {"mounts": [asdict(m) for m in step.run.mounts],
