@@ -410,7 +410,7 @@ def push(ctx: typer.Context, services: Services = None) -> None:
     with _runner(ctx, services, need_file=True) as runner:
         desired = runner.desired()
         try:
-            from stackctl.engine.registry import client  # type: ignore[attr-defined]
+            from stackctl.engine.registry import client
         except ImportError:
             raise SchedulerError("pushing is not available in this build") from None
         for name in sorted(services or desired.services):

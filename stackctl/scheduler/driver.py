@@ -156,7 +156,7 @@ class EngineDriver:
         desired = self._need_desired()
         svc = desired.services[op.for_service]
         try:
-            from stackctl.engine.build import api as build_api  # type: ignore[attr-defined]
+            from stackctl.engine.build import api as build_api
         except ImportError:
             raise SchedulerError(
                 f"service {svc.name!r} needs a build, and this stackctl has no builder yet",
@@ -165,7 +165,7 @@ class EngineDriver:
 
     def _pull(self, op: PullImage) -> None:
         try:
-            from stackctl.engine.registry import client  # type: ignore[attr-defined]
+            from stackctl.engine.registry import client
         except ImportError:
             raise SchedulerError(
                 f"image {op.image} is not present and pulling is not available",

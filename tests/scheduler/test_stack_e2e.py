@@ -257,3 +257,34 @@ def test_bridge_network_names_ports_and_clean_down(stack: StackEnv) -> None:
     assert stack.containers() == {} and stack.networks() == []
     assert ours & _bridges_and_veths() == set()
     assert os.listdir(stack.run_root / "netns") == []
+
+
+def test_build_then_rebuild_recreates_only_on_change(stack: StackEnv) -> None:
+    app = stack.dir / "app"
+    app.mkdir()
+    cmd = 'CMD ["sh", "-c", "cat /v; trap \'exit 0\' TERM; sleep 3600 & wait"]\n'
+    (app / "Dockerfile").write_text("FROM busybox\nRUN echo v1 > /v\n" + cmd)
+    stack.write("""
+    services:
+      app:
+        build: ./app
+        network_mode: none
+    """)
+    r = stack.ok("up", "-d")
+    assert "Built" in r.err
+    assert stack.state("app") == [(1, "running")]
+    first = stack.ids()
+    stack.ok("up", "-d", "--build")  # same Dockerfile: same image, container kept
+    assert stack.ids() == first
+    (app / "Dockerfile").write_text("FROM busybox\nRUN echo v2 > /v\n" + cmd)
+    stack.ok("up", "-d")  # no --build: the image is present, nothing is rebuilt
+    assert stack.ids() == first
+    stack.ok("up", "-d", "--build", "-t", "1")
+    assert stack.ids() != first
+    logs = stack.ok("compose", "-f", str(stack.file), "-p", stack.project, "logs")
+    assert "v2" in logs.out
+    stack.ok("down", "--rmi", "local", "-t", "1")
+    from stackctl.engine.api import Engine
+
+    with Engine(stack.root, stack.run_root) as eng:
+        assert not eng.images.exists(f"{stack.project}-app")
