@@ -227,7 +227,29 @@ def disconnect(ctx: typer.Context, net: str = typer.Argument(..., metavar="NETWO
         nm.disconnect(cid, net)
 
 
+def port(ctx: typer.Context, container: str = typer.Argument(..., metavar="CONTAINER"),
+         private: Optional[str] = typer.Argument(None, metavar="[PRIVATE_PORT[/PROTO]]"),  # noqa: UP045
+         ) -> None:
+    """List port mappings or a specific mapping for the container."""
+    from stackctl.errors import NotFound
+
+    cid, name = _container(ctx, container)
+    with _manager(ctx) as nm:
+        maps = nm.published_ports(cid)
+    if private is None:
+        for m in maps:
+            typer.echo(f"{m.container_port}/{m.protocol} -> {m.host_ip}:{m.host_port}")
+        return
+    num, _, proto = private.partition("/")
+    hits = [m for m in maps if str(m.container_port) == num and m.protocol == (proto or "tcp")]
+    if not hits:
+        raise NotFound(f"no public port '{num}/{proto or 'tcp'}' published for {name}")
+    for m in hits:
+        typer.echo(f"{m.host_ip}:{m.host_port}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("port")(port)
     network.command("list", hidden=True)(ls)
     network.command("remove", hidden=True)(rm)
     app.add_typer(network, name="network")

@@ -8,6 +8,8 @@ here for every network mode other than ``none`` and ``host``:
                                 stack service (label ``stackctl.service``) and
                                 ``--network-alias``es
     -p SPEC...                  published on the first network's address
+    -P                          every exposed port (--expose, the image's
+                                ExposedPorts) on a random free host port
 
 hosts and resolv.conf are written into the container's state dir, where the
 engine bind-mounts them; resolv.conf names the embedded DNS responder, which
@@ -21,7 +23,7 @@ from typing import Any
 
 from stackctl.net.manager import NetworkManager
 from stackctl.net.model import ContainerNetwork, EndpointRequest
-from stackctl.net.ports import PortMapping, parse_publish
+from stackctl.net.ports import PortMapping, parse_expose, parse_publish, publish_all
 
 SERVICE_LABEL = "stackctl.service"
 
@@ -39,6 +41,11 @@ def setup_for_config(manager: NetworkManager, container_id: str, config: Any, *,
     ports: list[PortMapping] = []
     for spec in getattr(config, "publish", ()) or ():
         ports.extend(parse_publish(spec))
+    if getattr(config, "publish_all", False):
+        # -P: every exposed port not already published, on a random host port
+        done = {(m.container_port, m.protocol) for m in ports}
+        exposed = [pp for e in (getattr(config, "expose", ()) or ()) for pp in parse_expose(e)]
+        ports.extend(publish_all(pp for pp in exposed if pp not in done))
     req = EndpointRequest(config.network, aliases=tuple(config.network_aliases or ()))
     return manager.setup_container(
         container_id, [req],

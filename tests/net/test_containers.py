@@ -128,3 +128,19 @@ def test_network_mode_container_shares_the_namespace(stack: tuple[Path, Path],
         stack, "ps", "-q", "--no-trunc").stdout.strip()[:12], r.stderr
     r = sh(stack, "run", "--rm", "--network", f"container:nope{unique}", "busybox", "true")
     assert r.returncode == 125 and "no such container" in r.stderr
+
+
+def test_publish_all_and_port_command(stack: tuple[Path, Path], unique: str) -> None:
+    r = sh(stack, "run", "-d", "--name", f"pa{unique}", "-P", "--expose", "80",
+           "--expose", "5353/udp", "-p", "127.0.0.1::8080", "busybox", "httpd", "-f",
+           "-p", "80", "-h", "/etc")
+    assert r.returncode == 0, r.stderr
+    lines = sh(stack, "port", f"pa{unique}").stdout.splitlines()
+    assert sorted(ln.split(" -> ")[0] for ln in lines) == ["5353/udp", "80/tcp", "8080/tcp"]
+    host = sh(stack, "port", f"pa{unique}", "80").stdout.strip()
+    assert host.startswith("0.0.0.0:")
+    with urllib.request.urlopen(f"http://127.0.0.1:{host.split(':')[1]}/hostname",
+                                timeout=5) as resp:
+        assert resp.read().decode().strip() == r.stdout.strip()[:12]
+    r = sh(stack, "port", f"pa{unique}", "9999")
+    assert r.returncode != 0 and "no public port" in r.stderr
