@@ -52,6 +52,9 @@ def _run(
     network: str = typer.Option("bridge", "--network", "--net", help="bridge|none|host|NAME."),
     network_alias: Strs = typer.Option(None, "--network-alias", help="Alias on the network."),
     publish: Strs = typer.Option(None, "--publish", "-p", help="[ip:][host:]ctr[/proto]"),
+    publish_all: bool = typer.Option(False, "--publish-all", "-P",
+                                     help="Publish every exposed port on a random port."),
+    expose: Strs = typer.Option(None, "--expose", help="Expose a port or range (80/tcp)."),
     health_cmd: OStr = typer.Option(None, "--health-cmd", help="Command to check health."),
     health_interval: OStr = typer.Option(None, "--health-interval", help="e.g. 30s."),
     health_timeout: OStr = typer.Option(None, "--health-timeout", help="e.g. 30s."),
@@ -80,6 +83,7 @@ def _run(
         cpus=cpus, pids_limit=pids_limit, cap_add=t(cap_add or ()), cap_drop=t(cap_drop or ()),
         privileged=privileged, read_only=read_only, init=init, label=t(label or ()),
         network=network, network_alias=t(network_alias or ()), publish=t(publish or ()),
+        publish_all=publish_all, expose=t(expose or ()),
         health_cmd=health_cmd, health_interval=health_interval, health_timeout=health_timeout,
         health_retries=health_retries, health_start_period=health_start_period,
         no_healthcheck=no_healthcheck, stop_signal=stop_signal, stop_timeout=stop_timeout,
@@ -92,20 +96,34 @@ def _run(
             typer.echo(rec.id)
             return
         attached = not detach
+        if attached and rm:
+            # No detached monitor: this process supervises (saves a Python start-up).
+            try:
+                code = engine.run_foreground(rec.id, stdin=interactive, tty=tty)
+            except BaseException:
+                _discard(engine, rec.id)
+                raise
+            raise typer.Exit(code)
         try:
             engine.start(rec.id, hold=attached)
         except BaseException:
-            # A container that never ran is not left behind (bad command, user, mount…).
-            try:
-                engine.remove(rec.id, force=True, volumes=True)
-            except Exception:
-                pass
+            _discard(engine, rec.id)
             raise
         if detach:
             typer.echo(rec.id)
             return
         code = attach_session(engine, rec.id, stdin=interactive, tty=tty)
     raise typer.Exit(code)
+
+
+def _discard(engine: object, cid: str) -> None:
+    """A container that never ran is not left behind (bad command, user, mount…)."""
+    from stackctl.errors import StackctlError
+
+    try:
+        engine.remove(cid, force=True, volumes=True)  # type: ignore[attr-defined]
+    except StackctlError:
+        pass
 
 
 def attach_session(engine: object, cid: str, *, stdin: bool, tty: bool) -> int:

@@ -52,6 +52,8 @@ class RunFlags:
     network: str = "bridge"  # Docker's default: the `bridge` network (stackctl/net)
     network_alias: tuple[str, ...] = ()
     publish: tuple[str, ...] = ()
+    publish_all: bool = False
+    expose: tuple[str, ...] = ()
     health_cmd: str | None = None
     health_interval: str | None = None
     health_timeout: str | None = None
@@ -284,6 +286,8 @@ def to_config(f: RunFlags) -> ContainerConfig:
         network=f.network,
         network_aliases=f.network_alias,
         publish=f.publish,
+        publish_all=f.publish_all,
+        expose=tuple(e if "/" in e else f"{e}/tcp" for e in f.expose),
         healthcheck=parse_health(f),
         stop_signal=f.stop_signal,
         stop_timeout=f.stop_timeout,

@@ -140,6 +140,8 @@ class ContainerConfig:
     network: str = "bridge"  # bridge (the default network) | <network name> | none | host
     network_aliases: tuple[str, ...] = ()
     publish: tuple[str, ...] = ()  # raw -p specs, handed to the network layer
+    publish_all: bool = False  # -P: every exposed port on a random host port
+    expose: tuple[str, ...] = ()  # --expose + the image's ExposedPorts ("80/tcp")
     healthcheck: Healthcheck | None = None
     stop_signal: str | None = None
     stop_timeout: int | None = None
@@ -163,7 +165,7 @@ class ContainerConfig:
         for key in ("command", "entrypoint"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
-        for key in ("env", "cap_add", "cap_drop", "network_aliases", "publish"):
+        for key in ("env", "cap_add", "cap_drop", "network_aliases", "publish", "expose"):
             data[key] = tuple(data.get(key) or ())
         data["mounts"] = tuple(MountRequest(**m) for m in data.get("mounts") or ())
         data["tmpfs"] = tuple(TmpfsMount(**m) for m in data.get("tmpfs") or ())

@@ -38,6 +38,9 @@ def effective_config(config: ContainerConfig, image: Any) -> ContainerConfig:
             test=tuple(hc.test), interval=(hc.interval / NS) or 30.0,
             timeout=(hc.timeout / NS) or 30.0, retries=hc.retries or 3,
             start_period=hc.start_period / NS)
+    exposed = tuple(sorted({*config.expose, *image.exposed_ports}))
+    if exposed != config.expose:
+        changes["expose"] = exposed  # for -P (stackctl/net publishes them)
     labels = {**dict(image.labels), **config.labels}
     if labels != config.labels:
         changes["labels"] = labels
