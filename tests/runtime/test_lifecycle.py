@@ -219,8 +219,10 @@ def _drive_pty(cmd: list[str], script: bytes, needle: bytes) -> tuple[int, bytes
             proc.wait()
 
 
-def test_attached_terminal_without_console_socket_is_relayed(bundle: Bundle) -> None:
-    bundle.write(bundle.request("sh", terminal=True))
+@pytest.mark.parametrize("init", [False, True])
+def test_attached_terminal_without_console_socket_is_relayed(bundle: Bundle, init: bool
+                                                              ) -> None:
+    bundle.write(bundle.request("sh", terminal=True, init=init))
     code, out = _drive_pty(bundle.command("launch"),
                            b"tty; stty size; echo x$((40+2)); exit 5\r", b"x42")
     assert code == 5
@@ -252,3 +254,30 @@ def test_unwritable_pid_file_takes_the_container_down(bundle: Bundle, tmp_path: 
     assert res.returncode == 1 and "cannot record the container" in res.stderr
     assert not Cgroup(bundle.cgroup).exists()
     assert not (bundle.state_root / "launch" / bundle.id).exists()
+
+
+def test_init_forwards_signals_and_reaps(bundle: Bundle) -> None:
+    # The command is PID 2 under the launcher's init; orphans are reaped.
+    res = bundle.run(bundle.request(
+        "sh", "-c", "echo me: $$; (sleep 0.2 &); sleep 1; echo zombies: "
+        "$(grep -l '^State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l)", init=True))
+    assert res.returncode == 0, res.stderr
+    assert "me: 2\n" in res.stdout and "zombies: 0\n" in res.stdout
+    # Plain `sleep` ignores SIGTERM as PID 1; under --init it gets it and dies: 143.
+    bundle.write(bundle.request("sleep", "300", init=True))
+    reaper = subprocess.Popen([*REAPER, *bundle.command("launch", "--detach")],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert _line(reaper) == {"launcher": 0}
+        pid = bundle.state()["pid"]
+        deadline = time.monotonic() + 10
+        while len(Cgroup(bundle.cgroup).pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        bundle.launch("kill", bundle.id, "TERM")
+        assert _line(reaper) == {"pid": pid, "status": 143}
+        bundle.launch("delete", bundle.id)
+    finally:
+        bundle.launch("delete", "--force", bundle.id, check=False)
+        reaper.wait(timeout=10)
+    res = bundle.run(bundle.request("nope", init=True))
+    assert res.returncode == 127 and "executable file not found" in res.stderr

@@ -13,10 +13,10 @@ import fcntl
 import os
 import struct
 
-from stackctl.engine.runtime import rootfs
+from stackctl.engine.runtime import pid1, rootfs
 from stackctl.engine.runtime import syscalls as sc
 from stackctl.engine.runtime._lean import dumps, suppress, trace
-from stackctl.engine.runtime.process import StartError, apply_and_exec
+from stackctl.engine.runtime.process import StartError, apply_and_exec, become, execute
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
 if TYPE_CHECKING:
@@ -38,6 +38,15 @@ def report(sync_fd: int, message: str, code: int) -> NoReturn:
     with suppress(OSError):
         os.write(sync_fd, dumps({"error": message, "code": code}).encode() + b"\n")
     os._exit(code)
+
+
+def _execute_or_report(process: Mapping[str, Any], sync_fd: int, preserve_fds: int
+                       ) -> NoReturn:
+    try:
+        execute(process, keep_fds=range(3, 3 + preserve_fds))
+        raise StartError("execve returned")
+    except StartError as exc:
+        report(sync_fd, exc.message, exc.code)
 
 
 def wait_for_parent(go_fd: int) -> None:
@@ -167,6 +176,10 @@ def run_init(config: Mapping[str, Any], rootfs_path: str, *, sync_fd: int, go_fd
             rootfs.mount_cgroups(deferred, layout, sys)
         with suppress(OSError):
             sys.join_session_keyring()  # keyrings are not namespaced: hide the host's
+        if (config.get("annotations") or {}).get(pid1.ANNOTATION) == "true":
+            become(config["process"], sys, seccomp=seccomp)
+            pid1.serve(lambda: _execute_or_report(config["process"], sync_fd, preserve_fds),
+                       sync_fd)
         apply_and_exec(config["process"], sys, keep_fds=range(3, 3 + preserve_fds),
                        seccomp=seccomp)
         raise StartError("execve returned")

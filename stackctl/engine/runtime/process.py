@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-__all__ = ["StartError", "apply_and_exec", "lookup"]
+__all__ = ["StartError", "apply_and_exec", "become", "execute", "lookup"]
 
 
 class StartError(Exception):
@@ -135,13 +135,12 @@ def close_fds(keep: Sequence[int]) -> None:
                     os.set_inheritable(fd, False)
 
 
-def apply_and_exec(process: Mapping[str, Any], sys: sc.LinuxSyscalls, *,
-                   keep_fds: Sequence[int] = (), seccomp: bytes | None = None) -> None:
-    """Become the container's process. Only returns by raising StartError."""
-    args = list(process.get("args") or [])
-    if not args:
+def become(process: Mapping[str, Any], sys: sc.LinuxSyscalls, *,
+           seccomp: bytes | None = None) -> None:
+    """Turn this process into the container's process, short of execve: rlimits,
+    seccomp, capabilities, user, umask, cwd, no_new_privs."""
+    if not process.get("args"):
         raise StartError("no command given: the image has no CMD/ENTRYPOINT", 125)
-    env = list(process.get("env") or [])
     apply_rlimits(process.get("rlimits") or [])
     if "oomScoreAdj" in process:
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -172,6 +171,12 @@ def apply_and_exec(process: Mapping[str, Any], sys: sc.LinuxSyscalls, *,
                          ) from exc
     if process.get("noNewPrivileges"):
         sys.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def execute(process: Mapping[str, Any], *, keep_fds: Sequence[int] = ()) -> None:
+    """Find the executable and execve it. Only returns by raising StartError."""
+    args = list(process["args"])
+    env = list(process.get("env") or [])
     path = lookup(args[0], env)
     close_fds(keep_fds)
     try:
@@ -179,3 +184,10 @@ def apply_and_exec(process: Mapping[str, Any], sys: sc.LinuxSyscalls, *,
     except OSError as exc:
         code = 127 if exc.errno == errno.ENOENT else 126
         raise StartError(f'exec: "{args[0]}": {_why(exc)}', code) from exc
+
+
+def apply_and_exec(process: Mapping[str, Any], sys: sc.LinuxSyscalls, *,
+                   keep_fds: Sequence[int] = (), seccomp: bytes | None = None) -> None:
+    """Become the container's process. Only returns by raising StartError."""
+    become(process, sys, seccomp=seccomp)
+    execute(process, keep_fds=keep_fds)

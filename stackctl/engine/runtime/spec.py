@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 OCI_VERSION = "1.0.2"
+INIT_ANNOTATION = "org.stackctl.init"  # = pid1.ANNOTATION (not imported: keeps spec light)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # moby/oci/defaults.go (= runc's): hidden or frozen parts of /proc and /sys.
@@ -166,6 +167,9 @@ class BundleRequest:
     # or --privileged; `seccomp_profile` replaces it (--security-opt seccomp=FILE).
     seccomp: str = "default"
     seccomp_profile: Mapping[str, Any] | None = None
+    # --init: the built-in launcher keeps a PID 1 that forwards signals and reaps
+    # zombies (see pid1.py); an annotation, so runc ignores it.
+    init: bool = False
 
 
 def _env(req: BundleRequest) -> list[str]:
@@ -317,8 +321,11 @@ def build_config(
         config["hostname"] = req.hostname
     if req.domainname and req.uts != "host":
         config["domainname"] = req.domainname
-    if req.annotations:
-        config["annotations"] = dict(req.annotations)
+    annotations = dict(req.annotations)
+    if req.init:
+        annotations[INIT_ANNOTATION] = "true"
+    if annotations:
+        config["annotations"] = annotations
     return config
 
 
