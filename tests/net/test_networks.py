@@ -354,3 +354,49 @@ def test_concurrent_starts_never_share_an_address(nm: NetworkManager, unique: st
     with ThreadPoolExecutor(max_workers=8) as pool:
         ips = list(pool.map(start, range(24)))
     assert len(set(ips)) == 24
+
+
+def test_outbound_is_masqueraded_and_internal_has_no_way_out(
+        nm: NetworkManager, procs: Procs, unique: str) -> None:
+    """An 'outside' host made of our own namespace behind a host veth: a container
+    reaches it through the host, seen from the host's address (masquerade); a
+    container on an --internal network does not. No packet leaves the machine."""
+    from stackctl.net.netns import create_netns, remove_netns
+
+    outside = nm.run_root / "netns" / f"outside{unique}"
+    host_end, far_end = f"scx{unique}", f"scy{unique}"
+    create_netns(outside)
+    try:
+        with Netlink() as nl:
+            nl.create_veth(host_end, far_end, peer_netns=outside)
+            nl.add_address(host_end, ipaddress.IPv4Interface("172.31.254.1/30"))
+            nl.set_up(host_end)
+        with Netlink(outside) as nl:
+            nl.add_address(far_end, ipaddress.IPv4Interface("172.31.254.2/30"))
+            nl.set_up(far_end)
+            nl.add_route(None, ipaddress.IPv4Address("172.31.254.1"))
+        peer_seen = """
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 9000)); s.listen(8); print("ready", flush=True)
+while True:
+    c, addr = s.accept(); c.sendall(addr[0].encode()); c.close()
+"""
+        wait_ready(procs.python_in(outside, peer_seen))
+        net = nm.create(f"out{unique}")
+        internal = nm.create(f"in{unique}", internal=True)
+        a = nm.setup_container(cid(), [EndpointRequest(net.name)])
+        i = nm.setup_container(cid(), [EndpointRequest(internal.name)])
+        ask = """
+import socket
+try:
+    c = socket.create_connection(("172.31.254.2", 9000), timeout=2); print(c.recv(64).decode())
+except OSError as e:
+    print("blocked", e)
+"""
+        assert run_python(a.netns, ask).stdout.strip() == "172.31.254.1"  # masqueraded
+        assert run_python(i.netns, ask).stdout.startswith("blocked")
+    finally:
+        with Netlink() as nl:
+            nl.delete_link(host_end)
+        remove_netns(outside)
