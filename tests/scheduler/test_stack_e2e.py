@@ -288,3 +288,31 @@ def test_build_then_rebuild_recreates_only_on_change(stack: StackEnv) -> None:
 
     with Engine(stack.root, stack.run_root) as eng:
         assert not eng.images.exists(f"{stack.project}-app")
+
+
+def test_service_on_two_networks(stack: StackEnv) -> None:
+    stack.write("""
+    services:
+      api:
+        image: busybox
+        command: ["httpd", "-f", "-p", "80", "-h", "/etc"]
+        stop_signal: SIGKILL
+        networks:  # back is the primary network (sorted first); front is joined after start
+          front: {aliases: [api-internal]}
+          back: {}
+      worker:
+        image: busybox
+        command: FOREVER
+        networks: [front]
+        depends_on: [api]
+    networks:
+      front: {}
+      back: {}
+    """)
+    stack.ok("up", "-d")
+    assert sorted(stack.networks()) == [f"{stack.project}_back", f"{stack.project}_front"]
+    r = stack.ok("compose", "-f", str(stack.file), "-p", stack.project, "exec", "-T", "worker",
+                 "sh", "-c", "timeout 5 wget -qO- http://api-internal/hostname")
+    assert r.out.strip() == stack.containers()[f"{stack.project}-api-1"].id[:12]
+    stack.ok("down", "-t", "1")
+    assert stack.networks() == []
