@@ -8,7 +8,6 @@ offline builder does not have, and say so.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 
 __all__ = ["RunMount", "parse_mount"]
@@ -33,6 +32,8 @@ class RunMount:
 
 def parse_mount(text: str) -> RunMount:
     """``type=cache,target=/x,id=y`` -> RunMount; ValueError says what is wrong."""
+    import csv  # BuildKit reads the spec as one CSV record (quoted values may hold commas)
+
     fields = next(csv.reader([text]))
     values: dict[str, str] = {}
     flags: set[str] = set()
