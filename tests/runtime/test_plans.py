@@ -224,3 +224,24 @@ def test_container_mount_plan_through_the_seam(tmp_path: Path) -> None:
                      "/dev/random": 264, "/dev/urandom": 265, "/dev/tty": 1280}
     assert ("chmod", f"{root}/dev/null", 0o666) in fake.calls
     assert os.readlink(root / "dev" / "ptmx") == "pts/ptmx"
+
+
+def test_launcher_import_set_stays_small() -> None:
+    """Every container start pays for the launcher's imports: the run path (parent,
+    container init, cgroups, seccomp) must not pull in these heavy modules."""
+    import subprocess
+    import sys
+
+    from stackctl.engine.runtime.launch import launcher_argv
+
+    repo = str(Path(__file__).resolve().parents[2])
+    code = (f"import sys; sys.path.insert(0, {repo!r}); "
+            "import stackctl.engine.runtime.launch, stackctl.engine.runtime.init, "
+            "stackctl.engine.runtime.cgroups, stackctl.engine.runtime.seccomp, "
+            "stackctl.engine.runtime._exec; print(' '.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    heavy = {"typing", "dataclasses", "pathlib", "json", "re", "enum", "argparse", "socket",
+             "inspect", "contextlib", "stackctl.errors"}
+    assert heavy.isdisjoint(out), heavy & set(out)
+    assert launcher_argv()[1] == "-S"
