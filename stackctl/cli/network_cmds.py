@@ -58,9 +58,15 @@ def create(
 
     if driver != "bridge":
         raise UsageError(f"--driver {driver}: only the bridge driver exists")
+    from stackctl.net.firewall import Firewall
+
     with _manager(ctx) as nm:
         info = nm.create(name, subnet=subnet, gateway=gateway, internal=internal,
                          labels=_pairs(label, "--label"), options=_pairs(opt, "--opt"))
+    if not Firewall.available():
+        sys.stderr.write("Warning: nftables (`nft`) is not installed: containers on this "
+                         "network get no outbound masquerade and cannot publish ports "
+                         "(apt-get install nftables)\n")
     typer.echo(info.id)
 
 

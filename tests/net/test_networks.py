@@ -400,3 +400,38 @@ except OSError as e:
         with Netlink() as nl:
             nl.delete_link(host_end)
         remove_netns(outside)
+
+
+def test_other_names_are_relayed_to_the_hosts_resolver(nm: NetworkManager,
+                                                       unique: str) -> None:
+    """The relay socket lives in the host namespace, so even a resolver on the host's
+    loopback (unreachable from the container) answers. A stand-in resolver here."""
+    import socket
+    import threading
+
+    from stackctl.net import dns
+
+    up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    up.bind(("127.0.0.1", 0))
+
+    def upstream() -> None:
+        data, peer = up.recvfrom(512)
+        q = dns.parse_query(data)
+        assert q is not None
+        up.sendto(dns.build_answer(q, ["192.0.2.99"]), peer)
+
+    threading.Thread(target=upstream, daemon=True).start()
+    net = nm.create(f"rel{unique}")
+    c = nm.setup_container(cid(), [EndpointRequest(net.name)], names_=("me",))
+    r = dns.Responder(dns.bind_in_netns(c.netns), dns.StoreLookup(nm.state.path, c.container_id),
+                      ["127.0.0.1"], upstream_port=up.getsockname()[1])
+    t = threading.Thread(target=r.serve, daemon=True)
+    t.start()
+    try:
+        assert query(c.netns, "example.org") == (0, ["192.0.2.99"])
+        assert query(c.netns, "me") == (0, [str(c.primary_ip)])
+    finally:
+        r.stop()
+        t.join(5)
+        r.close()
+        up.close()
