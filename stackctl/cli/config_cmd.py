@@ -5,7 +5,7 @@ a problem exits with SpecError.exit_code (15) and a located message.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -72,6 +72,10 @@ def config(
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the JSON Schema of stack files (for editors).")
     ] = False,
+    variables: Annotated[
+        bool,
+        typer.Option("--variables", help="Print the variables the stack file uses, with defaults."),
+    ] = False,
     no_interpolate: Annotated[
         bool, typer.Option("--no-interpolate", help="Leave ${VARIABLES} as they are.")
     ] = False,
@@ -110,6 +114,21 @@ def config(
         resolve_paths=not no_path_resolution,
         normalize=not no_normalize,
     )
+    if variables:
+        from dataclasses import replace
+
+        from stackctl.spec.interpolate import extract_variables
+        from stackctl.spec.raw import load_raw
+
+        found = extract_variables(load_raw(replace(opts, interpolate=False)).data)
+        _emit(_variables_text(found, fmt), output)
+        return
+    if no_interpolate and services:
+        # compose: the uninterpolated model cannot be trusted to name dependencies
+        typer.echo(
+            "Warning: service filtering is not applied when --no-interpolate is set", err=True
+        )
+        services = None
     from stackctl.spec.project import load_project
 
     project = load_project(opts, services=services or (), consistency=not no_consistency)
@@ -138,7 +157,42 @@ def config(
     from stackctl.spec.serialize import dump_json, dump_yaml, project_dict
 
     data = project_dict(project)
+    if no_interpolate:
+        data = _sorted(data)  # compose prints the uninterpolated model as a plain map
     _emit(dump_json(data) if fmt == "json" else dump_yaml(data), output)
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _variables_text(found: dict[str, Any], fmt: str) -> str:
+    """``config --variables``: compose's table, or its JSON shape with --format json."""
+    if fmt == "json":
+        import json
+
+        data = {
+            name: {
+                "Name": name,
+                "DefaultValue": v.default or "",
+                "PresenceValue": v.alternate or "",
+                "Required": v.required,
+            }
+            for name, v in sorted(found.items())
+        }
+        return json.dumps(data, indent=2) + "\n"
+    rows = [("NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE")]
+    rows += [
+        (name, str(v.required).lower(), v.default or "", v.alternate or "")
+        for name, v in sorted(found.items())
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    return "".join(line.rstrip() + "\n" for line in lines)
 
 
 def _emit(text: str, output: str | None) -> None:

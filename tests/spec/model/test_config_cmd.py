@@ -159,3 +159,48 @@ def test_warnings_go_to_stderr(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     code, out, err = run(capsys, "config", "-f", str(path), "-q")
     assert (code, out) == (0, "")
     assert f"Warning: {path}:1:1: the attribute `version` is obsolete" in err
+
+
+VARS = """services:
+  web:
+    image: "nginx:${TAG:-latest}"
+    ports: ["${PORT:-8080}:80"]
+    environment:
+      A: ${NEEDED:?set it}
+      B: ${OPT:+yes}
+"""
+
+
+def test_variables_table_and_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(VARS)
+    code, out, _ = run(capsys, "config", "-f", str(path), "--variables")
+    assert code == 0
+    assert out.splitlines() == [
+        "NAME     REQUIRED   DEFAULT VALUE   ALTERNATE VALUE",
+        "NEEDED   true",
+        "OPT      false                      yes",
+        "PORT     false      8080",
+        "TAG      false      latest",
+    ]
+    out = run(capsys, "config", "-f", str(path), "--variables", "--format", "json")[1]
+    assert json.loads(out)["PORT"] == {
+        "Name": "PORT",
+        "DefaultValue": "8080",
+        "PresenceValue": "",
+        "Required": False,
+    }
+
+
+def test_no_interpolate_keeps_expressions_and_ignores_selection(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """docker/compose e2e TestLocalComposeConfig / TestConfigInterpolate."""
+    path = tmp_path / "compose.yaml"
+    path.write_text(VARS)
+    code, out, err = run(capsys, "config", "-f", str(path), "--no-interpolate", "web")
+    assert code == 0
+    assert "service filtering is not applied when --no-interpolate is set" in err
+    assert "- ${PORT:-8080}:80" in out
+    # the uninterpolated model prints as a plain sorted map: networks before services
+    assert out.index("\nnetworks:") < out.index("\nservices:")
