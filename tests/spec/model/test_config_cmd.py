@@ -204,3 +204,30 @@ def test_no_interpolate_keeps_expressions_and_ignores_selection(
     assert "- ${PORT:-8080}:80" in out
     # the uninterpolated model prints as a plain sorted map: networks before services
     assert out.index("\nnetworks:") < out.index("\nservices:")
+
+
+def test_e2e_config_scenarios(capsys: pytest.CaptureFixture[str], conformance: Path) -> None:
+    """docker/compose e2e TestConfig, TestConfigInterpolate, TestLocalComposeConfig."""
+    base = conformance / "compose-e2e" / "testdata"
+    d = base / "TestConfig"
+    out = run(capsys, "config", "-f", str(d / "compose.yaml"), "-p", "p1")[1]
+    assert out == (
+        f"name: p1\nservices:\n  nginx:\n    build:\n      context: {d}/nginx-build\n"
+        "      dockerfile: Dockerfile\n    networks:\n      default: null\n"
+        "networks:\n  default:\n    name: p1_default\n"
+    )
+    d = base / "TestConfigInterpolate"
+    out = run(capsys, "config", "-f", str(d / "compose.yaml"), "-p", "p2", "--no-interpolate")[1]
+    assert out == (
+        "name: p2\nnetworks:\n  default:\n    name: p2_default\nservices:\n  nginx:\n"
+        f"    build:\n      context: {d}/nginx-build\n      dockerfile: ${{MYVAR}}\n"
+        "    networks:\n      default: null\n"
+    )
+    f = str(base / "TestLocalComposeConfig" / "compose.yaml")
+    out = run(capsys, "config", "-f", f)[1]
+    assert (
+        "\n    ports:\n      - mode: ingress\n        target: 80\n"
+        '        published: "8080"\n        protocol: tcp' in out
+    )
+    assert '"published": "8080"' in run(capsys, "config", "-f", f, "--format", "json")[1]
+    assert "- ${PORT:-8080}:80" in run(capsys, "config", "-f", f, "--no-interpolate")[1]
