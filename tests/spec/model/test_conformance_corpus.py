@@ -189,3 +189,21 @@ def test_compose_go_include_project_directory(conformance: Path) -> None:
         base / "subdir" / "compose-test-extends-imported.yaml"
     )
     assert [e.path for e in svc.env_file or ()] == [str(base / "subdir" / "extra.env")]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "services", "want"),
+    [
+        ("TestUpProfile", ["foo"], ["db", "foo"]),  # target + dependency, not its siblings
+        ("TestComposeRunNotRequiredDeps", ["foo"], ["foo"]),  # optional dep stays out
+        ("TestDotEnvProfileUsage", [], ["profiled-service", "regular-service"]),  # from .env
+        ("TestActiveProfileViaTargetedService", ["profiled-service"], ["profiled-service"]),
+    ],
+)
+def test_e2e_service_selection(
+    conformance: Path, scenario: str, services: list[str], want: list[str]
+) -> None:
+    """Which services docker/compose's profile scenarios act on."""
+    path = conformance / "compose-e2e" / "testdata" / scenario / "compose.yaml"
+    project = load_project(_opts(path), services=services)
+    assert sorted(project.services) == want
