@@ -118,11 +118,12 @@ class Healthcheck(ExtModel):
         ]
         | None
     ) = None
-    interval: Duration | None = None
+    # field order = compose-go's, which is the order ``config`` prints
     timeout: Duration | None = None
+    interval: Duration | None = None
+    retries: Int | None = None
     start_period: Duration | None = None
     start_interval: Duration | None = None
-    retries: Int | None = None
     disable: Bool | None = None
 
     @model_validator(mode="after")

@@ -51,8 +51,8 @@ class _External(ExtModel):
 
 class IPAMPool(SpecModel):
     subnet: Str | None = None
-    ip_range: Str | None = None
     gateway: Str | None = None
+    ip_range: Str | None = None
     aux_addresses: dict[str, Str] | None = None
 
 
@@ -85,8 +85,8 @@ class Volume(_External):
 
 class Secret(_External):
     name: Str | None = None
-    environment: Str | None = None
     file: Str | None = None
+    environment: Str | None = None
     external: Bool | None = None
     labels: StrDict | None = None
     driver: Str | None = None
@@ -102,9 +102,9 @@ class Secret(_External):
 
 class Config(_External):
     name: Str | None = None
-    content: Str | None = None
-    environment: Str | None = None
     file: Str | None = None
+    environment: Str | None = None
+    content: Str | None = None
     external: Bool | None = None
     labels: StrDict | None = None
     template_driver: Str | None = None
