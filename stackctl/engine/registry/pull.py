@@ -1,0 +1,270 @@
+"""``pull``: a reference on a registry -> an image in the local store.
+
+    1. GET the manifest by tag or digest (its bytes checked against the digest)
+    2. an index / manifest list: pick the platform's manifest, GET it by digest
+    3. the config blob (small: read into memory, verified)
+    4. already stored (same image ID)? only (re)point the tag: "Image is up to date"
+    5. the layers not in the content store yet: downloaded concurrently (at most
+       ``max_concurrent``), each streamed into a content-store ingest while its
+       blob digest *and* its diff ID (sha256 of the uncompressed tar) are computed;
+       a blob is committed only if both digest and size match the manifest
+    6. every diff ID checked against the config's ``rootfs.diff_ids``
+    7. ``ImageStore.add_image`` with the registry's config and manifest bytes:
+       layers unpacked, rows and ref written in one transaction
+
+All of 3-7 happen inside ``store.writing()``, so a concurrent prune cannot
+sweep blobs between download and registration. A failure (a lying registry,
+a dropped connection) registers nothing and leaves no partial blob: the
+ingest of the failing blob is removed, other downloads are cancelled, and
+blobs that did complete stay in the content store, so the next pull fetches
+only what is still missing.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackctl.engine.images import reference
+from stackctl.engine.images.config import DOCKER_CONFIG, MEDIA_CONFIG, Image
+from stackctl.engine.images.content import CHUNK, ContentStore, Descriptor
+from stackctl.engine.images.layout import Manifest
+from stackctl.engine.images.store import ImageRecord, ImageStore, Layer
+from stackctl.engine.registry.client import DOCKER_LIST, Fetched, RegistryClient
+from stackctl.engine.registry.diffid import DiffHasher, diff_id_of_file
+from stackctl.engine.registry.platform import Platform, host_platform, select_manifest
+from stackctl.engine.registry.transport import connection_error
+from stackctl.errors import ImageError
+
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", DOCKER_LIST)
+SCHEMA1_TYPES = ("application/vnd.docker.distribution.manifest.v1+json",
+                 "application/vnd.docker.distribution.manifest.v1+prettyjws")
+_NON_DISTRIBUTABLE = ("foreign", "nondistributable")
+
+
+@dataclass(frozen=True)
+class PullEvent:
+    """Progress, for the CLI: ``kind`` is exists | downloading | complete | resolved."""
+
+    kind: str
+    id: str  # 12 hex of a blob, or "" for whole-image events
+    detail: str = ""
+
+
+Progress = Callable[[PullEvent], None]
+
+
+@dataclass(frozen=True)
+class PullResult:
+    reference: str  # normalised, as recorded (name:tag, or name@digest)
+    record: ImageRecord
+    digest: str  # the digest the reference resolved to (the index's, for multi-platform)
+    fetched: int  # blobs downloaded
+    fetched_bytes: int
+    up_to_date: bool
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def pull_image(store: ImageStore, ref: str, *, auth_root: Path | None = None,
+               platform: str | Platform | None = None, insecure: bool = False,
+               client: RegistryClient | None = None, progress: Progress | None = None,
+               max_concurrent: int = 3) -> PullResult:
+    from stackctl.engine.registry.platform import parse_platform
+
+    r = reference.parse(ref)
+    want = parse_platform(platform) if isinstance(platform, str) else platform
+    target = reference.Reference(r.domain, r.path, None if r.digest else r.tag, r.digest)
+    what = f"pull of {target.familiar()}"
+    notify = progress or (lambda _e: None)
+    own = client is None
+    cli = client or RegistryClient.open(auth_root or store.root, r.domain, insecure=insecure)
+    try:
+        top = cli.get_manifest(r.path, r.digest or r.tag or "latest", what=what)
+        man = _resolve_platform(cli, r.path, top, want or host_platform(), what)
+        manifest, image, cbytes = _manifest_and_config(cli, store, r.path, man, want, what)
+        notify(PullEvent("resolved", "", top.digest))
+        existing = _existing(store, manifest.config.digest)
+        if existing is not None:
+            rec = _retag(store, existing, str(target))
+            return PullResult(str(target), rec, top.digest, 0, 0, True)
+        _check_layers(manifest, image, what)
+        with store.writing():
+            store.content.put_bytes(cbytes, expected_digest=manifest.config.digest)
+            fetched, nbytes, diff_ids = _fetch_layers(cli, store, r.path, manifest, notify,
+                                                      max_concurrent, what)
+            layers = [Layer(d, diff_ids[d.digest]) for d in manifest.layers]
+            for n, (got, want_id) in enumerate(zip((x.diff_id for x in layers),
+                                                   image.diff_ids, strict=True)):
+                if got != want_id:
+                    raise ImageError(
+                        f"{what}: layer {n + 1} ({layers[n].blob.digest[:19]}) does not match "
+                        f"the image config's diff_id (expected {want_id}, got {got})",
+                        hint="the image on the registry is inconsistent; push it again")
+            rec = store.add_image(image, layers, [str(target)], config_bytes=cbytes,
+                                  manifest_bytes=man.data)
+        return PullResult(str(target), rec, top.digest, fetched, nbytes, False)
+    finally:
+        if own:
+            cli.close()
+
+
+def _resolve_platform(cli: RegistryClient, repo: str, top: Fetched, want: Platform,
+                      what: str) -> Fetched:
+    current = top
+    for _depth in range(4):
+        if current.media_type in SCHEMA1_TYPES:
+            raise ImageError(f"{what}: the image uses the Docker v2 schema 1 manifest format, "
+                             "which is deprecated and not supported",
+                             hint="push the image again with a current docker or stackctl")
+        if current.media_type not in INDEX_TYPES:
+            return current
+        desc = select_manifest(current.data, want)
+        current = cli.get_manifest(repo, desc.digest, what=what)
+    raise ImageError(f"{what}: image indexes nested too deeply",
+                     hint="the registry serves a malformed index")
+
+
+def _manifest_and_config(cli: RegistryClient, store: ImageStore, repo: str, man: Fetched,
+                         want: Platform | None, what: str) -> tuple[Manifest, Image, bytes]:
+    manifest = Manifest.from_bytes(man.data)
+    cdesc = manifest.config
+    if cdesc.media_type not in (MEDIA_CONFIG, DOCKER_CONFIG):
+        raise ImageError(f"{what}: not a container image (config media type "
+                         f"{cdesc.media_type})",
+                         hint="this artifact (a chart, a signature...) cannot be run")
+    if store.content.has(cdesc.digest):
+        cbytes = store.content.read_bytes(cdesc.digest)
+    else:
+        cbytes = cli.read_blob(repo, cdesc.digest, cdesc.size, what=f"{what}: config")
+    image = Image.from_bytes(cbytes)
+    if want is not None and (image.os, image.architecture) != (want.os, want.architecture):
+        raise ImageError(f"{what}: the image is for {image.os}/{image.architecture}, "
+                         f"not the requested {want}",
+                         hint="drop --platform, or pull a multi-platform image")
+    return manifest, image, cbytes
+
+
+def _existing(store: ImageStore, image_id: str) -> ImageRecord | None:
+    from stackctl.errors import NotFound
+
+    try:
+        return store.get(image_id)
+    except NotFound:
+        return None
+
+
+def _retag(store: ImageStore, rec: ImageRecord, name: str) -> ImageRecord:
+    if "@" in name or name in rec.refs:
+        return rec
+    return store.tag(rec.id, name)
+
+
+def _check_layers(manifest: Manifest, image: Image, what: str) -> None:
+    if len(manifest.layers) != len(image.diff_ids):
+        raise ImageError(f"{what}: the manifest lists {len(manifest.layers)} layers but the "
+                         f"config has {len(image.diff_ids)} diff_ids",
+                         hint="the image on the registry is inconsistent; push it again")
+    for d in manifest.layers:
+        if any(word in d.media_type for word in _NON_DISTRIBUTABLE):
+            raise ImageError(f"{what}: layer {d.digest[:19]} is a foreign (non-distributable) "
+                             f"layer ({d.media_type})", hint="such images (Windows base "
+                             "layers) are not supported")
+        if d.media_type.endswith("zstd"):
+            raise ImageError(f"{what}: layer {d.digest[:19]} is zstd-compressed",
+                             hint="zstd layers are not supported; push the image with gzip")
+
+
+def _fetch_layers(cli: RegistryClient, store: ImageStore, repo: str, manifest: Manifest,
+                  notify: Progress, max_concurrent: int,
+                  what: str) -> tuple[int, int, dict[str, str]]:
+    """Download missing layer blobs; return (count, bytes, diff ID by blob digest)."""
+    diff_ids: dict[str, str] = {}
+    missing: dict[str, Descriptor] = {}
+    for d in manifest.layers:
+        if d.digest in diff_ids or d.digest in missing:
+            continue
+        if store.content.has(d.digest):
+            notify(PullEvent("exists", _short(d.digest)))
+            diff_ids[d.digest] = _known_diff_id(store, d.digest)
+        else:
+            missing[d.digest] = d
+    if not missing:
+        return 0, 0, diff_ids
+    cancel = threading.Event()
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrent),
+                            thread_name_prefix="pull") as pool:
+        futures = {pool.submit(_download, cli, repo, d, store.content, cancel, notify, what): d
+                   for d in missing.values()}
+        done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in done if f.exception() is not None]
+        if failed:
+            cancel.set()
+            wait(futures)
+            exc = failed[0].exception()
+            assert exc is not None
+            raise exc
+    for fut, d in futures.items():
+        diff_ids[d.digest] = fut.result()
+    return len(missing), sum(d.size for d in missing.values()), diff_ids
+
+
+def _download(cli: RegistryClient, repo: str, desc: Descriptor, content: ContentStore,
+              cancel: threading.Event, notify: Progress, what: str) -> str:
+    """One blob into the content store; returns its diff ID."""
+    short = _short(desc.digest)
+    host = cli.endpoint.domain
+    if cancel.is_set():
+        raise _Cancelled
+    notify(PullEvent("downloading", short, str(desc.size)))
+    resp = cli.open_blob(repo, desc.digest, what=f"{what}: layer {short}")
+    hasher = DiffHasher()
+    with content.writer() as w:
+        try:
+            while chunk := resp.read(CHUNK):
+                if cancel.is_set():
+                    raise _Cancelled
+                if w.size + len(chunk) > desc.size:
+                    raise ImageError(f"{what}: registry {host} sent more than the {desc.size} "
+                                     f"bytes of layer {desc.digest}",
+                                     hint="the registry or a proxy is corrupting content")
+                w.write(chunk)
+                hasher.update(chunk)
+        except (OSError, http.client.HTTPException) as exc:
+            raise connection_error(host, exc) from exc
+        finally:
+            resp.close()
+        if w.size < desc.size:
+            raise ImageError(f"{what}: the download of layer {desc.digest} from {host} ended "
+                             f"after {w.size} of {desc.size} bytes",
+                             hint="try again: layers already downloaded are kept")
+        if w.digest != desc.digest:
+            raise ImageError(f"{what}: layer {short} from registry {host} does not match its "
+                             f"digest (expected {desc.digest}, got {w.digest})",
+                             hint="the registry or a proxy is corrupting content; "
+                             "nothing was stored")
+        diff_id = hasher.hexdigest(f"{what}: layer {short}")
+        w.commit(expected_digest=desc.digest, expected_size=desc.size)
+    notify(PullEvent("complete", short, str(desc.size)))
+    return diff_id
+
+
+def _known_diff_id(store: ImageStore, blob_digest: str) -> str:
+    row = store.state.db.execute("SELECT diff_id FROM layers WHERE blob_digest = ? LIMIT 1",
+                                 (blob_digest,)).fetchone()
+    if row is not None:
+        return str(row[0])
+    return diff_id_of_file(store.content.path(blob_digest))
+
+
+def _short(digest: str) -> str:
+    return digest.split(":", 1)[-1][:12]
+
+
+__all__ = ["PullEvent", "PullResult", "pull_image"]
