@@ -30,7 +30,7 @@ def test_parse_cleans_patterns() -> None:
         ("?.txt", "a.txt", True),
         ("?.txt", "ab.txt", False),
         ("[ab].txt", "b.txt", True),
-        ("[!ab].txt", "b.txt", False),
+        ("[!ab].txt", "b.txt", True),  # Docker has no "!" negation in classes: "[^ab]"
         ("/build", "build/x", True),
         ("*.log\n!keep.log", "keep.log", False),
         ("*.log\n!keep.log", "other.log", True),
@@ -108,3 +108,9 @@ def test_dockerfile_specific_ignore_file(tmp_path: Path) -> None:
     special.write_text("b.txt\n")
     ctx = BuildContext.open(tmp_path, ignore_file=special)
     assert ctx.expand("a.txt") == ["a.txt"] and ctx.expand("b.txt") == []
+
+
+def test_bad_pattern_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("# fine\n*.log\nsrc/[a-\n")
+    with pytest.raises(ContextError, match=r"\.dockerignore:3: syntax error in pattern 'src/\[a-'"):
+        BuildContext.open(tmp_path)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stackctl.engine.build.dockerignore import Matcher
+from stackctl.engine.build.dockerignore import Matcher, PatternError
 from stackctl.errors import BuildError
 
 __all__ = ["BuildContext", "ContextError"]
@@ -73,7 +73,12 @@ class BuildContext:
             raise ContextError(f"build context {root} is not a directory",
                                hint="pass a directory, or '-' to read a tar from stdin")
         ignore = ignore_file or root / ".dockerignore"
-        matcher = Matcher.from_text(ignore.read_bytes()) if ignore.is_file() else Matcher()
+        try:
+            matcher = (Matcher.from_text(ignore.read_bytes(), file=str(ignore))
+                       if ignore.is_file() else Matcher())
+        except PatternError as exc:
+            raise ContextError(str(exc), hint="fix the pattern: classes need a closing ], "
+                               "and a lone ! or a trailing \\ is not a pattern") from None
         return cls(root, matcher)
 
     # --- paths -----------------------------------------------------------

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl.engine.build.context import BuildContext, has_glob
-from stackctl.engine.build.dockerignore import Matcher
+from stackctl.engine.build.dockerignore import Matcher, PatternError
 from stackctl.engine.build.plan import CopySpec
 from stackctl.engine.runtime.rootfs import secure_join
 from stackctl.engine.runtime.users import resolve_user
@@ -182,7 +182,11 @@ def apply_copy(spec: CopySpec, rootfs: Path, source: BuildContext, *,
     """Carry out one COPY/ADD into ``rootfs`` (a mounted snapshot)."""
     word = "ADD" if spec.add else "COPY"
     writer = _Writer(rootfs, _owner(spec, rootfs, from_context), _mode(spec))
-    excludes = Matcher.from_text("\n".join(spec.excludes)) if spec.excludes else None
+    try:
+        excludes = (Matcher.from_text("\n".join(spec.excludes), file="--exclude")
+                    if spec.excludes else None)
+    except PatternError as exc:
+        raise CopyError(str(exc)) from None
     items: list[tuple[str, Path]] = []
     with tempfile.TemporaryDirectory(prefix="stackctl-add-") as tmpname:
         for src in spec.sources:
