@@ -147,3 +147,45 @@ def test_v2_code_paths_on_the_real_unified_hierarchy(unique: str) -> None:
         if cg.exists():
             cg.kill_all()
             cg.remove()
+
+
+@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"),
+                    reason="no v2 hierarchy mounted at /sys/fs/cgroup/unified")
+def test_v2_device_filter_program_is_enforced(unique: str, tmp_path: Path) -> None:
+    # On the v2 hierarchy alone (no v1 devices controller involved): Docker's rules
+    # allow /dev/null, /dev/full...; /dev/kmsg (1:11) and block devices are refused.
+    cg = Cgroup(f"/stackctl-test-{unique}", "/sys/fs/cgroup/unified")
+    cg.create(Resources().to_oci())
+    script = tmp_path / "probe.sh"
+    script.write_text(
+        "read _\n"  # wait until moved into the cgroup
+        "head -c1 /dev/full >/dev/null && echo full: ok\n"
+        "head -c1 /dev/kmsg >/dev/null 2>&1 || echo kmsg: refused\n"
+        f"mknod {tmp_path}/disk b 7 0 && echo mknod: ok\n"
+        f"head -c1 {tmp_path}/disk >/dev/null 2>&1 || echo disk: refused\n")
+    proc = subprocess.Popen(["sh", str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        cg.add(proc.pid)
+        out, _ = proc.communicate("go\n", timeout=20)
+        assert out.split("\n")[:4] == ["full: ok", "kmsg: refused", "mknod: ok",
+                                       "disk: refused"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        cg.kill_all()
+        cg.remove()
+
+
+def test_device_program_shape() -> None:
+    from stackctl.engine.runtime.devices import device_program
+
+    rules = Resources().to_oci()["devices"]
+    prog = device_program(rules)
+    assert len(prog) % 8 == 0
+    insns = [prog[i:i + 8] for i in range(0, len(prog), 8)]
+    # Docker's list starts with "deny all": tested last, unconditionally, so it is
+    # the program's end (no separate default verdict after it).
+    assert insns[-1][0] == 0x95 and insns[-2] == bytes([0xB7, 0, 0, 0, 0, 0, 0, 0])
+    assert sum(1 for i in insns if i[0] == 0x95) == len(rules)

@@ -138,7 +138,7 @@ def test_detect_hybrid_and_pure_v2(tmp_path: Path) -> None:
 
 def test_v1_limits_written_to_the_owning_hierarchy(tmp_path: Path) -> None:
     root = _fake_v1(tmp_path)
-    cg = Cgroup("/stackctl-x", root)
+    cg = Cgroup("/stackctl-x", root, device_filter_v2=False)
     cg.create(Resources(memory=1 << 20, cpus=1.5, pids_limit=7).to_oci())
     assert (root / "memory/stackctl-x/memory.limit_in_bytes").read_text() == "1048576"
     assert (root / "cpu,cpuacct/stackctl-x/cpu.cfs_quota_us").read_text() == "150000"
@@ -154,7 +154,7 @@ def test_v2_limits_enable_controllers_in_ancestors(tmp_path: Path) -> None:
     root = tmp_path / "v2"
     root.mkdir()
     (root / "cgroup.controllers").write_text("cpu memory pids io\n")
-    cg = Cgroup("/stackctl/one", root)
+    cg = Cgroup("/stackctl/one", root, device_filter_v2=False)
     cg.create(Resources(memory=64 << 20, memory_swap=96 << 20, cpus=0.5, pids_limit=3).to_oci())
     assert set((root / "cgroup.subtree_control").read_text().split()) == {
         "+cpu", "+io", "+memory", "+pids"}
@@ -192,7 +192,7 @@ def test_limit_without_its_controller_is_an_error(tmp_path: Path) -> None:
     root = tmp_path / "v2"
     root.mkdir()
     (root / "cgroup.controllers").write_text("cpu pids\n")  # no memory controller
-    cg = Cgroup("/stackctl-y", root)
+    cg = Cgroup("/stackctl-y", root, device_filter_v2=False)
     with pytest.raises(OSError, match="--memory: this host has no memory cgroup controller"):
         cg.create(Resources(memory=1 << 20).to_oci())
     assert not (root / "stackctl-y").exists()  # nothing left behind

@@ -149,8 +149,11 @@ class Cgroup:
     """One container's cgroup, `path` in every hierarchy (e.g. "/stackctl-3f2a")."""
 
     def __init__(self, path: str, root: str | os.PathLike[str] = DEFAULT_ROOT,
-                 hierarchies: list[Hierarchy] | None = None) -> None:
+                 hierarchies: list[Hierarchy] | None = None, *,
+                 device_filter_v2: bool = True) -> None:
         self.path = "/" + path.strip("/")
+        # False only for unit tests on a plain directory tree (no BPF there).
+        self.device_filter_v2 = device_filter_v2
         self.hierarchies = hierarchies if hierarchies is not None else detect(root)
         if not self.hierarchies:
             raise OSError(errno.ENOENT, f"no cgroup hierarchy mounted under {root}")
@@ -258,6 +261,13 @@ class Cgroup:
             _write(_j(owner[0], "pids.max"), "max" if limit <= 0 else str(limit))
         if (owner := self._owner("devices")) is not None and res.get("devices"):
             self._apply_v1_devices(owner[0], res["devices"])
+        v2 = self._v2()
+        if v2 is not None and res.get("devices") and self.device_filter_v2:
+            # v2 has no devices controller: an eBPF program on the cgroup does it.
+            from stackctl.engine.runtime.devices import attach_device_filter
+            from stackctl.engine.runtime.syscalls import LinuxSyscalls
+
+            attach_device_filter(self.dir(v2), res["devices"], LinuxSyscalls())
 
     @staticmethod
     def _apply_v1_devices(d: str, rules: list[Mapping[str, Any]]) -> None:

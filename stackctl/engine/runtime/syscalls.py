@@ -13,7 +13,9 @@ x86_64 and aarch64 syscall numbers for the calls glibc does not wrap.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import struct
 
 __all__ = [
     "LinuxSyscalls",
@@ -90,9 +92,9 @@ _AT_FDCWD = -100
 # Generic syscall table (asm-generic) numbers are shared by aarch64 and x86_64
 # for the calls added after 2019 (fsopen...).
 _SYSCALL_NUMBERS: dict[str, dict[str, int]] = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "keyctl": 250,
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "keyctl": 250, "bpf": 321,
                "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "keyctl": 219,
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "keyctl": 219, "bpf": 280,
                 "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432},
 }
 
@@ -239,6 +241,36 @@ class LinuxSyscalls:
         ret = self._libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
                                ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0))
         self._check(ret, "prctl(PR_SET_SECCOMP)")
+
+    def bpf_prog_load(self, prog_type: int, insns: bytes, license: bytes = b"Apache-2.0"
+                      ) -> int:
+        """bpf(BPF_PROG_LOAD): an fd for the loaded program. On a verifier error the
+        kernel's log is part of the message."""
+        code = ctypes.create_string_buffer(insns, len(insns))
+        lic = ctypes.create_string_buffer(license + b"\0")
+        for log_size in (0, 1 << 16):
+            log = ctypes.create_string_buffer(max(log_size, 1))
+            attr = ctypes.create_string_buffer(128)
+            struct.pack_into("=IIQQIIQ", attr, 0, prog_type, len(insns) // 8,
+                             ctypes.addressof(code), ctypes.addressof(lic),
+                             1 if log_size else 0, log_size,
+                             ctypes.addressof(log) if log_size else 0)
+            ret = self._libc.syscall(ctypes.c_long(self._nr("bpf")), ctypes.c_int(5), attr,
+                                     ctypes.c_uint(128))
+            if ret >= 0:
+                return int(ret)
+            err = ctypes.get_errno()
+            if err != errno.EACCES and err != errno.EINVAL:
+                break
+        detail = log.value.decode(errors="replace").strip() if log_size else ""
+        raise SyscallError(err, f"bpf(PROG_LOAD){': ' + detail if detail else ''}")
+
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int,
+                        flags: int) -> None:
+        attr = ctypes.create_string_buffer(128)
+        struct.pack_into("=IIII", attr, 0, target_fd, prog_fd, attach_type, flags)
+        self._check(self._libc.syscall(ctypes.c_long(self._nr("bpf")), ctypes.c_int(8), attr,
+                                       ctypes.c_uint(128)), "bpf(PROG_ATTACH)")
 
     def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0,
               arg5: int = 0) -> int:
