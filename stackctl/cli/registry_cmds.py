@@ -1,0 +1,162 @@
+"""Registry commands: pull, push, login, logout (docker's flags and output shapes).
+
+Plain-HTTP registries: loopback hosts (localhost:*, 127.0.0.1:*) always; others
+with ``--insecure`` or listed in ``STACKCTL_INSECURE_REGISTRIES``. Logins are
+kept in ``<root>/auth.json`` (0600). Only typer and the standard library are
+imported at module level (cold start); the registry client is imported inside
+each command.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Optional
+
+import typer
+
+_INSECURE_HELP = "Use plain HTTP for this registry (as STACKCTL_INSECURE_REGISTRIES does)."
+
+
+_OUT = threading.Lock()  # progress arrives from download threads: one line at a time
+
+
+def _say(line: str) -> None:
+    with _OUT:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def pull_cmd(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="NAME[:TAG|@DIGEST]"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress verbose output."),
+    platform: Optional[str] = typer.Option(  # noqa: UP045 - typer needs Optional on 3.11
+        None, "--platform", help="Pull this platform (os/arch[/variant]) of a multi-platform "
+        "image; default: this host's."),
+    insecure: bool = typer.Option(False, "--insecure", help=_INSECURE_HELP),
+) -> None:
+    """Download an image from a registry."""
+    from stackctl.engine.images import reference
+    from stackctl.engine.images.store import ImageStore
+    from stackctl.engine.registry.pull import PullEvent, pull_image
+
+    r = reference.parse(ref, default_tag=False)
+    if r.tag is None and r.digest is None:
+        r = reference.parse(ref)
+        if not quiet:
+            _say("Using default tag: latest")
+    target = r.familiar()
+    if not quiet:
+        _say(f"{r.tag or r.digest}: Pulling from "
+             f"{r.path if r.domain == 'docker.io' else r.familiar_name}")
+
+    def progress(ev: PullEvent) -> None:
+        if quiet:
+            return
+        if ev.kind == "exists":
+            _say(f"{ev.id}: Already exists")
+        elif ev.kind == "complete":
+            _say(f"{ev.id}: Pull complete")
+
+    with ImageStore(ctx.obj.root) as store:
+        res = pull_image(store, str(r), platform=platform, insecure=insecure, progress=progress)
+    if not quiet:
+        _say(f"Digest: {res.digest}")
+        status = "Image is up to date for" if res.up_to_date else "Downloaded newer image for"
+        _say(f"Status: {status} {target}")
+    typer.echo(res.reference)
+
+
+def push_cmd(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="NAME[:TAG]"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress verbose output."),
+    insecure: bool = typer.Option(False, "--insecure", help=_INSECURE_HELP),
+) -> None:
+    """Upload an image to a registry."""
+    from stackctl.engine.images import reference
+    from stackctl.engine.images.store import ImageStore
+    from stackctl.engine.registry.push import PushEvent, push_image
+
+    r = reference.parse(ref, default_tag=False)
+    if r.tag is None and r.digest is None:
+        r = reference.parse(ref)
+        if not quiet:
+            _say("Using default tag: latest")
+    if not quiet:
+        _say(f"The push refers to repository [{r.name}]")
+
+    def progress(ev: PushEvent) -> None:
+        if quiet:
+            return
+        text = {"exists": "Layer already exists", "pushed": "Pushed",
+                "mounted": f"Mounted from {ev.detail}"}.get(ev.kind)
+        if text:
+            _say(f"{ev.id}: {text}")
+
+    with ImageStore(ctx.obj.root) as store:
+        res = push_image(store, str(r), insecure=insecure, progress=progress)
+    if quiet:
+        typer.echo(res.reference)
+    else:
+        typer.echo(f"{res.tag or r.digest}: digest: {res.digest} size: {res.size}")
+
+
+def login_cmd(
+    ctx: typer.Context,
+    server: Optional[str] = typer.Argument(None, metavar="[SERVER]"),  # noqa: UP045
+    username: Optional[str] = typer.Option(None, "--username", "-u", help="Username."),  # noqa: UP045
+    password: Optional[str] = typer.Option(None, "--password", "-p", help="Password."),  # noqa: UP045
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Take the password from stdin."),
+    insecure: bool = typer.Option(False, "--insecure", help=_INSECURE_HELP),
+) -> None:
+    """Log in to a registry (default: Docker Hub); the login is saved in <root>/auth.json."""
+    from stackctl.engine.registry.login import login
+    from stackctl.errors import UsageError
+
+    host = server or "docker.io"
+    if password is not None and password_stdin:
+        raise UsageError("--password and --password-stdin are mutually exclusive",
+                         hint="give the password one way")
+    if password_stdin:
+        if not username:
+            raise UsageError("Must provide --username with --password-stdin",
+                             hint="stackctl login -u USER --password-stdin HOST")
+        password = sys.stdin.read().rstrip("\r\n")
+    elif password is not None:
+        sys.stderr.write("WARNING! Using --password via the CLI is insecure. "
+                         "Use --password-stdin.\n")
+    if username is None or password is None:
+        if not sys.stdin.isatty():
+            raise UsageError("Cannot perform an interactive login from a non TTY device",
+                             hint="give -u USER and --password-stdin")
+        import getpass
+
+        if username is None:
+            username = input("Username: ").strip()
+        if password is None:
+            password = getpass.getpass("Password: ")
+    login(ctx.obj.root, host, username, password, insecure=insecure)
+    typer.echo("Login Succeeded")
+
+
+def logout_cmd(
+    ctx: typer.Context,
+    server: Optional[str] = typer.Argument(None, metavar="[SERVER]"),  # noqa: UP045
+) -> None:
+    """Log out from a registry (forget the saved login)."""
+    from stackctl.engine.registry.login import logout
+
+    domain, had = logout(ctx.obj.root, server or "docker.io")
+    shown = server or domain
+    typer.echo(f"Removing login credentials for {shown}" if had else f"Not logged in to {shown}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``. Import heavy layers inside commands."""
+    app.command("pull")(pull_cmd)
+    app.command("push")(push_cmd)
+    app.command("login")(login_cmd)
+    app.command("logout")(logout_cmd)
