@@ -1,7 +1,8 @@
 """The service model: one entry under ``services:``.
 
-Field names are the compose keys, declared in alphabetical order (the order
-``stackctl config`` prints them in, as ``docker compose config`` does).
+Field names are the compose keys, declared in compose-go's order (nearly
+alphabetical): the order ``stackctl config`` prints them in, as ``docker
+compose config`` does.
 Short syntaxes are already expanded (see models_ports / models_parts):
 ``ports`` and ``volumes`` are long-form lists, ``environment`` and ``labels``
 mappings, ``depends_on`` and ``networks`` mappings, ``command`` a list.
@@ -109,22 +110,22 @@ class Service(ExtModel):
     dns_search: StrList | None = None
     domainname: Str | None = None
     entrypoint: Command | None = None
-    env_file: EnvFiles | None = None
     environment: StrOrNoneDict | None = None
+    env_file: EnvFiles | None = None
     expose: list[Annotated[str, BeforeValidator(expose_item), lenient]] | None = None
     extends: ExtendsField | None = None
     external_links: list[Str] | None = None
     extra_hosts: ExtraHosts | None = None
     gpus: Gpus | None = None
     group_add: list[Str] | None = None
-    healthcheck: Healthcheck | None = None
     hostname: Str | None = None
+    healthcheck: Healthcheck | None = None
     image: Str | None = None
     init: Bool | None = None
     ipc: Str | None = None
     isolation: Str | None = None
-    label_file: StrList | None = None
     labels: StrDict | None = None
+    label_file: StrList | None = None
     links: list[Str] | None = None
     logging: Logging | None = None
     mac_address: Str | None = None
