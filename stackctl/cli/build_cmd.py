@@ -163,6 +163,8 @@ def build(
                                 "(= none: loopback only), none or host."),
     iidfile: Optional[str] = typer.Option(None, "--iidfile",  # noqa: UP045
                                           help="Write the image ID to this file."),
+    runtime: str = typer.Option("stackctl", "--runtime", envvar="STACKCTL_RUNTIME",
+                                help="OCI runtime for RUN steps: stackctl (built-in) or runc."),
 ) -> None:
     """Build an image from a Dockerfile."""
     import tempfile
@@ -175,6 +177,8 @@ def build(
     if network not in ("default", "none", "host"):
         raise UsageError(f"--network {network!r}: use default, none or host",
                          hint="build containers have no bridge networking here")
+    if runtime not in ("stackctl", "runc"):
+        raise UsageError(f"--runtime {runtime}: unknown runtime", hint="use stackctl or runc")
     if progress not in ("auto", "plain", "tty", "quiet"):
         raise UsageError(f"--progress {progress!r}: use auto, plain, tty or quiet")
     if progress == "auto":
@@ -187,7 +191,8 @@ def build(
         req = _request(context, file, tag, build_arg, target, no_cache, label, Path(tmp))
         req = replace(req, network="host" if network == "host" else "none")
         with ImageStore(opts.root) as store:
-            result = Builder(store, run_root=opts.run_root, progress=sink).build(req)
+            result = Builder(store, run_root=opts.run_root, progress=sink,
+                             runtime=runtime).build(req)
     if iidfile:
         Path(iidfile).write_text(result.image_id)
     if quiet:
