@@ -50,7 +50,9 @@ _RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 _PULL = re.compile(r"always|never|missing|if_not_present|build|daily|weekly|every_\w+")
 
 
-def _restart(value: str) -> str:
+def _restart(value: str) -> str | None:
+    if value == "":  # e.g. ${RESTART:-}: no policy, as compose reads it
+        return None
     if not _RESTART.fullmatch(value) and "$" not in value:
         raise ValueError(
             f"invalid restart policy {value!r}: expected no, always, on-failure[:N] "
@@ -59,7 +61,9 @@ def _restart(value: str) -> str:
     return value
 
 
-def _pull_policy(value: str) -> str:
+def _pull_policy(value: str) -> str | None:
+    if value == "":
+        return None
     if not _PULL.fullmatch(value) and "$" not in value:
         raise ValueError(
             f"invalid pull_policy {value!r}: expected always, never, missing, build, "
