@@ -129,7 +129,7 @@ class AuthFile:
         with self._locked():
             data = self._read()
             auths = data.get("auths") or {}
-            found = [k for k in (auth_key(domain), domain) if k in auths]
+            found = [k for k in dict.fromkeys((auth_key(domain), domain)) if k in auths]
             for key in found:
                 del auths[key]
             if found:
