@@ -202,7 +202,11 @@ def _fetch_layers(cli: RegistryClient, store: ImageStore, repo: str, manifest: M
                             thread_name_prefix="pull") as pool:
         futures = {pool.submit(_download, cli, repo, d, store.content, cancel, notify, what): d
                    for d in missing.values()}
-        done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C: stop the workers at their next chunk, then leave
+            cancel.set()
+            raise
         failed = [f for f in done if f.exception() is not None]
         if failed:
             cancel.set()

@@ -106,7 +106,11 @@ def _push_blobs(cli: RegistryClient, content: ContentStore, repo: str,
                             thread_name_prefix="push") as pool:
         futures = [pool.submit(_push_blob, cli, content, repo, d, sources, scopes, notify,
                                chunk_size, cancel, what) for d in blobs]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C: stop the workers at their next chunk, then leave
+            cancel.set()
+            raise
         failed = [f for f in done if f.exception() is not None]
         if failed:
             cancel.set()
