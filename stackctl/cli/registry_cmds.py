@@ -52,6 +52,10 @@ def pull_cmd(
              f"{r.path if r.domain == 'docker.io' else r.familiar_name}")
 
     def progress(ev: PullEvent) -> None:
+        if ev.kind == "warning":
+            with _OUT:
+                sys.stderr.write(f"WARNING: {ev.detail}\n")
+            return
         if quiet:
             return
         if ev.kind == "exists":

@@ -153,3 +153,20 @@ def test_tls_to_a_plain_http_registry_is_a_clear_error(registry: Registry,
             as err:
         pull_image(store, f"{registry.host}/a:1", client=client)
     assert "--insecure" in (err.value.hint or "")
+
+
+def test_single_platform_image_for_another_arch(registry: Registry,
+                                                roots: tuple[Path, Path]) -> None:
+    from stackctl.engine.registry.platform import host_platform
+    from stackctl.engine.registry.pull import PullEvent
+
+    other = "s390x" if host_platform().architecture != "s390x" else "amd64"
+    craft_image(registry, "lib/odd", "v1", LAYERS[:1], arch=other)
+    events: list[PullEvent] = []
+    with ImageStore(roots[0]) as store:
+        with pytest.raises(ImageError, match=f"the image is for linux/{other}"):
+            pull_image(store, f"{registry.host}/lib/odd:v1", platform=str(host_platform()))
+        pull_image(store, f"{registry.host}/lib/odd:v1", progress=events.append)
+    [warning] = [e for e in events if e.kind == "warning"]
+    assert f"platform (linux/{other}) does not match the detected host platform" in \
+        warning.detail

@@ -48,7 +48,8 @@ _NON_DISTRIBUTABLE = ("foreign", "nondistributable")
 
 @dataclass(frozen=True)
 class PullEvent:
-    """Progress, for the CLI: ``kind`` is exists | downloading | complete | resolved."""
+    """Progress, for the CLI: ``kind`` is exists | downloading | complete | resolved |
+    warning (``detail`` says what)."""
 
     kind: str
     id: str  # 12 hex of a blob, or "" for whole-image events
@@ -89,6 +90,11 @@ def pull_image(store: ImageStore, ref: str, *, auth_root: Path | None = None,
         top = cli.get_manifest(r.path, r.digest or r.tag or "latest", what=what)
         man = _resolve_platform(cli, r.path, top, want or host_platform(), what)
         manifest, image, cbytes = _manifest_and_config(cli, store, r.path, man, want, what)
+        host = host_platform()
+        if want is None and (image.os, image.architecture) != (host.os, host.architecture):
+            notify(PullEvent("warning", "", f"The requested image's platform ({image.os}/"
+                             f"{image.architecture}) does not match the detected host platform "
+                             f"({host}) and no specific platform was requested"))
         notify(PullEvent("resolved", "", top.digest))
         existing = _existing(store, manifest.config.digest)
         if existing is not None:
