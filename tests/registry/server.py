@@ -6,7 +6,8 @@ PUT by tag or digest, with Accept negotiation and blob-existence checks),
 blobs (GET, HEAD, optional 307 redirect to a storage path), uploads (POST,
 monolithic ``POST ?digest=``, PATCH chunks with Content-Range, PUT to
 finish, cross-repository ``?mount=&from=``), ``tags/list``, and the spec's
-JSON error documents. Authentication: none, Basic, or Bearer tokens from
+JSON error documents. Plain HTTP, or HTTPS with a given certificate.
+Authentication: none, Basic, or Bearer tokens from
 its own ``/token`` endpoint (realm/service/scope challenges; scopes granted
 per user; anonymous pull optional).
 
@@ -28,6 +29,7 @@ import json
 import re
 import secrets
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -58,12 +60,14 @@ def sha256(data: bytes) -> str:
 
 class Registry:
     def __init__(self, *, auth: str = "none", users: dict[str, str] | None = None,
-                 anonymous_pull: bool = False, redirect_blobs: bool = False) -> None:
+                 anonymous_pull: bool = False, redirect_blobs: bool = False,
+                 tls: tuple[str, str] | None = None) -> None:
         assert auth in ("none", "basic", "bearer")
         self.auth = auth
         self.users = dict(users or {})
         self.anonymous_pull = anonymous_pull
         self.redirect_blobs = redirect_blobs
+        self.tls = tls  # (certfile, keyfile): serve HTTPS
         self.allow_mount = True
         self.blobs: dict[str, bytes] = {}
         self.links: dict[str, set[str]] = {}  # repo -> blob digests it holds
@@ -89,6 +93,10 @@ class Registry:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         server = self._server
         self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
                                         daemon=True, name="test-registry")
@@ -234,7 +242,9 @@ class _Handler(BaseHTTPRequestHandler):
         if grants is not None and (base or f"{name}:{action}" in grants):
             return True
         actions = "pull" if action == "pull" else "pull,push"
-        realm = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}/token"
+        scheme = "https" if reg.tls else "http"
+        host, port = self.server.server_address[:2]
+        realm = f"{scheme}://{host}:{port}/token"
         challenge = f'Bearer realm="{realm}",service="{SERVICE}"'
         if not base:
             challenge += f',scope="repository:{name}:{actions}"'

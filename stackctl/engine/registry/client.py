@@ -27,6 +27,7 @@ from stackctl.engine.images.content import sha256_bytes
 from stackctl.engine.registry.auth import AuthFile, Challenge, Credentials, parse_challenges
 from stackctl.engine.registry.hosts import INSECURE_ENV, Endpoint, endpoint
 from stackctl.engine.registry.registry_errors import response_error
+from stackctl.engine.registry.tls import ssl_context
 from stackctl.engine.registry.tokens import fetch_token
 from stackctl.engine.registry.transport import Body, Transport, connection_error
 from stackctl.errors import ImageError
@@ -62,9 +63,15 @@ class RegistryClient:
         self._tokens: dict[tuple[str, ...], str] = {}
 
     @classmethod
-    def open(cls, root: Path, domain: str, *, insecure: bool = False) -> RegistryClient:
-        """A client for ``domain`` with the login saved under the state root ``root``."""
-        return cls(endpoint(domain, insecure=insecure), credentials=AuthFile(root).get(domain))
+    def open(cls, root: Path, domain: str, *, insecure: bool = False,
+             credentials: Credentials | None = None) -> RegistryClient:
+        """A client for ``domain`` with the login saved under the state root ``root``
+        (or ``credentials``) and the TLS settings of ``<root>/certs.d/<domain>``."""
+        ctx = ssl_context(root, domain)
+        ep = endpoint(domain, insecure=insecure, tls=ctx is not None)
+        hint = f"use --insecure or add {ep.domain} to {INSECURE_ENV}"
+        return cls(ep, credentials=credentials or AuthFile(root).get(domain),
+                   transport=Transport(ssl_context=ctx, insecure_hint=hint))
 
     def close(self) -> None:
         self.transport.close()

@@ -87,12 +87,13 @@ def is_insecure(domain: str, entries: Sequence[str] = ()) -> bool:
     return False
 
 
-def endpoint(domain: str, *, insecure: bool = False,
+def endpoint(domain: str, *, insecure: bool = False, tls: bool = False,
              env: Mapping[str, str] | None = None) -> Endpoint:
-    """The endpoint of a reference's domain. ``insecure`` forces plain HTTP (--insecure)."""
+    """The endpoint of a reference's domain. ``insecure`` forces plain HTTP (--insecure);
+    ``tls`` (certificates configured for the host, see tls.py) forces HTTPS otherwise."""
     if domain in _HUB_ALIASES:
         return Endpoint(DEFAULT_DOMAIN, DOCKER_HUB_HOST, True)
-    plain = insecure or is_insecure(domain, insecure_entries(env))
+    plain = insecure or (not tls and is_insecure(domain, insecure_entries(env)))
     return Endpoint(domain, domain, not plain)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from stackctl.engine.registry.auth import AuthFile, Credentials
 from stackctl.engine.registry.client import RegistryClient
-from stackctl.engine.registry.hosts import endpoint, normalize_host
+from stackctl.engine.registry.hosts import normalize_host
 from stackctl.errors import UsageError
 
 
@@ -25,7 +25,7 @@ def login(root: Path, host: str, username: str, password: str, *,
         raise UsageError("login: the password is empty",
                          hint="give -p PASSWORD or --password-stdin")
     creds = Credentials(username, password)
-    with RegistryClient(endpoint(domain, insecure=insecure), credentials=creds) as client:
+    with RegistryClient.open(root, domain, insecure=insecure, credentials=creds) as client:
         client.check_login()
     AuthFile(root).put(domain, creds)
     return domain

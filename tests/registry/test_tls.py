@@ -1,0 +1,85 @@
+"""HTTPS registries: a private CA in <root>/certs.d/<host>/, and an untrusted certificate."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackctl.engine.images.store import ImageRecord, ImageStore
+from stackctl.engine.registry.client import RegistryClient
+from stackctl.engine.registry.hosts import Endpoint
+from stackctl.engine.registry.login import login
+from stackctl.engine.registry.pull import pull_image
+from stackctl.engine.registry.push import push_image
+from stackctl.errors import ImageError
+from tests.registry.server import Registry
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it."""
+    d = tmp_path_factory.mktemp("pki")
+
+    def ossl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+         "-days", "2", "-subj", "/CN=stackctl test CA")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+         "-subj", "/CN=127.0.0.1")
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "srv.crt", "-days", "2", "-extfile", "ext.cnf")
+    return {"ca": d / "ca.crt", "cert": d / "srv.crt", "key": d / "srv.key"}
+
+
+@pytest.fixture
+def tls_registry(pki: dict[str, Path]) -> Iterator[Registry]:
+    with Registry(tls=(str(pki["cert"]), str(pki["key"])), auth="bearer",
+                  users={"carol": "pw"}) as reg:
+        yield reg
+
+
+def test_push_and_pull_over_https_with_a_private_ca(tls_registry: Registry,
+                                                    pki: dict[str, Path],
+                                                    app_image: tuple[Path, ImageRecord],
+                                                    tmp_path: Path) -> None:
+    root, image = app_image
+    reg = tls_registry
+    name = f"{reg.host}/team/app:1"
+    for r in (root, tmp_path):
+        (r / "certs.d" / reg.host).mkdir(parents=True)
+        shutil.copy(pki["ca"], r / "certs.d" / reg.host / "ca.crt")
+        login(r, reg.host, "carol", "pw")
+    with ImageStore(root) as store:
+        store.tag(image.id, name)
+        assert push_image(store, name).digest == image.manifest_digest
+    with ImageStore(tmp_path) as store:
+        assert pull_image(store, name).record.id == image.id
+
+
+def test_untrusted_certificate_is_a_clear_error(tls_registry: Registry,
+                                                roots: tuple[Path, Path]) -> None:
+    reg = tls_registry
+    client = RegistryClient(Endpoint(reg.host, reg.host, secure=True))
+    with ImageStore(roots[0]) as store, client, pytest.raises(ImageError) as err:
+        pull_image(store, f"{reg.host}/team/app:1", client=client)
+    assert f"TLS certificate of registry {reg.host} is not trusted" in str(err.value)
+    assert "CA certificate" in (err.value.hint or "")
+
+
+def test_broken_certs_dir_is_reported(roots: tuple[Path, Path]) -> None:
+    root = roots[0]
+    where = root / "certs.d" / "reg.example:5000"
+    where.mkdir(parents=True)
+    (where / "client.cert").write_text("x")
+    with pytest.raises(ImageError, match="client.key is missing"):
+        RegistryClient.open(root, "reg.example:5000")
+    (where / "client.cert").unlink()
+    (where / "ca.crt").write_text("not a certificate")
+    with pytest.raises(ImageError, match="cannot load the CA certificate"):
+        RegistryClient.open(root, "reg.example:5000")
