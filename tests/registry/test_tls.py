@@ -77,7 +77,7 @@ def test_broken_certs_dir_is_reported(roots: tuple[Path, Path]) -> None:
     where = root / "certs.d" / "reg.example:5000"
     where.mkdir(parents=True)
     (where / "client.cert").write_text("x")
-    with pytest.raises(ImageError, match="client.key is missing"):
+    with pytest.raises(ImageError, match=r"client\.key is missing"):
         RegistryClient.open(root, "reg.example:5000")
     (where / "client.cert").unlink()
     (where / "ca.crt").write_text("not a certificate")
