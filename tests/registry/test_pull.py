@@ -170,3 +170,15 @@ def test_single_platform_image_for_another_arch(registry: Registry,
     [warning] = [e for e in events if e.kind == "warning"]
     assert f"platform (linux/{other}) does not match the detected host platform" in \
         warning.detail
+
+
+def test_a_half_read_response_does_not_poison_the_connection(registry: Registry) -> None:
+    crafted = craft_image(registry, "lib/tool", "v1", LAYERS)
+    with RegistryClient.open(Path("/nonexistent"), registry.host) as client:
+        resp = client.open_blob("lib/tool", crafted.layer_digests[1], what="t")
+        assert len(resp.read(10)) == 10
+        client.transport.discard(resp)
+        got = client.get_manifest("lib/tool", "v1", what="t")
+        assert got.digest == crafted.manifest_digest
+        again = client.get_manifest("lib/tool", "v1", what="t")  # a reused connection
+        assert again.data == got.data

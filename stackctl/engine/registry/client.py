@@ -156,8 +156,11 @@ class RegistryClient:
             hdrs = {**(headers or {}), **self._auth_header(more, bearer, renew=True)}
             resp = self.transport.request(method, url, hdrs, body)
         if resp.status not in ok:
-            data = resp.read(64 << 10) if method != "HEAD" else b""
-            resp.close()
+            try:
+                data = resp.read(1 << 20) if method != "HEAD" else b""
+            except (OSError, http.client.HTTPException):
+                data = b""
+            self.transport.discard(resp)
             raise response_error(resp, data, self.endpoint.domain, what,
                                  has_credentials=self.credentials is not None)
         return resp
@@ -166,7 +169,7 @@ class RegistryClient:
         """A manifest or index by tag or digest, checked against its digest."""
         resp = self.request("GET", f"/v2/{repo}/manifests/{ref}", (f"repository:{repo}:pull",),
                             headers={"Accept": ", ".join(MANIFEST_TYPES)}, what=what)
-        data = _read_limited(resp, MAX_MANIFEST, self.endpoint.domain, "manifest")
+        data = self._read_limited(resp, MAX_MANIFEST, "manifest")
         digest = sha256_bytes(data)
         claimed = resp.getheader("Docker-Content-Digest")
         expected = ref if ref.startswith("sha256:") else claimed
@@ -189,13 +192,26 @@ class RegistryClient:
 
     def read_blob(self, repo: str, digest: str, size: int, *, what: str) -> bytes:
         """A small blob (a config) in memory, verified."""
-        data = _read_limited(self.open_blob(repo, digest, what=what), size,
-                             self.endpoint.domain, what)
+        data = self._read_limited(self.open_blob(repo, digest, what=what), size, what)
         got = sha256_bytes(data)
         if got != digest or len(data) != size:
             raise ImageError(f"{what}: registry {self.endpoint.domain} sent content that does "
                              f"not match its digest (expected {digest}, got {got})",
                              hint="the registry or a proxy in between is corrupting content")
+        return data
+
+    def _read_limited(self, resp: http.client.HTTPResponse, limit: int, what: str) -> bytes:
+        host = self.endpoint.domain
+        try:
+            data = resp.read(limit + 1)
+            if len(data) > limit:
+                raise ImageError(f"{what} from registry {host} is larger than {limit} bytes",
+                                 hint="the registry sent more than the manifest declared")
+            resp.read()  # to the end, so the connection can be reused
+        except (OSError, http.client.HTTPException) as exc:
+            raise connection_error(host, exc) from exc
+        finally:
+            self.transport.discard(resp)
         return data
 
 
@@ -215,17 +231,6 @@ def _media_type(data: bytes, header: str) -> str:
     return MEDIA_INDEX if isinstance(doc, dict) and "manifests" in doc else MEDIA_MANIFEST
 
 
-def _read_limited(resp: http.client.HTTPResponse, limit: int, host: str, what: str) -> bytes:
-    try:
-        data = resp.read(limit + 1)
-        if len(data) > limit:
-            resp.close()
-            raise ImageError(f"{what} from registry {host} is larger than {limit} bytes",
-                             hint="the registry sent more than the manifest declared")
-        resp.read()  # drain, so the connection can be reused
-    except (OSError, http.client.HTTPException) as exc:
-        raise connection_error(host, exc) from exc
-    return data
 
 
 def _replayable(body: Body) -> bool:

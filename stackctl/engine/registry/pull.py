@@ -249,7 +249,7 @@ def _download(cli: RegistryClient, repo: str, desc: Descriptor, content: Content
         except (OSError, http.client.HTTPException) as exc:
             raise connection_error(host, exc) from exc
         finally:
-            resp.close()
+            cli.transport.discard(resp)
         if w.size < desc.size:
             raise ImageError(f"{what}: the download of layer {desc.digest} from {host} ended "
                              f"after {w.size} of {desc.size} bytes",

@@ -16,6 +16,7 @@ import http.client
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import IO
 from urllib.parse import urljoin, urlsplit
@@ -37,6 +38,10 @@ class Transport:
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        # which connection each live response came from, for discard()
+        self._owner: weakref.WeakKeyDictionary[http.client.HTTPResponse,
+                                               http.client.HTTPConnection] = \
+            weakref.WeakKeyDictionary()
         self.insecure_hint = insecure_hint
 
     def close(self) -> None:
@@ -45,6 +50,17 @@ class Transport:
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.close()
+
+    def discard(self, resp: http.client.HTTPResponse) -> None:
+        """Drop a response that was not read to its end, with its connection: the rest
+        of its body would otherwise be parsed as the next response on that connection."""
+        if resp.isclosed():
+            return  # read to the end: the connection is clean and stays cached
+        with self._lock:
+            conn = self._owner.pop(resp, None)
+        resp.close()
+        if conn is not None:
+            conn.close()  # http.client reconnects on its next request
 
     def _conn(self, scheme: str, netloc: str, fresh: bool = False) -> http.client.HTTPConnection:
         cache: dict[tuple[str, str], http.client.HTTPConnection] = \
@@ -96,7 +112,10 @@ class Transport:
             conn = self._conn(parts.scheme, parts.netloc, fresh=attempt > 0)
             try:
                 conn.request(method, path, body=body, headers=headers)
-                return conn.getresponse()
+                resp = conn.getresponse()
+                with self._lock:
+                    self._owner[resp] = conn
+                return resp
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
                     http.client.CannotSendRequest) as exc:
                 conn.close()
