@@ -3,7 +3,7 @@
 It follows the distribution spec's HTTP API closely enough that the client
 is tested against real HTTP, not a mock: ``GET /v2/``, manifests (GET, HEAD,
 PUT by tag or digest, with Accept negotiation and blob-existence checks),
-blobs (GET, HEAD, optional 307 redirect to a storage path), uploads (POST,
+blobs (GET with Range, HEAD, optional 307 redirect to a storage path), uploads (POST,
 monolithic ``POST ?digest=``, PATCH chunks with Content-Range, PUT to
 finish, cross-repository ``?mount=&from=``), ``tags/list``, and the spec's
 JSON error documents. Plain HTTP, or HTTPS with a given certificate.
@@ -13,7 +13,8 @@ per user; anonymous pull optional).
 
 Faults, for the failure tests: ``corrupt`` (serve wrong bytes of the same
 length for these digests), ``break_after`` (send this many bytes of these
-blobs, then cut the connection), ``lie_digest`` (a wrong
+blobs, then cut the connection; ``break_once``: only the next time),
+``honour_range`` (False: ignore Range headers), ``lie_digest`` (a wrong
 Docker-Content-Digest header on manifests). ``requests`` records every
 (method, path) for assertions on what was (not) fetched.
 
@@ -78,6 +79,9 @@ class Registry:
         self.requests: list[tuple[str, str]] = []
         self.corrupt: set[str] = set()
         self.break_after: dict[str, int] = {}
+        self.break_once: dict[str, int] = {}
+        self.honour_range = True
+        self.ranges: list[str] = []  # Range headers received, e.g. "bytes=100-"
         self.lie_digest = False
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -352,21 +356,32 @@ class _Handler(BaseHTTPRequestHandler):
         with self.reg.lock:
             data = self.reg.blobs.get(digest)
             cut = self.reg.break_after.get(digest)
+            if cut is None and not head:
+                cut = self.reg.break_once.pop(digest, None)
             corrupt = digest in self.reg.corrupt
         if data is None:
             return self._error(404, "BLOB_UNKNOWN", f"blob unknown: {digest}")
         if corrupt and not head:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
-        headers = {"Content-Type": "application/octet-stream", "Docker-Content-Digest": digest,
-                   "Content-Length": str(len(data))}
+        status, headers = 200, {"Content-Type": "application/octet-stream",
+                                "Docker-Content-Digest": digest, "Accept-Ranges": "bytes"}
+        rng = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+        if rng:
+            with self.reg.lock:
+                self.reg.ranges.append(rng.group(0))
+        if rng and self.reg.honour_range and int(rng.group(1)) < len(data):
+            start = int(rng.group(1))
+            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+            status, data = 206, data[start:]
+        headers["Content-Length"] = str(len(data))
         if cut is not None and not head:
-            self._send(200, b"", headers)
+            self._send(status, b"", headers)
             self.wfile.write(data[:cut])
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return None
-        self._send(200, data, headers, head=head)
+        self._send(status, data, headers, head=head)
         return None
 
     def _upload(self, method: str, body: bytes, query: dict[str, str], name: str,

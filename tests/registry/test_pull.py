@@ -10,7 +10,7 @@ import pytest
 from stackctl.engine.images.store import ImageStore
 from stackctl.engine.registry.client import RegistryClient
 from stackctl.engine.registry.hosts import Endpoint
-from stackctl.engine.registry.pull import pull_image
+from stackctl.engine.registry.pull import PullEvent, pull_image
 from stackctl.errors import ImageError, NotFound
 from tests.registry.craft import DOCKER, OCI, Crafted, craft_image, craft_index
 from tests.registry.server import Registry
@@ -113,14 +113,34 @@ def test_interrupted_pull_resumes_without_refetching(registry: Registry,
     name = f"{registry.host}/lib/tool:v1"
     with ImageStore(roots[0]) as store:
         with pytest.raises(ImageError, match=r"broke off|ended after"):
-            pull_image(store, name, max_concurrent=1)
+            pull_image(store, name, max_concurrent=1, sleep=lambda _s: None)
         assert store.content.has(bottom) and not store.content.has(top)
         assert store.list() == [] and list(store.tmp.glob("ingest-*")) == []
         del registry.break_after[top]
         res = pull_image(store, name)
         assert res.fetched == 1 and res.record.id == crafted.config_digest
     assert registry.count("GET", "/blobs/" + bottom) == 1
-    assert registry.count("GET", "/blobs/" + top) == 2
+    assert registry.count("GET", "/blobs/" + top) == 1 + 4  # 1 + 3 retries, then the re-pull
+
+
+@pytest.mark.parametrize("honour_range", [True, False])
+def test_a_broken_connection_is_resumed_mid_blob(registry: Registry, roots: tuple[Path, Path],
+                                                 honour_range: bool) -> None:
+    crafted = craft_image(registry, "lib/tool", "v1", LAYERS)
+    top = crafted.layer_digests[1]
+    cut = len(registry.blobs[top]) // 2
+    registry.break_once[top] = cut
+    registry.honour_range = honour_range
+    sleeps: list[float] = []
+    events: list[PullEvent] = []
+    with ImageStore(roots[0]) as store:
+        res = pull_image(store, f"{registry.host}/lib/tool:v1", sleep=sleeps.append,
+                         progress=events.append)
+        assert res.record.id == crafted.config_digest
+    assert registry.ranges == [f"bytes={cut}-"]
+    assert sleeps == [0.5]
+    assert [e.detail for e in events if e.kind == "retrying"] == \
+        [f"{cut}/{len(registry.blobs[top])} bytes"]
 
 
 def test_unknown_manifest_and_repository(registry: Registry, roots: tuple[Path, Path]) -> None:
@@ -158,7 +178,6 @@ def test_tls_to_a_plain_http_registry_is_a_clear_error(registry: Registry,
 def test_single_platform_image_for_another_arch(registry: Registry,
                                                 roots: tuple[Path, Path]) -> None:
     from stackctl.engine.registry.platform import host_platform
-    from stackctl.engine.registry.pull import PullEvent
 
     other = "s390x" if host_platform().architecture != "s390x" else "amd64"
     craft_image(registry, "lib/odd", "v1", LAYERS[:1], arch=other)

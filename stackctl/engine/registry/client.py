@@ -186,9 +186,13 @@ class RegistryClient:
         resp.read()
         return resp.status == 200
 
-    def open_blob(self, repo: str, digest: str, *, what: str) -> http.client.HTTPResponse:
+    def open_blob(self, repo: str, digest: str, *, what: str,
+                  offset: int = 0) -> http.client.HTTPResponse:
+        """A blob's body as a stream; from ``offset`` on (206) when the registry honours
+        Range, else whole (200)."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
         return self.request("GET", f"/v2/{repo}/blobs/{digest}", (f"repository:{repo}:pull",),
-                            what=what)
+                            headers=headers, ok=(200, 206) if offset else (200,), what=what)
 
     def read_blob(self, repo: str, digest: str, size: int, *, what: str) -> bytes:
         """A small blob (a config) in memory, verified."""

@@ -22,8 +22,8 @@ only what is still missing.
 
 from __future__ import annotations
 
-import http.client
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -31,13 +31,13 @@ from pathlib import Path
 
 from stackctl.engine.images import reference
 from stackctl.engine.images.config import DOCKER_CONFIG, MEDIA_CONFIG, Image
-from stackctl.engine.images.content import CHUNK, ContentStore, Descriptor
+from stackctl.engine.images.content import ContentStore, Descriptor
 from stackctl.engine.images.layout import Manifest
 from stackctl.engine.images.store import ImageRecord, ImageStore, Layer
 from stackctl.engine.registry.client import DOCKER_LIST, Fetched, RegistryClient
-from stackctl.engine.registry.diffid import DiffHasher, diff_id_of_file
+from stackctl.engine.registry.diffid import diff_id_of_file
+from stackctl.engine.registry.fetch import fetch_layer
 from stackctl.engine.registry.platform import Platform, host_platform, select_manifest
-from stackctl.engine.registry.transport import connection_error
 from stackctl.errors import ImageError
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", DOCKER_LIST)
@@ -48,8 +48,8 @@ _NON_DISTRIBUTABLE = ("foreign", "nondistributable")
 
 @dataclass(frozen=True)
 class PullEvent:
-    """Progress, for the CLI: ``kind`` is exists | downloading | complete | resolved |
-    warning (``detail`` says what)."""
+    """Progress, for the CLI: ``kind`` is exists | downloading | retrying | complete |
+    resolved | warning (``detail`` says what)."""
 
     kind: str
     id: str  # 12 hex of a blob, or "" for whole-image events
@@ -69,14 +69,11 @@ class PullResult:
     up_to_date: bool
 
 
-class _Cancelled(Exception):
-    pass
-
-
 def pull_image(store: ImageStore, ref: str, *, auth_root: Path | None = None,
                platform: str | Platform | None = None, insecure: bool = False,
                client: RegistryClient | None = None, progress: Progress | None = None,
-               max_concurrent: int = 3) -> PullResult:
+               max_concurrent: int = 3,
+               sleep: Callable[[float], None] = time.sleep) -> PullResult:
     from stackctl.engine.registry.platform import parse_platform
 
     r = reference.parse(ref)
@@ -104,7 +101,7 @@ def pull_image(store: ImageStore, ref: str, *, auth_root: Path | None = None,
         with store.writing():
             store.content.put_bytes(cbytes, expected_digest=manifest.config.digest)
             fetched, nbytes, diff_ids = _fetch_layers(cli, store, r.path, manifest, notify,
-                                                      max_concurrent, what)
+                                                      max_concurrent, what, sleep)
             layers = [Layer(d, diff_ids[d.digest]) for d in manifest.layers]
             for n, (got, want_id) in enumerate(zip((x.diff_id for x in layers),
                                                    image.diff_ids, strict=True)):
@@ -188,8 +185,8 @@ def _check_layers(manifest: Manifest, image: Image, what: str) -> None:
 
 
 def _fetch_layers(cli: RegistryClient, store: ImageStore, repo: str, manifest: Manifest,
-                  notify: Progress, max_concurrent: int,
-                  what: str) -> tuple[int, int, dict[str, str]]:
+                  notify: Progress, max_concurrent: int, what: str,
+                  sleep: Callable[[float], None]) -> tuple[int, int, dict[str, str]]:
     """Download missing layer blobs; return (count, bytes, diff ID by blob digest)."""
     diff_ids: dict[str, str] = {}
     missing: dict[str, Descriptor] = {}
@@ -206,8 +203,8 @@ def _fetch_layers(cli: RegistryClient, store: ImageStore, repo: str, manifest: M
     cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, max_concurrent),
                             thread_name_prefix="pull") as pool:
-        futures = {pool.submit(_download, cli, repo, d, store.content, cancel, notify, what): d
-                   for d in missing.values()}
+        futures = {pool.submit(_download, cli, repo, d, store.content, cancel, notify, what,
+                               sleep): d for d in missing.values()}
         try:
             done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
         except BaseException:  # Ctrl-C: stop the workers at their next chunk, then leave
@@ -226,41 +223,14 @@ def _fetch_layers(cli: RegistryClient, store: ImageStore, repo: str, manifest: M
 
 
 def _download(cli: RegistryClient, repo: str, desc: Descriptor, content: ContentStore,
-              cancel: threading.Event, notify: Progress, what: str) -> str:
-    """One blob into the content store; returns its diff ID."""
+              cancel: threading.Event, notify: Progress, what: str,
+              sleep: Callable[[float], None]) -> str:
+    """One blob into the content store (fetch.py); returns its diff ID."""
     short = _short(desc.digest)
-    host = cli.endpoint.domain
-    if cancel.is_set():
-        raise _Cancelled
     notify(PullEvent("downloading", short, str(desc.size)))
-    resp = cli.open_blob(repo, desc.digest, what=f"{what}: layer {short}")
-    hasher = DiffHasher()
-    with content.writer() as w:
-        try:
-            while chunk := resp.read(CHUNK):
-                if cancel.is_set():
-                    raise _Cancelled
-                if w.size + len(chunk) > desc.size:
-                    raise ImageError(f"{what}: registry {host} sent more than the {desc.size} "
-                                     f"bytes of layer {desc.digest}",
-                                     hint="the registry or a proxy is corrupting content")
-                w.write(chunk)
-                hasher.update(chunk)
-        except (OSError, http.client.HTTPException) as exc:
-            raise connection_error(host, exc) from exc
-        finally:
-            cli.transport.discard(resp)
-        if w.size < desc.size:
-            raise ImageError(f"{what}: the download of layer {desc.digest} from {host} ended "
-                             f"after {w.size} of {desc.size} bytes",
-                             hint="try again: layers already downloaded are kept")
-        if w.digest != desc.digest:
-            raise ImageError(f"{what}: layer {short} from registry {host} does not match its "
-                             f"digest (expected {desc.digest}, got {w.digest})",
-                             hint="the registry or a proxy is corrupting content; "
-                             "nothing was stored")
-        diff_id = hasher.hexdigest(f"{what}: layer {short}")
-        w.commit(expected_digest=desc.digest, expected_size=desc.size)
+    diff_id = fetch_layer(cli, repo, desc, content, cancel=cancel, sleep=sleep,
+                          what=f"{what}: layer {short}",
+                          notify=lambda kind, detail: notify(PullEvent(kind, short, detail)))
     notify(PullEvent("complete", short, str(desc.size)))
     return diff_id
 
