@@ -62,6 +62,8 @@ def pull_cmd(
             _say(f"{ev.id}: Already exists")
         elif ev.kind == "complete":
             _say(f"{ev.id}: Pull complete")
+        elif ev.kind == "retrying":
+            _say(f"{ev.id}: Retrying (connection lost after {ev.detail})")
 
     with ImageStore(ctx.obj.root) as store:
         res = pull_image(store, str(r), platform=platform, insecure=insecure, progress=progress)
