@@ -201,3 +201,18 @@ def test_a_half_read_response_does_not_poison_the_connection(registry: Registry)
         assert got.digest == crafted.manifest_digest
         again = client.get_manifest("lib/tool", "v1", what="t")  # a reused connection
         assert again.data == got.data
+
+
+@pytest.mark.xfail(reason="ImageStore.resolve(name@digest) matches only manifest digests and "
+                   "image IDs, not a recorded index digest ref (asked of the store's owner)",
+                   strict=False)
+def test_pull_of_an_index_by_digest_resolves_by_that_digest(registry: Registry,
+                                                            roots: tuple[Path, Path]) -> None:
+    amd = craft_image(registry, "multi", None, LAYERS[:1], arch="amd64")
+    index = craft_index(registry, "multi", "latest",
+                        [(amd, {"os": "linux", "architecture": "amd64"})])
+    name = f"{registry.host}/multi@{index}"
+    with ImageStore(roots[0]) as store:
+        res = pull_image(store, name, platform="linux/amd64")
+        assert res.reference == name and res.digest == index
+        assert store.resolve(name).id == amd.config_digest
