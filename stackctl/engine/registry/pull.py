@@ -103,13 +103,7 @@ def pull_image(store: ImageStore, ref: str, *, auth_root: Path | None = None,
             fetched, nbytes, diff_ids = _fetch_layers(cli, store, r.path, manifest, notify,
                                                       max_concurrent, what, sleep)
             layers = [Layer(d, diff_ids[d.digest]) for d in manifest.layers]
-            for n, (got, want_id) in enumerate(zip((x.diff_id for x in layers),
-                                                   image.diff_ids, strict=True)):
-                if got != want_id:
-                    raise ImageError(
-                        f"{what}: layer {n + 1} ({layers[n].blob.digest[:19]}) does not match "
-                        f"the image config's diff_id (expected {want_id}, got {got})",
-                        hint="the image on the registry is inconsistent; push it again")
+            _verify_diff_ids(layers, image, what)
             rec = store.add_image(image, layers, [str(target)], config_bytes=cbytes,
                                   manifest_bytes=man.data)
         return PullResult(str(target), rec, top.digest, fetched, nbytes, False)
@@ -182,6 +176,17 @@ def _check_layers(manifest: Manifest, image: Image, what: str) -> None:
         if d.media_type.endswith("zstd"):
             raise ImageError(f"{what}: layer {d.digest[:19]} is zstd-compressed",
                              hint="zstd layers are not supported; push the image with gzip")
+
+
+def _verify_diff_ids(layers: list[Layer], image: Image, what: str) -> None:
+    """What was downloaded is what the config describes (checked before anything is
+    registered: a registry cannot swap a layer that matches its manifest digest)."""
+    for n, (layer, want) in enumerate(zip(layers, image.diff_ids, strict=True)):
+        if layer.diff_id != want:
+            raise ImageError(f"{what}: layer {n + 1} ({layer.blob.digest[:19]}) does not match "
+                             f"the image config's diff_id (expected {want}, got "
+                             f"{layer.diff_id})",
+                             hint="the image on the registry is inconsistent; push it again")
 
 
 def _fetch_layers(cli: RegistryClient, store: ImageStore, repo: str, manifest: Manifest,
