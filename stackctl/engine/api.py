@@ -175,6 +175,54 @@ class Engine:
         if rec.status in (S.RUNNING, S.RESTARTING):
             return rec
         check_transition(rec.status, S.RUNNING, name=rec.name)
+        self._prepare(rec)
+        try:
+            msg = self._spawn_monitor(rec, hold=hold)
+        except BaseException as exc:
+            self._failed_start(rec, exc)
+            raise
+        if not msg.get("ok"):
+            self._release(rec)
+            raise RuntimeFailure(msg.get("error") or "the container did not start",
+                                 exit_code=int(msg.get("exit_code") or 125))
+        return self.get(rec.id)
+
+    def run_foreground(self, ref: str, *, stdin: bool = False, tty: bool = False) -> int:
+        """Start ``ref`` and supervise it from this process until it ends; its exit code.
+
+        An attached ``run --rm`` needs no detached monitor: this process runs the same
+        supervisor code (monitor.Monitor) with its own stdio as the attached client,
+        which saves a Python start-up per run. The record names this process as the
+        monitor, so ``ps`` and ``stop`` from elsewhere work as usual.
+        """
+        from stackctl.engine.attach import raw_terminal
+        from stackctl.engine.monitor import LocalAttach, Monitor, set_subreaper
+
+        rec = self.get(ref)
+        check_transition(rec.status, S.RUNNING, name=rec.name)
+        self._prepare(rec)
+        local = LocalAttach(stdin=stdin, tty=tty)
+        try:
+            mon = Monitor(self.root, self.run_root)
+        except BaseException as exc:
+            self._failed_start(rec, exc)
+            raise
+        set_subreaper()  # the runtime's detached child is re-parented to us, not to init
+        mon.install_signals(sig_proxy=not tty)
+        try:
+            msg = mon.add(rec.id, local=local)
+            if not msg.get("ok"):
+                self._release(rec)
+                raise RuntimeFailure(msg.get("error") or "the container did not start",
+                                     exit_code=int(msg.get("exit_code") or 125))
+            with raw_terminal(0, tty and stdin):
+                mon.run()
+        finally:
+            mon.close()
+        return local.exit_code if local.exit_code is not None else 0
+
+    def _prepare(self, rec: ContainerRecord) -> None:
+        """Rootfs mount, network, bundle; undone (and the error recorded) on failure."""
         paths = self.paths(rec.id)
         image = self.images.get(rec.image_id)
         try:
@@ -185,20 +233,16 @@ class Engine:
             from stackctl.engine.runtime.spec import write_bundle
 
             write_bundle(paths.bundle, req)
-            msg = self._spawn_monitor(rec, hold=hold)
         except BaseException as exc:
-            self._release(rec)
-            code = getattr(exc, "exit_code", 125)
-            with self.store.transaction() as db:
-                db.execute("UPDATE containers SET error=?, exit_code=? WHERE id=?",
-                           (str(exc), code if isinstance(exc, RuntimeFailure) else None,
-                            rec.id))
+            self._failed_start(rec, exc)
             raise
-        if not msg.get("ok"):
-            self._release(rec)
-            raise RuntimeFailure(msg.get("error") or "the container did not start",
-                                 exit_code=int(msg.get("exit_code") or 125))
-        return self.get(rec.id)
+
+    def _failed_start(self, rec: ContainerRecord, exc: BaseException) -> None:
+        self._release(rec)
+        code = getattr(exc, "exit_code", 125)
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET error=?, exit_code=? WHERE id=?",
+                       (str(exc), code if isinstance(exc, RuntimeFailure) else None, rec.id))
 
     def _spawn_monitor(self, rec: ContainerRecord, *, hold: bool) -> dict[str, Any]:
         paths = self.paths(rec.id)

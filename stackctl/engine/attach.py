@@ -71,6 +71,11 @@ class _RawTerminal:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)  # type: ignore[arg-type]
 
 
+def raw_terminal(fd: int, enabled: bool) -> _RawTerminal:
+    """A context manager: ``fd`` in raw mode inside it when ``enabled`` and a tty."""
+    return _RawTerminal(fd, enabled)
+
+
 def attach(sock: socket.socket, *, stdin: bool, tty: bool, sock_path: Path | None = None,
            replay: bool = True, stdin_fd: int | None = None,
            stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
@@ -143,4 +148,4 @@ def attach(sock: socket.socket, *, stdin: bool, tty: bool, sock_path: Path | Non
     return code
 
 
-__all__ = ["attach", "resize", "terminal_size"]
+__all__ = ["attach", "raw_terminal", "resize", "terminal_size"]

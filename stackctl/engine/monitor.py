@@ -92,6 +92,36 @@ class Client:
         self.handler: Any = None
 
 
+class LocalAttach:
+    """This process's own stdio as the attached client (foreground mode, see
+    Engine.run_foreground): output is written straight to ``stdout``/``stderr``,
+    ``stdin_fd`` is read into the container, the exit code lands in ``exit_code``."""
+
+    def __init__(self, *, stdin: bool, tty: bool, stdin_fd: int = 0, stdout_fd: int = 1,
+                 stderr_fd: int = 2) -> None:
+        self.stdin = stdin
+        self.tty = tty
+        self.stdin_fd = stdin_fd
+        self.stdout_fd = stdout_fd
+        self.stderr_fd = stderr_fd
+        self.exit_code: int | None = None
+
+    def write(self, stream: int, data: bytes) -> None:
+        fd = self.stderr_fd if stream == STDERR else self.stdout_fd
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                import select
+
+                select.select([], [fd], [])
+                continue
+            except OSError:  # our terminal went away: keep supervising regardless
+                return
+            view = view[n:]
+
+
 class Container:
     """The monitor's view of one supervised container."""
 
@@ -122,6 +152,7 @@ class Container:
         self.attached_once = False
         self.exit_code: int | None = None
         self.health: HealthRunner | None = None
+        self.local: LocalAttach | None = None
         self.dns: Any = None  # stackctl.net.dns.Responder on bridge networks
 
 
@@ -136,21 +167,39 @@ class Monitor:
         self.containers: dict[str, Container] = {}
         self.children: dict[int, Callable[[int], None]] = {}
         self._pending_signals: list[int] = []
+        self._saved_handlers: dict[int, Any] = {}
+        self.sig_proxy = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
 
     # ---- setup ---------------------------------------------------------------------------
-    def install_signals(self) -> None:
+    def install_signals(self, *, sig_proxy: bool = False) -> None:
+        """``sig_proxy`` (foreground mode): SIGINT/SIGTERM go to the containers as they
+        are, like ``docker run``'s --sig-proxy; otherwise they stop them gracefully."""
+        self.sig_proxy = sig_proxy
         signal.set_wakeup_fd(self._wake_w)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, self._on_signal)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                    signal.SIGWINCH):
+            self._saved_handlers[sig] = signal.signal(sig, self._on_signal)
         self.sel.register(self._wake_r, selectors.EVENT_READ, self._on_wakeup)
+
+    def close(self) -> None:
+        """Undo install_signals and release our fds (foreground mode ends)."""
+        for sig, handler in self._saved_handlers.items():
+            signal.signal(sig, handler)
+        self._saved_handlers.clear()
+        signal.set_wakeup_fd(-1)
+        self.sel.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self.store.close()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._pending_signals.append(signum)
 
-    def add(self, cid: str, *, hold: bool = False) -> dict[str, Any]:
+    def add(self, cid: str, *, hold: bool = False, local: LocalAttach | None = None
+            ) -> dict[str, Any]:
         """Take ``cid`` under supervision and start it; returns the ready message."""
         row = self.store.db.execute(
             "SELECT config, restart_count FROM containers WHERE id=?", (cid,)).fetchone()
@@ -160,6 +209,7 @@ class Monitor:
         config = ContainerConfig.from_json(row["config"])
         c = Container(cid, oci.ContainerPaths(self.root, self.run_root, cid), config, 0)
         c.hold = hold
+        c.local = local
         self.containers[cid] = c
         self._listen(c)
         self._serve_dns(c)
@@ -172,7 +222,43 @@ class Monitor:
             self._record_failed_start(c, message, code)
             self._drop(c)
             return {"id": cid, "ok": False, "error": message, "exit_code": code}
+        if local is not None:
+            self._attach_local(c, local)
         return {"id": cid, "ok": True, "pid": c.pid}
+
+    def _attach_local(self, c: Container, local: LocalAttach) -> None:
+        c.attached_once = True
+        if local.tty:
+            self._resize_from(c, local.stdin_fd)
+        if local.stdin:
+            os.set_blocking(local.stdin_fd, False)
+            self.sel.register(local.stdin_fd, selectors.EVENT_READ,
+                              lambda ev: self._on_local_stdin(c, local))
+
+    def _on_local_stdin(self, c: Container, local: LocalAttach) -> None:
+        try:
+            data = os.read(local.stdin_fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._to_stdin(c, data)
+            return
+        self.sel.unregister(local.stdin_fd)
+        os.set_blocking(local.stdin_fd, True)
+        local.stdin = False
+        if not c.config.tty:
+            self._close_stdin(c)
+
+    def _resize_from(self, c: Container, fd: int) -> None:
+        if c.master is None:
+            return
+        try:
+            size = os.get_terminal_size(fd)
+        except OSError:
+            return
+        _set_winsize(c.master, size.lines, size.columns)
 
     def _serve_dns(self, c: Container) -> None:
         """Bridge networks: answer container/service names at 127.0.0.11 inside the
@@ -348,7 +434,15 @@ class Monitor:
         for sig in signals:
             if sig == signal.SIGCHLD:
                 self._reap()
-            elif sig in (signal.SIGTERM, signal.SIGINT):
+            elif sig == signal.SIGWINCH:
+                for c in self.containers.values():
+                    if c.local is not None and c.local.tty:
+                        self._resize_from(c, c.local.stdin_fd)
+            elif sig in (signal.SIGTERM, signal.SIGINT) and self.sig_proxy:
+                for c in self.containers.values():
+                    if c.pid:
+                        _kill(c.pid, sig)
+            elif sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 for c in list(self.containers.values()):
                     self._stop(c, _stop_signal(c.config), c.config.stop_timeout or 10)
 
@@ -388,6 +482,12 @@ class Monitor:
         self._broadcast(c, encode_frame(stream, data))
 
     def _broadcast(self, c: Container, frame: bytes) -> None:
+        if c.local is not None:
+            stream, _ = FRAME.unpack_from(frame)
+            if stream == EXIT:
+                c.local.exit_code = int(frame[FRAME.size:] or b"0")
+            else:
+                c.local.write(stream, frame[FRAME.size:])
         if len(c.replay) < REPLAY_MAX:
             c.replay += frame
         for cl in c.clients:
@@ -667,6 +767,10 @@ class Monitor:
                 except FileNotFoundError:
                     pass
         c.log.close()
+        if c.local is not None and c.local.stdin:
+            self.sel.unregister(c.local.stdin_fd)
+            os.set_blocking(c.local.stdin_fd, True)
+            c.local.stdin = False
         if c.dns is not None:
             self.sel.unregister(c.dns.sock)
             c.dns.close()
@@ -752,7 +856,7 @@ def _set_winsize(fd: int, rows: int, cols: int) -> None:
         pass
 
 
-def _set_subreaper() -> None:
+def set_subreaper() -> None:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -768,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep the exit status until a client attached (attached `run`)")
     ap.add_argument("ids", nargs="+")
     args = ap.parse_args(argv)
-    _set_subreaper()
+    set_subreaper()
     mon = Monitor(Path(args.root), Path(args.run_root))
     mon.install_signals()
     for cid in args.ids:
