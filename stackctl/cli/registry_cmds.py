@@ -166,3 +166,9 @@ def register(app: typer.Typer) -> None:
     app.command("push")(push_cmd)
     app.command("login")(login_cmd)
     app.command("logout")(logout_cmd)
+    # ``image pull`` / ``image push`` as docker has them, in the ``image`` group that
+    # image_cmds registered before this module (COMMAND_MODULES order)
+    for group in app.registered_groups:
+        if group.name == "image" and group.typer_instance is not None:
+            group.typer_instance.command("pull")(pull_cmd)
+            group.typer_instance.command("push")(push_cmd)

@@ -31,6 +31,8 @@ def test_pull_output_like_docker(registry: Registry, roots: tuple[Path, Path]) -
     assert lines[5] == f"{registry.host}/lib/tool:v1"
     again = cli(root, "pull", "-q", f"{registry.host}/lib/tool:v1")
     assert again.stdout == f"{registry.host}/lib/tool:v1\n"
+    alias = cli(root, "image", "pull", f"{registry.host}/lib/tool:v1")
+    assert f"Status: Image is up to date for {registry.host}/lib/tool:v1" in alias.stdout
     latest = cli(root, "pull", f"{registry.host}/lib/tool")
     assert latest.returncode != 0
     assert latest.stdout.startswith("Using default tag: latest\n")
