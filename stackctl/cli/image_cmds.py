@@ -7,6 +7,7 @@ Only typer and the standard library are imported at module level (cold start).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Optional
@@ -284,6 +285,93 @@ def inspect_cmd(
         raise missing
 
 
+# -- commit, export ----------------------------------------------------------------------
+
+
+def commit_cmd(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., metavar="CONTAINER"),
+    repository: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]"),  # noqa: UP045
+    author: str = typer.Option("", "--author", "-a", help="Author (e.g. \"Name <mail>\")."),
+    message: str = typer.Option("", "--message", "-m", help="Commit message."),
+    change: list[str] = typer.Option([], "--change", "-c",
+                                      help="Apply a Dockerfile instruction (CMD, ENV, ...)."),
+    pause: bool = typer.Option(True, "--pause/--no-pause", "-p",
+                               help="Pause the container during commit."),
+) -> None:
+    """Create a new image from a container's changes."""
+    from stackctl.engine.api import Engine
+    from stackctl.engine.images import reference
+    from stackctl.engine.images.commit import RunOverrides, commit_upper, merged_config
+    from stackctl.errors import StackctlError
+
+    if repository is not None:
+        reference.parse(repository)  # a bad name fails before anything is written
+    g = ctx.obj
+    with Engine(g.root, g.run_root) as engine:
+        rec = engine.get(container)
+        paused = False
+        if pause and rec.status == "running":
+            with contextlib.suppress(StackctlError):  # freezer missing: commit unfrozen
+                engine.pause(rec.id)
+                paused = True
+        try:
+            c = rec.config
+            hc = c.healthcheck
+            run = RunOverrides(
+                command=c.command, entrypoint=c.entrypoint, env=c.env,
+                working_dir=c.working_dir, user=c.user, labels=c.labels, expose=c.expose,
+                health_test=hc.test if hc else None,
+                health_interval=hc.interval if hc else 0.0,
+                health_timeout=hc.timeout if hc else 0.0,
+                health_retries=hc.retries if hc else 0,
+                health_start_period=hc.start_period if hc else 0.0,
+                stop_signal=c.stop_signal)
+            base = engine.images.get(rec.image_id)
+            cmd = [*(c.entrypoint or base.config.entrypoint or ()),
+                   *(c.command if c.command is not None else base.config.cmd or ())]
+            new = commit_upper(engine.images, base, engine.paths(rec.id).upper,
+                               merged_config(base.config, run, change),
+                               refs=[repository] if repository else [], author=author,
+                               comment=message, created_by=" ".join(cmd))
+        finally:
+            if paused:
+                engine.unpause(rec.id)
+    typer.echo(new.id)
+
+
+def export_cmd(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., metavar="CONTAINER"),
+    output: Optional[str] = typer.Option(None, "--output", "-o",  # noqa: UP045
+                                         help="Write to a file instead of stdout."),
+) -> None:
+    """Export a container's filesystem as a tar archive."""
+    from stackctl.engine.api import Engine
+    from stackctl.engine.images.commit import export_tree, merged_view
+    from stackctl.errors import UsageError
+
+    if output is None and sys.stdout.isatty():
+        raise UsageError("cowardly refusing to export to a terminal",
+                         hint="use -o FILE or redirect stdout")
+    g = ctx.obj
+    with Engine(g.root, g.run_root) as engine:
+        rec = engine.get(container)
+        image = engine.images.get(rec.image_id)
+        with merged_view(engine.images, image, engine.paths(rec.id).upper) as tree:
+            if output is None:
+                export_tree(tree, sys.stdout.buffer)
+                return
+            dest = Path(output)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            try:
+                with open(tmp, "wb") as fh:
+                    export_tree(tree, fh)
+                tmp.replace(dest)
+            finally:
+                tmp.unlink(missing_ok=True)
+
+
 # -- save, load, prune --------------------------------------------------------------------
 
 
@@ -373,6 +461,8 @@ def register(app: typer.Typer) -> None:
     app.command("history")(history_cmd)
     app.command("save")(save_cmd)
     app.command("load")(load_cmd)
+    app.command("commit")(commit_cmd)
+    app.command("export")(export_cmd)
 
     image = typer.Typer(help="Manage images.", no_args_is_help=True)
     image.command("ls")(images_cmd)

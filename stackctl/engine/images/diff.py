@@ -22,6 +22,7 @@ import contextlib
 import os
 import stat
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -31,18 +32,26 @@ _OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 _SKIP_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "security.selinux")
 
 
-def write_layer(src: Path, out: IO[bytes], *, mtime: int | None = None) -> int:
-    """Write the layer tar of directory ``src`` to ``out``; return the entry count."""
+Skip = Callable[[str, os.stat_result], bool]
+
+
+def write_layer(src: Path, out: IO[bytes], *, mtime: int | None = None,
+                skip: Skip | None = None) -> int:
+    """Write the layer tar of directory ``src`` to ``out``; return the entry count.
+
+    ``skip(relative_path, lstat)`` leaves an entry (and, for a dir, its subtree) out.
+    """
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        w = _Walker(tar, mtime)
+        w = _Walker(tar, mtime, skip)
         w.walk(src, "")
         return w.count
 
 
 class _Walker:
-    def __init__(self, tar: tarfile.TarFile, mtime: int | None) -> None:
+    def __init__(self, tar: tarfile.TarFile, mtime: int | None, skip: Skip | None) -> None:
         self.tar = tar
         self.mtime = mtime
+        self.skip = skip
         self.count = 0
         self.inodes: dict[tuple[int, int], str] = {}
 
@@ -53,6 +62,8 @@ class _Walker:
             name = f"{rel}{entry.name}"
             st = entry.stat(follow_symlinks=False)
             full = Path(entry.path)
+            if self.skip is not None and self.skip(name, st):
+                continue
             if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
                 self._add(self._info(f"{rel}{WHITEOUT_PREFIX}{entry.name}", st,
                                      tarfile.REGTYPE, mode=0))

@@ -66,6 +66,7 @@ _Ints = list[int]
 _Layers = list["Layer"]
 
 if TYPE_CHECKING:
+    from stackctl.engine.images.diff import Skip
     from stackctl.engine.images.usage import StoreUsage
 
 _NOT_FOUND_HINT = "`stackctl images` lists local images; `stackctl import` or `build` makes one"
@@ -216,14 +217,14 @@ class ImageStore:
             return self._commit_layer(writer, parent_diff_ids)
 
     def add_layer_from_dir(self, src: Path, *, parent_diff_ids: Sequence[str] = (),
-                           mtime: int | None = None) -> Layer:
+                           mtime: int | None = None, skip: Skip | None = None) -> Layer:
         """A directory (a container's overlay upperdir, or a tree built for COPY) as a
         new layer: overlay whiteouts become OCI whiteouts (see diff.py). ``mtime``
-        clamps every timestamp, for reproducible layers."""
+        clamps every timestamp, for reproducible layers; ``skip`` leaves entries out."""
         from stackctl.engine.images.diff import write_layer
 
         with self._lock(), self.content.writer() as writer:
-            write_layer(src, writer, mtime=mtime)  # type: ignore[arg-type]
+            write_layer(src, writer, mtime=mtime, skip=skip)  # type: ignore[arg-type]
             return self._commit_layer(writer, parent_diff_ids)
 
     def _commit_layer(self, writer: Writer, parent_diff_ids: Sequence[str]) -> Layer:
