@@ -205,3 +205,27 @@ def test_prune_filters() -> None:
     for bad in (["until=soon"], ["dangling=true"]):
         with pytest.raises(UsageError):
             present.prune_keep(bad, now)
+
+
+def test_commit_config_merge() -> None:
+    from stackctl.engine.images.commit import RunOverrides, merged_config
+
+    image = ImageConfig(env=("PATH=/bin", "A=1"), cmd=("sh",), entrypoint=("/init",),
+                        exposed_ports=("80/tcp",), labels=(("a", "1"),))
+    same = merged_config(image, RunOverrides())
+    assert same == image
+    cfg = merged_config(image, RunOverrides(
+        command=("echo", "x"), env=("A=2", "B=3"), working_dir="/w", user="app",
+        labels={"b": "2"}, expose=("53/udp", "8080"), health_test=("CMD", "true"),
+        health_interval=1.5, stop_signal="SIGINT"), changes=["ENV C=4"])
+    assert cfg.cmd == ("echo", "x") and cfg.entrypoint == ("/init",)
+    assert cfg.env == ("PATH=/bin", "A=2", "B=3", "C=4")
+    assert cfg.working_dir == "/w" and cfg.user == "app"
+    assert cfg.labels == (("a", "1"), ("b", "2"))
+    assert cfg.exposed_ports == ("53/udp", "80/tcp", "8080/tcp")
+    assert cfg.healthcheck is not None and cfg.healthcheck.interval == 1_500_000_000
+    assert cfg.stop_signal == "SIGINT"
+    # --entrypoint resets the image's CMD; an empty --entrypoint clears it
+    assert merged_config(image, RunOverrides(entrypoint=("/x",))).cmd is None
+    cleared = merged_config(image, RunOverrides(entrypoint=(), command=("ls",)))
+    assert cleared.entrypoint is None and cleared.cmd == ("ls",)
