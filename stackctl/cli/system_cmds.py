@@ -25,5 +25,55 @@ def register(app: typer.Typer) -> None:
 
         typer.echo(render_df(ctx.obj.root, verbose=verbose, fmt=fmt))
 
+    @system.command("prune", help="Remove unused data: stopped containers, unused "
+                    "networks, dangling (with -a: unused) images, and with --volumes "
+                    "anonymous volumes.")
+    def prune(ctx: typer.Context,
+              all_: bool = typer.Option(False, "--all", "-a", help="All unused images, "
+                                        "not just dangling ones."),
+              force: bool = typer.Option(False, "--force", "-f", help="Do not prompt."),
+              volumes: bool = typer.Option(False, "--volumes", help="Prune anonymous "
+                                           "volumes.")) -> None:
+        from stackctl.engine.api import Engine
+        from stackctl.engine.images import present
+        from stackctl.engine.images.system_df import du
+        from stackctl.engine.volumes import VolumeStore
+        from stackctl.net.manager import NetworkManager
+
+        if not force:
+            items = ["all stopped containers", "all networks not used by at least one "
+                     "container", *(["all anonymous volumes not used by at least one "
+                                     "container"] if volumes else []),
+                     "all images without at least one container associated to them"
+                     if all_ else "all dangling images", "unused build cache"]
+            text = "WARNING! This will remove:\n" + "".join(f"  - {i}\n" for i in items)
+            if not typer.confirm(text + "\nAre you sure you want to continue?",
+                                 default=False):
+                raise typer.Exit(1)
+        g = ctx.obj
+        freed = 0
+        with Engine(g.root, g.run_root) as engine:
+            stopped = [c.id for c in engine.list(all_=True) if not c.running]
+            freed += sum(du(engine.paths(cid).upper) for cid in stopped)
+            removed = engine.prune()
+            nets = NetworkManager(g.root, g.run_root).prune()
+            vols: list[str] = []
+            if volumes:
+                vs = VolumeStore(g.root, engine.store)
+                freed += sum(du(vs.path(v.name)) for v in vs.list()
+                             if v.anonymous and not vs.users(v.name))
+                vols = vs.prune()
+            events, image_freed = engine.images.prune(all_unused=all_)
+            freed += image_freed
+        for title, lines in (("Deleted Containers:", removed), ("Deleted Networks:", nets),
+                             ("Deleted Volumes:", vols),
+                             ("Deleted Images:", [str(e) for e in events])):
+            if lines:
+                typer.echo(title)
+                for line in lines:
+                    typer.echo(line)
+                typer.echo("")
+        typer.echo(f"Total reclaimed space: {present.human_size(freed)}")
+
     app.add_typer(system, name="system")
 

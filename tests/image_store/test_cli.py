@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures_images import import_busybox
 from tests.images import busybox_rootfs_tar
 
@@ -127,3 +129,33 @@ def test_save_to_stdout_filters_and_partial_rmi(roots: tuple[Path, Path],
     assert f"Deleted: {second.id}" in res.stdout
     hist = cli(root, "history", "--no-trunc", "-q", "one:1").stdout.split()
     assert hist == [first.id]
+
+
+@pytest.mark.kernel
+def test_system_prune(roots: tuple[Path, Path], unique: str) -> None:
+    root, run_root = roots
+    import_busybox(root)
+    import_busybox(root, "spare:1")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "stackctl", "--root", str(root),
+                               "--run-root", str(run_root), *args],
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    name = f"p{unique}"
+    try:
+        assert run("run", "--network", "none", "--name", name, "busybox", "true").returncode == 0
+        assert run("tag", "spare:1", "spare:2").returncode == 0
+        assert run("rmi", "spare:1").returncode == 0
+        assert run("rmi", "spare:2").returncode == 0
+        res = run("system", "prune", "-f")
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.startswith("Deleted Containers:\n")
+        assert "Total reclaimed space:" in res.stdout
+        assert run("ps", "-a", "-q").stdout == ""
+        assert run("images", "-q").stdout.count("\n") == 1  # busybox stays: tagged
+        res = run("system", "prune", "-a", "-f")
+        assert "deleted: sha256:" in res.stdout
+        assert run("images", "-q").stdout == ""
+    finally:
+        run("rm", "-f", name)
