@@ -79,6 +79,9 @@ def push_cmd(
     ref: str = typer.Argument(..., metavar="NAME[:TAG]"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress verbose output."),
     insecure: bool = typer.Option(False, "--insecure", help=_INSECURE_HELP),
+    compress: bool = typer.Option(False, "--compress", help="Push gzip copies of "
+                                  "uncompressed layers (smaller uploads; the registry's "
+                                  "manifest digest then differs from the local one)."),
 ) -> None:
     """Upload an image to a registry."""
     from stackctl.engine.images import reference
@@ -102,7 +105,8 @@ def push_cmd(
             _say(f"{ev.id}: {text}")
 
     with ImageStore(ctx.obj.root) as store:
-        res = push_image(store, str(r), insecure=insecure, progress=progress)
+        res = push_image(store, str(r), insecure=insecure, progress=progress,
+                         compress=compress)
     if quiet:
         typer.echo(res.reference)
     else:

@@ -15,7 +15,7 @@ from stackctl.engine.images.store import ImageRecord, ImageStore
 from stackctl.engine.registry.login import login, logout
 from stackctl.engine.registry.pull import pull_image
 from stackctl.engine.registry.push import push_image
-from stackctl.errors import ImageError, NotFound
+from stackctl.errors import ImageError, NotFound, UsageError
 from tests.registry.server import Registry
 
 USERS = {"alice": "wonderland"}
@@ -118,3 +118,28 @@ def test_push_by_digest_and_unknown_image(registry: Registry,
         assert image.manifest_digest in registry.manifests["team/app"]
         with pytest.raises(NotFound, match="does not exist locally"):
             push_image(store, f"{registry.host}/team/nothing:1")
+
+
+def test_push_compressed(registry: Registry, app_image: tuple[Path, ImageRecord],
+                         fresh_root: Path) -> None:
+    root, image = app_image
+    name = f"{registry.host}/team/app:gz"
+    _tagged(root, image, name)
+    with ImageStore(root) as store:
+        res = push_image(store, name, compress=True)
+        assert res.digest != image.manifest_digest and res.uploaded == 3
+        plain = sum(d.size for d in store.manifest(image).layers)
+        again = push_image(store, name, compress=True)  # same bytes: nothing to upload
+        assert (again.digest, again.existing, again.uploaded) == (res.digest, 3, 0)
+        with pytest.raises(UsageError, match="by digest with --compress"):
+            push_image(store, f"{registry.host}/team/app@{image.manifest_digest}",
+                       compress=True)
+    assert (root / "registry" / "gzip.json").is_file()
+    with ImageStore(fresh_root) as store:
+        pulled = pull_image(store, name)
+        assert pulled.record.id == image.id and pulled.record.manifest_digest == res.digest
+        layers = store.manifest(pulled.record).layers
+        assert {d.media_type for d in layers} == {"application/vnd.oci.image.layer.v1.tar+gzip"}
+        assert sum(d.size for d in layers) < plain
+        top = store.layer_dirs(pulled.record)[-1]
+        assert (top / "app" / "hello.txt").read_text() == "hello from the registry\n"

@@ -12,11 +12,13 @@
 
 Blobs are pushed exactly as stored, and so is the manifest: the registry's
 manifest digest is the local one, and a pull into another root gets the same
-image ID and manifest digest back.
+image ID and manifest digest back. ``compress`` pushes gzip copies of plain
+layers instead (compress.py): same image ID, another manifest digest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -25,11 +27,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from stackctl.engine.images import reference
-from stackctl.engine.images.content import ContentStore, Descriptor
+from stackctl.engine.images.content import ContentStore, Descriptor, sha256_bytes
 from stackctl.engine.images.layout import Manifest
 from stackctl.engine.images.store import ImageStore
 from stackctl.engine.registry.client import RegistryClient
-from stackctl.errors import ImageError, NotFound
+from stackctl.engine.registry.compress import compressed_manifest
+from stackctl.errors import ImageError, NotFound, UsageError
 
 CHUNK_SIZE = 32 << 20  # larger blobs go up in PATCH chunks of this size
 
@@ -60,23 +63,33 @@ class PushResult:
 def push_image(store: ImageStore, ref: str, *, auth_root: Path | None = None,
                insecure: bool = False, client: RegistryClient | None = None,
                progress: Progress | None = None, max_concurrent: int = 3,
-               chunk_size: int = CHUNK_SIZE) -> PushResult:
+               chunk_size: int = CHUNK_SIZE, compress: bool = False) -> PushResult:
+    """Push ``ref``. ``compress`` pushes gzip copies of uncompressed layers (compress.py):
+    same image ID on the registry, another manifest digest."""
     r = reference.parse(ref)
     try:
         rec = store.resolve(str(r))
     except NotFound:
         raise NotFound(f"An image does not exist locally with the tag: {r.familiar()}",
                        hint=f"tag an image first: stackctl tag IMAGE {r.familiar()}") from None
+    if compress and r.digest:
+        raise UsageError(f"cannot push {r.familiar()} by digest with --compress",
+                         hint="compressing makes another manifest, with another digest; "
+                         "push by tag")
     what = f"push of {r.familiar()}"
-    mbytes = store.content.read_bytes(rec.manifest_digest)
-    manifest = Manifest.from_bytes(mbytes)
     sources = sorted({p.path for p in map(reference.parse, rec.refs)
                       if p.domain == r.domain and p.path != r.path})
     scopes = (f"repository:{r.path}:pull,push", *(f"repository:{s}:pull" for s in sources))
     notify = progress or (lambda _e: None)
-    own = client is None
-    cli = client or RegistryClient.open(auth_root or store.root, r.domain, insecure=insecure)
-    try:
+    with contextlib.ExitStack() as stack:
+        cli = client or stack.enter_context(
+            RegistryClient.open(auth_root or store.root, r.domain, insecure=insecure))
+        mbytes = store.content.read_bytes(rec.manifest_digest)
+        manifest = Manifest.from_bytes(mbytes)
+        if compress:
+            stack.enter_context(store.writing())  # until pushed: prune must not sweep copies
+            manifest, mbytes = compressed_manifest(store, manifest)
+        digest = sha256_bytes(mbytes)
         blobs: dict[str, Descriptor] = {d.digest: d for d in (*manifest.layers, manifest.config)}
         counts = _push_blobs(cli, store.content, r.path, list(blobs.values()), sources, scopes,
                              notify, max_concurrent, chunk_size, what)
@@ -86,15 +99,13 @@ def push_image(store: ImageStore, ref: str, *, auth_root: Path | None = None,
                                     "Content-Length": str(len(mbytes))},
                            body=mbytes, ok=(200, 201), what=f"{what}: manifest")
         resp.read()
-        confirmed = resp.getheader("Docker-Content-Digest") or rec.manifest_digest
-        if confirmed != rec.manifest_digest:
+        confirmed = resp.getheader("Docker-Content-Digest") or digest
+        if confirmed != digest:
             raise ImageError(f"{what}: registry {r.domain} stored the manifest as {confirmed}, "
-                             f"not {rec.manifest_digest}",
+                             f"not {digest}",
                              hint="the registry rewrote the manifest; pull by tag instead")
-        return PushResult(str(r), r.tag or "", rec.manifest_digest, len(mbytes), *counts)
-    finally:
-        if own:
-            cli.close()
+        return PushResult(str(r), r.tag or "", digest, len(mbytes), *counts)
+    raise AssertionError("unreachable")  # ExitStack does not swallow exceptions
 
 
 def _push_blobs(cli: RegistryClient, content: ContentStore, repo: str,
