@@ -256,8 +256,7 @@ class Engine:
             try:
                 proc = subprocess.Popen([*argv, rec.id], stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=errlog,
-                                        pass_fds=(w,), start_new_session=True,
-                                        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                                        pass_fds=(w,), start_new_session=True)
             finally:
                 os.close(w)
         with os.fdopen(r, "rb") as f:

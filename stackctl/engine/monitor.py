@@ -381,9 +381,7 @@ class Monitor:
         return s
 
     def _runtime_delete(self, c: Container) -> None:
-        if oci.has_runtime_state(c.config.runtime, c.paths):
-            subprocess.run(oci.delete_argv(c.config.runtime, c.paths),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        oci.runtime_delete(c.config.runtime, c.paths)
         oci.remove_cgroup(c.paths.cgroup_name)
 
     def _record_failed_start(self, c: Container, message: str, code: int) -> None:

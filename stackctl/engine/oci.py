@@ -116,6 +116,28 @@ def has_runtime_state(runtime: str, paths: ContainerPaths) -> bool:
     return (runtime_state_root(runtime, paths) / paths.id).exists()
 
 
+def runtime_delete(runtime: str, paths: ContainerPaths) -> None:
+    """``<runtime> delete --force ID`` when the runtime holds state for the container.
+
+    The built-in launcher is called in-process (it is stdlib-only), which saves
+    a Python start-up at the end of every container.
+    """
+    if not has_runtime_state(runtime, paths):
+        return
+    argv = delete_argv(runtime, paths)
+    if runtime != "runc":
+        from stackctl.engine.runtime import launch
+
+        try:
+            launch.main(argv[3:])
+            return
+        except Exception:  # noqa: BLE001 - fall back to the out-of-process command
+            pass
+    import subprocess
+
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
 def exec_argv(runtime: str, paths: ContainerPaths, pid: int, args: list[str], *,
               tty: bool = False, env: tuple[str, ...] = (), user: str | None = None,
               cwd: str | None = None, detach: bool = False) -> list[str]:
@@ -246,6 +268,7 @@ __all__ = [
     "delete_argv",
     "exec_argv",
     "has_runtime_state",
+    "runtime_delete",
     "launch_exit_code",
     "oom_killed",
     "proc_start_time",

@@ -35,11 +35,7 @@ def release_network(store: StateStore, paths: oci.ContainerPaths,
 
 def stop_runtime(paths: oci.ContainerPaths, config: ContainerConfig) -> None:
     """Drop the runtime's state, the cgroup, and the rootfs mount."""
-    if oci.has_runtime_state(config.runtime, paths):
-        import subprocess
-
-        subprocess.run(oci.delete_argv(config.runtime, paths), stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+    oci.runtime_delete(config.runtime, paths)
     oci.remove_cgroup(paths.cgroup_name)
     oci.umount(paths.rootfs)
 
