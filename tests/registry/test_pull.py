@@ -216,3 +216,14 @@ def test_pull_of_an_index_by_digest_resolves_by_that_digest(registry: Registry,
         res = pull_image(store, name, platform="linux/amd64")
         assert res.reference == name and res.digest == index
         assert store.resolve(name).id == amd.config_digest
+
+
+def test_a_layer_repeated_in_one_image(registry: Registry, roots: tuple[Path, Path]) -> None:
+    same = {"etc/motd": b"again\n"}
+    crafted = craft_image(registry, "lib/rep", "v1", [same, {"x": b"1"}, same])
+    assert crafted.layer_digests[0] == crafted.layer_digests[2]
+    with ImageStore(roots[0]) as store:
+        res = pull_image(store, f"{registry.host}/lib/rep:v1")
+        assert res.fetched == 2
+        assert len(store.layer_dirs(res.record)) == 3
+    assert registry.count("GET", "/blobs/" + crafted.layer_digests[0]) == 1

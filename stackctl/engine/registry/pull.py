@@ -44,6 +44,7 @@ INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", DOCKER_LIST)
 SCHEMA1_TYPES = ("application/vnd.docker.distribution.manifest.v1+json",
                  "application/vnd.docker.distribution.manifest.v1+prettyjws")
 _NON_DISTRIBUTABLE = ("foreign", "nondistributable")
+MAX_CONFIG = 16 << 20  # configs are read into memory; real ones are a few KiB
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,10 @@ def _manifest_and_config(cli: RegistryClient, store: ImageStore, repo: str, man:
         raise ImageError(f"{what}: not a container image (config media type "
                          f"{cdesc.media_type})",
                          hint="this artifact (a chart, a signature...) cannot be run")
+    if cdesc.size > MAX_CONFIG:
+        raise ImageError(f"{what}: the image config is {cdesc.size} bytes, more than the "
+                         f"{MAX_CONFIG} a config can reasonably be",
+                         hint="the manifest is malformed or hostile")
     if store.content.has(cdesc.digest):
         cbytes = store.content.read_bytes(cdesc.digest)
     else:
