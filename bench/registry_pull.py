@@ -79,7 +79,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    cold, noop, cli_cold, cli_noop, push = [], [], [], [], []
+    cold, serial, noop, cli_cold, cli_noop, push, push_gz = [], [], [], [], [], [], []
     with Registry() as reg:
         total = seed_registry(reg, "bench/app")
         name = f"{reg.host}/bench/app:1"
@@ -101,6 +101,15 @@ def main() -> None:
                     t0 = time.perf_counter()
                     push_image(store, target)
                     push.append(time.perf_counter() - t0)
+                with ImageStore(base / "c") as store:
+                    t0 = time.perf_counter()
+                    pull_image(store, name, max_concurrent=1)
+                    serial.append(time.perf_counter() - t0)
+                    plain = f"{reg.host}/bench/plain{run}:1"
+                    rec = store.import_tar(busybox_rootfs_tar(), plain)
+                    t0 = time.perf_counter()
+                    push_image(store, plain, compress=True)
+                    push_gz.append(time.perf_counter() - t0)
                 cli_cold.append(_cli(base / "b", "pull", "-q", name))
                 cli_noop.append(_cli(base / "b", "pull", "-q", name))
             finally:
@@ -110,10 +119,13 @@ def main() -> None:
     print(f"image: 4 gzip layers + config, {mb:.1f} MB of blobs, loopback registry")
     print(f"pull, cold (in-process):     median {med(cold) * 1000:7.0f} ms  "
           f"({mb / med(cold):.0f} MB/s incl. verify + unpack)")
+    print(f"pull, cold, 1 download at a time: {med(serial) * 1000:5.0f} ms")
     print(f"pull, no-op (in-process):    median {med(noop) * 1000:7.1f} ms  (0 blobs fetched)")
     print(f"stackctl pull, cold:         median {med(cli_cold) * 1000:7.0f} ms")
     print(f"stackctl pull, no-op:        median {med(cli_noop) * 1000:7.0f} ms")
     print(f"push to an empty repository: median {med(push) * 1000:7.0f} ms")
+    print(f"push --compress, busybox ({rec.size / 1e6:.1f} MB plain layer): "
+          f"median {med(push_gz) * 1000:5.0f} ms")
 
 
 if __name__ == "__main__":
