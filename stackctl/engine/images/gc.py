@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from stackctl.engine.images.config import Image
 from stackctl.engine.images.layers import chain_ids
 from stackctl.engine.images.layout import Manifest
+from stackctl.engine.images.records import ImageRecord
 from stackctl.errors import ImageError
 
 if TYPE_CHECKING:
@@ -49,6 +50,22 @@ def mark(roots: Iterable[Root]) -> Marked:
         blobs.update((r.manifest_digest, r.config_digest, *r.layer_blobs))
         chains.update(chain_ids(r.diff_ids))
     return Marked(frozenset(blobs), frozenset(chains))
+
+
+def plan_prune(records: Sequence[ImageRecord], used: set[str], *,
+               all_unused: bool) -> list[ImageRecord]:
+    """Images a prune deletes: unused by containers, and dangling unless ``all_unused``.
+    A parent of a kept image is kept too (its layers are shared anyway). Pure."""
+    doomed = {r.id for r in records
+              if r.id not in used and (all_unused or r.dangling)}
+    changed = True
+    while changed:
+        changed = False
+        for r in records:
+            if r.id not in doomed and r.parent in doomed:
+                doomed.discard(r.parent)
+                changed = True
+    return [r for r in records if r.id in doomed]
 
 
 def roots_of(store: ImageStore) -> list[Root]:
@@ -97,4 +114,4 @@ def _rmtree(path: Path) -> None:
             os.unlink(path)
 
 
-__all__ = ["Marked", "Root", "collect", "mark", "roots_of"]
+__all__ = ["Marked", "Root", "collect", "mark", "plan_prune", "roots_of"]

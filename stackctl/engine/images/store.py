@@ -24,7 +24,6 @@ import contextlib
 import fcntl
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -39,6 +38,7 @@ from stackctl.engine.images.config import (
     now_rfc3339,
 )
 from stackctl.engine.images.content import ContentStore, Descriptor, Writer
+from stackctl.engine.images.gc import plan_prune
 from stackctl.engine.images.layers import (
     LayerStore,
     PeekReader,
@@ -54,72 +54,23 @@ from stackctl.engine.images.layout import (
     index_bytes,
     write_layout_marker,
 )
+from stackctl.engine.images.records import ImageRecord, Layer, RemoveEvent
 from stackctl.engine.state import StateStore
 from stackctl.errors import Conflict, ImageError, NotFound
 
 _Paths = list[Path]
-_Records = list["ImageRecord"]
-_Events = list["RemoveEvent"]
+_Records = list[ImageRecord]
+_Events = list[RemoveEvent]
 _History = list[HistoryEntry]
 _Strs = list[str]
 _Ints = list[int]
-_Layers = list["Layer"]
+_Layers = list[Layer]
 
 if TYPE_CHECKING:
     from stackctl.engine.images.diff import Skip
     from stackctl.engine.images.usage import StoreUsage
 
 _NOT_FOUND_HINT = "`stackctl images` lists local images; `stackctl import` or `build` makes one"
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """One image as stored: its ID, manifest, config and the refs that name it."""
-
-    id: str  # sha256:<hex> of the config blob
-    manifest_digest: str
-    created: str
-    size: int  # bytes of unpacked content over all layers
-    image: Image
-    refs: tuple[str, ...] = ()  # normalised, sorted
-    parent: str = ""  # the image a build step started from ("" for imported/loaded)
-
-    @property
-    def short_id(self) -> str:
-        return self.id.split(":", 1)[1][:12]
-
-    @property
-    def config(self) -> ImageConfig:
-        return self.image.config
-
-    @property
-    def diff_ids(self) -> tuple[str, ...]:
-        return self.image.diff_ids
-
-    @property
-    def chain_ids(self) -> list[str]:
-        return chain_ids(self.image.diff_ids)
-
-    @property
-    def dangling(self) -> bool:
-        return not self.refs
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A layer blob in the content store, with its diff ID."""
-
-    blob: Descriptor
-    diff_id: str
-
-
-@dataclass(frozen=True)
-class RemoveEvent:
-    kind: str  # "Untagged" | "Deleted"
-    what: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.what}"
 
 
 class ImageStore:
@@ -296,6 +247,31 @@ class ImageStore:
             self._write_index(db)
         return self.get(config_digest)
 
+    def add_child(self, parent: ImageRecord | None, *, layer: Layer | None = None,
+                  config: ImageConfig | None = None, created_by: str = "",
+                  comment: str = "", author: str = "", refs: Sequence[str] = (),
+                  created: str | None = None) -> ImageRecord:
+        """A new image = ``parent`` + optionally one layer, with a new config and one
+        history entry (``empty_layer`` when no layer): what ``commit`` and each
+        Dockerfile step make. ``parent=None`` starts from scratch.
+        Write the layer (``add_layer*``) inside ``writing()`` with this call."""
+        from dataclasses import replace
+
+        base = parent.image if parent is not None else Image()
+        when = created or now_rfc3339()
+        entry = HistoryEntry(created=when, created_by=created_by, author=author,
+                             comment=comment, empty_layer=layer is None)
+        image = replace(
+            base, config=config if config is not None else base.config, created=when,
+            author=author or base.author,
+            diff_ids=(*base.diff_ids, *((layer.diff_id,) if layer else ())),
+            history=(*base.history, entry), extra=())
+        layers = [*(self.layers_of(parent) if parent is not None else []),
+                  *((layer,) if layer else ())]
+        with self._lock():
+            return self._add_image_locked(image, layers, refs,
+                                          parent=parent.id if parent is not None else "")
+
     def _write_index(self, db: sqlite3.Connection) -> None:
         rows = db.execute("SELECT i.id, i.manifest_digest, r.name FROM images i "
                           "LEFT JOIN refs r ON r.image_id = i.id").fetchall()
@@ -467,31 +443,6 @@ class ImageStore:
         blobs = self.manifest(rec).layers
         return [Layer(b, d) for b, d in zip(blobs, rec.diff_ids, strict=True)]
 
-    def add_child(self, parent: ImageRecord | None, *, layer: Layer | None = None,
-                  config: ImageConfig | None = None, created_by: str = "",
-                  comment: str = "", author: str = "", refs: Sequence[str] = (),
-                  created: str | None = None) -> ImageRecord:
-        """A new image = ``parent`` + optionally one layer, with a new config and one
-        history entry (``empty_layer`` when no layer): what ``commit`` and each
-        Dockerfile step make. ``parent=None`` starts from scratch.
-        Write the layer (``add_layer*``) inside ``writing()`` with this call."""
-        from dataclasses import replace
-
-        base = parent.image if parent is not None else Image()
-        when = created or now_rfc3339()
-        entry = HistoryEntry(created=when, created_by=created_by, author=author,
-                             comment=comment, empty_layer=layer is None)
-        image = replace(
-            base, config=config if config is not None else base.config, created=when,
-            author=author or base.author,
-            diff_ids=(*base.diff_ids, *((layer.diff_id,) if layer else ())),
-            history=(*base.history, entry), extra=())
-        layers = [*(self.layers_of(parent) if parent is not None else []),
-                  *((layer,) if layer else ())]
-        with self._lock():
-            return self._add_image_locked(image, layers, refs,
-                                          parent=parent.id if parent is not None else "")
-
     def layer_sizes(self, rec: ImageRecord) -> _Ints:
         """Unpacked content bytes of each layer, bottom -> top."""
         out = []
@@ -541,22 +492,6 @@ class ImageStore:
 
         with self._lock(exclusive=True):
             return collect(self)
-
-
-def plan_prune(records: Sequence[ImageRecord], used: set[str], *,
-               all_unused: bool) -> _Records:
-    """Images a prune deletes: unused by containers, and dangling unless ``all_unused``.
-    A parent of a kept image is kept too (its layers are shared anyway). Pure."""
-    doomed = {r.id for r in records
-              if r.id not in used and (all_unused or r.dangling)}
-    changed = True
-    while changed:
-        changed = False
-        for r in records:
-            if r.id not in doomed and r.parent in doomed:
-                doomed.discard(r.parent)
-                changed = True
-    return [r for r in records if r.id in doomed]
 
 
 def _as_ref(name: str) -> str:
