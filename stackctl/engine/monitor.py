@@ -31,7 +31,6 @@ Control protocol on ``<run_dir>/monitor.sock`` (one JSON request line, then):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import selectors
@@ -47,7 +46,6 @@ from typing import Any
 
 from stackctl.engine import oci
 from stackctl.engine.containers import ContainerConfig, RestartPolicy
-from stackctl.engine.health import HealthRunner
 from stackctl.engine.logs import LogWriter, rfc3339_nano
 from stackctl.engine.state import StateStore
 
@@ -151,7 +149,7 @@ class Container:
         self.hold = False
         self.attached_once = False
         self.exit_code: int | None = None
-        self.health: HealthRunner | None = None
+        self.health: Any = None  # health.HealthRunner, imported only when used
         self.local: LocalAttach | None = None
         self.dns: Any = None  # stackctl.net.dns.Responder on bridge networks
 
@@ -367,6 +365,8 @@ class Monitor:
                        "WHERE id=?",
                        (c.pid, oci.proc_start_time(c.pid), rfc3339_nano(), None, c.id))
         if c.config.healthcheck is not None and c.config.healthcheck.test[:1] != ("NONE",):
+            from stackctl.engine.health import HealthRunner
+
             c.health = HealthRunner(self, c)
         return None
 
@@ -861,24 +861,39 @@ def set_subreaper() -> None:
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
+def _parse_args(argv: list[str]) -> tuple[dict[str, str], bool, list[str]]:
+    """``--root R --run-root RR [--ready-fd N] [--hold] ID...`` (argparse costs ~0.5 MiB)."""
+    values: dict[str, str] = {}
+    hold = False
+    ids: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg in ("--root", "--run-root", "--ready-fd"):
+            values[arg] = next(it, "")
+        elif arg == "--hold":
+            hold = True
+        elif arg.startswith("-"):
+            raise SystemExit(f"stackctl.engine.monitor: unknown option {arg}")
+        else:
+            ids.append(arg)
+    if not values.get("--root") or not values.get("--run-root") or not ids:
+        raise SystemExit("usage: python -m stackctl.engine.monitor --root R --run-root RR "
+                         "[--ready-fd N] [--hold] ID...")
+    return values, hold, ids
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="stackctl.engine.monitor")
-    ap.add_argument("--root", required=True)
-    ap.add_argument("--run-root", required=True)
-    ap.add_argument("--ready-fd", type=int)
-    ap.add_argument("--hold", action="store_true",
-                    help="keep the exit status until a client attached (attached `run`)")
-    ap.add_argument("ids", nargs="+")
-    args = ap.parse_args(argv)
+    values, hold, ids = _parse_args(sys.argv[1:] if argv is None else argv)
+    ready_fd = int(values["--ready-fd"]) if values.get("--ready-fd") else None
     set_subreaper()
-    mon = Monitor(Path(args.root), Path(args.run_root))
+    mon = Monitor(Path(values["--root"]), Path(values["--run-root"]))
     mon.install_signals()
-    for cid in args.ids:
-        msg = mon.add(cid, hold=args.hold)
-        if args.ready_fd is not None:
-            os.write(args.ready_fd, json.dumps(msg).encode() + b"\n")
-    if args.ready_fd is not None:
-        os.close(args.ready_fd)
+    for cid in ids:
+        msg = mon.add(cid, hold=hold)
+        if ready_fd is not None:
+            os.write(ready_fd, json.dumps(msg).encode() + b"\n")
+    if ready_fd is not None:
+        os.close(ready_fd)
     mon.run()
     return 0
 

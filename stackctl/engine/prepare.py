@@ -224,6 +224,7 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
                             cpus=config.cpus, pids_limit=config.pids_limit),
         sysctls=dict(config.sysctls),
         annotations={"org.stackctl.id": paths.id},
+        init=config.init,  # the built-in launcher's PID 1 (runc ignores it)
     )
 
 

@@ -96,6 +96,13 @@ def test_stop_escalates_to_sigkill(engine: Engine) -> None:
     assert stopped.exit_code == 137
 
 
+def test_init_forwards_the_stop_signal(engine: Engine) -> None:
+    # a plain `sleep` as PID 1 ignores SIGTERM (the kernel shields PID 1); under
+    # --init it is PID 2 and dies of the forwarded signal: 128+15, not SIGKILL's 137
+    rec = engine.start(engine.create(cfg("sleep", "60", init=True)).id)
+    assert engine.stop(rec.id, timeout=20).exit_code == 143
+
+
 def test_start_again_after_exit_and_restart(engine: Engine) -> None:
     rec = engine.create(cfg("sh", "-c", "echo run"))
     engine.start(rec.id)
