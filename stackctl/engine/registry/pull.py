@@ -7,7 +7,8 @@
     5. the layers not in the content store yet: downloaded concurrently (at most
        ``max_concurrent``), each streamed into a content-store ingest while its
        blob digest *and* its diff ID (sha256 of the uncompressed tar) are computed;
-       a blob is committed only if both digest and size match the manifest
+       a blob is committed only if both digest and size match the manifest, and
+       unpacked by the same worker at once if its diff ID is the config's
     6. every diff ID checked against the config's ``rootfs.diff_ids``
     7. ``ImageStore.add_image`` with the registry's config and manifest bytes:
        layers unpacked, rows and ref written in one transaction
@@ -31,7 +32,8 @@ from pathlib import Path
 
 from stackctl.engine.images import reference
 from stackctl.engine.images.config import DOCKER_CONFIG, MEDIA_CONFIG, Image
-from stackctl.engine.images.content import ContentStore, Descriptor
+from stackctl.engine.images.content import Descriptor
+from stackctl.engine.images.layers import chain_ids
 from stackctl.engine.images.layout import Manifest
 from stackctl.engine.images.store import ImageRecord, ImageStore, Layer
 from stackctl.engine.registry.client import DOCKER_LIST, Fetched, RegistryClient
@@ -49,8 +51,8 @@ MAX_CONFIG = 16 << 20  # configs are read into memory; real ones are a few KiB
 
 @dataclass(frozen=True)
 class PullEvent:
-    """Progress, for the CLI: ``kind`` is exists | downloading | retrying | complete |
-    resolved | warning (``detail`` says what)."""
+    """Progress, for the CLI: ``kind`` is exists | downloading | retrying | extracting |
+    complete | resolved | warning (``detail`` says what)."""
 
     kind: str
     id: str  # 12 hex of a blob, or "" for whole-image events
@@ -101,8 +103,8 @@ def pull_image(store: ImageStore, ref: str, *, auth_root: Path | None = None,
         _check_layers(manifest, image, what)
         with store.writing():
             store.content.put_bytes(cbytes, expected_digest=manifest.config.digest)
-            fetched, nbytes, diff_ids = _fetch_layers(cli, store, r.path, manifest, notify,
-                                                      max_concurrent, what, sleep)
+            fetched, nbytes, diff_ids = _fetch_layers(cli, store, r.path, manifest, image,
+                                                      notify, max_concurrent, what, sleep)
             layers = [Layer(d, diff_ids[d.digest]) for d in manifest.layers]
             _verify_diff_ids(layers, image, what)
             rec = store.add_image(image, layers, [str(target)], config_bytes=cbytes,
@@ -194,27 +196,36 @@ def _verify_diff_ids(layers: list[Layer], image: Image, what: str) -> None:
                              hint="the image on the registry is inconsistent; push it again")
 
 
+@dataclass(frozen=True)
+class _Job:
+    blob: Descriptor
+    chain_id: str  # of the blob's first position in the image
+    diff_id: str  # what the config says it must be
+
+
 def _fetch_layers(cli: RegistryClient, store: ImageStore, repo: str, manifest: Manifest,
-                  notify: Progress, max_concurrent: int, what: str,
+                  image: Image, notify: Progress, max_concurrent: int, what: str,
                   sleep: Callable[[float], None]) -> tuple[int, int, dict[str, str]]:
-    """Download missing layer blobs; return (count, bytes, diff ID by blob digest)."""
+    """Download (and unpack) missing layer blobs; return (count, bytes, diff ID by blob
+    digest)."""
     diff_ids: dict[str, str] = {}
-    missing: dict[str, Descriptor] = {}
-    for d in manifest.layers:
+    missing: dict[str, _Job] = {}
+    for d, chain, want in zip(manifest.layers, chain_ids(image.diff_ids), image.diff_ids,
+                              strict=True):
         if d.digest in diff_ids or d.digest in missing:
             continue
         if store.content.has(d.digest):
             notify(PullEvent("exists", _short(d.digest)))
             diff_ids[d.digest] = _known_diff_id(store, d.digest)
         else:
-            missing[d.digest] = d
+            missing[d.digest] = _Job(d, chain, want)
     if not missing:
         return 0, 0, diff_ids
     cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, max_concurrent),
                             thread_name_prefix="pull") as pool:
-        futures = {pool.submit(_download, cli, repo, d, store.content, cancel, notify, what,
-                               sleep): d for d in missing.values()}
+        futures = {pool.submit(_download, cli, repo, job, store, cancel, notify, what,
+                               sleep): job for job in missing.values()}
         try:
             done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
         except BaseException:  # Ctrl-C: stop the workers at their next chunk, then leave
@@ -227,21 +238,27 @@ def _fetch_layers(cli: RegistryClient, store: ImageStore, repo: str, manifest: M
             exc = failed[0].exception()
             assert exc is not None
             raise exc
-    for fut, d in futures.items():
-        diff_ids[d.digest] = fut.result()
-    return len(missing), sum(d.size for d in missing.values()), diff_ids
+    for fut, job in futures.items():
+        diff_ids[job.blob.digest] = fut.result()
+    return len(missing), sum(j.blob.size for j in missing.values()), diff_ids
 
 
-def _download(cli: RegistryClient, repo: str, desc: Descriptor, content: ContentStore,
+def _download(cli: RegistryClient, repo: str, job: _Job, store: ImageStore,
               cancel: threading.Event, notify: Progress, what: str,
               sleep: Callable[[float], None]) -> str:
-    """One blob into the content store (fetch.py); returns its diff ID."""
-    short = _short(desc.digest)
-    notify(PullEvent("downloading", short, str(desc.size)))
-    diff_id = fetch_layer(cli, repo, desc, content, cancel=cancel, sleep=sleep,
+    """One blob into the content store (fetch.py), then unpacked right away when its
+    diff ID is the expected one, so unpacking overlaps the other downloads (as
+    containerd's unpacker does); ``add_image`` finds the directory ready. Returns the
+    diff ID; a wrong one is reported by the caller, and nothing is unpacked for it."""
+    short = _short(job.blob.digest)
+    notify(PullEvent("downloading", short, str(job.blob.size)))
+    diff_id = fetch_layer(cli, repo, job.blob, store.content, cancel=cancel, sleep=sleep,
                           what=f"{what}: layer {short}",
                           notify=lambda kind, detail: notify(PullEvent(kind, short, detail)))
-    notify(PullEvent("complete", short, str(desc.size)))
+    if diff_id == job.diff_id and not cancel.is_set():
+        notify(PullEvent("extracting", short))
+        store.layers.unpack(job.chain_id, store.content.path(job.blob.digest), diff_id=diff_id)
+    notify(PullEvent("complete", short, str(job.blob.size)))
     return diff_id
 
 
