@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from stackctl.engine.images.reference import Reference
+    from stackctl.engine.images.store import ImageStore
+    from stackctl.engine.registry.client import RegistryClient
 
 _INSECURE_HELP = "Use plain HTTP for this registry (as STACKCTL_INSECURE_REGISTRIES does)."
 
@@ -30,6 +35,8 @@ def _say(line: str) -> None:
 def pull_cmd(
     ctx: typer.Context,
     ref: str = typer.Argument(..., metavar="NAME[:TAG|@DIGEST]"),
+    all_tags: bool = typer.Option(False, "--all-tags", "-a",
+                                  help="Download all tagged images in the repository."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress verbose output."),
     platform: Optional[str] = typer.Option(  # noqa: UP045 - typer needs Optional on 3.11
         None, "--platform", help="Pull this platform (os/arch[/variant]) of a multi-platform "
@@ -39,17 +46,37 @@ def pull_cmd(
     """Download an image from a registry."""
     from stackctl.engine.images import reference
     from stackctl.engine.images.store import ImageStore
-    from stackctl.engine.registry.pull import PullEvent, pull_image
+    from stackctl.engine.registry.client import RegistryClient
+    from stackctl.errors import UsageError
 
     r = reference.parse(ref, default_tag=False)
-    if r.tag is None and r.digest is None:
-        r = reference.parse(ref)
-        if not quiet:
-            _say("Using default tag: latest")
-    target = r.familiar()
+    if all_tags and (r.tag or r.digest):
+        raise UsageError("tag can't be used with --all-tags/-a", hint=f"give just {r.name}")
+    with ImageStore(ctx.obj.root) as store, \
+            RegistryClient.open(ctx.obj.root, r.domain, insecure=insecure) as client:
+        if all_tags:
+            tags = client.list_tags(r.path, what=f"pull of {r.familiar()}")
+            if not tags:
+                raise UsageError(f"{r.familiar()} has no tags on its registry",
+                                 hint="push a tagged image first")
+            for tag in sorted(tags):
+                _pull_one(store, client, r.with_tag(tag), quiet, platform)
+            typer.echo(r.name)
+            return
+        if r.tag is None and r.digest is None:
+            r = reference.parse(ref)
+            if not quiet:
+                _say("Using default tag: latest")
+        typer.echo(_pull_one(store, client, r, quiet, platform))
+
+
+def _pull_one(store: ImageStore, client: RegistryClient, r: Reference, quiet: bool,
+              platform: str | None) -> str:
+    """Pull one reference with docker's progress lines; return the reference pulled."""
+    from stackctl.engine.registry.pull import PullEvent, pull_image
+
     if not quiet:
-        _say(f"{r.tag or r.digest}: Pulling from "
-             f"{r.path if r.domain == 'docker.io' else r.familiar_name}")
+        _say(f"{r.tag or r.digest}: Pulling from {r.path}")
 
     def progress(ev: PullEvent) -> None:
         if ev.kind == "warning":
@@ -65,13 +92,12 @@ def pull_cmd(
         elif ev.kind == "retrying":
             _say(f"{ev.id}: Retrying (connection lost after {ev.detail})")
 
-    with ImageStore(ctx.obj.root) as store:
-        res = pull_image(store, str(r), platform=platform, insecure=insecure, progress=progress)
+    res = pull_image(store, str(r), platform=platform, client=client, progress=progress)
     if not quiet:
         _say(f"Digest: {res.digest}")
         status = "Image is up to date for" if res.up_to_date else "Downloaded newer image for"
-        _say(f"Status: {status} {target}")
-    typer.echo(res.reference)
+        _say(f"Status: {status} {r.familiar()}")
+    return res.reference
 
 
 def push_cmd(

@@ -81,6 +81,7 @@ class Registry:
         self.break_after: dict[str, int] = {}
         self.break_once: dict[str, int] = {}
         self.honour_range = True
+        self.tags_page = 1000  # most tags per tags/list page
         self.ranges: list[str] = []  # Range headers received, e.g. "bytes=100-"
         self.lie_digest = False
         self.lock = threading.Lock()
@@ -289,8 +290,15 @@ class _Handler(BaseHTTPRequestHandler):
             tags = sorted(self.reg.tags.get(name, {}))
         if name not in self.reg.manifests:
             return self._error(404, "NAME_UNKNOWN", f"repository name not known: {name}")
-        self._send(200, json.dumps({"name": name, "tags": tags}).encode(),
-                   {"Content-Type": "application/json"})
+        if "last" in query:
+            tags = [t for t in tags if t > query["last"]]
+        # a registry may return fewer than n and point at the next page with Link
+        n = min(int(query.get("n") or len(tags) or 1), self.reg.tags_page)
+        page, more = tags[:n], len(tags) > n
+        headers = {"Content-Type": "application/json"}
+        if more:
+            headers["Link"] = f'</v2/{name}/tags/list?n={n}&last={page[-1]}>; rel="next"'
+        self._send(200, json.dumps({"name": name, "tags": page}).encode(), headers)
         return None
 
     def _manifest(self, method: str, body: bytes, query: dict[str, str], name: str,

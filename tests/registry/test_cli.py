@@ -23,7 +23,7 @@ def test_pull_output_like_docker(registry: Registry, roots: tuple[Path, Path]) -
     res = cli(root, "pull", f"{registry.host}/lib/tool:v1")
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    assert lines[0] == "v1: Pulling from " + f"{registry.host}/lib/tool"
+    assert lines[0] == "v1: Pulling from lib/tool"  # docker prints the path, not the host
     assert sorted(lines[1:3]) == sorted(f"{d[7:19]}: Pull complete"
                                         for d in crafted.layer_digests)
     assert lines[3] == f"Digest: {crafted.manifest_digest}"
@@ -74,3 +74,18 @@ def test_login_without_a_tty_or_password(roots: tuple[Path, Path]) -> None:
     assert "Cannot perform an interactive login from a non TTY device" in res.stderr
     res = cli(roots[0], "login", "--password-stdin", "localhost:1")
     assert "Must provide --username with --password-stdin" in res.stderr
+
+
+def test_pull_all_tags(registry: Registry, roots: tuple[Path, Path]) -> None:
+    for tag in ("a", "b", "c"):
+        craft_image(registry, "lib/many", tag, [{"tag": tag.encode()}])
+    registry.tags_page = 2  # the client must follow the Link header to the next page
+    root = roots[0]
+    res = cli(root, "pull", "-a", f"{registry.host}/lib/many")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[-1] == f"{registry.host}/lib/many"
+    with ImageStore(root) as store:
+        assert {t for r in store.list() for t in r.refs} == \
+            {f"{registry.host}/lib/many:{t}" for t in "abc"}
+    bad = cli(root, "pull", "-a", f"{registry.host}/lib/many:a")
+    assert bad.returncode == 2 and "tag can't be used with --all-tags/-a" in bad.stderr

@@ -180,6 +180,27 @@ class RegistryClient:
         media_type = (resp.getheader("Content-Type") or "").split(";")[0].strip()
         return Fetched(_media_type(data, media_type), digest, data)
 
+    def list_tags(self, repo: str, *, what: str) -> list[str]:
+        """Every tag of ``repo`` (``GET /v2/<repo>/tags/list``, following ``Link`` pages)."""
+        import json
+        import re
+
+        tags: list[str] = []
+        path: str | None = f"/v2/{repo}/tags/list?n=1000"
+        for _page in range(1000):
+            if path is None:
+                break
+            resp = self.request("GET", path, (f"repository:{repo}:pull",), what=what)
+            data = self._read_limited(resp, MAX_MANIFEST, "tag list")
+            try:
+                tags.extend(str(t) for t in json.loads(data).get("tags") or ())
+            except (ValueError, AttributeError) as exc:
+                raise ImageError(f"{what}: registry {self.endpoint.domain} sent a bad tag "
+                                 f"list: {exc}", hint="the registry is misbehaving") from exc
+            link = re.match(r"\s*<([^>]+)>\s*;\s*rel=\"?next\"?", resp.getheader("Link") or "")
+            path = link.group(1) if link else None
+        return tags
+
     def blob_exists(self, repo: str, digest: str, scopes: tuple[str, ...]) -> bool:
         resp = self.request("HEAD", f"/v2/{repo}/blobs/{digest}", scopes, ok=(200, 404),
                             what=f"blob {digest[:19]}")
