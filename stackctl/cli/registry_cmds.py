@@ -103,6 +103,8 @@ def _pull_one(store: ImageStore, client: RegistryClient, r: Reference, quiet: bo
 def push_cmd(
     ctx: typer.Context,
     ref: str = typer.Argument(..., metavar="NAME[:TAG]"),
+    all_tags: bool = typer.Option(False, "--all-tags", "-a",
+                                  help="Push every local tag of the repository."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress verbose output."),
     insecure: bool = typer.Option(False, "--insecure", help=_INSECURE_HELP),
     compress: bool = typer.Option(False, "--compress", help="Push gzip copies of "
@@ -112,15 +114,13 @@ def push_cmd(
     """Upload an image to a registry."""
     from stackctl.engine.images import reference
     from stackctl.engine.images.store import ImageStore
+    from stackctl.engine.registry.client import RegistryClient
     from stackctl.engine.registry.push import PushEvent, push_image
+    from stackctl.errors import NotFound, UsageError
 
     r = reference.parse(ref, default_tag=False)
-    if r.tag is None and r.digest is None:
-        r = reference.parse(ref)
-        if not quiet:
-            _say("Using default tag: latest")
-    if not quiet:
-        _say(f"The push refers to repository [{r.name}]")
+    if all_tags and (r.tag or r.digest):
+        raise UsageError("tag can't be used with --all-tags/-a", hint=f"give just {r.name}")
 
     def progress(ev: PushEvent) -> None:
         if quiet:
@@ -130,13 +130,29 @@ def push_cmd(
         if text:
             _say(f"{ev.id}: {text}")
 
-    with ImageStore(ctx.obj.root) as store:
-        res = push_image(store, str(r), insecure=insecure, progress=progress,
-                         compress=compress)
-    if quiet:
-        typer.echo(res.reference)
-    else:
-        typer.echo(f"{res.tag or r.digest}: digest: {res.digest} size: {res.size}")
+    with ImageStore(ctx.obj.root) as store, \
+            RegistryClient.open(ctx.obj.root, r.domain, insecure=insecure) as client:
+        if all_tags:
+            targets = sorted({t for rec in store.list() for t in rec.refs
+                              if "@" not in t and reference.parse(t).name == r.name})
+            if not targets:
+                raise NotFound(f"An image does not exist locally with the tag: "
+                               f"{r.familiar_name}", hint="tag an image into that repository")
+        else:
+            if r.tag is None and r.digest is None:
+                r = reference.parse(ref)
+                if not quiet:
+                    _say("Using default tag: latest")
+            targets = [str(r)]
+        if not quiet:
+            _say(f"The push refers to repository [{r.name}]")
+        for target in targets:
+            res = push_image(store, target, client=client, progress=progress,
+                             compress=compress)
+            if quiet:
+                typer.echo(res.reference)
+            else:
+                typer.echo(f"{res.tag or r.digest}: digest: {res.digest} size: {res.size}")
 
 
 def login_cmd(

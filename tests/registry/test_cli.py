@@ -89,3 +89,18 @@ def test_pull_all_tags(registry: Registry, roots: tuple[Path, Path]) -> None:
             {f"{registry.host}/lib/many:{t}" for t in "abc"}
     bad = cli(root, "pull", "-a", f"{registry.host}/lib/many:a")
     assert bad.returncode == 2 and "tag can't be used with --all-tags/-a" in bad.stderr
+
+
+def test_push_all_tags(registry: Registry, app_image: tuple[Path, ImageRecord]) -> None:
+    root, image = app_image
+    with ImageStore(root) as store:
+        for tag in ("1", "2"):
+            store.tag(image.id, f"{registry.host}/team/app:{tag}")
+    res = cli(root, "push", "-a", f"{registry.host}/team/app")
+    assert res.returncode == 0, res.stderr
+    assert [line for line in res.stdout.splitlines() if ": digest: " in line] == [
+        f"{t}: digest: {image.manifest_digest} size: "
+        f"{len(registry.manifests['team/app'][image.manifest_digest][1])}" for t in "12"]
+    assert set(registry.tags["team/app"]) == {"1", "2"}
+    none = cli(root, "push", "-a", f"{registry.host}/team/nothing")
+    assert none.returncode != 0 and "does not exist locally" in none.stderr
