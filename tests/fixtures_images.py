@@ -8,8 +8,10 @@ in your test directory's conftest.py), or call ``import_busybox(root)`` directly
         ...
 
 Import is a hot path for tests: the unpacked busybox layer is built once per
-machine under ``.cache/`` and copied into each root before the import, so the
-import only hashes the tarball and writes a 2 MB blob; it skips the unpack.
+machine under ``.cache/`` and each root's ``layers/<id>`` is a symlink to it, so
+the import only hashes the tarball and writes a 2 MB blob; it skips the unpack.
+The store never writes into a layer dir (containers get their own upper dir),
+and removing the layer unlinks the symlink, never the shared copy.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def _seed_layer(root: Path, tar: Path) -> None:
     dest = root / "layers" / hexid
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cp", "-a", "--reflink=auto", str(cached), str(dest)], check=True)
+        dest.symlink_to(cached)
 
 
 def import_busybox(root: Path, ref: str = BUSYBOX_REF) -> ImageRecord:
