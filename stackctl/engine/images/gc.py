@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,12 @@ def collect(store: ImageStore) -> int:
             if entry.name.startswith("tmp-") or entry.name not in live_hex:
                 _rmtree(entry)
     store.content.clean_ingest(max_age=0)  # writers hold the shared lock: none is active
+    # archives spooled from stdin by `load` are not under the lock: only stale ones go
+    cutoff = time.time() - 3600
+    for spool in store.tmp.glob("load-*"):
+        with contextlib.suppress(OSError):
+            if spool.is_file() and spool.stat().st_mtime < cutoff:
+                spool.unlink()
     return freed
 
 
