@@ -262,8 +262,10 @@ class Cgroup:
         if (owner := self._owner("devices")) is not None and res.get("devices"):
             self._apply_v1_devices(owner[0], res["devices"])
         v2 = self._v2()
-        if v2 is not None and res.get("devices") and self.device_filter_v2:
-            # v2 has no devices controller: an eBPF program on the cgroup does it.
+        if (v2 is not None and res.get("devices") and self.device_filter_v2
+                and self._owner("devices") is None):
+            # v2 has no devices controller: an eBPF program on the cgroup does it
+            # (not needed in hybrid mode, where the v1 controller already does).
             from stackctl.engine.runtime.devices import attach_device_filter
             from stackctl.engine.runtime.syscalls import LinuxSyscalls
 
