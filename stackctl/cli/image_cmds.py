@@ -164,7 +164,8 @@ def rmi_cmd(
     ctx: typer.Context,
     images: list[str] = typer.Argument(..., metavar="IMAGE..."),
     force: bool = typer.Option(False, "--force", "-f", help="Force removal of the image."),
-    no_prune: bool = typer.Option(False, "--no-prune", help="Accepted for compatibility."),
+    no_prune: bool = typer.Option(False, "--no-prune",
+                                  help="Do not delete untagged parents."),
 ) -> None:
     """Remove one or more images."""
     from stackctl.errors import StackctlError
@@ -173,7 +174,7 @@ def rmi_cmd(
     with _store(ctx) as store:
         for name in images:
             try:
-                for event in store.remove(name, force=force):
+                for event in store.remove(name, force=force, no_prune=no_prune):
                     typer.echo(str(event))
             except StackctlError as exc:  # docker goes on with the others, then fails
                 failed = exc

@@ -228,3 +228,19 @@ def test_config_only_child_and_history(roots: tuple[Path, Path]) -> None:
         # the base is still tagged, so the child keeps it; pruning all takes both
         events, _freed = store.prune(all_unused=True)
         assert {e.what for e in events if e.kind == "deleted"} == {base.id, child.id}
+
+
+def test_rmi_deletes_untagged_build_parents(roots: tuple[Path, Path]) -> None:
+    root, _ = roots
+    base = import_busybox(root)
+    with ImageStore(root) as store:
+        step1 = store.add_child(base, created_by="step 1")
+        step2 = store.add_child(step1, created_by="step 2")
+        top = store.add_child(step2, created_by="step 3", refs=["app:1"])
+        keep = store.add_child(step1, created_by="other", refs=["other:1"])
+        events = [str(e) for e in store.remove("app:1")]
+        # step2 went with it; step1 stays: "other" still builds on it; base is tagged
+        assert events == ["Untagged: app:1", f"Deleted: {top.id}", f"Deleted: {step2.id}"]
+        assert {r.id for r in store.list()} == {base.id, step1.id, keep.id}
+        store.remove("other:1", no_prune=True)
+        assert {r.id for r in store.list()} == {base.id, step1.id}

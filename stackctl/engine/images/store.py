@@ -302,8 +302,9 @@ class ImageStore:
                 raise NotFound(f"No such image: {reference.familiar(ref)}", hint=_NOT_FOUND_HINT)
             self._write_index(db)
 
-    def remove(self, name: str, *, force: bool = False) -> _Events:
-        """``docker rmi``: untag, and delete the image once nothing names or uses it."""
+    def remove(self, name: str, *, force: bool = False, no_prune: bool = False) -> _Events:
+        """``docker rmi``: untag, and delete the image once nothing names or uses it;
+        then its untagged build parents that nothing else needs (unless ``no_prune``)."""
         rec = self.resolve(name)
         by_ref = _as_ref(name) in rec.refs
         events: _Events = []
@@ -330,10 +331,26 @@ class ImageStore:
                 # The image row goes; blobs and layers go at the next prune, under the GC lock.
                 db.execute("DELETE FROM images WHERE id = ?", (rec.id,))
                 events.append(RemoveEvent("Deleted", rec.id))
+                if not no_prune:
+                    events += self._delete_dangling_parents(db, rec.parent)
             self._write_index(db)
         if not users:
             with contextlib.suppress(ImageError):
                 self.collect_garbage()
+        return events
+
+    def _delete_dangling_parents(self, db: sqlite3.Connection, parent: str) -> _Events:
+        events: _Events = []
+        while parent:
+            row = db.execute("SELECT parent FROM images WHERE id = ?", (parent,)).fetchone()
+            if row is None or any(db.execute(q, (parent,)).fetchone() for q in (
+                    "SELECT 1 FROM refs WHERE image_id = ?",
+                    "SELECT 1 FROM images WHERE parent = ?",
+                    "SELECT 1 FROM containers WHERE image_id = ?")):
+                break
+            db.execute("DELETE FROM images WHERE id = ?", (parent,))
+            events.append(RemoveEvent("Deleted", parent))
+            parent = row["parent"]
         return events
 
     # -- reading ---------------------------------------------------------------------------
