@@ -1,27 +1,24 @@
 """Executing one step: config-only, WORKDIR, RUN or COPY/ADD -> a new image.
 
     parent image --mount snapshot--> change it (mkdir / run / copy) --upper dir-->
-    layer tar --store.add_layer--> new image (config + history) --store.add_image
+    store.add_layer_from_dir --> store.add_child (config + one history entry)
 
 A step that changes no file adds no layer: its history entry is marked
-``empty_layer``. The snapshot and the temporary layer tar are removed
-whatever happens; the image is recorded only when the step succeeded.
+``empty_layer``. The snapshot is unmounted and removed whatever happens;
+the image is recorded only when the step succeeded.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from stackctl.engine.build.context import BuildContext
 from stackctl.engine.build.plan import Step
 from stackctl.engine.build.progress import Progress
 from stackctl.engine.build.stages import BuildFile
-from stackctl.engine.images.config import HistoryEntry, Image, now_rfc3339
 from stackctl.engine.images.store import ImageRecord, ImageStore, Layer
 from stackctl.errors import BuildError, StackctlError
 
@@ -45,45 +42,28 @@ class StepExecutor:
         """Carry out ``step`` on ``parent``; return the image it makes."""
         if step.kind == "config":
             return self._record(parent, step, None)
-        from stackctl.engine.build.layerdiff import write_layer
         from stackctl.engine.build.snapshot import mounted
 
-        tar = self.store.tmp / f"build-layer-{secrets.token_hex(8)}.tar"
-        try:
-            with mounted(self.store, parent) as snap:
-                if step.kind == "workdir":
-                    self._mkdir_workdir(build, step, snap.rootfs)
-                elif step.run is not None:
-                    self._run(build, step, snap, context, refs)
-                else:
-                    self._copy(build, step, snap.rootfs, context, refs)
-                self.store.tmp.mkdir(parents=True, exist_ok=True)
-                with open(tar, "wb") as fh:
-                    entries = write_layer(snap.upper, fh)
-            layer = self.store.add_layer(tar) if entries else None
-            return self._record(parent, step, layer)
-        finally:
-            if tar.exists():
-                os.unlink(tar)
-
-    def _layers(self, rec: ImageRecord | None) -> list[Layer]:
-        if rec is None:
-            return []
-        blobs = self.store.manifest(rec).layers
-        return [Layer(b, d) for b, d in zip(blobs, rec.diff_ids, strict=True)]
+        with mounted(self.store, parent) as snap:
+            if step.kind == "workdir":
+                self._mkdir_workdir(build, step, snap.rootfs)
+            elif step.run is not None:
+                self._run(build, step, snap, context, refs)
+            else:
+                self._copy(build, step, snap.rootfs, context, refs)
+            if not any(os.scandir(snap.upper)):
+                return self._record(parent, step, None)
+            # Blob and image are written under the store's writer lock, so a
+            # concurrent garbage collection cannot sweep the blob in between.
+            with self.store.writing():
+                layer = self.store.add_layer_from_dir(
+                    snap.upper, parent_diff_ids=parent.diff_ids if parent else ())
+                return self._record(parent, step, layer)
 
     def _record(self, parent: ImageRecord | None, step: Step, layer: Layer | None) -> ImageRecord:
-        created = now_rfc3339()
-        history = (*(parent.image.history if parent else ()),
-                   HistoryEntry(created=created, created_by=step.created_by,
-                                comment="stackctl build", empty_layer=layer is None))
-        layers = self._layers(parent) + ([layer] if layer else [])
-        image = Image(config=step.state.config, diff_ids=tuple(x.diff_id for x in layers),
-                      history=history, created=created, author=step.state.author)
-        if parent is not None:
-            image = replace(image, architecture=parent.image.architecture, os=parent.image.os,
-                            variant=parent.image.variant)
-        return self.store.add_image(image, layers, parent=parent.id if parent else "")
+        return self.store.add_child(parent, layer=layer, config=step.state.config,
+                                    created_by=step.created_by, comment="stackctl build",
+                                    author=step.state.author)
 
     def _mkdir_workdir(self, build: BuildFile, step: Step, rootfs: Path) -> None:
         from stackctl.engine.runtime.rootfs import secure_join

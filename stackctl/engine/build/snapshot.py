@@ -6,7 +6,7 @@
         rootfs/          the merged view the step writes into
         empty/           the lowerdir of an image with no layers (scratch)
 
-The step's new layer is the upper directory (see layerdiff.py). Lower layers
+The step's new layer is the upper directory (``ImageStore.add_layer_from_dir``). Lower layers
 are the image store's unpacked layer directories, shared read-only; images
 deeper than the overlay limit come flattened from ``ImageStore.lower_dirs``.
 Everything is unmounted and removed on exit, whatever happened inside; if
