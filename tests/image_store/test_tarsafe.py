@@ -225,3 +225,23 @@ def test_os_errors_name_the_entry(tmp_path: Path) -> None:
         tarsafe.extract(io.BytesIO(make_tar(dir_("d"), link("h", "d", tarfile.LNKTYPE))),
                         tmp_path / "x")
     assert "'h'" in err.value.message
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="security.* xattrs need root")
+def test_binary_xattrs_round_trip_through_a_layer(tmp_path: Path) -> None:
+    from stackctl.engine.images.diff import write_layer
+
+    src = tmp_path / "src"
+    src.mkdir()
+    f = src / "ping"
+    f.write_bytes(b"x")
+    caps = bytes.fromhex("0100000220000000000000000000000000000000")
+    os.setxattr(f, "security.capability", caps)
+    os.setxattr(f, "user.bin", b"\xff\xfe\x00\x01")
+    buf = io.BytesIO()
+    write_layer(src, buf)
+    buf.seek(0)
+    tarsafe.extract(buf, tmp_path / "dst")
+    g = tmp_path / "dst" / "ping"
+    assert os.getxattr(g, "security.capability") == caps
+    assert os.getxattr(g, "user.bin") == b"\xff\xfe\x00\x01"
