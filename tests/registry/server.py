@@ -82,6 +82,7 @@ class Registry:
         self.break_once: dict[str, int] = {}
         self.honour_range = True
         self.tags_page = 1000  # most tags per tags/list page
+        self.open_base = False  # Basic: GET /v2/ answers 200 to anyone (auth per repository)
         self.ranges: list[str] = []  # Range headers received, e.g. "bytes=100-"
         self.lie_digest = False
         self.lock = threading.Lock()
@@ -235,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reg.auth == "none":
             return True
         if reg.auth == "basic":
-            if self._basic_user():
+            if self._basic_user() or (base and reg.open_base):
                 return True
             self._error(401, "UNAUTHORIZED", "authentication required",
                         {"WWW-Authenticate": 'Basic realm="test-registry"'})

@@ -143,3 +143,14 @@ def test_push_compressed(registry: Registry, app_image: tuple[Path, ImageRecord]
         assert sum(d.size for d in layers) < plain
         top = store.layer_dirs(pulled.record)[-1]
         assert (top / "app" / "hello.txt").read_text() == "hello from the registry\n"
+
+
+def test_basic_auth_asked_only_per_repository(app_image: tuple[Path, ImageRecord]) -> None:
+    root, image = app_image
+    with Registry(auth="basic", users=USERS) as reg:
+        reg.open_base = True  # the ping sees no challenge; the first real request gets one
+        name = f"{reg.host}/team/app:1"
+        _tagged(root, image, name)
+        login(root, reg.host, "alice", "wonderland")
+        with ImageStore(root) as store:
+            assert push_image(store, name).digest == image.manifest_digest

@@ -146,15 +146,17 @@ class RegistryClient:
         start = body.tell() if body is not None and not isinstance(body, bytes) \
             and body.seekable() else None
         resp = self.transport.request(method, url, hdrs, body)
+        retry = None
         if resp.status == 401 and _replayable(body):
-            resp.read()
-            found = parse_challenges(resp.getheader("WWW-Authenticate") or "")
-            bearer = next((c for c in found if c.scheme == "bearer"), None)
-            more = tuple(sorted({*scopes, *bearer.get("scope").split()})) if bearer else scopes
+            denied = resp.read()  # before a token request reuses this thread's connection
+            retry = self._retry_auth(resp, scopes, sent="Authorization" in hdrs)
+            if retry is None:
+                raise response_error(resp, denied, self.endpoint.domain, what,
+                                     has_credentials=self.credentials is not None)
+        if retry is not None:
             if start is not None:
                 body.seek(start)  # type: ignore[union-attr]
-            hdrs = {**(headers or {}), **self._auth_header(more, bearer, renew=True)}
-            resp = self.transport.request(method, url, hdrs, body)
+            resp = self.transport.request(method, url, {**(headers or {}), **retry}, body)
         if resp.status not in ok:
             try:
                 data = resp.read(1 << 20) if method != "HEAD" else b""
@@ -164,6 +166,20 @@ class RegistryClient:
             raise response_error(resp, data, self.endpoint.domain, what,
                                  has_credentials=self.credentials is not None)
         return resp
+
+    def _retry_auth(self, resp: http.client.HTTPResponse, scopes: tuple[str, ...], *,
+                    sent: bool) -> dict[str, str] | None:
+        """New credentials for a request that got 401, or None when retrying cannot help:
+        a Bearer challenge (an expired token, or a wider scope asked for) gets a fresh
+        token; a Basic one gets the saved login if it was not sent already."""
+        found = parse_challenges(resp.getheader("WWW-Authenticate") or "")
+        bearer = next((c for c in found if c.scheme == "bearer"), None)
+        if bearer is not None:
+            more = tuple(sorted({*scopes, *bearer.get("scope").split()}))
+            return self._auth_header(more, bearer, renew=True)
+        if any(c.scheme == "basic" for c in found) and self.credentials and not sent:
+            return {"Authorization": self.credentials.basic_header()}
+        return None
 
     def get_manifest(self, repo: str, ref: str, *, what: str) -> Fetched:
         """A manifest or index by tag or digest, checked against its digest."""
