@@ -128,3 +128,22 @@ def test_orphaned_published_ports_are_pruned(nm: NetworkManager, unique: str) ->
     nm.prune(keep=[net.name])
     assert nm.endpoints(container_id=c) == []
     assert nm.firewall.exists() and nm.firewall.published() == []
+
+
+@pytest.mark.kernel
+def test_published_port_from_another_container_hairpin(nm: NetworkManager, procs: Procs,
+                                                      unique: str) -> None:
+    """B -> gateway:hostPort -> DNAT -> A on the same bridge (prerouting + hairpin)."""
+    from tests.net.conftest import run_python
+
+    net = nm.create(f"hp{unique}")
+    a = nm.setup_container(secrets.token_hex(32), [EndpointRequest(net.name)],
+                           ports=parse_publish("80"))
+    b = nm.setup_container(secrets.token_hex(32), [EndpointRequest(net.name)])
+    wait_ready(procs.python_in(a.netns, ECHO_TCP.format(port=80)))
+    out = run_python(b.netns, f"""
+import socket
+c = socket.create_connection(("{net.gateway}", {a.ports[0].host_port}), timeout=5)
+c.sendall(b"b"); print(c.recv(100).decode())
+""")
+    assert out.stdout.strip() == "hello from b", out.stderr
