@@ -163,3 +163,27 @@ def test_damaged_archives_load_nothing(roots: tuple[Path, Path], tmp_path: Path,
         fresh.collect_garbage()
         assert fresh.content.digests() == []
         assert list((tmp_path / "fresh" / "tmp").iterdir()) == []
+
+
+def test_save_two_images_sharing_a_base(roots: tuple[Path, Path], tmp_path: Path) -> None:
+    root, _ = roots
+    base = import_busybox(root)
+    step = tmp_path / "step"
+    step.mkdir()
+    (step / "app").write_text("v1")
+    with ImageStore(root) as store:
+        with store.writing():
+            layer = store.add_layer_from_dir(step, parent_diff_ids=base.diff_ids)
+            child = store.add_child(base, layer=layer, created_by="COPY app", refs=["app:1"])
+        save(store, ["busybox", "app:1"], tmp_path / "both.tar")
+    with tarfile.open(tmp_path / "both.tar") as tar:
+        blobs = [n for n in tar.getnames() if n.startswith("blobs/sha256/")]
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    # 2 manifests + 2 configs + 2 distinct layers: the shared base layer is stored once
+    assert len(blobs) == 6
+    assert [m["RepoTags"] for m in manifest] == [["busybox:latest"], ["app:1"]]
+    with ImageStore(tmp_path / "fresh") as fresh:
+        loaded = load(fresh, tmp_path / "both.tar")
+        assert sorted(r.id for r, _ in loaded) == sorted([base.id, child.id])
+        assert (fresh.layer_dirs("app:1")[-1] / "app").read_text() == "v1"
+        assert len(list((tmp_path / "fresh" / "layers").iterdir())) == 2
