@@ -145,7 +145,8 @@ class Container:
         self.started = 0.0
         self.kill_at: float | None = None
         self.restart_at: float | None = None
-        self.finalize_at: float | None = None
+        self.finalize_at: float | None = None  # held exit: finish without an attach
+        self.drain_at: float | None = None  # exited: stop waiting for output EOF
         self.hold = False
         self.attached_once = False
         self.exit_code: int | None = None
@@ -404,7 +405,7 @@ class Monitor:
 
     def _next_deadline(self) -> float | None:
         deadlines = [t for c in self.containers.values()
-                     for t in (c.kill_at, c.restart_at, c.finalize_at,
+                     for t in (c.kill_at, c.restart_at, c.finalize_at, c.drain_at,
                                c.health.next_at() if c.health else None) if t is not None]
         if not deadlines:
             return None
@@ -420,6 +421,9 @@ class Monitor:
             if c.restart_at is not None and now >= c.restart_at:
                 c.restart_at = None
                 self._restart(c)
+            if c.drain_at is not None and now >= c.drain_at:
+                c.drain_at = None
+                self._maybe_exited(c, force=True)
             if c.finalize_at is not None and now >= c.finalize_at:
                 c.finalize_at = None
                 self._finalize(c)
@@ -663,23 +667,29 @@ class Monitor:
     def _on_exit(self, c: Container, code: int) -> None:
         c.exit_status = 128 - code if code < 0 else code
         c.kill_at = None
+        if c.outputs:
+            # drain what is still in the pipes; orphaned writers may hold them open,
+            # so don't wait for their EOF forever
+            c.drain_at = self.clock() + 2.0
         self._maybe_exited(c)
-        if c.exit_status is not None and c.outputs:
-            # orphaned writers may hold the pipes open: don't wait for them forever
-            c.finalize_at = self.clock() + 2.0
 
-    def _maybe_exited(self, c: Container) -> None:
+    def _maybe_exited(self, c: Container, *, force: bool = False) -> None:
+        """The process has exited: once its output is drained (or ``force``), end it."""
         if c.exit_status is None or c.pid is None:
             return
-        if c.outputs and c.finalize_at is None:
+        if c.outputs and not force:
             return
         for fd in list(c.outputs):
+            stream = c.outputs.pop(fd)
+            data = _read_all(fd)  # whatever is buffered right now
+            if data:
+                c.log.write("stdout" if stream == STDOUT else "stderr", data)
+                self._broadcast(c, encode_frame(stream, data))
             self.sel.unregister(fd)
             os.close(fd)
-        c.outputs.clear()
         if c.master is not None:
             c.master = None
-        c.finalize_at = None
+        c.drain_at = None
         self._process_ended(c)
 
     def _process_ended(self, c: Container) -> None:
@@ -725,9 +735,6 @@ class Monitor:
     def _finalize(self, c: Container) -> None:
         """Release what the container held, then tell waiters: whoever hears the exit
         code can rely on the mount, cgroup (and with --rm, the record) being gone."""
-        if c.pid is not None:
-            self._maybe_exited(c)
-            return
         c.finalize_at = None
         try:
             oci.umount(c.paths.rootfs)

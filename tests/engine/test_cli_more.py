@@ -1,0 +1,121 @@
+"""More of the single-container CLI: logs -f, start -a, wait, restart, pause, top,
+stats, rename, prune, exec -it, inspect of images, and repair after a "reboot"."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from stackctl.engine import oci
+from stackctl.engine.api import Engine
+from stackctl.engine.containers import ContainerStatus
+from tests.engine.conftest import Cli, eventually, mounts_under
+from tests.engine.test_cli_containers import _read_until
+
+pytestmark = pytest.mark.kernel
+
+
+def _env(engine: Engine) -> dict[str, str]:
+    return {**os.environ, "STACKCTL_ROOT": str(engine.root),
+            "STACKCTL_RUN_ROOT": str(engine.run_root)}
+
+
+def test_logs_follow_until_exit(cli: Cli, engine: Engine, unique: str) -> None:
+    cli("run", "-d", "--network", "none", "--name", f"f-{unique}", "busybox", "sh", "-c",
+        "for i in 1 2 3; do echo n$i; sleep 0.2; done", check=True)
+    res = cli("logs", "-f", f"f-{unique}", timeout=30)
+    assert res.stdout == "n1\nn2\nn3\n"
+
+
+def test_create_start_attach_wait_restart(cli: Cli, unique: str) -> None:
+    name = f"s-{unique}"
+    cli("create", "--network", "none", "--name", name, "busybox", "sh", "-c",
+        "echo hello; exit 4", check=True)
+    assert cli("ps", "-a", "--filter", "status=created", "-q").stdout.strip()
+    res = cli("start", "-a", name)
+    assert (res.returncode, res.stdout) == (4, "hello\n")
+    assert cli("wait", name).stdout == "4\n"
+    assert cli("restart", name).returncode == 0
+    assert cli("wait", name).stdout == "4\n"
+    assert cli("logs", name).stdout == "hello\nhello\n"  # start -a, then restart
+    assert cli("rename", name, f"{name}-b").returncode == 0
+    assert cli("ps", "-a", "--format", "{{.Names}}").stdout.strip() == f"{name}-b"
+    res = cli("container", "prune", "-f")
+    assert res.returncode == 0 and "Deleted Containers:" in res.stdout
+    assert cli("ps", "-aq").stdout == ""
+
+
+def test_pause_top_stats_kill(cli: Cli, unique: str) -> None:
+    name = f"p-{unique}"
+    cli("run", "-d", "--network", "none", "--name", name, "-m", "64m", "busybox",
+        "sleep", "60", check=True)
+    top = cli("top", name, check=True).stdout.splitlines()
+    assert top[0].split()[:2] == ["UID", "PID"] and "sleep 60" in top[1]
+    stats = cli("stats", "--no-stream", name, check=True).stdout.splitlines()
+    assert stats[0].startswith("CONTAINER ID") and "/ 64MiB" in stats[1]
+    assert cli("pause", name).returncode == 0
+    assert "(Paused)" in cli("ps", "--format", "{{.Status}}").stdout
+    assert cli("unpause", name).returncode == 0
+    assert cli("kill", "-s", "TERM", name).returncode == 0  # PID 1 ignores TERM
+    assert cli("inspect", "-f", "{{.State.Running}}", name).stdout == "true\n"
+    assert cli("kill", name).returncode == 0
+    assert cli("inspect", "-f", "{{.State.ExitCode}}", name).stdout == "137\n"
+    res = cli("kill", name)
+    assert res.returncode == 1 and "not running" in res.stderr
+
+
+def test_exec_it_through_a_pty(cli: Cli, engine: Engine, unique: str) -> None:
+    name = f"x-{unique}"
+    cli("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "60",
+        check=True)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "exec", "-it", name, "sh"],
+                            stdin=slave, stdout=slave, stderr=slave, env=_env(engine),
+                            start_new_session=True)
+    os.close(slave)
+    try:
+        assert b"# " in _read_until(master, b"# ")
+        os.write(master, b"tty; exit 7\n")
+        assert b"/dev/pts/" in _read_until(master, b"/dev/pts/")
+        assert proc.wait(timeout=20) == 7
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+def test_inspect_image_and_missing(cli: Cli) -> None:
+    data = json.loads(cli("inspect", "busybox").stdout)[0]
+    assert data["Id"].startswith("sha256:")
+    res = cli("inspect", "nothing-by-that-name")
+    assert res.returncode == 1 and "No such object" in res.stderr
+
+
+def test_repair_after_reboot(cli: Cli, engine: Engine, unique: str) -> None:
+    """A reboot kills every process and empties the run root (a tmpfs)."""
+    name = f"r-{unique}"
+    cli("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "60",
+        check=True)
+    rec = engine.get(name)
+    assert rec.monitor_pid and rec.pid
+    os.kill(rec.monitor_pid, signal.SIGKILL)
+    os.kill(rec.pid, signal.SIGKILL)
+    eventually(lambda: not oci.alive(rec.pid, rec.pid_start))
+    for m in sorted(mounts_under(engine.run_root), reverse=True):
+        subprocess.run(["umount", "-l", m], check=False)
+    shutil.rmtree(engine.run_root)
+    oci.remove_cgroup(engine.paths(rec.id).cgroup_name)
+    ps = cli("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout
+    assert f"{name} exited" in ps
+    assert engine.get(name).status == ContainerStatus.EXITED
+    assert cli("start", name).returncode == 0  # and it starts again
+    assert engine.get(name).status == ContainerStatus.RUNNING
+    assert cli("rm", "-f", name).returncode == 0
