@@ -191,6 +191,8 @@ def login_cmd(
         if password is None:
             password = getpass.getpass("Password: ")
     login(ctx.obj.root, host, username, password, insecure=insecure)
+    sys.stderr.write(f"WARNING! Your password will be stored unencrypted in "
+                     f"{ctx.obj.root / 'auth.json'} (readable by its owner only).\n")
     typer.echo("Login Succeeded")
 
 
