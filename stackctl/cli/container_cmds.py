@@ -63,6 +63,17 @@ def start(ctx: typer.Context, containers: Names = typer.Argument(...),
     _each(ctx, containers, lambda e, r: e.start(r), echo=True)
 
 
+def attach(ctx: typer.Context, container: str = typer.Argument(...),
+           no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not attach stdin.")
+           ) -> None:
+    """Attach this terminal to a running container's output (and input)."""
+    with _engine(ctx) as engine:
+        rec = engine.get(container)
+        code = run_cmd.attach_session(engine, rec.id, stdin=rec.config.open_stdin and
+                                      not no_stdin, tty=rec.config.tty, replay=False)
+    raise typer.Exit(code)
+
+
 def stop(ctx: typer.Context, containers: Names = typer.Argument(...),
          time: Optional[int] = typer.Option(None, "--time", "-t",  # noqa: UP045
                                             help="Seconds to wait before killing.")) -> None:
@@ -419,7 +430,7 @@ def prune(ctx: typer.Context,
 
 def register(app: typer.Typer) -> None:
     run_cmd.register(app)
-    commands = [("start", start), ("stop", stop), ("restart", restart), ("kill", kill),
+    commands = [("start", start), ("attach", attach), ("stop", stop), ("restart", restart), ("kill", kill),
                 ("rm", rm), ("ps", ps), ("logs", logs), ("top", top), ("inspect", inspect),
                 ("wait", wait), ("cp", cp), ("rename", rename), ("pause", pause),
                 ("unpause", unpause), ("stats", stats)]

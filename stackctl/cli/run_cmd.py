@@ -126,7 +126,8 @@ def _discard(engine: object, cid: str) -> None:
         pass
 
 
-def attach_session(engine: object, cid: str, *, stdin: bool, tty: bool) -> int:
+def attach_session(engine: object, cid: str, *, stdin: bool, tty: bool,
+                   replay: bool = True) -> int:
     """Attach this terminal to ``cid`` until it ends; its exit code (removal awaited)."""
     from stackctl.engine.api import Engine
     from stackctl.engine.attach import attach
@@ -144,7 +145,7 @@ def attach_session(engine: object, cid: str, *, stdin: bool, tty: bool) -> int:
 
     try:
         code = attach(sock, stdin=stdin, tty=tty, sock_path=engine.paths(cid).sock,
-                      on_signal=forward)
+                      on_signal=forward, replay=replay)
     finally:
         sock.close()
     if code is None:
