@@ -16,9 +16,9 @@ Errors are ``DockerfileParseError`` naming the file and line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from stackctl.engine.build import _lines
+from stackctl.engine.build import _args, _lines
 from stackctl.engine.build.gostr import quote, quote_list
 from stackctl.engine.build.heredoc import Heredoc, heredocs_in_line, read_heredoc_bodies
 from stackctl.engine.build.shell import ShellError
@@ -26,7 +26,6 @@ from stackctl.errors import DockerfileParseError
 
 __all__ = ["Directive", "Dockerfile", "Node", "parse", "parse_file"]
 
-_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _VALID_DIRECTIVES = frozenset({"escape", "syntax", "check"})
 _HEREDOC_COMMANDS = frozenset({"add", "copy", "run"})
@@ -217,8 +216,6 @@ def _heredoc_candidates(node: Node) -> list[Heredoc]:
 
 
 def _with_heredocs(node: Node, docs: tuple[Heredoc, ...], end: int) -> Node:
-    from dataclasses import replace
-
     child = node.child
     if child is not None:
         child = replace(child, heredocs=docs, end_line=end)
@@ -228,8 +225,6 @@ def _with_heredocs(node: Node, docs: tuple[Heredoc, ...], end: int) -> Node:
 def _node_from_line(
     line: str, escape: str, file: str, start: int, end: int, comments: tuple[str, ...] = ()
 ) -> Node:
-    from stackctl.engine.build import _args
-
     cmd, flags, rest = _args.split_command(line)
     try:
         args, is_json, child_line = _args.split_arguments(cmd, rest, escape)
