@@ -431,7 +431,8 @@ def prune(ctx: typer.Context,
 def register(app: typer.Typer) -> None:
     run_cmd.register(app)
     commands = [("start", start), ("attach", attach), ("stop", stop), ("restart", restart),
-                ("kill", kill), ("rm", rm), ("ps", ps), ("logs", logs), ("top", top), ("inspect", inspect),
+                ("kill", kill), ("rm", rm), ("ps", ps), ("logs", logs), ("top", top),
+                ("inspect", inspect),
                 ("wait", wait), ("cp", cp), ("rename", rename), ("pause", pause),
                 ("unpause", unpause), ("stats", stats)]
     for name, fn in commands:
