@@ -378,3 +378,9 @@ def test_ignored_dockerfile_is_still_read_but_not_copied(env) -> None:  # type: 
     (ctx / "Dockerfile").write_text(dockerfile)
     build(env, dockerfile, tags=("ign:1",))
     assert sh(env, "ign:1", "ls -A /ctx").split() == ["app.txt"]
+
+
+def test_add_git_repository_is_refused(env) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(BuildError, match="Dockerfile:2: ADD https://example.invalid/r.git#v1: "
+                       "adding git repositories is not supported"):
+        build(env, "FROM busybox\nADD https://example.invalid/r.git#v1 /src\n")

@@ -49,6 +49,11 @@ def is_url(src: str) -> bool:
     return src.startswith(("http://", "https://"))
 
 
+def _is_git(src: str) -> bool:
+    base = src.split("#", 1)[0]
+    return src.startswith(("git@", "git://")) or (is_url(src) and base.endswith(".git"))
+
+
 @dataclass(frozen=True)
 class _Owner:
     uid: int | None  # None: keep the source's
@@ -190,6 +195,9 @@ def apply_copy(spec: CopySpec, rootfs: Path, source: BuildContext, *,
     items: list[tuple[str, Path]] = []
     with tempfile.TemporaryDirectory(prefix="stackctl-add-") as tmpname:
         for src in spec.sources:
+            if spec.add and _is_git(src):
+                raise CopyError(f"ADD {src}: adding git repositories is not supported",
+                                hint="clone it into the build context and COPY it")
             if spec.add and is_url(src):
                 items.append(("url", _fetch(src, spec.checksum, Path(tmpname))))
                 continue
