@@ -40,6 +40,10 @@ def run_oneoff(ctx: typer.Context, service: str, command: list[str] | None, *, r
             raise SchedulerError(f"no such service: {service}")
         deps = g.select(g.service_graph(desired.services, desired.edges()), [service]) - {
             service}
+        from stackctl.scheduler.plan import plan_resources
+
+        runner.execute(plan_resources(desired, runner.observe(desired), [service])
+                       ).raise_for_failures()
         if deps and not no_deps:
             _done, result = runner.up(UpOptions(services=tuple(sorted(deps)),
                                                 remove_orphans=env_flag("REMOVE_ORPHANS")))

@@ -6,10 +6,12 @@ the scheduler is imported inside the functions.
 
 from __future__ import annotations
 
+import heapq
 import os
 import queue
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +59,10 @@ def open_runner(ctx: typer.Context, flags: ProjectFlags, *, services: Sequence[s
         project = stack.project
         for w in stack.warnings:
             sys.stderr.write(f"WARNING: {w}\n")
+        # the project's .env may set COMPOSE_* behaviour (as compose reads it): the
+        # process environment still wins
+        for key, value in stack.settings.items():
+            os.environ.setdefault(key, value)
     except SpecError as exc:
         no_file = "no stack file" in exc.message.lower() or "not found" in exc.message.lower()
         if need_file or not flags.project_name or not no_file or flags.files:
@@ -168,7 +174,8 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
         return
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     width = max(len(_label(c)) for c in containers)
-    lines: queue.Queue[tuple[Any, str | None]] = queue.Queue()
+    # (log time, container, text or None at the end of its stream)
+    lines: queue.Queue[tuple[float, Any, str | None]] = queue.Queue()
 
     def read(c: Any) -> None:
         from stackctl.engine.api import Engine
@@ -177,26 +184,21 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
             try:
                 for entry in eng.logs(c.name, follow=follow, tail=tail):
                     text = entry.log.rstrip("\n")
-                    lines.put((c, f"{entry.time} {text}" if timestamps else text))
+                    try:
+                        when = float(entry.timestamp)
+                    except (ValueError, AttributeError):
+                        when = time.time()
+                    lines.put((when, c, f"{entry.time} {text}" if timestamps else text))
             except Exception as exc:  # a container removed under us ends its stream
-                lines.put((c, f"(logs ended: {exc})"))
-        lines.put((c, None))
+                lines.put((time.time(), c, f"(logs ended: {exc})"))
+        lines.put((time.time(), c, None))
 
     for c in containers:
         threading.Thread(target=read, args=(c,), daemon=True).start()
     palette = {c.name: _COLORS[i % len(_COLORS)] for i, c in enumerate(containers)}
     live = {c.name for c in containers}
-    interrupts = 0
-    while live:
-        try:
-            c, text = lines.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        except KeyboardInterrupt:
-            interrupts += 1
-            if on_interrupt is None or not on_interrupt(interrupts):
-                break
-            continue
+
+    def emit(c: Any, text: str | None) -> None:
         if text is None:
             live.discard(c.name)
             if follow and on_exit is not None:
@@ -205,7 +207,7 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
                 except Exception:  # removed meanwhile
                     code = None
                 on_exit(c, code)
-            continue
+            return
         head = ""
         if prefix:
             head = _label(c).ljust(width) + "  | "
@@ -213,6 +215,34 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
                 head = f"\x1b[{palette[c.name]}m{head}\x1b[0m"
         sys.stdout.write(head + text + "\n")
         sys.stdout.flush()
+
+    # Lines from several containers arrive through several threads; a short
+    # reorder buffer prints them by their log time (a backlog read at once
+    # comes out in the order it was written, not thread by thread).
+    settle = 0.1
+    pending: list[tuple[float, int, Any, str | None]] = []
+    oldest = 0.0
+    seq = 0
+    interrupts = 0
+    while live:
+        try:
+            when, c, text = lines.get(timeout=settle / 2)
+            if not pending:
+                oldest = time.monotonic()
+            heapq.heappush(pending, (when, seq, c, text))
+            seq += 1
+            if time.monotonic() - oldest < settle:
+                continue
+        except queue.Empty:
+            pass
+        except KeyboardInterrupt:
+            interrupts += 1
+            if on_interrupt is None or not on_interrupt(interrupts):
+                break
+            continue
+        while pending:
+            _, _, c, text = heapq.heappop(pending)
+            emit(c, text)
 
 
 def _label(c: Any) -> str:

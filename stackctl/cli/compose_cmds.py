@@ -224,6 +224,22 @@ def create(ctx: typer.Context, services: Services = None,
         result.raise_for_failures()
 
 
+@compose_app.command(help="Set the number of replicas of services: SERVICE=N ...")
+def scale(ctx: typer.Context, pairs: Annotated[list[str], typer.Argument(metavar="SERVICE=N")],
+          no_deps: Annotated[bool, typer.Option("--no-deps")] = False) -> None:
+    from stackctl.cli.stack_cmds import up_options
+    from stackctl.scheduler.model import parse_scale
+
+    counts = parse_scale(pairs)
+    services = sorted(counts)
+    with _runner(ctx, services, need_file=True) as runner:
+        opts = up_options(services, no_deps=no_deps, force_recreate=False, no_recreate=False,
+                          remove_orphans=False, build=False, no_build=False, pull=None,
+                          timeout=None)
+        _done, result = runner.up(opts, counts)
+        result.raise_for_failures()
+
+
 @compose_app.command(help="Start existing containers (dependencies first).")
 def start(ctx: typer.Context, services: Services = None) -> None:
     from stackctl.scheduler.plan import plan_start

@@ -131,13 +131,13 @@ def up(
         abort_on_container_exit = True
     if detach and (abort_on_container_exit or abort_on_container_failure):
         raise UsageError("--abort-on-container-exit and -d are incompatible")
-    opts = up_options(services, no_deps=no_deps, force_recreate=force_recreate,
-                      no_recreate=no_recreate, remove_orphans=remove_orphans, build=build,
-                      no_build=no_build, pull=pull, timeout=timeout, start=not no_start)
     scale_map = parse_scale(scale or [])
     flags = _flags(files, project_name, project_directory, env_files, profiles)
     with open_runner(ctx, flags, services=services or (), progress=progress,
                      parallel=parallel) as runner:
+        opts = up_options(services, no_deps=no_deps, force_recreate=force_recreate,
+                          no_recreate=no_recreate, remove_orphans=remove_orphans, build=build,
+                          no_build=no_build, pull=pull, timeout=timeout, start=not no_start)
         if dry_run:
             sys.stdout.write(runner.plan_up(opts, scale_map).render())
             return
@@ -186,13 +186,13 @@ def down(
 
     if rmi not in (None, "local", "all"):
         raise UsageError(f"--rmi {rmi!r}: expected local or all")
-    opts = DownOptions(services=tuple(services or ()),
-                       remove_orphans=remove_orphans or env_flag("REMOVE_ORPHANS"),
-                       volumes=volumes, rmi=rmi,  # type: ignore[arg-type]
-                       timeout=float(timeout) if timeout is not None else None)
     flags = _flags(files, project_name, project_directory, env_files, profiles)
     with open_runner(ctx, flags, progress=progress, parallel=parallel,
                      need_file=False) as runner:
+        opts = DownOptions(services=tuple(services or ()),
+                           remove_orphans=remove_orphans or env_flag("REMOVE_ORPHANS"),
+                           volumes=volumes, rmi=rmi,  # type: ignore[arg-type]
+                           timeout=float(timeout) if timeout is not None else None)
         if dry_run:
             sys.stdout.write(runner.plan_down(opts).render())
             return

@@ -192,6 +192,34 @@ def _plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions,
         ordered = g.order(sgraph.subgraph(selected))
     _orphans(b, desired, observed, remove=opts.remove_orphans, timeout=opts.timeout)
 
+    net_ops, vol_ops, image_ops = _resources(b, desired, observed, selected, opts)
+
+    ready: dict[str, list[str]] = {}  # service -> the ops after which it is up
+    updated: set[str] = set()  # services recreated or restarted: restart: true dependents follow
+    for name in ordered:
+        svc = desired.services[name]
+        restart_because = next(
+            (d.service for d in svc.dependencies if d.restart and d.service in updated), None)
+        chains, recreated = _reconcile(b, desired.project, svc, observed, opts, restart_because)
+        if recreated:
+            updated.add(name)
+        # each container's first create-or-start waits for what the service needs
+        firsts = [next(o for o in chain if _is_up(b, o)) for chain in chains
+                  if any(_is_up(b, o) for o in chain)]
+        prereqs = [net_ops[k] for k in svc.networks if k in net_ops]
+        prereqs += [vol_ops[k] for k in svc.volumes if k in vol_ops]
+        if svc.image in image_ops:
+            prereqs.append(image_ops[svc.image])
+        b.edge(prereqs, firsts)
+        for d in svc.dependencies:
+            b.edge(ready.get(d.service, []), firsts, required=d.required)
+        ready[name] = [chain[-1] for chain in chains if _is_up(b, chain[-1])]
+    return b.plan(desired.project)
+
+
+def _resources(b: _Builder, desired: DesiredState, observed: ObservedState, selected: set[str],
+               opts: UpOptions) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Networks, volumes and images the selected services need: op ids by key."""
     net_ops: dict[str, str] = {}
     for key in sorted({n for s in selected for n in desired.services[s].networks}):
         net = desired.networks[key]
@@ -228,26 +256,15 @@ def _plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions,
         if op is not None:
             image_ops[svc.image] = b.add(op)
 
-    ready: dict[str, list[str]] = {}  # service -> the ops after which it is up
-    updated: set[str] = set()  # services recreated or restarted: restart: true dependents follow
-    for name in ordered:
-        svc = desired.services[name]
-        restart_because = next(
-            (d.service for d in svc.dependencies if d.restart and d.service in updated), None)
-        chains, recreated = _reconcile(b, desired.project, svc, observed, opts, restart_because)
-        if recreated:
-            updated.add(name)
-        # each container's first create-or-start waits for what the service needs
-        firsts = [next(o for o in chain if _is_up(b, o)) for chain in chains
-                  if any(_is_up(b, o) for o in chain)]
-        prereqs = [net_ops[k] for k in svc.networks if k in net_ops]
-        prereqs += [vol_ops[k] for k in svc.volumes if k in vol_ops]
-        if svc.image in image_ops:
-            prereqs.append(image_ops[svc.image])
-        b.edge(prereqs, firsts)
-        for d in svc.dependencies:
-            b.edge(ready.get(d.service, []), firsts, required=d.required)
-        ready[name] = [chain[-1] for chain in chains if _is_up(b, chain[-1])]
+    return net_ops, vol_ops, image_ops
+
+
+def plan_resources(desired: DesiredState, observed: ObservedState, services: Iterable[str],
+                   opts: UpOptions | None = None) -> Plan:
+    """Only what ``services`` need besides containers (``run`` of a service whose
+    dependencies are not to be touched still needs its network)."""
+    b = _Builder()
+    _resources(b, desired, observed, set(services), opts or UpOptions())
     return b.plan(desired.project)
 
 
@@ -502,6 +519,7 @@ __all__ = [
     "UpOptions",
     "plan_down",
     "plan_images",
+    "plan_resources",
     "plan_start",
     "plan_stop",
     "plan_up",

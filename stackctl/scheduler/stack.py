@@ -12,7 +12,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from stackctl.scheduler.plan import DownOptions, Plan, UpOptions, plan_down, pla
 from stackctl.scheduler.progress import Sink
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class LoadedStack:
     """A loaded stack file, reduced to what the scheduler needs."""
 
@@ -38,6 +37,8 @@ class LoadedStack:
     working_dir: str = ""
     files: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # from loading (unset variables...)
+    # COMPOSE_* / STACKCTL_* settings from the project's .env (COMPOSE_REMOVE_ORPHANS...)
+    settings: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def load_stack(load_opts: Any, services: Sequence[str] = (), *,
@@ -59,7 +60,8 @@ def load_stack(load_opts: Any, services: Sequence[str] = (), *,
         hit = loadcache.load(cache_dir, key)
         if hit is not None:
             return LoadedStack(hit["project"], hit["config"], tuple(hit["inactive"]),
-                               hit["working_dir"], tuple(hit["files"]), tuple(hit["warnings"]))
+                               hit["working_dir"], tuple(hit["files"]), tuple(hit["warnings"]),
+                               dict(hit.get("settings") or {}))
     from stackctl.spec.project import load_project
     from stackctl.spec.serialize import project_dict
 
@@ -71,6 +73,8 @@ def load_stack(load_opts: Any, services: Sequence[str] = (), *,
         working_dir=str(project.working_dir),
         files=tuple(str(f) for f in project.files),
         warnings=tuple(project.warnings),
+        settings={k: str(v) for k, v in (project.environment or {}).items()
+                  if k.startswith(("COMPOSE_", "STACKCTL_"))},
     )
     if cacheable:
         assert cache_dir is not None
@@ -82,7 +86,7 @@ def load_stack(load_opts: Any, services: Sequence[str] = (), *,
     return stack
 
 
-@dataclass
+@dataclasses.dataclass
 class StackRunner:
     root: Path
     run_root: Path

@@ -44,18 +44,32 @@ class StackEnv:
         if project:
             argv += ["-f", str(self.file), "-p", self.project]
         argv += rest
+        import os
+        import sys
+
+        saved = sys.stdin
+        # as from a shell with </dev/null: a real descriptor (pytest's stdin has none)
+        sys.stdin = open(os.devnull)  # noqa: SIM115 - closed below
         try:
             main(argv)
             code = 0
         except SystemExit as exc:
             code = int(exc.code or 0)
+        finally:
+            sys.stdin.close()
+            sys.stdin = saved
         out, err = self.capsys.readouterr()
         return Result(code, out, err)
 
-    def ok(self, *args: str) -> Result:
-        r = self.cli(*args)
+    def ok(self, *args: str, project: bool = True) -> Result:
+        r = self.cli(*args, project=project)
         assert r.code == 0, f"{args} exited {r.code}\n{r.out}\n{r.err}"
         return r
+
+    def compose(self, *args: str) -> Result:
+        """``stackctl compose -f FILE -p PROJECT ARGS...``, which must succeed."""
+        return self.ok("compose", "-f", str(self.file), "-p", self.project, *args,
+                       project=False)
 
     def containers(self) -> dict[str, Any]:
         with Engine(self.root, self.run_root) as eng:

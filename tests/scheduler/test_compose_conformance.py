@@ -34,6 +34,13 @@ def _load(conformance: Path, test: str, stack: StackEnv) -> None:
                         "command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 86400 & wait\"]")
     text = text.replace("'sleep infinity'", "'sleep 86400'")
     stack.file.write_text(text)
+    dotenv = conformance / "compose-e2e" / "testdata" / test / ".env"
+    if dotenv.exists():
+        (stack.dir / ".env").write_text(dotenv.read_text())
+
+
+def _compose(stack: StackEnv, *args: str) -> object:
+    return stack.compose(*args)
 
 
 def test_up_wait(conformance: Path, stack: StackEnv) -> None:  # TestUpWait
@@ -89,12 +96,11 @@ def test_up_exit_code_from(conformance: Path, stack: StackEnv) -> None:
 def test_start_stop_with_dependencies(conformance: Path, stack: StackEnv) -> None:
     _load(conformance, "TestStartStopWithDependencies", stack)
     stack.ok("up", "-d")
-    stack.cli("compose", "stop", "foo", "-t", "1", project=False)
-    stack.ok("compose", "-f", str(stack.file), "-p", stack.project, "stop", "foo", "-t", "1")
+    _compose(stack, "stop", "foo", "-t", "1")
     assert stack.state("foo") == [(1, "exited")] and stack.state("bar") == [(1, "running")]
-    stack.ok("compose", "-f", str(stack.file), "-p", stack.project, "stop", "-t", "1")
+    _compose(stack, "stop", "-t", "1")
     assert stack.state("bar") == [(1, "exited")]
-    stack.ok("compose", "-f", str(stack.file), "-p", stack.project, "start", "foo")
+    _compose(stack, "start", "foo")
     assert stack.state("foo") == [(1, "running")] and stack.state("bar") == [(1, "running")]
 
 
@@ -113,3 +119,89 @@ def test_unnecessary_resources(conformance: Path, stack: StackEnv) -> None:
     assert "declared as external, but could not be found" in r.err
     stack.ok("up", "-d", "test")
     assert stack.state("test") == [(1, "running")]
+
+
+def test_remove_orphans_from_dotenv(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestRemoveOrphans", stack)  # TestRemoveOrphans
+    _compose(stack, "run", "orphan")
+    oneoffs = [c for c in stack.containers().values()
+               if c.labels.get("stackctl.oneoff") == "True"]
+    assert [str(c.status) for c in oneoffs] == ["exited"]
+    stack.ok("up", "-d")  # COMPOSE_REMOVE_ORPHANS=true comes from the project's .env
+    assert stack.state("test") == [(1, "running")]
+    assert not [c for c in stack.containers().values()
+                if c.labels.get("stackctl.oneoff") == "True"]
+
+
+def test_scale_basic_cases(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestScaleBasicCases", stack)  # TestScaleBasicCases
+    stack.ok("up", "-d")
+    assert stack.state("front") == [(1, "running"), (2, "running")]
+    assert stack.state("dbadmin") == []
+    _compose(stack, "scale", "dbadmin=2")
+    assert [n for n, _ in stack.state("dbadmin")] == [1, 2]
+    _compose(stack, "scale", "front=3", "back=2")
+    assert [n for n, _ in stack.state("front")] == [1, 2, 3]
+    assert [n for n, _ in stack.state("back")] == [1, 2]
+    kept = stack.ids()[f"{stack.project}-dbadmin-1"]
+    _compose(stack, "scale", "dbadmin=1")
+    assert [n for n, _ in stack.state("dbadmin")] == [1]
+    assert stack.ids()[f"{stack.project}-dbadmin-1"] == kept
+    _compose(stack, "scale", "dbadmin=0")
+    assert stack.state("dbadmin") == []
+    _compose(stack, "scale", "front=2", "back=1")
+    assert [n for n, _ in stack.state("front")] == [1, 2]
+    assert [n for n, _ in stack.state("back")] == [1]
+
+
+def test_scale_down_removes_obsolete(conformance: Path, stack: StackEnv,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _load(conformance, "TestScaleDownRemovesObsolete", stack)
+    stack.ok("up", "-d", "db")
+    assert [n for n, _ in stack.state("db")] == [1]
+    monkeypatch.setenv("MAYBE", "yes")  # the config changes
+    stack.ok("up", "-d", "--scale", "db=2", "db")
+    assert [n for n, _ in stack.state("db")] == [1, 2]
+    stack.ok("up", "-d", "--scale", "db=1", "db")
+    assert [n for n, _ in stack.state("db")] == [1]
+
+
+def test_cascade_fail(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestCascadeFail", stack)  # TestCascadeFail
+    r = stack.cli("up", "--abort-on-container-failure", "-t", "1")
+    assert r.code == 111, r.err
+    assert "exit-1 exited with code 0" in r.out
+    assert "fail-1 exited with code 111" in r.out
+    assert stack.state("running") == [(1, "exited")]
+
+
+def test_init_container(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestInitContainer", stack)  # TestInitContainer
+    r = stack.ok("up")
+    assert re.search(r"foo-1\s+\| hello(?s:.*)bar-1\s+\| world", r.out), r.out
+
+
+def test_explicit_profile_usage(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestExplicitProfileUsage", stack)  # TestExplicitProfileUsage
+    p = ("--profile", "test-profile")
+    _compose(stack, *p, "up", "-d")
+    assert stack.state("regular-service") == [(1, "running")]
+    assert stack.state("profiled-service") == [(1, "running")]
+    before = stack.ids()
+    _compose(stack, *p, "stop", "-t", "1")
+    assert stack.state("profiled-service") == [(1, "exited")]
+    _compose(stack, *p, "start")
+    assert stack.state("profiled-service") == [(1, "running")]
+    _compose(stack, *p, "restart", "-t", "1")
+    assert stack.state("regular-service") == [(1, "running")]
+    assert stack.ids() == before  # restarted in place, never recreated
+    _compose(stack, *p, "down", "-t", "1")
+    assert stack.containers() == {}
+
+
+def test_wait_on_faster(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestWaitOnFaster", stack)  # TestWaitOnFaster
+    stack.ok("up", "-d")
+    _compose(stack, "wait", "faster")
+    assert stack.state("faster") == [(1, "exited")]
+    assert stack.state("infinity") == [(1, "running")]

@@ -232,7 +232,7 @@ def test_bridge_network_names_ports_and_clean_down(stack: StackEnv) -> None:
     stack.ok("up", "-d")
     assert stack.networks() == [f"{stack.project}_default"]
     # the service name resolves inside the other container, over the stack's bridge
-    r = stack.ok("compose", "-f", str(stack.file), "-p", stack.project, "exec", "-T", "client",
+    r = stack.compose("exec", "-T", "client",
                  "sh", "-c", "timeout 5 wget -qO- http://web/hostname")
     web_id = stack.containers()[f"{stack.project}-web-1"].id
     assert r.out.strip() == web_id[:12]
@@ -281,7 +281,7 @@ def test_build_then_rebuild_recreates_only_on_change(stack: StackEnv) -> None:
     assert stack.ids() == first
     stack.ok("up", "-d", "--build", "-t", "1")
     assert stack.ids() != first
-    logs = stack.ok("compose", "-f", str(stack.file), "-p", stack.project, "logs")
+    logs = stack.compose("logs")
     assert "v2" in logs.out
     stack.ok("down", "--rmi", "local", "-t", "1")
     from stackctl.engine.api import Engine
@@ -311,7 +311,7 @@ def test_service_on_two_networks(stack: StackEnv) -> None:
     """)
     stack.ok("up", "-d")
     assert sorted(stack.networks()) == [f"{stack.project}_back", f"{stack.project}_front"]
-    r = stack.ok("compose", "-f", str(stack.file), "-p", stack.project, "exec", "-T", "worker",
+    r = stack.compose("exec", "-T", "worker",
                  "sh", "-c", "timeout 5 wget -qO- http://api-internal/hostname")
     assert r.out.strip() == stack.containers()[f"{stack.project}-api-1"].id[:12]
     stack.ok("down", "-t", "1")
