@@ -229,3 +229,9 @@ def test_commit_config_merge() -> None:
     assert merged_config(image, RunOverrides(entrypoint=("/x",))).cmd is None
     cleared = merged_config(image, RunOverrides(entrypoint=(), command=("ls",)))
     assert cleared.entrypoint is None and cleared.cmd == ("ls",)
+
+
+def test_created_at_is_gos_time_string() -> None:
+    assert present.go_time("2024-05-01T12:00:00.123456789Z") == "2024-05-01 12:00:00 +0000 UTC"
+    assert present.go_time("2024-05-01T14:00:00+02:00") == "2024-05-01 12:00:00 +0000 UTC"
+    assert present.go_time("garbage") == "garbage"

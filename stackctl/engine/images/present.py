@@ -73,6 +73,16 @@ def parse_time(text: str) -> datetime | None:
         return None
 
 
+def go_time(created: str) -> str:
+    """Go's time.String(), which docker prints for CreatedAt: ``2024-05-01 12:00:00 +0000 UTC``."""
+    t = parse_time(created)
+    if t is None:
+        return created
+    from datetime import UTC
+
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
 def ago(created: str, now: datetime) -> str:
     t = parse_time(created)
     if t is None:
@@ -180,7 +190,7 @@ def rows(records: Sequence[ImageRecord], now: datetime, *, show_all: bool = Fals
             if not names:
                 continue
         size = human_size(rec.size)
-        created_at = rec.created
+        created_at = go_time(rec.created)
         since = ago(rec.created, now)
         if not names:
             out.append(Row(NONE, NONE, NONE, rec.short_id, since, created_at, size, rec))
@@ -308,5 +318,5 @@ def inspect(rec: ImageRecord, *, layer_sizes: Sequence[int] = ()) -> dict[str, A
     }
 
 
-__all__ = ["Filters", "Row", "ago", "human_duration", "human_size", "inspect",
+__all__ = ["Filters", "Row", "ago", "go_time", "human_duration", "human_size", "inspect",
            "parse_filters", "parse_time", "parse_until", "prune_keep", "render_template", "rows"]
