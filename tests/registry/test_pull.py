@@ -203,9 +203,6 @@ def test_a_half_read_response_does_not_poison_the_connection(registry: Registry)
         assert again.data == got.data
 
 
-@pytest.mark.xfail(reason="ImageStore.resolve(name@digest) matches only manifest digests and "
-                   "image IDs, not a recorded index digest ref (asked of the store's owner)",
-                   strict=False)
 def test_pull_of_an_index_by_digest_resolves_by_that_digest(registry: Registry,
                                                             roots: tuple[Path, Path]) -> None:
     amd = craft_image(registry, "multi", None, LAYERS[:1], arch="amd64")

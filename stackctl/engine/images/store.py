@@ -379,6 +379,10 @@ class ImageStore:
             if ref.digest is not None:
                 row = db.execute("SELECT * FROM images WHERE manifest_digest = ? OR id = ?",
                                  (ref.digest, ref.digest)).fetchone()
+                if row is None:  # a digest ref a pull recorded (an index's, multi-platform)
+                    row = db.execute("SELECT i.* FROM refs r JOIN images i ON i.id = "
+                                     "r.image_id WHERE r.name = ?",
+                                     (f"{ref.name}@{ref.digest}",)).fetchone()
                 if row is not None:
                     return self._record(row)
             else:
