@@ -45,7 +45,7 @@ def open_runner(ctx: typer.Context, flags: ProjectFlags, *, services: Sequence[s
                 need_file: bool = True) -> Any:
     """A StackRunner for the stack the flags name. Without a stack file, ``-p``
     alone is enough when ``need_file`` is False (down, ps, logs... by labels)."""
-    from stackctl.errors import SpecError
+    from stackctl.errors import StackctlError
     from stackctl.scheduler.progress import make_sink
     from stackctl.scheduler.stack import StackRunner, load_stack
 
@@ -63,8 +63,9 @@ def open_runner(ctx: typer.Context, flags: ProjectFlags, *, services: Sequence[s
         # process environment still wins
         for key, value in stack.settings.items():
             os.environ.setdefault(key, value)
-    except SpecError as exc:
-        no_file = "no stack file" in exc.message.lower() or "not found" in exc.message.lower()
+    except StackctlError as exc:
+        # without a stack file, -p alone names the project: labels say the rest
+        no_file = "no stack file" in exc.message.lower()
         if need_file or not flags.project_name or not no_file or flags.files:
             raise
         project = flags.project_name

@@ -316,3 +316,37 @@ def test_service_on_two_networks(stack: StackEnv) -> None:
     assert r.out.strip() == stack.containers()[f"{stack.project}-api-1"].id[:12]
     stack.ok("down", "-t", "1")
     assert stack.networks() == []
+
+
+def test_sync_reports_drift_and_converges(stack: StackEnv) -> None:
+    stack.write("""
+    services:
+      a: {image: busybox, network_mode: none, command: FOREVER}
+    """)
+    r = stack.cli("sync", "--check")
+    assert r.code == 2 and "no existing container" in r.out  # drift, nothing applied
+    assert stack.state("a") == []
+    r = stack.cli("sync")
+    assert r.code == 2 and "converged" in r.err  # drift found and fixed
+    assert stack.state("a") == [(1, "running")]
+    r = stack.cli("sync")
+    assert r.code == 0 and "nothing to do" in r.out  # in sync
+    r = stack.cli("sync", "-o", "json", "--check")
+    assert r.code == 0 and '"changes": 0' in r.out
+
+
+def test_sync_from_a_git_ref(stack: StackEnv) -> None:
+    repo = stack.dir / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "compose.yaml").write_text(
+        "services:\n  a: {image: busybox, network_mode: none, command: [sleep, '3600']}\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "v1"], check=True)
+    (repo / "compose.yaml").write_text("services: {}\n")  # the working tree differs
+    r = stack.cli("sync", "--git-repo", str(repo), "--git-ref", "HEAD", "-p", stack.project,
+                  project=False)
+    assert r.code == 2, r.err
+    assert stack.state("a") == [(1, "running")]
+    stack.ok("down", "-p", stack.project, "-t", "1", project=False)
