@@ -235,3 +235,21 @@ def test_created_at_is_gos_time_string() -> None:
     assert present.go_time("2024-05-01T12:00:00.123456789Z") == "2024-05-01 12:00:00 +0000 UTC"
     assert present.go_time("2024-05-01T14:00:00+02:00") == "2024-05-01 12:00:00 +0000 UTC"
     assert present.go_time("garbage") == "garbage"
+
+
+def test_digest_refs_are_not_tags() -> None:
+    from stackctl.engine.images.content import Descriptor
+    from stackctl.engine.images.layout import IndexEntry, index_bytes
+
+    dig = "sha256:" + "e" * 64
+    r = rec("a", ("docker.io/library/busybox:1", f"docker.io/library/busybox@{dig}"))
+    doc = present.inspect(r)
+    assert doc["RepoTags"] == ["busybox:1"]
+    assert doc["RepoDigests"] == [f"busybox@{dig}", "busybox@sha256:" + "f" * 64]
+    listing = present.rows([r], datetime(2024, 1, 2, tzinfo=UTC))
+    assert [(x.tag, x.digest) for x in listing] == [("1", "sha256:" + "f" * 64),
+                                                   ("<none>", dig)]
+    index = json.loads(index_bytes([IndexEntry(Descriptor("m", dig, 1),
+                                               f"docker.io/library/busybox@{dig}")]))
+    annots = index["manifests"][0]["annotations"]
+    assert "org.opencontainers.image.ref.name" not in annots

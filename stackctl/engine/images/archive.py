@@ -65,7 +65,7 @@ def save(store: ImageStore, names: Sequence[str], dest: Path | IO[bytes], *,
         rec = store.resolve(name)
         try:
             ref = str(reference.parse(name))
-            tags = [ref] if ref in rec.refs else []
+            tags = [ref] if ref in rec.refs and "@" not in ref else []
         except ImageError:
             tags = []  # saved by ID: docker writes no RepoTags then
         for prev, prev_tags in picked:

@@ -78,7 +78,8 @@ def index_bytes(entries: Iterable[IndexEntry]) -> bytes:
     for e in sorted(entries, key=lambda e: (e.ref or "", e.manifest.digest)):
         doc: dict[str, Any] = e.manifest.to_json()
         if e.ref is not None:
-            tag = e.ref.rsplit(":", 1)[-1] if ":" in e.ref.rsplit("/", 1)[-1] else ""
+            last = e.ref.rsplit("/", 1)[-1].split("@", 1)[0]  # name@digest refs have no tag
+            tag = last.rsplit(":", 1)[-1] if ":" in last else ""
             doc["annotations"] = {ANNOT_IMAGE_NAME: e.ref}
             if tag:
                 doc["annotations"][ANNOT_REF_NAME] = tag

@@ -196,7 +196,7 @@ def rows(records: Sequence[ImageRecord], now: datetime, *, show_all: bool = Fals
             out.append(Row(NONE, NONE, NONE, rec.short_id, since, created_at, size, rec))
         for name in names:
             r = reference.parse(name)
-            digest = rec.manifest_digest
+            digest = r.digest or rec.manifest_digest
             out.append(Row(r.familiar_name, r.tag or NONE, digest, rec.short_id, since,
                            created_at, size, rec))
     return out
@@ -295,12 +295,12 @@ def inspect(rec: ImageRecord, *, layer_sizes: Sequence[int] = ()) -> dict[str, A
            "StdinOnce": False, "Env": None, "Cmd": None, "Image": "", "Volumes": None,
            "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None}
     cfg.update(img.config.to_json())
-    repo_digests = sorted({f"{reference.parse(r).name}@{rec.manifest_digest}"
-                           for r in rec.refs})
+    parsed = [reference.parse(r) for r in rec.refs]
+    repo_digests = sorted({f"{p.name}@{p.digest or rec.manifest_digest}" for p in parsed})
     comment = img.history[-1].comment if img.history else ""
     return {
         "Id": rec.id,
-        "RepoTags": [reference.familiar(r) for r in rec.refs],
+        "RepoTags": [p.familiar() for p in parsed if p.tag is not None and p.digest is None],
         "RepoDigests": [reference.familiar(d) for d in repo_digests],
         "Parent": rec.parent,
         "Comment": comment,
