@@ -115,7 +115,9 @@ class TtySink(Sink):
     def event(self, e: Event) -> None:
         key = (e.kind, e.name)
         row = self.rows.get(key)
-        if row is None or row["done"]:
+        # a new step on a finished row starts its clock again; a late verdict
+        # (Healthy after Started) only updates it
+        if row is None or (row["done"] and not e.done):
             row = {"start": time.monotonic(), "end": None}
             self.rows[key] = row
         row.update(status=e.status, text=e.text, done=e.done, error=e.error)
