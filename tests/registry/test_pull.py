@@ -204,7 +204,8 @@ def test_a_half_read_response_does_not_poison_the_connection(registry: Registry)
 
 
 def test_pull_of_an_index_by_digest_resolves_by_that_digest(registry: Registry,
-                                                            roots: tuple[Path, Path]) -> None:
+                                                            roots: tuple[Path, Path],
+                                                            tmp_path: Path) -> None:
     amd = craft_image(registry, "multi", None, LAYERS[:1], arch="amd64")
     index = craft_index(registry, "multi", "latest",
                         [(amd, {"os": "linux", "architecture": "amd64"})])
@@ -213,6 +214,10 @@ def test_pull_of_an_index_by_digest_resolves_by_that_digest(registry: Registry,
         res = pull_image(store, name, platform="linux/amd64")
         assert res.reference == name and res.digest == index
         assert store.resolve(name).id == amd.config_digest
+    with ImageStore(tmp_path) as store:  # already there by tag: the digest ref is added
+        pull_image(store, f"{registry.host}/multi:latest", platform="linux/amd64")
+        again = pull_image(store, name, platform="linux/amd64")
+        assert again.up_to_date and store.resolve(name).id == amd.config_digest
 
 
 def test_a_layer_repeated_in_one_image(registry: Registry, roots: tuple[Path, Path]) -> None:

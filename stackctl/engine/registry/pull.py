@@ -165,9 +165,19 @@ def _existing(store: ImageStore, image_id: str) -> ImageRecord | None:
 
 
 def _retag(store: ImageStore, rec: ImageRecord, name: str) -> ImageRecord:
-    if "@" in name or name in rec.refs:
+    """Point ``name`` at an image already stored (the up-to-date path)."""
+    if name in rec.refs:
         return rec
-    return store.tag(rec.id, name)
+    if "@" not in name:
+        return store.tag(rec.id, name)
+    if store.exists(name):
+        return rec  # the digest is this image's manifest digest: resolves as it is
+    # an index digest: recorded as a ref (tag() refuses digests; add_image keeps them)
+    with store.writing():
+        return store.add_image(rec.image, store.layers_of(rec), [name],
+                               config_bytes=store.config_bytes(rec),
+                               manifest_bytes=store.content.read_bytes(rec.manifest_digest),
+                               parent=rec.parent)
 
 
 def _check_layers(manifest: Manifest, image: Image, what: str) -> None:
