@@ -3,9 +3,10 @@
 The seam the engine calls (all synchronous; async callers use a worker thread):
 
     nm = NetworkManager(root, run_root)
-    cn = nm.setup_container(cid, [EndpointRequest("bridge")], names=("web",),
+    cn = nm.setup_container(cid, [EndpointRequest("bridge")], names_=("web",),
                             hostname="web", ports=[...])   # -> ContainerNetwork
-    ... bundle: cn.netns, cn.hosts, cn.resolv_conf; monitor: dns.start_for_container
+    ... bundle: cn.netns, cn.hosts, cn.resolv_conf; monitor: dns.for_container
+    nm.connect(cid, EndpointRequest("backend")) / nm.disconnect(cid, "backend")
     nm.teardown_container(cid)                               # idempotent
 
 Order of effects, and why it is safe to crash anywhere:
@@ -29,7 +30,6 @@ import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from stackctl.errors import AlreadyExists, Conflict, NetError, NotFound, UsageError
 from stackctl.net import ipam, names
@@ -122,19 +122,7 @@ class NetworkManager(Networks):
             if default_route and nl.default_gateway() is None:
                 nl.add_route(None, info.gateway, ifname=ep.ifname)
 
-    def setup_container(self, container_id: str, requests: Sequence[EndpointRequest],
-                        **kwargs: Any) -> ContainerNetwork:
-        """See ``_setup``. Retried when the default network is released by a
-        concurrent teardown between looking it up and leasing on it."""
-        for attempt in range(3):
-            try:
-                return self._setup(container_id, requests, **kwargs)
-            except _NetworkGone:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _setup(self, container_id: str, requests: Sequence[EndpointRequest], *,
+    def setup_container(self, container_id: str, requests: Sequence[EndpointRequest], *,
                         names_: Sequence[str] = (), hostname: str | None = None,
                         ports: Sequence[PortMapping] = (),
                         files_dir: Path | None = None) -> ContainerNetwork:
@@ -142,10 +130,24 @@ class NetworkManager(Networks):
 
         ``names_`` are the container's own names (container name, service
         name); each request's aliases are added on that network only.
-        hosts and resolv.conf go to ``files_dir`` (default under run_root). An
-        empty ``requests`` gives network mode ``none`` (loopback only).
-        On any failure everything made so far is removed again.
+        hosts and resolv.conf go to ``files_dir`` (default under run_root).
+        An empty ``requests`` gives a namespace with loopback only.
+        On any failure everything made so far is removed again. Retried when
+        the default network is released by a concurrent teardown between
+        looking it up and leasing on it.
         """
+        for attempt in range(3):
+            try:
+                return self._setup(container_id, requests, names_=names_, hostname=hostname,
+                                   ports=ports, files_dir=files_dir)
+            except _NetworkGone:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _setup(self, container_id: str, requests: Sequence[EndpointRequest], *,
+               names_: Sequence[str], hostname: str | None, ports: Sequence[PortMapping],
+               files_dir: Path | None) -> ContainerNetwork:
         self.repair()  # leases left by a crash (no namespace behind them) go first
         infos = [self.get(r.network) for r in requests]  # NotFound before anything exists
         if len({i.id for i in infos}) != len(infos):
