@@ -11,8 +11,11 @@ PACKAGES=python3,nginx-light,redis-server,redis-tools,curl,ca-certificates,procp
 mkdir -p "$CACHE"
 if [ ! -s "$TAR" ] || [ "$(cat "$TAR.packages" 2>/dev/null)" != "$PACKAGES" ]; then
     echo "== mmdebstrap bookworm ($PACKAGES): about 40 s, once per machine"
-    mmdebstrap --quiet --variant=minbase --include="$PACKAGES" bookworm "$TAR.tmp"
-    mv "$TAR.tmp" "$TAR"
+    # mmdebstrap picks its output format from the name: keep the .tar suffix
+    partial="$CACHE/.partial-base-bookworm.tar"
+    rm -rf "$partial"
+    mmdebstrap --quiet --variant=minbase --include="$PACKAGES" bookworm "$partial"
+    mv "$partial" "$TAR"
     echo "$PACKAGES" > "$TAR.packages"
 fi
 if [ $# -ge 1 ]; then

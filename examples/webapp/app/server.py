@@ -2,7 +2,9 @@
 
 import json
 import os
+import signal
 import socket
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from resp import command
@@ -31,4 +33,7 @@ class Handler(BaseHTTPRequestHandler):
         print("app:", self.address_string(), fmt % args, flush=True)
 
 
+# As PID 1 a process gets no default signal actions: without this handler
+# SIGTERM is ignored and `stop` has to wait for the grace period and SIGKILL.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()

@@ -19,6 +19,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,17 @@ def sweep_stale(store: ImageStore) -> int:
 
     top = store.root / "tmp" / "build"
     swept = 0
-    for base in top.glob("*") if top.is_dir() else ():
+    for base in top.iterdir() if top.is_dir() else ():
+        if base.name.startswith(".new-"):
+            # still being made (see mounted); only an hour-old one is debris
+            try:
+                if time.time() - base.stat().st_mtime < 3600:
+                    continue
+            except OSError:
+                continue
+            _remove_tree(base)
+            swept += 1
+            continue
         try:
             pid_text, _, start_text = (base / "owner").read_text().partition(" ")
             pid = int(pid_text)
@@ -76,11 +87,18 @@ def sweep_stale(store: ImageStore) -> int:
 
 @contextlib.contextmanager
 def mounted(store: ImageStore, image: ImageRecord | None) -> Iterator[Snapshot]:
-    base = store.root / "tmp" / "build" / secrets.token_hex(8)
+    top = store.root / "tmp" / "build"
+    token = secrets.token_hex(8)
+    # Made under a hidden name and renamed into place once "owner" is written:
+    # a concurrent sweep_stale (another build, same or other process) must
+    # never see a snapshot without its owner and take it for a dead one.
+    staging = top / f".new-{token}"
+    for n in ("upper", "work", "rootfs", "empty"):
+        (staging / n).mkdir(parents=True)
+    (staging / "owner").write_text(_owner_tag())  # lets sweep_stale tell live from dead
+    base = top / token
+    os.rename(staging, base)
     upper, work, rootfs, empty = (base / n for n in ("upper", "work", "rootfs", "empty"))
-    for d in (upper, work, rootfs, empty):
-        d.mkdir(parents=True)
-    (base / "owner").write_text(_owner_tag())  # lets sweep_stale tell live from dead
     sc = LinuxSyscalls()
     is_mounted = False
     try:
