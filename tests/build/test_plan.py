@@ -247,3 +247,17 @@ def test_same_text_different_config_is_a_different_key() -> None:
     drops = plan("FROM b\nENTRYPOINT [\"y\"]\n", base=replace(BASE, cmd=("x",)))[-1]
     assert keeps.created_by == drops.created_by
     assert cache_key("sha256:p", keeps) != cache_key("sha256:p", drops)
+
+
+def test_awesome_compose_dockerfiles_plan(conformance: Path) -> None:
+    files = [p for p in (conformance / "awesome-compose").rglob("*") if "Dockerfile" in p.name]
+    planned = 0
+    for path in files:
+        build = load(path.read_bytes(), file=str(path))
+        meta = meta_values(build, {})
+        targets = [None] + (["builder"] if build.stage("builder") else [])
+        for target in targets:
+            for stage in needed_stages(build, target, meta):
+                steps = plan_stage(build, stage, BASE, meta=meta, build_args={})
+                planned += len(steps)
+    assert planned > 50
