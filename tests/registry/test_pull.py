@@ -229,3 +229,31 @@ def test_a_layer_repeated_in_one_image(registry: Registry, roots: tuple[Path, Pa
         assert res.fetched == 2
         assert len(store.layer_dirs(res.record)) == 3
     assert registry.count("GET", "/blobs/" + crafted.layer_digests[0]) == 1
+
+
+def test_two_concurrent_pulls_of_one_image(registry: Registry, roots: tuple[Path, Path]) -> None:
+    import threading
+
+    crafted = craft_image(registry, "lib/tool", "v1", LAYERS)
+    errors: list[BaseException] = []
+
+    def pull() -> None:
+        try:
+            with ImageStore(roots[0]) as store:
+                pull_image(store, f"{registry.host}/lib/tool:v1")
+        except BaseException as exc:
+            errors.append(exc)
+
+    # the root exists first: two threads *creating* a store race on oci-layout (reported)
+    ImageStore(roots[0]).close()
+    threads = [threading.Thread(target=pull) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with ImageStore(roots[0]) as store:
+        [rec] = store.list()
+        assert rec.id == crafted.config_digest
+        assert list(store.tmp.glob("ingest-*")) == []
+        assert (store.layer_dirs(rec)[-1] / "etc" / "motd").read_bytes() == b"two\n"
