@@ -14,6 +14,11 @@ Reconciling one service (Compose's ``convergence.go`` rules):
    dependency it declares ``restart: true`` on was recreated or restarted;
    start it when it is stopped;
 3. fewer containers than replicas: create new numbers after the highest kept.
+
+One deliberate difference from Compose: a container that exited 0, of a
+service that others wait on with ``service_completed_successfully`` (a
+migration job), is not started again. Its work is done, and a second ``up``
+with no change must change nothing. Other stopped containers are started.
 """
 
 from __future__ import annotations
@@ -194,13 +199,17 @@ def _plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions,
 
     net_ops, vol_ops, image_ops = _resources(b, desired, observed, selected, opts)
 
+    # one-shot services others wait on to complete (the migration pattern)
+    completers = {d.service for s in desired.services.values() for d in s.dependencies
+                  if d.condition == "service_completed_successfully"}
     ready: dict[str, list[str]] = {}  # service -> the ops after which it is up
     updated: set[str] = set()  # services recreated or restarted: restart: true dependents follow
     for name in ordered:
         svc = desired.services[name]
         restart_because = next(
             (d.service for d in svc.dependencies if d.restart and d.service in updated), None)
-        chains, recreated = _reconcile(b, desired.project, svc, observed, opts, restart_because)
+        chains, recreated = _reconcile(b, desired.project, svc, observed, opts, restart_because,
+                                       completed_ok=name in completers)
         if recreated:
             updated.add(name)
         # each container's first create-or-start waits for what the service needs
@@ -299,7 +308,7 @@ def _image_op(svc: ServiceModel, observed: ObservedState, opts: UpOptions) -> Op
 
 def _reconcile(
     b: _Builder, project: str, svc: ServiceModel, observed: ObservedState, opts: UpOptions,
-    restart_because: str | None,
+    restart_because: str | None, *, completed_ok: bool = False,
 ) -> tuple[list[list[str]], bool]:
     """Operations for one service, as one op chain per container; and whether
     running containers were replaced or restarted."""
@@ -345,6 +354,8 @@ def _reconcile(
                                                     name=c.name, conditions=svc.dependencies),
                                      [stop])])
             replaced = True
+        elif completed_ok and c.state == "exited" and c.exit_code == 0:
+            continue  # a job others wait on already did its work: running it again is a change
         elif opts.start and c.state in ("created", "exited", "dead"):
             out.append([b.add(StartContainer(res, f"container {c.state}", for_service=svc.name,
                                              name=c.name, conditions=svc.dependencies))])

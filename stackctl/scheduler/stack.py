@@ -226,6 +226,9 @@ class StackRunner:
                             hint=f"see: stackctl compose logs {name}")
                     if not found or not all(c.running for c in found):
                         still.append(name)
+                        continue
+                    for c in found:
+                        self.sink.event(Event("Container", c.name, "Running", done=True))
                     continue
                 verdict = condition_verdict(Dependency(name, cond), found)
                 if isinstance(verdict, str):
@@ -233,9 +236,10 @@ class StackRunner:
                                          hint=f"see: stackctl compose logs {name}")
                 if verdict is None:
                     still.append(name)
-                else:
-                    self.sink.event(Event("Container", name, "Healthy"
-                                          if cond == "service_healthy" else "Ready", done=True))
+                    continue
+                for c in found:
+                    self.sink.event(Event("Container", c.name, "Healthy"
+                                          if cond == "service_healthy" else "Exited", done=True))
             pending = still
             if pending and deadline is not None and time.monotonic() > deadline:
                 raise SchedulerError(

@@ -8,10 +8,12 @@ Each ``plans/<case>.yaml`` holds::
       images: [busybox]                # references present in the image store
       networks: [default]              # keys of project networks that exist
       volumes: [data]
-      containers: ["web 1 running", "db 1 exited stale", "old 1 running", "web 1 exited oneoff"]
+      containers: ["web 1 running", "db 1 exited stale exit=0", "old 1 running"]
     expected: |                        # Plan.render(show_deps=True)
 
-A container's hash is the desired one unless the line says ``stale``.
+A container's hash is the desired one unless the line says ``stale``; ``exit=N``
+sets its exit code, ``healthy``/``unhealthy``/``starting`` its health, ``oneoff``
+makes it a ``run`` container.
 ``STACKCTL_UPDATE_GOLDEN=1`` rewrites ``expected`` (read the diff before committing).
 """
 
@@ -43,10 +45,11 @@ def _observed(stack: dict[str, Any], spec: dict[str, Any], scale: dict[str, int]
         name = (f"{PROJECT}-{service}-run-{number}" if oneoff
                 else f"{PROJECT}-{service}-{number}")
         health = next((f for f in flags if f in ("healthy", "unhealthy", "starting")), None)
+        code = next((int(f[5:]) for f in flags if f.startswith("exit=")), None)
         containers.append(ObservedContainer(
             name=name, service=service, number=int(number), state=state, oneoff=oneoff,
             config_hash="stale" if "stale" in flags or svc is None else svc.config_hash,
-            health=health))
+            health=health, exit_code=code))
     networks = [ObservedNetwork(name=f"{PROJECT}_{k}", key=k,
                                 config_hash=desired.networks[k].config_hash
                                 if k in desired.networks else "")
