@@ -128,7 +128,7 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, str]:
     from stackctl.cli.render import ago, human_duration
     from stackctl.engine.logs import parse_time
 
-    command = " ".join(rec.config.entrypoint or ()) + " ".join(rec.config.command or ())
+    command = " ".join([*(rec.config.entrypoint or ()), *(rec.config.command or ())])
     command = f'"{command}"' if no_trunc or len(command) <= 20 else f'"{command[:19]}…"'
     status = _status_text(rec, human_duration, parse_time)
     return {

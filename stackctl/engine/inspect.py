@@ -94,11 +94,12 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
         "Runtime": c.runtime,
         "PortBindings": {p: [] for p in c.publish} or {},
     }
+    argv = [*(c.entrypoint or ()), *(c.command or ())]
     return {
         "Id": rec.id,
         "Created": rec.created,
-        "Path": "",
-        "Args": [],
+        "Path": argv[0] if argv else "",
+        "Args": argv[1:],
         "State": state,
         "Image": rec.image_id,
         "ResolvConfPath": str(paths.state_dir / "resolv.conf"),

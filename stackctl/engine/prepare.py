@@ -30,6 +30,14 @@ def effective_config(config: ContainerConfig, image: Any) -> ContainerConfig:
     their generated names here, so the stored config says exactly what is mounted.
     """
     changes: dict[str, Any] = {}
+    # Docker stores the effective command: the image's ENTRYPOINT/CMD unless overridden;
+    # --entrypoint also resets the image's CMD. command_line() gives the same argv.
+    if config.entrypoint is None:
+        changes["entrypoint"] = tuple(image.entrypoint or ())
+        if config.command is None:
+            changes["command"] = tuple(image.cmd or ())
+    elif config.command is None:
+        changes["command"] = ()
     if config.stop_signal is None and image.stop_signal:
         changes["stop_signal"] = image.stop_signal
     if config.healthcheck is None and image.healthcheck is not None and image.healthcheck.test:

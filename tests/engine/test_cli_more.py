@@ -119,3 +119,32 @@ def test_repair_after_reboot(cli: Cli, engine: Engine, unique: str) -> None:
     assert cli("start", name).returncode == 0  # and it starts again
     assert engine.get(name).status == ContainerStatus.RUNNING
     assert cli("rm", "-f", name).returncode == 0
+
+
+def test_run_flags_reach_the_container(cli: Cli, tmp_path: object) -> None:
+    from pathlib import Path
+
+    envf = Path(str(tmp_path)) / "env"
+    envf.write_text("# comment\nFROM_FILE=yes\n")
+    res = cli("run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/scratch",
+              "-w", "/scratch", "-u", "app", "-h", "boxname", "--env-file", str(envf),
+              "-e", "A=1", "--entrypoint", "sh", "busybox", "-c",
+              "pwd; id -un; hostname; echo $A $FROM_FILE; touch /scratch/ok && echo tmpfs-rw;"
+              " touch /nope 2>/dev/null || echo root-ro")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split("\n") == ["/scratch", "app", "boxname", "1 yes", "tmpfs-rw",
+                                      "root-ro", ""]
+
+
+def test_labels_filter_and_log_rotation(cli: Cli, engine: Engine, unique: str) -> None:
+    name = f"l-{unique}"
+    cli("run", "-d", "--network", "none", "--name", name, "-l", f"team={unique}",
+        "--log-opt", "max-size=2k", "--log-opt", "max-file=2", "busybox", "sh", "-c",
+        "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done", check=True)
+    assert cli("wait", name).stdout == "0\n"
+    assert cli("ps", "-aq", "--filter", f"label=team={unique}").stdout.strip()
+    assert cli("ps", "-aq", "--filter", "label=team=other").stdout == ""
+    log = engine.paths(engine.get(name).id).log
+    assert log.with_name(log.name + ".1").exists() and not log.with_name(log.name + ".2").exists()
+    out = cli("logs", name).stdout.splitlines()
+    assert out[-1] == "line-199" and len(out) < 200  # the oldest rotated away
