@@ -48,12 +48,20 @@ def main() -> int:
     cli = [sys.executable, "-m", "stackctl", "--root", str(root), "--run-root", str(run_root)]
     proj = ["-f", str(work / "compose.yaml"), "-p", "bench", "--progress", "quiet"]
 
+    cpu: dict[str, list[float]] = {}
+
     def timed(*cmd: str) -> float:
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         res = subprocess.run([*cli, *cmd, *proj], capture_output=True, text=True)
         took = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if res.returncode != 0:
             raise SystemExit(f"{cmd} failed ({res.returncode}):\n{res.stderr}")
+        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        cpu.setdefault(" ".join(cmd), []).append(used)
         return took
 
     ups, noops, downs = [], [], []
@@ -76,6 +84,12 @@ def main() -> int:
           + " ".join(f"{t * 1000:.0f}" for t in noops))
     print(f"  down           {statistics.median(downs):7.2f} s   (budget 2 s)    all: "
           + " ".join(f"{t:.2f}" for t in downs))
+    # The CLI process's own CPU (user+sys; the monitors it spawns are not counted):
+    # on a loaded machine, a steadier figure than wall time.
+    for what, values in cpu.items():
+        print(f"  cpu of the CLI, {what:<18} {statistics.median(values):6.2f} s")
+    with open("/proc/loadavg") as f:
+        print(f"  load average during the run: {f.read().split()[0]}")
     return 0
 
 
