@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,8 @@ def parse_index(data: bytes) -> list[tuple[Descriptor, dict[str, str]]]:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Temp file, fsync, replace: never a truncated file under ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    # pid *and* thread: threads of one process (the scheduler's workers) write too
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
