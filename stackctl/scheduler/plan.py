@@ -208,8 +208,15 @@ def _plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions,
         svc = desired.services[name]
         restart_because = next(
             (d.service for d in svc.dependencies if d.restart and d.service in updated), None)
+        replaced_nets = [k for k in svc.networks if k in net_ops
+                         and f"remove network network:{k}" in b.graph]
+        if replaced_nets and restart_because is None:
+            restart_because = f"network {desired.networks[replaced_nets[0]].name} changed"
         chains, recreated = _reconcile(b, desired.project, svc, observed, opts, restart_because,
                                        completed_ok=name in completers)
+        # a network is replaced only once every container on it has stopped
+        stops = [c[0] for c in chains if isinstance(b.graph.nodes[c[0]]["op"], StopContainer)]
+        b.edge(stops, [f"remove network network:{k}" for k in replaced_nets])
         if recreated:
             updated.add(name)
         # each container's first create-or-start waits for what the service needs
@@ -242,8 +249,11 @@ def _resources(b: _Builder, desired: DesiredState, observed: ObservedState, sele
             net_ops[key] = b.add(CreateNetwork(f"network:{key}", "no existing network",
                                                name=net.name, key=key))
         elif seen.config_hash and seen.config_hash != net.config_hash:
-            b.warnings.append(f"network {net.name} differs from the stack file; "
-                              "run down and up to apply the change")
+            # replaced; its containers stop before and start after (not recreated)
+            cause = "network config changed"
+            gone = b.add(RemoveNetwork(f"network:{key}", cause, name=net.name))
+            net_ops[key] = b.add(CreateNetwork(f"network:{key}", cause, name=net.name,
+                                               key=key), [gone])
     vol_ops: dict[str, str] = {}
     for key in sorted({v for s in selected for v in desired.services[s].volumes}):
         vol = desired.volumes[key]
@@ -347,7 +357,8 @@ def _reconcile(
             out.append(chain)
             replaced = True
         elif restart_because is not None and c.running and opts.start:
-            cause = f"dependency {restart_because} was updated (restart: true)"
+            cause = (restart_because if restart_because.startswith("network ") else
+                     f"dependency {restart_because} was updated (restart: true)")
             stop = b.add(StopContainer(res, cause, for_service=svc.name, name=c.name,
                                        timeout=opts.timeout))
             out.append([stop, b.add(StartContainer(res, cause, for_service=svc.name,

@@ -205,3 +205,18 @@ def test_wait_on_faster(conformance: Path, stack: StackEnv) -> None:
     _compose(stack, "wait", "faster")
     assert stack.state("faster") == [(1, "exited")]
     assert stack.state("infinity") == [(1, "running")]
+
+
+def test_network_config_changed(conformance: Path, stack: StackEnv,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _load(conformance, "TestNetworkConfigChanged", stack)  # TestNetworkConfigChanged
+    monkeypatch.setenv("SUBNET", "172.99.0.0/16")
+    stack.ok("up", "-d")
+    assert stack.state("test") == [(1, "running")]
+    assert stack.compose("exec", "-T", "test", "hostname", "-i").out.startswith("172.99.0.")
+    before = stack.ids()
+    monkeypatch.setenv("SUBNET", "192.168.0.0/24")
+    stack.ok("up", "-d", "-t", "1")
+    assert stack.state("test") == [(1, "running")]
+    assert stack.ids() == before  # the same container, not recreated
+    assert stack.compose("exec", "-T", "test", "hostname", "-i").out.startswith("192.168.0.")

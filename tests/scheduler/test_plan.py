@@ -50,10 +50,12 @@ def _observed(stack: dict[str, Any], spec: dict[str, Any], scale: dict[str, int]
             name=name, service=service, number=int(number), state=state, oneoff=oneoff,
             config_hash="stale" if "stale" in flags or svc is None else svc.config_hash,
             health=health, exit_code=code))
-    networks = [ObservedNetwork(name=f"{PROJECT}_{k}", key=k,
-                                config_hash=desired.networks[k].config_hash
-                                if k in desired.networks else "")
-                for k in spec.get("networks", [])]
+    networks = []
+    for entry in spec.get("networks", []):  # "key" or "key stale" (config changed)
+        k, *flags = entry.split()
+        current = desired.networks[k].config_hash if k in desired.networks else ""
+        networks.append(ObservedNetwork(name=f"{PROJECT}_{k}", key=k,
+                                        config_hash="stale" if flags else current))
     networks += [ObservedNetwork(name=n) for n in spec.get("external_networks", [])]
     volumes = [ObservedVolume(name=f"{PROJECT}_{k}", key=k) for k in spec.get("volumes", [])]
     return desired, snapshot(PROJECT, containers, networks, volumes, images)
