@@ -60,9 +60,11 @@ def open_runner(ctx: typer.Context, flags: ProjectFlags, *, services: Sequence[s
         for w in stack.warnings:
             sys.stderr.write(f"WARNING: {w}\n")
         # the project's .env may set COMPOSE_* behaviour (as compose reads it): the
-        # process environment still wins
+        # process environment still wins. The project name is this project's only: in
+        # a process that loads several stacks it must not name the next one.
         for key, value in stack.settings.items():
-            os.environ.setdefault(key, value)
+            if key not in ("COMPOSE_PROJECT_NAME", "STACKCTL_PROJECT_NAME"):
+                os.environ.setdefault(key, value)
     except StackctlError as exc:
         # without a stack file, -p alone names the project: labels say the rest
         no_file = "no stack file" in exc.message.lower()
