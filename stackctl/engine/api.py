@@ -91,7 +91,15 @@ class Engine:
 
     def _repair(self, rec: ContainerRecord) -> ContainerRecord:
         """Make the record tell the truth when its monitor is gone."""
-        if rec.status not in ACTIVE or oci.alive(rec.monitor_pid, rec.monitor_start):
+        if oci.alive(rec.monitor_pid, rec.monitor_start):
+            return rec
+        if rec.status not in ACTIVE:
+            if rec.monitor_pid is not None:
+                # the monitor died between recording the exit and its cleanup
+                self._release(rec)
+                with self.store.transaction() as db:
+                    db.execute("UPDATE containers SET monitor_pid=NULL, monitor_start=NULL "
+                               "WHERE id=? AND monitor_pid=?", (rec.id, rec.monitor_pid))
             return rec
         if oci.alive(rec.pid, rec.pid_start):
             return rec  # orphaned but running: `ps` shows it, `stop`/`rm -f` kill it directly

@@ -103,6 +103,7 @@ class LocalAttach:
         self.stdout_fd = stdout_fd
         self.stderr_fd = stderr_fd
         self.exit_code: int | None = None
+        self.broken = False  # our stdout/stderr is gone (e.g. `run --rm ... | head -1`)
 
     def write(self, stream: int, data: bytes) -> None:
         fd = self.stderr_fd if stream == STDERR else self.stdout_fd
@@ -115,7 +116,8 @@ class LocalAttach:
 
                 select.select([], [fd], [])
                 continue
-            except OSError:  # our terminal went away: keep supervising regardless
+            except OSError:  # EPIPE/EIO: nobody reads the output any more
+                self.broken = True
                 return
             view = view[n:]
 
@@ -488,8 +490,10 @@ class Monitor:
             stream, _ = FRAME.unpack_from(frame)
             if stream == EXIT:
                 c.local.exit_code = int(frame[FRAME.size:] or b"0")
-            else:
+            elif not c.local.broken:
                 c.local.write(stream, frame[FRAME.size:])
+                if c.local.broken and c.pid:  # as a pipeline's writer dies of SIGPIPE
+                    self._stop(c, signal.SIGKILL, 0)
         if len(c.replay) < REPLAY_MAX:
             c.replay += frame
         for cl in c.clients:
