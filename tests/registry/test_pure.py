@@ -14,6 +14,7 @@ from stackctl.engine.registry.auth import AuthFile, Credentials, parse_challenge
 from stackctl.engine.registry.diffid import DiffHasher
 from stackctl.engine.registry.hosts import endpoint, is_insecure, normalize_host
 from stackctl.engine.registry.platform import Platform, parse_platform, select_manifest
+from stackctl.engine.registry.proxy import bypassed, proxy_for
 from stackctl.engine.registry.registry_errors import parse_errors
 from stackctl.engine.registry.tokens import token_url
 from stackctl.errors import ImageError, UsageError
@@ -136,3 +137,21 @@ def test_auth_file_is_0600_and_docker_shaped(tmp_path: Path) -> None:
     assert f.remove("localhost:5000")
     assert not f.remove("localhost:5000")
     assert f.get("localhost:5000") is None
+
+
+def test_proxy_from_environment() -> None:
+    env = {"HTTPS_PROXY": "http://u:p%40ss@proxy.lan:3128", "http_proxy": "proxy.lan:8080",
+           "NO_PROXY": "internal.lan, .corp.example,10.0.0.0/8,reg.lan:5000"}
+    p = proxy_for("https", "registry.example.com", env)
+    assert p is not None and p.netloc == "proxy.lan:3128"
+    assert p.headers() == {"Proxy-Authorization": "Basic dTpwQHNz"}  # u:p@ss
+    plain = proxy_for("http", "registry.example.com:5000", env)
+    assert plain is not None and plain.netloc == "proxy.lan:8080" and plain.headers() == {}
+    for direct in ("localhost:5000", "127.0.0.1:5000", "internal.lan", "a.internal.lan",
+                   "x.corp.example", "10.1.2.3:5000", "reg.lan:5000"):
+        assert proxy_for("https", direct, env) is None, direct
+    assert proxy_for("https", "reg.lan:5001", env) is not None
+    assert proxy_for("https", "registry.example.com", {}) is None
+    assert bypassed("anything:1", "*")
+    with pytest.raises(ImageError, match="unsupported proxy URL"):
+        proxy_for("https", "registry.example.com", {"https_proxy": "socks5://p:1080"})

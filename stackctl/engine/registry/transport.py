@@ -6,6 +6,8 @@ threads. A request on a connection the server has meanwhile closed is retried
 once on a fresh one when it can be replayed (no body, bytes, or a seekable
 file). Redirects (blob downloads are often redirected to storage) are followed
 for GET/HEAD, and the Authorization header is dropped when the host changes.
+Proxies come from the environment (proxy.py): a CONNECT tunnel for HTTPS,
+absolute URLs for plain HTTP; loopback is always direct.
 Socket and TLS failures become ImageError naming the host.
 """
 
@@ -21,6 +23,8 @@ from collections.abc import Mapping
 from typing import IO
 from urllib.parse import urljoin, urlsplit
 
+from stackctl.engine.registry.hosts import split_host
+from stackctl.engine.registry.proxy import Proxy, proxy_for
 from stackctl.errors import ImageError
 
 Body = bytes | IO[bytes] | None
@@ -32,9 +36,10 @@ class Transport:
     """Sends requests; owns every connection it opened (``close`` closes them all)."""
 
     def __init__(self, *, timeout: float = 60.0, ssl_context: ssl.SSLContext | None = None,
-                 insecure_hint: str = "") -> None:
+                 insecure_hint: str = "", env: Mapping[str, str] | None = None) -> None:
         self.timeout = timeout
         self._ssl = ssl_context
+        self._env = env  # proxy variables; None: the process environment
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -62,24 +67,31 @@ class Transport:
         if conn is not None:
             conn.close()  # http.client reconnects on its next request
 
-    def _conn(self, scheme: str, netloc: str, fresh: bool = False) -> http.client.HTTPConnection:
-        cache: dict[tuple[str, str], http.client.HTTPConnection] = \
+    def _conn(self, scheme: str, netloc: str,
+              fresh: bool = False) -> tuple[http.client.HTTPConnection, Proxy | None]:
+        cache: dict[tuple[str, str], tuple[http.client.HTTPConnection, Proxy | None]] = \
             self._local.__dict__.setdefault("conns", {})
         key = (scheme, netloc)
-        conn = cache.get(key)
-        if conn is not None and not fresh:
-            return conn
-        if conn is not None:
-            conn.close()
+        cached = cache.get(key)
+        if cached is not None and not fresh:
+            return cached
+        if cached is not None:
+            cached[0].close()
+        proxy = proxy_for(scheme, netloc, self._env)
+        target = proxy.netloc if proxy is not None else netloc
+        conn: http.client.HTTPConnection
         if scheme == "https":
             ctx = self._ssl or ssl.create_default_context()
-            conn = http.client.HTTPSConnection(netloc, timeout=self.timeout, context=ctx)
+            conn = http.client.HTTPSConnection(target, timeout=self.timeout, context=ctx)
+            if proxy is not None:  # CONNECT tunnel; TLS verified against the registry's name
+                host, port = split_host(netloc)
+                conn.set_tunnel(host, port or 443, headers=proxy.headers())
         else:
-            conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
-        cache[key] = conn
+            conn = http.client.HTTPConnection(target, timeout=self.timeout)
+        cache[key] = (conn, proxy)
         with self._lock:
             self._all.append(conn)
-        return conn
+        return conn, proxy
 
     def request(self, method: str, url: str, headers: Mapping[str, str] | None = None,
                 body: Body = None) -> http.client.HTTPResponse:
@@ -109,9 +121,12 @@ class Transport:
             and body.seekable() else None
         replayable = body is None or isinstance(body, bytes) or start is not None
         for attempt in (0, 1):
-            conn = self._conn(parts.scheme, parts.netloc, fresh=attempt > 0)
+            conn, proxy = self._conn(parts.scheme, parts.netloc, fresh=attempt > 0)
+            target, hdrs = path, headers
+            if proxy is not None and parts.scheme == "http":  # a forward proxy: absolute URL
+                target, hdrs = url, {**headers, **proxy.headers()}
             try:
-                conn.request(method, path, body=body, headers=headers)
+                conn.request(method, target, body=body, headers=hdrs)
                 resp = conn.getresponse()
                 with self._lock:
                     self._owner[resp] = conn
@@ -125,7 +140,8 @@ class Transport:
                     body.seek(start)  # type: ignore[union-attr]
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                raise connection_error(parts.netloc, exc, self.insecure_hint) from exc
+                where = parts.netloc + (f" (through proxy {proxy.netloc})" if proxy else "")
+                raise connection_error(where, exc, self.insecure_hint) from exc
         raise AssertionError("unreachable")
 
 
@@ -140,6 +156,10 @@ def connection_error(host: str, exc: BaseException, insecure_hint: str = "") -> 
         return ImageError(f"TLS handshake with registry {host} failed: {exc.reason or exc}",
                           hint=f"if {host} serves plain HTTP, "
                           + (insecure_hint or "use --insecure"))
+    if isinstance(exc, OSError) and str(exc).startswith("Tunnel connection failed"):
+        return ImageError(f"the proxy refused the tunnel to registry {host}: {exc}",
+                          hint="check the proxy address and credentials in HTTPS_PROXY, "
+                          "or exempt the registry with NO_PROXY")
     if isinstance(exc, ConnectionRefusedError):
         return ImageError(f"cannot connect to registry {host}: connection refused",
                           hint=f"is a registry listening on {host}?")
