@@ -74,7 +74,7 @@ def run_oneoff(ctx: typer.Context, service: str, command: list[str] | None, *, r
             "restart": RestartPolicy(),
             "auto_remove": rm,
             "tty": tty,
-            "open_stdin": tty or bool(svc.config.get("stdin_open")),
+            "open_stdin": True,  # compose run is interactive by default (-i)
         }
         if command:
             changes["command"] = tuple(command)

@@ -357,7 +357,7 @@ def exec_(ctx: typer.Context, service: Annotated[str, typer.Argument()],
           index: Annotated[Optional[int], typer.Option("--index")] = None) -> None:  # noqa: UP045
     import subprocess
 
-    from stackctl.errors import Conflict
+    from stackctl.errors import SchedulerError
 
     with _runner(ctx) as runner:
         found = [c for c in _containers(runner, [service], all_=False, oneoff=True)
@@ -366,7 +366,7 @@ def exec_(ctx: typer.Context, service: Annotated[str, typer.Argument()],
         found.sort(key=lambda c: (c.oneoff, c.number))
         if not found:
             where = f" container #{index}" if index else ""
-            raise Conflict(f'service "{service}" is not running{where}')
+            raise SchedulerError(f'service "{service}" is not running{where}')
         tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
         argv = runner.driver.engine().exec_argv(found[0].name, command, tty=tty,
                                                 env=tuple(env or ()), user=user,

@@ -14,6 +14,7 @@ which order containers run, not what each one is, are left out (as Compose's
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -166,6 +167,13 @@ def desired_state(
                 f"service {svc.name!r} refers to undefined volume {missing[0]!r}",
                 hint="declare it under the top-level volumes: key",
             )
+        # What the container is made of includes the engine names its keys resolve to:
+        # pointing a volume key at another volume (or network) changes the container.
+        resolved = {"volumes": {k: volumes[k].name for k in svc.volumes},
+                    "networks": {k: networks[k].name for k in svc.networks}}
+        services[svc.name] = dataclasses.replace(
+            svc, config_hash=config_hash({**svc.config, "x-stackctl-resolved": resolved},
+                                         svc.image_id))
     return DesiredState(
         project=project,
         services=services,

@@ -195,6 +195,7 @@ def _plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions,
     else:
         selected = g.select(sgraph, opts.services, with_deps=not opts.no_deps)
         ordered = g.order(sgraph.subgraph(selected))
+    _check_names(desired, selected)
     _orphans(b, desired, observed, remove=opts.remove_orphans, timeout=opts.timeout)
 
     net_ops, vol_ops, image_ops = _resources(b, desired, observed, selected, opts)
@@ -231,6 +232,20 @@ def _plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions,
             b.edge(ready.get(d.service, []), firsts, required=d.required)
         ready[name] = [chain[-1] for chain in chains if _is_up(b, chain[-1])]
     return b.plan(desired.project)
+
+
+def _check_names(desired: DesiredState, selected: set[str]) -> None:
+    """Two services wanting one container_name fail the whole up, before any change."""
+    named: dict[str, str] = {}
+    for name in sorted(selected):
+        svc = desired.services[name]
+        if svc.container_name and svc.replicas > 0:
+            other = named.setdefault(svc.container_name, name)
+            if other != name:
+                raise SchedulerError(
+                    f'container name "{svc.container_name}" is already in use by service '
+                    f'"{other}": service "{name}" cannot take it too',
+                    hint="give each service its own container_name, or none")
 
 
 def _resources(b: _Builder, desired: DesiredState, observed: ObservedState, selected: set[str],

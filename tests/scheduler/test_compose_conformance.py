@@ -220,3 +220,95 @@ def test_network_config_changed(conformance: Path, stack: StackEnv,
     assert stack.state("test") == [(1, "running")]
     assert stack.ids() == before  # the same container, not recreated
     assert stack.compose("exec", "-T", "test", "hostname", "-i").out.startswith("192.168.0.")
+
+
+def test_up_container_name_conflict(conformance: Path, stack: StackEnv,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _load(conformance, "TestUpContainerNameConflict", stack)
+    name = f"{stack.project}-fixed"
+    monkeypatch.setenv("FIXED_NAME", name)
+    r = stack.cli("up")
+    assert r.code == 1 and f'container name "{name}" is already in use' in r.err
+    assert stack.containers() == {} and stack.networks() == []  # nothing half-made
+    stack.ok("up", "test")
+    assert stack.state("test") == [(1, "exited")]
+    stack.ok("down")
+    stack.ok("up", "another_test")
+    assert stack.state("another_test") == [(1, "exited")]
+
+
+def test_up_switch_volumes(conformance: Path, stack: StackEnv,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    _load(conformance, "TestUpSwitchVolumes", stack)  # TestUpSwitchVolumes
+    vol1, vol2 = f"{stack.project}-vol1", f"{stack.project}-vol2"
+    for v in (vol1, vol2):
+        stack.ok("volume", "create", v, project=False)
+    try:
+        def mounted() -> list[str]:
+            [c] = stack.containers().values()
+            return [m.source for m in c.config.mounts]
+
+        monkeypatch.setenv("EXTERNAL_VOLUME", vol1)
+        stack.ok("up", "-d")
+        assert mounted() == [vol1]
+        monkeypatch.setenv("EXTERNAL_VOLUME", vol2)
+        stack.ok("up", "-d")
+        assert mounted() == [vol2]
+    finally:
+        stack.cleanup()
+        for v in (vol1, vol2):
+            stack.cli("volume", "rm", "-f", v, project=False)
+
+
+def test_exec_prefers_service_container(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestExec", stack)  # TestExec
+    stack.compose("run", "-d", "test", "cat")
+    r = stack.cli("compose", "-f", str(stack.file), "-p", stack.project, "exec",
+                  "--index=1", "test", "ps", project=False)
+    assert r.code == 1 and 'service "test" is not running container #1' in r.err
+    assert "cat" in stack.compose("exec", "-T", "test", "ps").out
+    stack.ok("up", "-d")
+    assert "tail" in stack.compose("exec", "-T", "test", "ps").out
+
+
+def test_restart_brings_exited_back(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestRestart", stack)  # TestRestart
+    stack.file.write_text(stack.file.read_text().replace(
+        'ash -c "if [[ -f /tmp/restart.lock ]] ; then sleep infinity; else touch '
+        '/tmp/restart.lock; fi"',
+        '["sh", "-c", "if [ -f /tmp/restart.lock ]; then trap \'exit 0\' TERM; '
+        'sleep 86400 & wait; else touch /tmp/restart.lock; fi"]'))
+    stack.ok("up", "-d")
+    import time
+
+    deadline = time.monotonic() + 30
+    while stack.state("app") != [(1, "exited")] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stack.state("app") == [(1, "exited")]
+    before = stack.ids()
+    stack.compose("restart")
+    assert stack.state("app") == [(1, "running")]
+    assert stack.ids() == before
+
+
+def test_cascade_stop(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestCascadeStop", stack)  # TestCascadeStop
+    r = stack.cli("up", "--abort-on-container-exit", "-t", "1")
+    assert r.code == 0, r.err
+    assert "exit-1 exited with code 0" in r.out
+    assert stack.state("running") == [(1, "exited")]
+
+
+def test_compose_run_deps(conformance: Path, stack: StackEnv) -> None:
+    _load(conformance, "TestComposeRunDeps", stack)  # TestComposeRunDeps
+    stack.file.write_text(stack.file.read_text().replace(
+        "  shared_dep:\n    image: busybox",
+        "  shared_dep:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; "
+        "sleep 86400 & wait\"]"))
+    r = stack.compose("run", "service_a")
+    assert "shared_dep" in r.err and "service_b" not in r.err + r.out
+    assert stack.state("shared_dep") == [(1, "running")]
+    before = stack.ids()[f"{stack.project}-shared_dep-1"]
+    r = stack.compose("run", "--no-deps", "service_a")
+    assert "shared_dep" not in r.err and "service_b" not in r.err + r.out
+    assert stack.ids()[f"{stack.project}-shared_dep-1"] == before

@@ -74,3 +74,26 @@ def test_named_volumes_and_networks() -> None:
     with pytest.raises(SchedulerError, match="undefined volume 'nope'"):
         desired_state("p", {"services": {"db": {"image": "x", "volumes": [
             {"type": "volume", "source": "nope", "target": "/d"}]}}})
+
+
+def test_container_name_taken_twice_is_refused_up_front() -> None:
+    from stackctl.scheduler.observe import snapshot
+    from stackctl.scheduler.plan import UpOptions, plan_up
+
+    d = desired_state("p", {"services": {
+        "a": {"image": "x", "container_name": "fixed"},
+        "b": {"image": "x", "container_name": "fixed"}}})
+    with pytest.raises(SchedulerError, match='container name "fixed" is already in use'):
+        plan_up(d, snapshot("p", []), UpOptions())
+    assert not plan_up(d, snapshot("p", []), UpOptions(services=("a",))).empty
+
+
+def test_hash_follows_what_volume_keys_resolve_to() -> None:
+    def stack(name: str) -> dict[str, object]:
+        return {"services": {"app": {"image": "x", "volumes": [
+            {"type": "volume", "source": "v", "target": "/v"}]}},
+            "volumes": {"v": {"external": True, "name": name}}}
+
+    one = desired_state("p", stack("vol1")).services["app"].config_hash
+    two = desired_state("p", stack("vol2")).services["app"].config_hash
+    assert one != two
