@@ -64,6 +64,10 @@ class NetworkManager(Networks):
 
         return hostsfile.refresh(self.state.db, network_ids, self._hosts_files)
 
+    def remove(self, ref: str) -> NetworkInfo:
+        self.repair()  # a crashed container's stale lease must not keep it "in use"
+        return super().remove(ref)
+
     def prune(self, keep: Iterable[str] = ()) -> list[str]:
         """Remove every network that no container uses (the default one stays)."""
         self.repair()

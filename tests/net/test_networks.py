@@ -317,9 +317,16 @@ def test_crash_repair(nm: NetworkManager, unique: str) -> None:
     from stackctl.net.netns import remove_netns
 
     remove_netns(cn.netns)
+    with pytest.raises(Conflict):  # the stale lease still counts, until repaired
+        super(NetworkManager, nm).remove(net.name)
     assert nm.repair() == [c]
     assert host_veth not in links() and not is_netns(Path(cn.netns))
     assert nm.endpoints(container_id=c) == []
+    # and `network rm` repairs first: a second crashed container does not block it
+    c2 = cid()
+    remove_netns(nm.setup_container(c2, [EndpointRequest(net.name)]).netns)
+    nm.remove(net.name)
+    assert nm.endpoints(container_id=c2) == [] and net.bridge not in links()
 
 
 def test_hosts_files_follow_peers_without_a_responder(nm: NetworkManager, procs: Procs,
