@@ -253,8 +253,14 @@ class Engine:
                        (str(exc), code if isinstance(exc, RuntimeFailure) else None, rec.id))
 
     def _spawn_monitor(self, rec: ContainerRecord, *, hold: bool) -> dict[str, Any]:
-        paths = self.paths(rec.id)
-        paths.state_dir.mkdir(parents=True, exist_ok=True)
+        return self._spawn_monitor_for([rec], hold=hold)[0]
+
+    def _spawn_monitor_for(self, recs: list[ContainerRecord], *, hold: bool
+                           ) -> list[dict[str, Any]]:
+        """Exec one monitor for ``recs``; one ready message per container, in order."""
+        paths = self.paths(recs[0].id)
+        for rec in recs:
+            self.paths(rec.id).state_dir.mkdir(parents=True, exist_ok=True)
         r, w = os.pipe()
         argv = [sys.executable, "-m", "stackctl.engine.monitor", "--root", str(self.root),
                 "--run-root", str(self.run_root), "--ready-fd", str(w)]
@@ -262,18 +268,53 @@ class Engine:
             argv.append("--hold")
         with open(paths.monitor_log, "ab") as errlog:
             try:
-                proc = subprocess.Popen([*argv, rec.id], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=errlog,
-                                        pass_fds=(w,), start_new_session=True)
+                proc = subprocess.Popen([*argv, *(rec.id for rec in recs)],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=errlog, pass_fds=(w,), start_new_session=True)
             finally:
                 os.close(w)
         with os.fdopen(r, "rb") as f:
-            line = f.readline()
+            lines = [f.readline() for _ in recs]
         del proc  # the monitor outlives us; it is reaped by init once we exit
-        if not line:
-            tail = paths.monitor_log.read_text(errors="replace")[-2000:].strip()
-            return {"ok": False, "error": f"the monitor failed to start: {tail}"}
-        return dict(json.loads(line))
+        out = []
+        for rec, line in zip(recs, lines, strict=True):
+            if not line:
+                tail = paths.monitor_log.read_text(errors="replace")[-2000:].strip()
+                out.append({"id": rec.id, "ok": False,
+                            "error": f"the monitor failed to start: {tail}"})
+            else:
+                out.append(dict(json.loads(line)))
+        return out
+
+    def start_group(self, refs: list[str]) -> list[ContainerRecord]:
+        """Start several containers under ONE monitor process.
+
+        The monitor supervises a set (DESIGN.md: one per stack, as containerd runs one
+        shim per pod, is the likely next step); each container keeps its own socket,
+        log, restart policy and cleanup. A container that fails to start is released
+        and reported; the others keep running.
+        """
+        recs = [self.get(r) for r in refs]
+        for rec in recs:
+            check_transition(rec.status, S.RUNNING, name=rec.name)
+        prepared: list[ContainerRecord] = []
+        try:
+            for rec in recs:
+                self._prepare(rec)
+                prepared.append(rec)
+            msgs = self._spawn_monitor_for(recs, hold=False)
+        except BaseException:
+            for rec in prepared:
+                self._release(rec)
+            raise
+        failed = [(rec, m) for rec, m in zip(recs, msgs, strict=True) if not m.get("ok")]
+        for rec, _ in failed:
+            self._release(rec)
+        if failed:
+            rec, m = failed[0]
+            raise RuntimeFailure(f"{rec.name}: {m.get('error') or 'did not start'}",
+                                 exit_code=int(m.get("exit_code") or 125))
+        return [self.get(rec.id) for rec in recs]
 
     # ---- talking to the monitor ------------------------------------------------------------
     def _ask(self, rec: ContainerRecord, req: dict[str, Any], *,

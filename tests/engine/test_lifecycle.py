@@ -266,3 +266,17 @@ def test_killed_monitor_ps_tells_the_truth(engine: Engine) -> None:
     eventually(lambda: engine.get(rec.id).status == S.EXITED, what="repaired to exited")
     assert not mounts_under(engine.paths(rec.id).run_dir)
     engine.remove(rec.id)
+
+
+def test_one_monitor_supervises_a_set(engine: Engine) -> None:
+    a = engine.create(cfg("sh", "-c", "echo a; sleep 30"))
+    b = engine.create(cfg("sh", "-c", "echo b; exit 3"))
+    ra, rb = engine.start_group([a.id, b.id])
+    assert ra.monitor_pid == rb.monitor_pid and ra.monitor_pid
+    assert engine.wait(b.id) == 3
+    assert engine.get(a.id).status == S.RUNNING  # its neighbour's exit does not end it
+    eventually(lambda: logs_text(engine, a.id) == "a\n")
+    assert logs_text(engine, b.id) == "b\n"
+    assert not mounts_under(engine.paths(b.id).run_dir)
+    assert engine.stop(a.id, timeout=1).status == S.EXITED
+    eventually(lambda: not oci.alive(ra.monitor_pid, ra.monitor_start), what="monitor exit")
