@@ -37,6 +37,7 @@ S = ContainerStatus
 _Strs = list[str]
 _Rows = list[list[str]]
 _Records = list[ContainerRecord]
+_Msgs = list[dict[str, Any]]
 ACTIVE = (S.RUNNING, S.PAUSED, S.RESTARTING)
 
 
@@ -255,8 +256,7 @@ class Engine:
     def _spawn_monitor(self, rec: ContainerRecord, *, hold: bool) -> dict[str, Any]:
         return self._spawn_monitor_for([rec], hold=hold)[0]
 
-    def _spawn_monitor_for(self, recs: list[ContainerRecord], *, hold: bool
-                           ) -> list[dict[str, Any]]:
+    def _spawn_monitor_for(self, recs: _Records, *, hold: bool) -> _Msgs:
         """Exec one monitor for ``recs``; one ready message per container, in order."""
         paths = self.paths(recs[0].id)
         for rec in recs:
@@ -286,7 +286,7 @@ class Engine:
                 out.append(dict(json.loads(line)))
         return out
 
-    def start_group(self, refs: list[str]) -> list[ContainerRecord]:
+    def start_group(self, refs: _Strs) -> _Records:
         """Start several containers under ONE monitor process.
 
         The monitor supervises a set (DESIGN.md: one per stack, as containerd runs one
@@ -297,7 +297,7 @@ class Engine:
         recs = [self.get(r) for r in refs]
         for rec in recs:
             check_transition(rec.status, S.RUNNING, name=rec.name)
-        prepared: list[ContainerRecord] = []
+        prepared: _Records = []
         try:
             for rec in recs:
                 self._prepare(rec)
