@@ -88,4 +88,37 @@ def join_container(store: Any, root: Path, run_root: Path, state_dir: Path, ref:
     return path
 
 
-__all__ = ["container_names", "join_container", "setup_for_config"]
+
+
+def network_settings(root: Path, run_root: Path, container_id: str) -> dict[str, Any]:
+    """Docker's ``NetworkSettings`` for a container on bridge networks (inspect)."""
+    with NetworkManager(root, run_root) as nm:
+        eps = nm.endpoints(container_id=container_id)
+        ports = nm.published_ports(container_id) if nm._ports_marker(container_id).exists() \
+            else []
+        netns = nm.netns_path(container_id)
+    networks = {
+        ep.network_name: {
+            "Aliases": list(ep.aliases) or None, "NetworkID": ep.network_id,
+            "EndpointID": ep.host_veth, "Gateway": str(ep.gateway),
+            "IPAddress": str(ep.address.ip), "IPPrefixLen": ep.address.network.prefixlen,
+            "MacAddress": ep.mac, "IPv6Gateway": "", "GlobalIPv6Address": "",
+        } for ep in eps
+    }
+    published: dict[str, list[dict[str, str]]] = {}
+    for m in ports:
+        published.setdefault(f"{m.container_port}/{m.protocol}", []).append(
+            {"HostIp": str(m.host_ip), "HostPort": str(m.host_port)})
+    first = eps[0] if eps else None
+    return {
+        "SandboxKey": str(netns) if eps else "",
+        "Ports": published,
+        "IPAddress": str(first.address.ip) if first else "",
+        "IPPrefixLen": first.address.network.prefixlen if first else 0,
+        "Gateway": str(first.gateway) if first else "",
+        "MacAddress": first.mac if first else "",
+        "Networks": networks,
+    }
+
+
+__all__ = ["container_names", "join_container", "network_settings", "setup_for_config"]

@@ -144,3 +144,16 @@ def test_publish_all_and_port_command(stack: tuple[Path, Path], unique: str) -> 
         assert resp.read().decode().strip() == r.stdout.strip()[:12]
     r = sh(stack, "port", f"pa{unique}", "9999")
     assert r.returncode != 0 and "no public port" in r.stderr
+
+
+def test_inspect_shows_network_settings(stack: tuple[Path, Path], unique: str) -> None:
+    import json
+
+    r = sh(stack, "run", "-d", "--name", f"ins{unique}", "-p", "127.0.0.1::80", "busybox",
+           "sleep", "60")
+    assert r.returncode == 0, r.stderr
+    ns = json.loads(sh(stack, "inspect", f"ins{unique}").stdout)[0]["NetworkSettings"]
+    assert ns["IPAddress"] and ns["Networks"]["bridge"]["IPAddress"] == ns["IPAddress"]
+    assert ns["Ports"]["80/tcp"][0]["HostIp"] == "127.0.0.1"
+    ip = sh(stack, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", f"ins{unique}").stdout
+    assert ip.strip() == ns["IPAddress"]
