@@ -116,7 +116,7 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
             "MergedDir": str(paths.rootfs)}},
         "Mounts": mounts,
         "Config": config,
-        "NetworkSettings": _network_settings(rec),
+        "NetworkSettings": _network_settings(rec, paths),
     }
 
 
@@ -128,7 +128,15 @@ def _log_opts(rec: ContainerRecord) -> dict[str, str]:
     return out
 
 
-def _network_settings(rec: ContainerRecord) -> dict[str, Any]:
+def _network_settings(rec: ContainerRecord, paths: oci.ContainerPaths) -> dict[str, Any]:
+    mode = rec.config.network
+    if mode not in ("none", "host") and not mode.startswith("container:"):
+        # bridge networks: addresses, gateway, MAC, published ports (stackctl/net)
+        from stackctl.net.engine_glue import network_settings
+
+        settings = network_settings(paths.root, paths.run_root, rec.id)
+        if settings["Networks"]:
+            return settings
     return {"Networks": {rec.config.network: {"Aliases": list(rec.config.network_aliases)
                                               or None}},
             "Ports": {}, "SandboxKey": ""}
