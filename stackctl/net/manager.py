@@ -186,7 +186,7 @@ class NetworkManager(Networks):
                 # that have it (the listing costs a process start)
                 marker = self._ports_marker(container_id)
                 marker.parent.mkdir(parents=True, exist_ok=True)
-                marker.write_text("\n".join(str(m) for m in published) + "\n")
+                marker.write_text("".join(f"{m.display()}\n" for m in published))
                 self.firewall.publish(published, eps[0].address.ip)
             hosts, resolv = self._write_files(files_dir or self.files_dir(container_id), eps,
                                               hostname or container_id[:12], list(names_))
@@ -266,6 +266,8 @@ class NetworkManager(Networks):
         return dead
 
     def _ports_marker(self, container_id: str) -> Path:
+        """``run_root/net/<id>/ports``: one line per published port in Docker's ps
+        form (``127.0.0.1:32768->80/tcp``), for listings that must not run nft."""
         return self.files_dir(container_id) / "ports"
 
     def _drop_orphan_ports(self) -> None:

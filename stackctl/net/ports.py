@@ -36,6 +36,10 @@ class PortMapping:
     def __str__(self) -> str:
         return f"{self.container_port}/{self.protocol} -> {self.host_ip}:{self.host_port}"
 
+    def display(self) -> str:
+        """Docker's ``ps`` PORTS form."""
+        return f"{self.host_ip}:{self.host_port}->{self.container_port}/{self.protocol}"
+
 
 def _port(text: str, spec: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
