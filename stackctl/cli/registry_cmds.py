@@ -10,7 +10,6 @@ each command.
 from __future__ import annotations
 
 import sys
-import threading
 from typing import TYPE_CHECKING, Optional
 
 import typer
@@ -23,13 +22,10 @@ if TYPE_CHECKING:
 _INSECURE_HELP = "Use plain HTTP for this registry (as STACKCTL_INSECURE_REGISTRIES does)."
 
 
-_OUT = threading.Lock()  # progress arrives from download threads: one line at a time
-
-
 def _say(line: str) -> None:
-    with _OUT:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+    from stackctl.cli.registry_progress import say
+
+    say(line)
 
 
 def pull_cmd(
@@ -73,25 +69,17 @@ def pull_cmd(
 def _pull_one(store: ImageStore, client: RegistryClient, r: Reference, quiet: bool,
               platform: str | None) -> str:
     """Pull one reference with docker's progress lines; return the reference pulled."""
+    from stackctl.cli.registry_progress import PlainPull, TtyPull, warn
     from stackctl.engine.registry.pull import PullEvent, pull_image
 
     if not quiet:
         _say(f"{r.tag or r.digest}: Pulling from {r.path}")
 
-    def progress(ev: PullEvent) -> None:
+    def only_warnings(ev: PullEvent) -> None:
         if ev.kind == "warning":
-            with _OUT:
-                sys.stderr.write(f"WARNING: {ev.detail}\n")
-            return
-        if quiet:
-            return
-        if ev.kind == "exists":
-            _say(f"{ev.id}: Already exists")
-        elif ev.kind == "complete":
-            _say(f"{ev.id}: Pull complete")
-        elif ev.kind == "retrying":
-            _say(f"{ev.id}: Retrying (connection lost after {ev.detail})")
+            warn(ev.detail)
 
+    progress = only_warnings if quiet else TtyPull() if sys.stdout.isatty() else PlainPull()
     res = pull_image(store, str(r), platform=platform, client=client, progress=progress)
     if not quiet:
         _say(f"Digest: {res.digest}")

@@ -104,3 +104,40 @@ def test_push_all_tags(registry: Registry, app_image: tuple[Path, ImageRecord]) 
     assert set(registry.tags["team/app"]) == {"1", "2"}
     none = cli(root, "push", "-a", f"{registry.host}/team/nothing")
     assert none.returncode != 0 and "does not exist locally" in none.stderr
+
+
+def test_pull_progress_on_a_terminal(registry: Registry, roots: tuple[Path, Path]) -> None:
+    import os
+    import pty
+
+    crafted = craft_image(registry, "lib/tool", "v1", [{"big": os.urandom(3 << 20)}])
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "--root", str(roots[0]), "pull",
+                             f"{registry.host}/lib/tool:v1"], stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.close(master)
+    assert proc.wait(timeout=60) == 0, out
+    text = out.decode()
+    short = crafted.layer_digests[0][7:19]
+    assert f"{short}: Downloading [" in text and "MB/" in text
+    assert f"{short}: Pull complete" in text
+    assert "\x1b[1A" in text  # the layer line is redrawn in place
+
+
+def test_progress_bar_text() -> None:
+    from stackctl.cli.registry_progress import bar, human
+
+    assert human(999) == "999B" and human(1_234_567) == "1.23MB"
+    assert bar(0, 10) == f"[{' ' * 30}]      0B/10B"
+    assert bar(5, 10).startswith("[" + "=" * 14 + ">" + " " * 15 + "]")
+    assert bar(10, 10).startswith("[" + "=" * 30 + "]")

@@ -36,7 +36,7 @@ class Cancelled(Exception):
     """Another download of the same pull failed; this one stopped early."""
 
 
-Notify = Callable[[str, str], None]  # (kind, detail): "retrying", "3/10 bytes"
+Notify = Callable[[str, str], None]  # (kind, detail): ("progress", "3/10"), ("retrying", ...)
 
 
 def fetch_layer(cli: RegistryClient, repo: str, desc: Descriptor, content: ContentStore, *,
@@ -52,7 +52,8 @@ def fetch_layer(cli: RegistryClient, repo: str, desc: Descriptor, content: Conte
                 raise Cancelled
             resp = cli.open_blob(repo, desc.digest, what=what, offset=w.size)
             try:
-                _copy(resp, w, hasher, desc, cancel, what, host)
+                _copy(resp, w, hasher, desc, cancel, what, host,
+                      lambda n: notify("progress", f"{n}/{desc.size}") if notify else None)
                 break
             except (OSError, http.client.HTTPException) as exc:
                 attempt += 1
@@ -78,7 +79,8 @@ def fetch_layer(cli: RegistryClient, repo: str, desc: Descriptor, content: Conte
 
 
 def _copy(resp: http.client.HTTPResponse, w: Writer, hasher: DiffHasher, desc: Descriptor,
-          cancel: threading.Event, what: str, host: str) -> None:
+          cancel: threading.Event, what: str, host: str,
+          progress: Callable[[int], None]) -> None:
     skip = 0
     if w.size:
         if resp.status == 206:
@@ -103,6 +105,7 @@ def _copy(resp: http.client.HTTPResponse, w: Writer, hasher: DiffHasher, desc: D
                              hint="the registry or a proxy is corrupting content")
         w.write(chunk)
         hasher.update(chunk)
+        progress(w.size)
     if w.size < desc.size:
         # http.client's read(n) returns b"" on a cut connection instead of raising
         raise http.client.IncompleteRead(b"", desc.size - w.size)

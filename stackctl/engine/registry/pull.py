@@ -51,8 +51,8 @@ MAX_CONFIG = 16 << 20  # configs are read into memory; real ones are a few KiB
 
 @dataclass(frozen=True)
 class PullEvent:
-    """Progress, for the CLI: ``kind`` is exists | downloading | retrying | extracting |
-    complete | resolved | warning (``detail`` says what)."""
+    """Progress, for the CLI: ``kind`` is exists | downloading | progress (``detail``
+    "done/total" bytes) | retrying | extracting | complete | resolved | warning."""
 
     kind: str
     id: str  # 12 hex of a blob, or "" for whole-image events
