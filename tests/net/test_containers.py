@@ -157,3 +157,24 @@ def test_inspect_shows_network_settings(stack: tuple[Path, Path], unique: str) -
     assert ns["Ports"]["80/tcp"][0]["HostIp"] == "127.0.0.1"
     ip = sh(stack, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", f"ins{unique}").stdout
     assert ip.strip() == ns["IPAddress"]
+
+
+def test_network_connect_and_disconnect(stack: tuple[Path, Path], unique: str) -> None:
+    front, back = f"front{unique}", f"back{unique}"
+    for n in (front, back):
+        assert sh(stack, "network", "create", n).returncode == 0
+    r = sh(stack, "run", "-d", "--name", f"app{unique}", "--network", front, "busybox",
+           "httpd", "-f", "-p", "80", "-h", "/etc")
+    assert r.returncode == 0, r.stderr
+    probe = ["run", "--rm", "--network", back, "busybox", "sh", "-c",
+             "timeout 3 wget -qO- http://db-alias/hostname"]
+    assert sh(stack, *probe).returncode != 0  # not on back yet
+    r = sh(stack, "network", "connect", "--alias", "db-alias", back, f"app{unique}")
+    assert r.returncode == 0, r.stderr
+    r = sh(stack, *probe)
+    assert r.returncode == 0 and r.stdout.strip() == sh(
+        stack, "ps", "-q", "--filter", f"name=app{unique}").stdout.strip(), r.stderr
+    assert sh(stack, "network", "disconnect", back, f"app{unique}").returncode == 0
+    assert sh(stack, *probe).returncode != 0
+    r = sh(stack, "network", "disconnect", back, f"app{unique}")
+    assert r.returncode != 0 and "not connected" in r.stderr
