@@ -4,6 +4,10 @@ Each run is a fresh CLI process, as a user types it. Prints min / median / max f
 `--network none` and for the default bridge network, under both runtimes, then an
 in-process breakdown of one run (import, create, start, attach+exit, removal).
 Uses a throwaway state root with busybox imported (offline, from tests/images.py).
+Byte-compiles stackctl first: this environment sets PYTHONDONTWRITEBYTECODE, and
+without .pyc files every process recompiles each module it imports (an installed
+package has them). The load average is printed: on a shared 2-core machine the
+figures move with it.
 
 Usage: .venv/bin/python bench/run_latency.py [N]
 """
@@ -60,6 +64,9 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     from tests.fixtures_images import import_busybox
 
+    import compileall
+
+    compileall.compile_dir(str(REPO / "stackctl"), quiet=1)
     base = Path(tempfile.mkdtemp(prefix="stackctl-bench-"))
     root, run_root = base / "root", base / "run"
     try:
