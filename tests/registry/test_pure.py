@@ -16,7 +16,7 @@ from stackctl.engine.registry.hosts import endpoint, is_insecure, normalize_host
 from stackctl.engine.registry.platform import Platform, parse_platform, select_manifest
 from stackctl.engine.registry.proxy import bypassed, proxy_for
 from stackctl.engine.registry.registry_errors import parse_errors
-from stackctl.engine.registry.tokens import token_url
+from stackctl.engine.registry.tokens import check_realm, token_url
 from stackctl.errors import ImageError, UsageError
 
 
@@ -155,3 +155,18 @@ def test_proxy_from_environment() -> None:
     assert bypassed("anything:1", "*")
     with pytest.raises(ImageError, match="unsupported proxy URL"):
         proxy_for("https", "registry.example.com", {"https_proxy": "socks5://p:1080"})
+
+
+def test_credentials_never_go_to_a_plain_http_realm_of_a_tls_registry() -> None:
+    check_realm("https://auth.example/token", "reg.example", secure=True,
+                sending_credentials=True)
+    check_realm("http://auth.example/token", "reg.example", secure=True,
+                sending_credentials=False)  # anonymous: nothing to leak
+    check_realm("http://127.0.0.1:5000/token", "reg.example", secure=True,
+                sending_credentials=True)
+    check_realm("http://auth.lan/token", "reg.lan:5000", secure=False, sending_credentials=True)
+    with pytest.raises(ImageError, match=r"over plain HTTP to auth\.example; refused"):
+        check_realm("http://auth.example/token", "reg.example", secure=True,
+                    sending_credentials=True)
+    with pytest.raises(ImageError, match="invalid token realm"):
+        check_realm("ftp://x/token", "reg.example", secure=True, sending_credentials=False)

@@ -118,7 +118,7 @@ class RegistryClient:
             token = None if renew else self._tokens.get(scopes)
         if token is None:
             token = fetch_token(self.transport, challenge, scopes, self.credentials,
-                                self.endpoint.domain)
+                                self.endpoint.domain, secure=self.endpoint.secure)
             with self._lock:
                 self._tokens[scopes] = token
         return {"Authorization": f"Bearer {token}"}

@@ -7,7 +7,8 @@
     client ── GET /v2/... Authorization: Bearer T ──▶ registry
 
 Anonymous token requests are normal (public pulls); credentials are sent
-only to the realm, as Basic auth, never to another host.
+only to the realm, as Basic auth, and never over plain HTTP when the registry
+itself is HTTPS (``check_realm``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from stackctl.engine.registry.auth import Challenge, Credentials
+from stackctl.engine.registry.hosts import is_loopback
 from stackctl.engine.registry.registry_errors import parse_errors
 from stackctl.errors import ImageError
 
@@ -36,12 +38,24 @@ def token_url(challenge: Challenge, scopes: Sequence[str]) -> str:
     return realm + (sep + urlencode(query) if query else "")
 
 
-def fetch_token(transport: Transport, challenge: Challenge, scopes: Sequence[str],
-                creds: Credentials | None, domain: str) -> str:
-    realm = challenge.get("realm")
-    if urlsplit(realm).scheme not in ("http", "https"):
+def check_realm(realm: str, domain: str, *, secure: bool, sending_credentials: bool) -> None:
+    """A password never goes over plain HTTP because a registry said so: a TLS registry
+    whose realm is ``http://`` (not loopback) is refused when credentials would be sent."""
+    parts = urlsplit(realm)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ImageError(f"registry {domain} gave an invalid token realm {realm!r}",
                          hint="the registry's auth configuration is broken")
+    if secure and sending_credentials and parts.scheme == "http" \
+            and not is_loopback(parts.netloc):
+        raise ImageError(f"registry {domain} asks for the password to be sent over plain "
+                         f"HTTP to {parts.netloc}; refused",
+                         hint="the registry's token realm must be https://")
+
+
+def fetch_token(transport: Transport, challenge: Challenge, scopes: Sequence[str],
+                creds: Credentials | None, domain: str, *, secure: bool = True) -> str:
+    realm = challenge.get("realm")
+    check_realm(realm, domain, secure=secure, sending_credentials=creds is not None)
     headers = {"Accept": "application/json"}
     if creds is not None:
         headers["Authorization"] = creds.basic_header()
@@ -70,4 +84,4 @@ def fetch_token(transport: Transport, challenge: Challenge, scopes: Sequence[str
     return token
 
 
-__all__ = ["fetch_token", "token_url"]
+__all__ = ["check_realm", "fetch_token", "token_url"]
