@@ -706,11 +706,15 @@ class Monitor:
         self._runtime_delete(c)
         c.exit_code = code
         restart = should_restart(c.config.restart, code, c.restart_count, c.manual_stop)
-        with self.store.transaction() as db:
-            db.execute("UPDATE containers SET status=?, pid=NULL, pid_start=NULL, exit_code=?, "
-                       "finished_at=?, oom_killed=? WHERE id=?",
-                       ("restarting" if restart else "exited", code, rfc3339_nano(),
-                        int(oom), c.id))
+        try:
+            with self.store.transaction() as db:
+                db.execute("UPDATE containers SET status=?, pid=NULL, pid_start=NULL, "
+                           "exit_code=?, finished_at=?, oom_killed=? WHERE id=?",
+                           ("restarting" if restart else "exited", code, rfc3339_nano(),
+                            int(oom), c.id))
+        except Exception as exc:  # the store is gone (its root removed): just end
+            sys.stderr.write(f"monitor: cannot record the exit of {c.id[:12]}: {exc}\n")
+            restart = False
         if restart:
             c.backoff = next_backoff(c.backoff, self.clock() - c.started)
             c.restart_at = self.clock() + c.backoff
@@ -746,7 +750,10 @@ class Monitor:
             sys.stderr.write(f"monitor: cannot unmount {c.paths.rootfs}: {exc}\n")
         from stackctl.engine import teardown  # after the run: its imports cost nothing before
 
-        teardown.release(self.store, c.paths, c.config, remove=c.config.auto_remove)
+        try:
+            teardown.release(self.store, c.paths, c.config, remove=c.config.auto_remove)
+        except Exception as exc:  # finish anyway: `ps` repairs what is left
+            sys.stderr.write(f"monitor: cleanup of {c.id[:12]} failed: {exc}\n")
         code = c.exit_code if c.exit_code is not None else 0
         self._broadcast(c, encode_frame(EXIT, str(code).encode()))
         for cl in list(c.clients):
@@ -775,7 +782,10 @@ class Monitor:
                     p.unlink()
                 except FileNotFoundError:
                     pass
-        c.log.close()
+        try:
+            c.log.close()
+        except OSError:
+            pass
         if c.local is not None and c.local.stdin:
             self.sel.unregister(c.local.stdin_fd)
             os.set_blocking(c.local.stdin_fd, True)
@@ -784,11 +794,14 @@ class Monitor:
             self.sel.unregister(c.dns.sock)
             c.dns.close()
             c.dns = None
-        if not c.config.auto_remove:
-            with self.store.transaction() as db:
-                db.execute("UPDATE containers SET monitor_pid=NULL, monitor_start=NULL "
-                           "WHERE id=? AND monitor_pid=?", (c.id, os.getpid()))
         self.containers.pop(c.id, None)
+        if not c.config.auto_remove:
+            try:
+                with self.store.transaction() as db:
+                    db.execute("UPDATE containers SET monitor_pid=NULL, monitor_start=NULL "
+                               "WHERE id=? AND monitor_pid=?", (c.id, os.getpid()))
+            except Exception as exc:
+                sys.stderr.write(f"monitor: cannot update {c.id[:12]}: {exc}\n")
 
 
 def _stop_signal(config: ContainerConfig) -> int:
