@@ -46,7 +46,8 @@ def run_oneoff(ctx: typer.Context, service: str, command: list[str] | None, *, r
                        ).raise_for_failures()
         if deps and not no_deps:
             _done, result = runner.up(UpOptions(services=tuple(sorted(deps)),
-                                                remove_orphans=env_flag("REMOVE_ORPHANS")))
+                                                remove_orphans=env_flag("REMOVE_ORPHANS",
+                                                                       runner)))
             result.raise_for_failures()
         observed = runner.observe(desired)
         number = max((c.number for c in observed.containers if c.oneoff), default=0) + 1

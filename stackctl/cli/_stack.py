@@ -59,12 +59,6 @@ def open_runner(ctx: typer.Context, flags: ProjectFlags, *, services: Sequence[s
         project = stack.project
         for w in stack.warnings:
             sys.stderr.write(f"WARNING: {w}\n")
-        # the project's .env may set COMPOSE_* behaviour (as compose reads it): the
-        # process environment still wins. The project name is this project's only: in
-        # a process that loads several stacks it must not name the next one.
-        for key, value in stack.settings.items():
-            if key not in ("COMPOSE_PROJECT_NAME", "STACKCTL_PROJECT_NAME"):
-                os.environ.setdefault(key, value)
     except StackctlError as exc:
         # without a stack file, -p alone names the project: labels say the rest
         no_file = "no stack file" in exc.message.lower()
@@ -96,9 +90,15 @@ def merged_flags(ctx: typer.Context, flags: ProjectFlags) -> ProjectFlags:
     )
 
 
-def env_flag(name: str) -> bool:
-    value = os.environ.get(f"STACKCTL_{name}") or os.environ.get(f"COMPOSE_{name}") or ""
-    return value.lower() in ("1", "true", "yes")
+def env_flag(name: str, runner: Any = None) -> bool:
+    """A STACKCTL_/COMPOSE_ boolean setting: the process environment first, then the
+    project's .env (compose reads COMPOSE_REMOVE_ORPHANS... from there too)."""
+    settings = dict(getattr(getattr(runner, "stack", None), "settings", None) or {})
+    for key in (f"STACKCTL_{name}", f"COMPOSE_{name}"):
+        value = os.environ.get(key, settings.get(key))
+        if value is not None:
+            return value.lower() in ("1", "true", "yes")
+    return False
 
 
 _COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")

@@ -61,7 +61,8 @@ def _flags(files: list[str] | None, project_name: str | None, project_directory:
 
 def up_options(services: list[str] | None, *, no_deps: bool, force_recreate: bool,
                no_recreate: bool, remove_orphans: bool, build: bool, no_build: bool,
-               pull: str | None, timeout: int | None, start: bool = True) -> object:
+               pull: str | None, timeout: int | None, start: bool = True,
+               runner: object = None) -> object:
     from stackctl.errors import UsageError
     from stackctl.scheduler.plan import UpOptions
 
@@ -75,7 +76,7 @@ def up_options(services: list[str] | None, *, no_deps: bool, force_recreate: boo
         services=tuple(services or ()),
         no_deps=no_deps,
         recreate="force" if force_recreate else ("never" if no_recreate else "diverged"),
-        remove_orphans=remove_orphans or env_flag("REMOVE_ORPHANS"),
+        remove_orphans=remove_orphans or env_flag("REMOVE_ORPHANS", runner),
         build="always" if build else ("never" if no_build else "auto"),
         pull=pull or "policy",  # type: ignore[arg-type]
         start=start,
@@ -137,7 +138,8 @@ def up(
                      parallel=parallel) as runner:
         opts = up_options(services, no_deps=no_deps, force_recreate=force_recreate,
                           no_recreate=no_recreate, remove_orphans=remove_orphans, build=build,
-                          no_build=no_build, pull=pull, timeout=timeout, start=not no_start)
+                          no_build=no_build, pull=pull, timeout=timeout, start=not no_start,
+                          runner=runner)
         if dry_run:
             sys.stdout.write(runner.plan_up(opts, scale_map).render())
             return
@@ -190,7 +192,8 @@ def down(
     with open_runner(ctx, flags, progress=progress, parallel=parallel,
                      need_file=False) as runner:
         opts = DownOptions(services=tuple(services or ()),
-                           remove_orphans=remove_orphans or env_flag("REMOVE_ORPHANS"),
+                           remove_orphans=remove_orphans or env_flag("REMOVE_ORPHANS",
+                                                                     runner),
                            volumes=volumes, rmi=rmi,  # type: ignore[arg-type]
                            timeout=float(timeout) if timeout is not None else None)
         if dry_run:
@@ -235,7 +238,8 @@ def plan(
         else:
             opts = up_options(services, no_deps=no_deps, force_recreate=force_recreate,
                               no_recreate=no_recreate, remove_orphans=remove_orphans,
-                              build=build, no_build=False, pull=None, timeout=None)
+                              build=build, no_build=False, pull=None, timeout=None,
+                              runner=runner)
             the_plan = runner.plan_up(opts, parse_scale(scale or []))
     if output == "json":
         sys.stdout.write(json.dumps(the_plan.to_json(), indent=2) + "\n")

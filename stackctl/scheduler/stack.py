@@ -147,8 +147,10 @@ class StackRunner:
     def execute(self, plan: Plan, *, wait_timeout: float | None = None) -> ExecResult:
         import os
 
-        quiet_orphans = os.environ.get("STACKCTL_IGNORE_ORPHANS", os.environ.get(
-            "COMPOSE_IGNORE_ORPHANS", "")).lower() in ("1", "true", "yes")
+        settings = self.stack.settings if self.stack is not None else {}
+        quiet_orphans = next((v for k in ("STACKCTL_IGNORE_ORPHANS", "COMPOSE_IGNORE_ORPHANS")
+                              for v in (os.environ.get(k, settings.get(k)),) if v is not None),
+                             "").lower() in ("1", "true", "yes")
         for w in plan.warnings:
             if not (quiet_orphans and w.startswith("found orphan")):
                 self.sink.message(f"WARNING: {w}")
