@@ -284,8 +284,8 @@ def plan_stage(build: BuildFile, stage: Stage, base: ImageConfig, *, base_author
             word = "ADD" if spec.add else "COPY"
             flags = "".join(f" --{k}={v}" for k, v in (("from", spec.from_),
                             ("chown", spec.chown), ("chmod", spec.chmod)) if v)
-            text = f"{word}{flags} " + " ".join((*spec.sources, *(n for n, _ in spec.contents),
-                                                 spec.dest))
+            docs = ("<<" + name for name, _ in spec.contents)
+            text = f"{word}{flags} " + " ".join((*spec.sources, *docs, spec.dest))
             steps.append(Step(inst, "copy", text, state, copy=spec))
         elif isinstance(inst, ins.From):
             fail(inst, build.file, "FROM is not allowed here (ONBUILD trigger)")
