@@ -14,7 +14,8 @@ per user; anonymous pull optional).
 Faults, for the failure tests: ``corrupt`` (serve wrong bytes of the same
 length for these digests), ``break_after`` (send this many bytes of these
 blobs, then cut the connection; ``break_once``: only the next time),
-``honour_range`` (False: ignore Range headers), ``lie_digest`` (a wrong
+``honour_range`` (False: ignore Range headers), ``unavailable`` (answer 503
+to the next N GETs of a blob), ``lie_digest`` (a wrong
 Docker-Content-Digest header on manifests). ``requests`` records every
 (method, path) for assertions on what was (not) fetched.
 
@@ -80,6 +81,7 @@ class Registry:
         self.corrupt: set[str] = set()
         self.break_after: dict[str, int] = {}
         self.break_once: dict[str, int] = {}
+        self.unavailable: dict[str, int] = {}  # digest -> how many GETs answer 503 first
         self.honour_range = True
         self.tags_page = 1000  # most tags per tags/list page
         self.open_base = False  # Basic: GET /v2/ answers 200 to anyone (auth per repository)
@@ -355,6 +357,11 @@ class _Handler(BaseHTTPRequestHandler):
               digest: str) -> None:
         with self.reg.lock:
             linked = digest in self.reg.links.get(name, set())
+            failing = self.reg.unavailable.get(digest, 0) > 0 and method == "GET"
+            if failing:
+                self.reg.unavailable[digest] -= 1
+        if failing:
+            return self._error(503, "UNAVAILABLE", "service unavailable, try again later")
         if not linked:
             return self._error(404, "BLOB_UNKNOWN", f"blob unknown to registry: {digest}")
         if self.reg.redirect_blobs:

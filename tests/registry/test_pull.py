@@ -255,3 +255,23 @@ def test_two_concurrent_pulls_of_one_image(registry: Registry, roots: tuple[Path
         assert rec.id == crafted.config_digest
         assert list(store.tmp.glob("ingest-*")) == []
         assert (store.layer_dirs(rec)[-1] / "etc" / "motd").read_bytes() == b"two\n"
+
+
+def test_a_registry_answering_503_is_retried_then_given_up(registry: Registry,
+                                                          roots: tuple[Path, Path],
+                                                          tmp_path: Path) -> None:
+    from stackctl.engine.registry.registry_errors import TransientRegistryError
+
+    crafted = craft_image(registry, "lib/tool", "v1", LAYERS)
+    top = crafted.layer_digests[1]
+    registry.unavailable[top] = 2
+    sleeps: list[float] = []
+    with ImageStore(roots[0]) as store:
+        res = pull_image(store, f"{registry.host}/lib/tool:v1", sleep=sleeps.append)
+        assert res.record.id == crafted.config_digest and sleeps == [0.5, 1.0]
+    registry.unavailable[crafted.layer_digests[0]] = 10
+    with ImageStore(tmp_path) as store:
+        with pytest.raises(TransientRegistryError, match="answered 503") as err:
+            pull_image(store, f"{registry.host}/lib/tool:v1", sleep=lambda _s: None)
+        assert "try again later" in (err.value.hint or "")
+        assert store.list() == []

@@ -6,7 +6,8 @@ uncompressed tar, see diffid.py). The blob is committed only when size and
 digest match the manifest's descriptor; anything else aborts the ingest, so
 no partial blob is ever left.
 
-A connection that breaks mid-blob is retried (``RETRIES`` times, back-off 0.5 s,
+A connection that breaks mid-blob, or a transient failure (a 5xx answer, a
+refused or timed-out connection), is retried (``RETRIES`` times, back-off 0.5 s,
 1 s, 2 s) from the byte where it stopped, with ``Range: bytes=N-``: what was
 received stays in the ingest and in the running hashes. A registry that
 ignores Range answers 200 with the whole blob, and its first N bytes are
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from stackctl.engine.images.content import CHUNK, ContentStore, Descriptor, Writer
 from stackctl.engine.registry.client import RegistryClient
 from stackctl.engine.registry.diffid import DiffHasher
+from stackctl.engine.registry.registry_errors import TransientRegistryError
 from stackctl.engine.registry.transport import connection_error
 from stackctl.errors import ImageError
 
@@ -50,20 +52,23 @@ def fetch_layer(cli: RegistryClient, repo: str, desc: Descriptor, content: Conte
         while True:
             if cancel.is_set():
                 raise Cancelled
-            resp = cli.open_blob(repo, desc.digest, what=what, offset=w.size)
             try:
-                _copy(resp, w, hasher, desc, cancel, what, host,
-                      lambda n: notify("progress", f"{n}/{desc.size}") if notify else None)
+                resp = cli.open_blob(repo, desc.digest, what=what, offset=w.size)
+                try:
+                    _copy(resp, w, hasher, desc, cancel, what, host,
+                          lambda n: notify("progress", f"{n}/{desc.size}") if notify else None)
+                finally:
+                    cli.transport.discard(resp)
                 break
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException, TransientRegistryError) as exc:
                 attempt += 1
                 if attempt > retries:
+                    if isinstance(exc, TransientRegistryError):
+                        raise
                     raise connection_error(host, exc) from exc
                 if notify is not None:
                     notify("retrying", f"{w.size}/{desc.size} bytes")
                 sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
-            finally:
-                cli.transport.discard(resp)
         if w.size < desc.size:
             raise ImageError(f"{what}: the download of {desc.digest} from {host} ended after "
                              f"{w.size} of {desc.size} bytes",

@@ -11,6 +11,7 @@ localhost:5000/app:1"), so the message names the reference.
     404 MANIFEST_UNKNOWN        NotFound    manifest for REF not found
     404 BLOB_UNKNOWN            ImageError  the registry lost a blob the manifest names
     429 TOOMANYREQUESTS         ImageError  hint: wait, or log in
+    5xx (not 501)               TransientRegistryError (an ImageError that downloads retry)
     other                       ImageError  with the status and the registry's codes
 """
 
@@ -21,6 +22,11 @@ import json
 from dataclasses import dataclass
 
 from stackctl.errors import ImageError, NotFound, StackctlError
+
+
+class TransientRegistryError(ImageError):
+    """A failure that may pass on its own (a 5xx answer, a broken connection): blob
+    downloads retry these; everything else fails at once."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +88,11 @@ def response_error(resp: http.client.HTTPResponse, body: bytes, domain: str, wha
                           f"{detail or 'too many requests'}",
                           hint=f"wait and try again, or log in (stackctl login {domain})")
     text = detail or (body[:200].decode("utf-8", "replace").strip() if body else "")
-    return ImageError(f"{prefix}registry {domain} answered {status} {resp.reason}"
+    kind = TransientRegistryError if status >= 500 and status != 501 else ImageError
+    return kind(f"{prefix}registry {domain} answered {status} {resp.reason}"
                       + (f": {text}" if text else ""),
                       hint="the registry refused the request; try again later, or check "
                       "its logs" if status >= 500 else "check the reference and your access")
 
 
-__all__ = ["RegistryErrorItem", "parse_errors", "response_error"]
+__all__ = ["RegistryErrorItem", "TransientRegistryError", "parse_errors", "response_error"]

@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 from stackctl.engine.registry.hosts import split_host
 from stackctl.engine.registry.proxy import Proxy, proxy_for
+from stackctl.engine.registry.registry_errors import TransientRegistryError
 from stackctl.errors import ImageError
 
 Body = bytes | IO[bytes] | None
@@ -161,19 +162,19 @@ def connection_error(host: str, exc: BaseException, insecure_hint: str = "") -> 
                           hint="check the proxy address and credentials in HTTPS_PROXY, "
                           "or exempt the registry with NO_PROXY")
     if isinstance(exc, ConnectionRefusedError):
-        return ImageError(f"cannot connect to registry {host}: connection refused",
+        return TransientRegistryError(f"cannot connect to registry {host}: connection refused",
                           hint=f"is a registry listening on {host}?")
     if isinstance(exc, socket.gaierror):
         return ImageError(f"cannot resolve registry host {host}: {exc.strerror}",
                           hint="check the registry name in the image reference")
     if isinstance(exc, TimeoutError):
-        return ImageError(f"registry {host} did not answer in time",
+        return TransientRegistryError(f"registry {host} did not answer in time",
                           hint="check the network, then try again")
     if isinstance(exc, http.client.IncompleteRead):
-        return ImageError(f"the connection to registry {host} broke off mid-transfer",
+        return TransientRegistryError(f"the connection to registry {host} broke off mid-transfer",
                           hint="try again: what was already downloaded is kept")
     if isinstance(exc, http.client.HTTPException | ConnectionError):
-        return ImageError(f"the connection to registry {host} failed: "
+        return TransientRegistryError(f"the connection to registry {host} failed: "
                           f"{type(exc).__name__} {exc}".rstrip(),
                           hint="try again: what was already downloaded is kept")
     return ImageError(f"cannot talk to registry {host}: {exc}",
