@@ -147,8 +147,12 @@ class Firewall:
         t, chain = self.table, f"iso_{bridge.replace('-', '_')}"
         rules = [f'oifname "{bridge}" accept']
         # an internal network reaches nothing outside its bridge; others are
-        # only kept apart from this root's other bridges
-        rules.append("drop" if internal else "oifname @bridges drop")
+        # kept apart from this root's other bridges, and from the bridges of
+        # other state roots (their own tables do not know ours)
+        if internal:
+            rules.append("drop")
+        else:
+            rules += ["oifname @bridges drop", 'oifname "sc-*" drop', 'oifname "stackctl0" drop']
         lines = [
             f"add chain ip {t} {chain}",
             f"flush chain ip {t} {chain}",

@@ -460,3 +460,29 @@ def test_other_names_are_relayed_to_the_hosts_resolver(nm: NetworkManager,
         t.join(5)
         r.close()
         up.close()
+
+
+def test_networks_of_different_state_roots_are_isolated(
+        nm: NetworkManager, procs: Procs, unique: str, tmp_path: Path) -> None:
+    from tests.net.conftest import TEST_POOL
+
+    other = NetworkManager(tmp_path / "root", tmp_path / "run", pool=TEST_POOL)
+    try:
+        a = nm.setup_container(cid(), [EndpointRequest(nm.create(f"ra{unique}").name)])
+        b = other.setup_container(cid(), [EndpointRequest(other.create(f"rb{unique}").name)])
+        wait_ready(procs.python_in(a.netns, ECHO_TCP.format(port=7001)))
+        out = run_python(b.netns, f"""
+import socket
+try:
+    socket.create_connection(("{a.primary_ip}", 7001), timeout=1.5); print("reached")
+except OSError as e:
+    print("blocked", e)
+""")
+        assert out.stdout.startswith("blocked"), out.stdout + out.stderr
+    finally:
+        for c in {r[0] for r in other.state.db.execute("SELECT container_id FROM endpoints")}:
+            other.teardown_container(c)
+        for info in other.networks():
+            other._destroy_network(info)
+        other.firewall.drop()
+        other.close()
