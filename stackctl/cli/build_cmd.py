@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -191,8 +191,8 @@ def build(
         req = _request(context, file, tag, build_arg, target, no_cache, label, Path(tmp))
         req = replace(req, network="host" if network == "host" else "none")
         with ImageStore(opts.root) as store:
-            result = Builder(store, run_root=opts.run_root, progress=sink,
-                             runtime=runtime).build(req)
+            result = Builder(store, run_root=opts.run_root, progress=sink, runtime=runtime,
+                             pull=_puller(store, opts.root)).build(req)
     if iidfile:
         Path(iidfile).write_text(result.image_id)
     if quiet:
@@ -204,6 +204,19 @@ def build(
         sys.stderr.write(f"naming to {t} done\n")
     sys.stderr.write(f"Successfully built {short} ({result.cached}/{result.steps} steps "
                      "cached)\n")
+
+
+def _puller(store: Any, root: Path) -> Any:
+    """Pull a missing base image from its registry, as docker build does."""
+
+    def pull(name: str) -> Any:
+        from stackctl.engine.registry.pull import pull_image
+
+        sys.stderr.write(f"pulling {name}: not in the local store\n")
+        pull_image(store, name, auth_root=root)
+        return store.resolve(name)
+
+    return pull
 
 
 def _interrupt_on_sigterm() -> None:

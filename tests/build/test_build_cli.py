@@ -95,3 +95,29 @@ def test_bad_tag_fails_before_building(roots: tuple[Path, Path], tmp_path: Path)
     bad = stackctl(roots, "build", "-t", "Bad:Tag!", str(tmp_path))
     assert bad.returncode != 0
     assert b"RUN exit 1" not in bad.stderr and b"Error:" in bad.stderr
+
+
+def test_missing_base_is_pulled_from_its_registry(roots: tuple[Path, Path],
+                                                  tmp_path: Path) -> None:
+    from stackctl.engine.images.store import ImageStore
+    from stackctl.engine.registry.push import push_image
+    from tests.fixtures_images import import_busybox
+    from tests.registry.server import Registry
+
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    import_busybox(seed)
+    (tmp_path / "ctx").mkdir()
+    with Registry() as registry:  # loopback only
+        with ImageStore(seed) as store:
+            store.tag("busybox", f"{registry.host}/lib/busybox:1")
+            push_image(store, f"{registry.host}/lib/busybox:1")
+        (tmp_path / "ctx" / "Dockerfile").write_text(
+            f"FROM {registry.host}/lib/busybox:1\nRUN echo pulled > /p\n")
+        built = stackctl(roots, "build", "-t", "frompull:1", str(tmp_path / "ctx"))
+        assert built.returncode == 0, built.stderr
+        assert f"pulling {registry.host}/lib/busybox:1".encode() in built.stderr
+        (tmp_path / "ctx" / "Dockerfile").write_text(f"FROM {registry.host}/lib/nothing:1\n")
+        missing = stackctl(roots, "build", str(tmp_path / "ctx"))
+        assert missing.returncode == 1
+        assert b"not in the local store, and pulling it failed" in missing.stderr

@@ -18,7 +18,7 @@ as cache, as with Docker.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from stackctl.engine.build.targets import (
 )
 from stackctl.engine.images.config import ImageConfig
 from stackctl.engine.images.store import ImageRecord, ImageStore
-from stackctl.errors import BuildError, NotFound
+from stackctl.errors import BuildError, NotFound, StackctlError
 
 __all__ = ["BuildRequest", "BuildResult", "Builder", "NullProgress", "Progress"]
 
@@ -75,8 +75,10 @@ class _StagePlan:
 
 class Builder:
     def __init__(self, store: ImageStore, *, run_root: Path,
-                 progress: Progress | None = None, runtime: str = "stackctl") -> None:
+                 progress: Progress | None = None, runtime: str = "stackctl",
+                 pull: Callable[[str], ImageRecord] | None = None) -> None:
         self.store = store
+        self.pull = pull  # fetches a missing FROM / COPY --from image; None: local only
         self.runtime = runtime  # runs RUN steps: "stackctl" (built-in) or "runc"
         self.root = store.root
         self.run_root = Path(run_root)
@@ -190,14 +192,26 @@ class Builder:
     def _external_base(self, build: BuildFile, index: int, name: str) -> ImageRecord | None:
         if name == "scratch":
             return None
+        line = build.stages[index].source.line
+        return self._local_or_pulled(name, f"{build.file}:{line}: FROM {name}")
+
+    def _local_or_pulled(self, name: str, where: str,
+                         missing: str = "no such image in the local store") -> ImageRecord:
+        """An image from the store; when missing, pulled (as docker build does)
+        if the builder was given a puller."""
         try:
             return self.store.resolve(name)
         except NotFound:
-            line = build.stages[index].source.line
-            raise BuildError(
-                f"{build.file}:{line}: FROM {name}: no such image in the local store",
-                hint=f"import or pull it first (stackctl import rootfs.tar {name}, or "
-                f"stackctl pull {name})") from None
+            if self.pull is None:
+                raise BuildError(f"{where}: {missing}",
+                                 hint=f"import or pull it first (stackctl import rootfs.tar "
+                                 f"{name}, or stackctl pull {name})") from None
+        try:
+            return self.pull(name)
+        except StackctlError as exc:
+            raise BuildError(f"{where}: not in the local store, and pulling it failed: "
+                             f"{exc.message}", hint=exc.hint or f"stackctl import a rootfs as "
+                             f"{name}, or check the registry") from None
 
     def _lookup(self, key: str) -> ImageRecord | None:
         image_id = self.cache.get(key)
@@ -228,12 +242,9 @@ class Builder:
                                  "that stage is not built before this one",
                                  hint="a stage can only use stages defined above it")
             return results[stage.index]
-        try:
-            return self.store.resolve(ref)
-        except NotFound:
-            raise BuildError(f"{build.file}:{step.instruction.line}: {word} --from={ref}: no "
-                             "such stage or image", hint="name a stage defined above, or "
-                             "import the image first") from None
+        return self._local_or_pulled(
+            ref, f"{build.file}:{step.instruction.line}: {word} --from={ref}",
+            "no such stage, and no such image in the local store")
 
     def _sources_digest(self, step: Step, context: BuildContext, build: BuildFile,
                         results: Mapping[int, ImageRecord | None]) -> str:
