@@ -205,7 +205,8 @@ class Engine:
         monitor, so ``ps`` and ``stop`` from elsewhere work as usual.
         """
         from stackctl.engine.attach import raw_terminal
-        from stackctl.engine.monitor import LocalAttach, Monitor, set_subreaper
+        from stackctl.engine.monitor import Monitor, set_subreaper
+        from stackctl.engine.monitor_clients import LocalAttach
 
         rec = self.get(ref)
         check_transition(rec.status, S.RUNNING, name=rec.name)
