@@ -275,3 +275,20 @@ def test_a_registry_answering_503_is_retried_then_given_up(registry: Registry,
             pull_image(store, f"{registry.host}/lib/tool:v1", sleep=lambda _s: None)
         assert "try again later" in (err.value.hint or "")
         assert store.list() == []
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"layer": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"},
+     "foreign \\(non-distributable\\) layer"),
+    ({"layer": "application/vnd.oci.image.layer.v1.tar+zstd"}, "zstd-compressed"),
+    ({"config": "application/vnd.cncf.helm.config.v1+json"}, "not a container image"),
+    ({"manifest": "application/vnd.docker.distribution.manifest.v1+prettyjws"},
+     "schema 1 manifest format"),
+])
+def test_unsupported_content_is_refused_before_any_download(
+        registry: Registry, roots: tuple[Path, Path], change: dict[str, str],
+        message: str) -> None:
+    crafted = craft_image(registry, "lib/odd", "v1", LAYERS[:1], types={**DOCKER, **change})
+    with ImageStore(roots[0]) as store, pytest.raises(ImageError, match=message):
+        pull_image(store, f"{registry.host}/lib/odd:v1")
+    assert registry.count("GET", "/blobs/" + crafted.layer_digests[0]) == 0

@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MANIFEST_TYPES = (MEDIA_MANIFEST, MEDIA_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
+# schema 1 is accepted last, only so that such an image gets a clear "not supported"
+# (pull.py) instead of a bare "manifest unknown"
+ACCEPT = ", ".join((*MANIFEST_TYPES,
+                    "application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.1"))
 MAX_MANIFEST = 4 << 20  # registries cap manifests at 4 MiB; so does the spec's guidance
 
 
@@ -184,7 +188,7 @@ class RegistryClient:
     def get_manifest(self, repo: str, ref: str, *, what: str) -> Fetched:
         """A manifest or index by tag or digest, checked against its digest."""
         resp = self.request("GET", f"/v2/{repo}/manifests/{ref}", (f"repository:{repo}:pull",),
-                            headers={"Accept": ", ".join(MANIFEST_TYPES)}, what=what)
+                            headers={"Accept": ACCEPT}, what=what)
         data = self._read_limited(resp, MAX_MANIFEST, "manifest")
         digest = sha256_bytes(data)
         claimed = resp.getheader("Docker-Content-Digest")
