@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -170,6 +170,7 @@ def build(
     import tempfile
     from dataclasses import replace
 
+    from stackctl.engine.build.api import registry_puller
     from stackctl.engine.build.builder import Builder
     from stackctl.engine.images.store import ImageStore
     from stackctl.errors import UsageError
@@ -191,8 +192,9 @@ def build(
         req = _request(context, file, tag, build_arg, target, no_cache, label, Path(tmp))
         req = replace(req, network="host" if network == "host" else "none")
         with ImageStore(opts.root) as store:
+            pull = registry_puller(store, opts.root, notify=sink.warning)
             result = Builder(store, run_root=opts.run_root, progress=sink, runtime=runtime,
-                             pull=_puller(store, opts.root)).build(req)
+                             pull=pull).build(req)
     if iidfile:
         Path(iidfile).write_text(result.image_id)
     if quiet:
@@ -204,19 +206,6 @@ def build(
         sys.stderr.write(f"naming to {t} done\n")
     sys.stderr.write(f"Successfully built {short} ({result.cached}/{result.steps} steps "
                      "cached)\n")
-
-
-def _puller(store: Any, root: Path) -> Any:
-    """Pull a missing base image from its registry, as docker build does."""
-
-    def pull(name: str) -> Any:
-        from stackctl.engine.registry.pull import pull_image
-
-        sys.stderr.write(f"pulling {name}: not in the local store\n")
-        pull_image(store, name, auth_root=root)
-        return store.resolve(name)
-
-    return pull
 
 
 def _interrupt_on_sigterm() -> None:

@@ -15,14 +15,15 @@ the current directory. Keys a local offline build cannot honour
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from stackctl.engine.build.builder import Builder, BuildRequest, Progress
+from stackctl.engine.images.store import ImageRecord, ImageStore
 from stackctl.errors import BuildError
 
-__all__ = ["build_for_service", "request_from_compose"]
+__all__ = ["build_for_service", "registry_puller", "request_from_compose"]
 
 
 def _pairs(value: Any, key: str) -> dict[str, str]:
@@ -74,9 +75,27 @@ def request_from_compose(build: Mapping[str, Any], *, tag: str | None) -> BuildR
     )
 
 
+def registry_puller(store: ImageStore, root: Path,
+                    notify: Callable[[str], None] | None = None
+                    ) -> Callable[[str], ImageRecord]:
+    """A ``Builder(pull=...)`` that fetches a missing base image from its registry."""
+
+    def pull(name: str) -> ImageRecord:
+        from stackctl.engine.registry.pull import pull_image
+
+        if notify is not None:
+            notify(f"pulling {name}: not in the local store")
+        pull_image(store, name, auth_root=root)
+        return store.resolve(name)
+
+    return pull
+
+
 def build_for_service(engine: Any, build: Mapping[str, Any], *, tag: str | None,
                       progress: Progress | None = None) -> str:
-    """Build a service's image into ``engine``'s store; return the image ID."""
+    """Build a service's image into ``engine``'s store (pulling a missing base, as
+    compose does); return the image ID."""
     req = request_from_compose(build, tag=tag)
-    builder = Builder(engine.images, run_root=engine.run_root, progress=progress)
+    builder = Builder(engine.images, run_root=engine.run_root, progress=progress,
+                      pull=registry_puller(engine.images, engine.root))
     return builder.build(req).image_id
