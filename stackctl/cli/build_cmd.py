@@ -219,6 +219,41 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def builder_prune(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "--all", "-a", help="Remove all build cache, not just "
+                              "entries whose image is gone (also RUN --mount caches)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Do not prompt for confirmation."),
+) -> None:
+    """Remove build cache."""
+    from stackctl.engine.build.cache import BuildCache
+    from stackctl.engine.images.store import ImageStore
+
+    if not force:
+        what = "all build cache" if all_ else "dangling build cache"
+        if not typer.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to "
+                             "continue?", default=False):
+            raise typer.Exit(0)
+    opts = ctx.obj
+    with ImageStore(opts.root) as store:
+        entries, freed = BuildCache(opts.root).prune(
+            lambda image_id: store.exists(image_id), everything=all_)
+    typer.echo(f"Deleted build cache objects: {entries}")
+    typer.echo(f"Total reclaimed space: {_human(freed)}")
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.3g}{unit}" if unit != "B" else f"{n}B"
+        size /= 1000
+    return f"{n}B"
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``build`` to the app."""
+    """Add ``build`` and ``builder prune`` to the app."""
     app.command("build")(build)
+    builder = typer.Typer(name="builder", help="Manage the build cache.", no_args_is_help=True)
+    builder.command("prune")(builder_prune)
+    app.add_typer(builder, name="builder")

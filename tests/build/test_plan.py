@@ -261,3 +261,17 @@ def test_awesome_compose_dockerfiles_plan(conformance: Path) -> None:
                 steps = plan_stage(build, stage, BASE, meta=meta, build_args={})
                 planned += len(steps)
     assert planned > 50
+
+
+def test_cache_prune(tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path)
+    cache.put("sha256:" + "1" * 64, "sha256:alive")
+    cache.put("sha256:" + "2" * 64, "sha256:gone")
+    mounts = tmp_path / "buildcache" / "mounts" / "x"
+    mounts.mkdir(parents=True)
+    (mounts / "f").write_bytes(b"12345")
+    entries, _ = cache.prune(lambda image_id: image_id == "sha256:alive")
+    assert entries == 1 and cache.get("sha256:" + "1" * 64) == "sha256:alive"
+    assert mounts.exists()
+    entries, freed = cache.prune(lambda image_id: True, everything=True)
+    assert entries == 1 and freed >= 5 and not mounts.exists()

@@ -18,10 +18,13 @@ leaves a half-written entry. An entry whose image was removed is a miss.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import secrets
+import shutil
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -78,3 +81,22 @@ class BuildCache:
             self._path(key).unlink()
         except OSError:
             pass
+
+    def prune(self, exists: Callable[[str], bool], *, everything: bool = False) -> tuple[int, int]:
+        """Drop entries whose image is gone (all of them, and the RUN --mount
+        cache directories, with ``everything``); returns (entries, bytes freed)."""
+        entries = freed = 0
+        for path in list(self.dir.iterdir()) if self.dir.is_dir() else []:
+            image_id = path.read_text().strip() if path.is_file() else ""
+            if everything or not image_id or not exists(image_id):
+                freed += path.stat().st_size
+                path.unlink()
+                entries += 1
+        mounts = self.dir.parent / "mounts"
+        if everything and mounts.is_dir():
+            for dirpath, _dirs, files in os.walk(mounts):
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        freed += os.lstat(os.path.join(dirpath, name)).st_size
+            shutil.rmtree(mounts, ignore_errors=True)
+        return entries, freed
