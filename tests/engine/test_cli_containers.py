@@ -141,7 +141,8 @@ def _read_until(fd: int, needle: bytes, timeout: float = 20) -> bytes:
     return out
 
 
-def test_run_it_through_a_pty(engine: Engine) -> None:
+@pytest.mark.parametrize("rm", [["--rm"], []], ids=["in-process", "detached-monitor"])
+def test_run_it_through_a_pty(engine: Engine, rm: list[str]) -> None:
     env = {**os.environ, "STACKCTL_ROOT": str(engine.root),
            "STACKCTL_RUN_ROOT": str(engine.run_root)}
     master, slave = pty.openpty()
@@ -150,7 +151,7 @@ def test_run_it_through_a_pty(engine: Engine) -> None:
     import termios
 
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "run", "-it", "--rm", "busybox",
+    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "run", "-it", *rm, "busybox",
                              "sh"], stdin=slave, stdout=slave, stderr=slave, env=env,
                             start_new_session=True)
     os.close(slave)
@@ -168,7 +169,11 @@ def test_run_it_through_a_pty(engine: Engine) -> None:
             proc.kill()
             proc.wait()
         os.close(master)
-    eventually(lambda: engine.list(all_=True) == [], what="--rm removal")
+    if rm:
+        eventually(lambda: engine.list(all_=True) == [], what="--rm removal")
+    else:
+        (rec,) = engine.list(all_=True)
+        assert rec.exit_code == 3 and rec.status.value == "exited"
 
 
 def test_run_it_ctrl_d_ends_it(engine: Engine) -> None:
