@@ -24,7 +24,7 @@ import json
 import posixpath
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from stackctl.engine.build import instructions as ins
 from stackctl.engine.build._expand import Expander, fail
@@ -86,7 +86,6 @@ class Step:
     state: StageState  # after this step
     run: RunSpec | None = None
     copy: CopySpec | None = None
-    used_args: tuple[tuple[str, str], ...] = field(default=())
 
 
 def _ports(inst: ins.Expose, ex: Expander, file: str) -> list[str]:
@@ -99,7 +98,7 @@ def _ports(inst: ins.Expose, ex: Expander, file: str) -> list[str]:
             if proto not in ("tcp", "udp", "sctp") or not lo.isdigit() or (hi and
                                                                         not hi.isdigit()):
                 fail(inst, file, f"invalid containerPort: {spec}",
-                      hint="write EXPOSE 80, 80/udp or 8000-8010/tcp")
+                     hint="write EXPOSE 80, 80/udp or 8000-8010/tcp")
             for p in range(int(lo), int(hi or lo) + 1):
                 out.append(f"{p}/{proto}")
     return out
@@ -148,7 +147,7 @@ def _run(inst: ins.Run, state: StageState, ex: Expander, file: str,
             mounts.append(parse_mount(ex.word(raw)))
         except ValueError as exc:
             fail(inst, file, f"--mount={raw}: {exc}",
-                  hint="e.g. --mount=type=cache,target=/root/.cache")
+                 hint="e.g. --mount=type=cache,target=/root/.cache")
     wanted = inst.network if inst.network not in (None, "default") else default_network
     network = "host" if wanted == "host" else "none"
     spec = RunSpec(tuple(argv), tuple(env), state.config.user, state.config.working_dir or "/",
@@ -277,8 +276,7 @@ def plan_stage(build: BuildFile, stage: Stage, base: ImageConfig, *, base_author
         ex = Expander(inst, state.env(), build.ast.escape, build.file)
         if isinstance(inst, ins.Run):
             run, text = _run(inst, state, ex, build.file, network)
-            steps.append(Step(inst, "run", text, state, run=run,
-                              used_args=tuple(state.arg_values().items())))
+            steps.append(Step(inst, "run", text, state, run=run))
         elif isinstance(inst, (ins.Copy, ins.Add)):
             spec = _copy(inst, state, ex)
             word = "ADD" if spec.add else "COPY"

@@ -51,7 +51,7 @@ def base_name(build: BuildFile, stage: Stage, meta: Mapping[str, str | None]) ->
     name = Expander(stage.source, env, build.ast.escape, build.file).word(stage.source.base)
     if not name:
         fail(stage.source, build.file, f"base name ({stage.source.base}) should not be blank",
-              hint="set the build arg used in FROM, or give it a default")
+             hint="set the build arg used in FROM, or give it a default")
     return name
 
 
