@@ -385,3 +385,11 @@ def test_add_git_repository_is_refused(env) -> None:  # type: ignore[no-untyped-
         build(env, "FROM busybox\nADD https://example.invalid/r.git#v1 /src\n")
     assert info.value.message == ("Dockerfile:2: ADD https://example.invalid/r.git#v1: "
                                   "adding git repositories is not supported")
+
+
+def test_wildcard_sources(env) -> None:  # type: ignore[no-untyped-def]
+    _, _, ctx = env
+    for name in ("a.txt", "b.txt", "only.cfg"):
+        (ctx / name).write_text(name)
+    build(env, "FROM busybox\nCOPY *.txt /many\nCOPY *.cfg /single.cfg\n", tags=("glob:1",))
+    assert sh(env, "glob:1", "ls /many; cat /single.cfg") == "a.txt\nb.txt\nonly.cfg"

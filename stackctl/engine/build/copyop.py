@@ -29,7 +29,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackctl.engine.build.context import BuildContext, has_glob
+from stackctl.engine.build.context import BuildContext
 from stackctl.engine.build.dockerignore import Matcher, PatternError
 from stackctl.engine.build.plan import CopySpec
 from stackctl.engine.runtime.rootfs import secure_join
@@ -208,7 +208,9 @@ def apply_copy(spec: CopySpec, rootfs: Path, source: BuildContext, *,
                                 + (" (or excluded by .dockerignore)" if from_context else ""),
                                 hint="check the path; sources are relative to the context")
             items += [(rel, source.resolve(rel)) for rel in matches]
-        several = len(items) + len(spec.contents) > 1 or any(has_glob(s) for s in spec.sources)
+        # Several source arguments need a directory destination; one wildcard
+        # matching several files makes the destination a directory.
+        several = len(spec.sources) + len(spec.contents) > 1
         dest = spec.dest
         dest_real = secure_join(str(rootfs), dest)
         into_dir = dest.endswith("/") or os.path.isdir(dest_real)
@@ -216,6 +218,7 @@ def apply_copy(spec: CopySpec, rootfs: Path, source: BuildContext, *,
             raise CopyError(f"When using {word} with more than one source file, the "
                             "destination must be a directory and end with a /",
                             hint=f"write the destination as {dest}/")
+        into_dir = into_dir or len(items) > 1
         dest = dest.rstrip("/") or "/"
         for rel, real in items:
             st = os.stat(real)
