@@ -68,3 +68,27 @@ def test_up_pulls_a_missing_image_and_runs_it(pushed: tuple[str, str],
         assert env.containers() == {}
     finally:
         env.cleanup()
+
+
+def test_compose_pull_and_push(pushed: tuple[str, str], roots: tuple[Path, Path],
+                               registry: Registry, tmp_path: Path, unique: str,
+                               capfd: pytest.CaptureFixture[str]) -> None:
+    """``compose pull`` / ``compose push`` go through the same seam (no container runs)."""
+    name, image_id = pushed
+    env = StackEnv(roots[0], roots[1], tmp_path, f"t{unique}", capfd)
+    env.write(f"""
+        services:
+          app:
+            image: {name}
+        """)
+    env.compose("pull")
+    with ImageStore(roots[0]) as store:
+        assert store.resolve(name).id == image_id
+        store.tag(name, f"{registry.host}/lib/again:1")
+    env.write(f"""
+        services:
+          app:
+            image: {registry.host}/lib/again:1
+        """)
+    env.compose("push")
+    assert "1" in registry.tags["lib/again"]
