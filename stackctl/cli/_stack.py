@@ -177,8 +177,8 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
         return
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     width = max(len(_label(c)) for c in containers)
-    # (log time, container, text or None at the end of its stream)
-    lines: queue.Queue[tuple[float, Any, str | None]] = queue.Queue()
+    # (log time, container, text or None at the end of its stream, from stderr?)
+    lines: queue.Queue[tuple[float, Any, str | None, bool]] = queue.Queue()
 
     def read(c: Any) -> None:
         from stackctl.engine.api import Engine
@@ -191,17 +191,18 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
                         when = float(entry.timestamp)
                     except (ValueError, AttributeError):
                         when = time.time()
-                    lines.put((when, c, f"{entry.time} {text}" if timestamps else text))
+                    lines.put((when, c, f"{entry.time} {text}" if timestamps else text,
+                               entry.stream == "stderr"))
             except Exception as exc:  # a container removed under us ends its stream
-                lines.put((time.time(), c, f"(logs ended: {exc})"))
-        lines.put((time.time(), c, None))
+                lines.put((time.time(), c, f"(logs ended: {exc})", True))
+        lines.put((time.time(), c, None, False))
 
     for c in containers:
         threading.Thread(target=read, args=(c,), daemon=True).start()
     palette = {c.name: _COLORS[i % len(_COLORS)] for i, c in enumerate(containers)}
     live = {c.name for c in containers}
 
-    def emit(c: Any, text: str | None) -> None:
+    def emit(c: Any, text: str | None, err: bool) -> None:
         if text is None:
             live.discard(c.name)
             if follow and on_exit is not None:
@@ -216,23 +217,25 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
             head = _label(c).ljust(width) + "  | "
             if color:
                 head = f"\x1b[{palette[c.name]}m{head}\x1b[0m"
-        sys.stdout.write(head + text + "\n")
-        sys.stdout.flush()
+        # as compose does: a container's stderr goes to our stderr, stdout to stdout
+        out = sys.stderr if err else sys.stdout
+        out.write(head + text + "\n")
+        out.flush()
 
     # Lines from several containers arrive through several threads; a short
     # reorder buffer prints them by their log time (a backlog read at once
     # comes out in the order it was written, not thread by thread).
     settle = 0.1
-    pending: list[tuple[float, int, Any, str | None]] = []
+    pending: list[tuple[float, int, Any, str | None, bool]] = []
     oldest = 0.0
     seq = 0
     interrupts = 0
     while live:
         try:
-            when, c, text = lines.get(timeout=settle / 2)
+            when, c, text, err = lines.get(timeout=settle / 2)
             if not pending:
                 oldest = time.monotonic()
-            heapq.heappush(pending, (when, seq, c, text))
+            heapq.heappush(pending, (when, seq, c, text, err))
             seq += 1
             if time.monotonic() - oldest < settle:
                 continue
@@ -244,8 +247,8 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
                 break
             continue
         while pending:
-            _, _, c, text = heapq.heappop(pending)
-            emit(c, text)
+            _, _, c, text, err = heapq.heappop(pending)
+            emit(c, text, err)
 
 
 def _label(c: Any) -> str:
