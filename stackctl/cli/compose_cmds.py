@@ -263,6 +263,13 @@ def stop(ctx: typer.Context, services: Services = None, timeout: Timeout = None)
 def restart(ctx: typer.Context, services: Services = None, timeout: Timeout = None) -> None:
     from stackctl.scheduler.plan import plan_start, plan_stop
 
+    if not services:
+        # compose restarts the project's existing containers, those of services whose
+        # profile is not active included (up SERVICE activated it): target them all.
+        with _runner(ctx, need_file=True) as probe:
+            desired = probe.desired()
+            known = set(desired.services) | set(desired.known_services)
+            services = sorted({c.service for c in _containers(probe, None)} & known) or None
     with _runner(ctx, services, need_file=True) as runner:
         desired = runner.desired()
         _execute(runner, plan_stop(desired, runner.observe(desired), services or (),
