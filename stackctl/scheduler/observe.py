@@ -235,7 +235,8 @@ def observe_images(engine: Any, refs: Iterable[str]) -> dict[str, str]:
     for ref in sorted(set(refs)):
         try:
             parsed = reference.parse(ref)
-            if parsed.digest is None:
+            # "sha256:<hex>" parses as name:tag but is an image ID, as docker reads it
+            if parsed.digest is None and not ref.lower().startswith("sha256:"):
                 row = engine.store.db.execute("SELECT image_id FROM refs WHERE name = ?",
                                               (str(parsed),)).fetchone()
                 if row is not None:
