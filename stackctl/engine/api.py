@@ -135,28 +135,25 @@ class Engine:
         self._validate_bundle(config)
         cid = names.new_id()
         name = names.validate_name(config.name) if config.name else None
+        # The name check and the insert share one write transaction: 20 concurrent
+        # `run -d` serialise here and never hand out the same generated name.
         for attempt in range(20):
             candidate = name or names.random_name(attempt)
-            try:
-                with self.store.transaction() as db:
-                    if db.execute("SELECT 1 FROM containers WHERE name=?",
-                                  (candidate,)).fetchone():
-                        if name:
-                            other = db.execute("SELECT id FROM containers WHERE name=?",
-                                               (candidate,)).fetchone()[0]
-                            raise AlreadyExists(
-                                f'the container name "/{candidate}" is already in use by '
-                                f"container {other[:12]}",
-                                hint="remove or rename that container, or choose another name")
-                        continue
+            with self.store.transaction() as db:
+                taken = db.execute("SELECT id FROM containers WHERE name=?",
+                                   (candidate,)).fetchone()
+                if taken is None:
                     db.execute(
                         "INSERT INTO containers(id, name, image_id, image_ref, config, status, "
                         "created, labels) VALUES (?, ?, ?, ?, ?, 'created', ?, ?)",
                         (cid, candidate, image.id, config.image, config.to_json(),
                          rfc3339_nano(), json.dumps(config.labels)))
-                break
-            except AlreadyExists:
-                raise
+                    break
+            if name:
+                raise AlreadyExists(
+                    f'the container name "/{candidate}" is already in use by container '
+                    f"{taken[0][:12]}",
+                    hint="remove or rename that container, or choose another name")
         else:
             raise EngineError("could not find a free generated name", hint="use --name")
         paths = self.paths(cid)
