@@ -190,3 +190,26 @@ def test_templates_and_tables() -> None:
     assert render.table(["A", "B"], [["xx", "y"]]) == "A    B\nxx   y"
     assert render.human_duration(90) == "About a minute"
     assert render.bytes_size(1536) == "1.5KiB"
+
+
+def test_effective_config_merges_the_image() -> None:
+    from stackctl.engine.images.config import Healthcheck as ImageHealthcheck
+    from stackctl.engine.images.config import ImageConfig
+    from stackctl.engine.prepare import command_line, effective_config
+
+    image = ImageConfig(entrypoint=("/entry",), cmd=("serve",), volumes=("/data", "/logs"),
+                        stop_signal="SIGQUIT", labels=(("a", "1"),),
+                        healthcheck=ImageHealthcheck(("CMD", "check"), interval=2_000_000_000))
+    eff = effective_config(ContainerConfig(image="x", labels={"b": "2"},
+                                           mounts=(MountRequest("volume", "/data", "v"),)), image)
+    assert (eff.entrypoint, eff.command) == (("/entry",), ("serve",))
+    assert command_line(eff, image) == ["/entry", "serve"]
+    assert eff.stop_signal == "SIGQUIT" and eff.labels == {"a": "1", "b": "2"}
+    assert eff.healthcheck is not None and eff.healthcheck.interval == 2.0
+    anon = [m for m in eff.mounts if m.kind == "anonymous"]
+    assert [m.target for m in anon] == ["/logs"] and len(anon[0].source) == 64
+    # --entrypoint resets the image's CMD; a given command replaces it
+    eff2 = effective_config(ContainerConfig(image="x", entrypoint=("sh",)), image)
+    assert command_line(eff2, image) == ["sh"]
+    eff3 = effective_config(ContainerConfig(image="x", command=("other",)), image)
+    assert command_line(eff3, image) == ["/entry", "other"]
