@@ -280,3 +280,14 @@ def test_one_monitor_supervises_a_set(engine: Engine) -> None:
     assert not mounts_under(engine.paths(b.id).run_dir)
     assert engine.stop(a.id, timeout=1).status == S.EXITED
     eventually(lambda: not oci.alive(ra.monitor_pid, ra.monitor_start), what="monitor exit")
+
+
+def test_healthcheck_timeout_counts_as_failure(engine: Engine) -> None:
+    rec = engine.start(engine.create(cfg(
+        "sleep", "30", healthcheck=Healthcheck(("CMD", "sleep", "5"), interval=0.2,
+                                               timeout=0.3, retries=1))).id)
+    eventually(lambda: (h := engine.get(rec.id).health) and h.status == "unhealthy",
+               what="unhealthy after a timeout")
+    last = engine.inspect(rec.id)["State"]["Health"]["Log"][-1]
+    assert last["ExitCode"] != 0 and "timeout" in last["Output"]
+    engine.remove(rec.id, force=True)
