@@ -121,3 +121,22 @@ def test_missing_base_is_pulled_from_its_registry(roots: tuple[Path, Path],
         missing = stackctl(roots, "build", str(tmp_path / "ctx"))
         assert missing.returncode == 1
         assert b"not in the local store, and pulling it failed" in missing.stderr
+
+
+def test_iidfile_network_and_builder_prune(busybox_image: tuple[Path, str],
+                                           roots: tuple[Path, Path], tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN ip -o link | grep -c . > /links\n")
+    iid = tmp_path / "iid"
+    none = stackctl(roots, "build", "-q", "--iidfile", str(iid), "-t", "net:none", str(ctx))
+    assert none.returncode == 0, none.stderr
+    assert iid.read_text() == none.stdout.decode().strip()
+    host = stackctl(roots, "build", "-q", "--network", "host", "-t", "net:host", str(ctx))
+    assert host.returncode == 0 and host.stdout != none.stdout  # another cache key
+    bad = stackctl(roots, "build", "--network", "bridge", str(ctx))
+    assert bad.returncode == 2 and b"--network 'bridge'" in bad.stderr
+    pruned = stackctl(roots, "builder", "prune", "-a", "-f")
+    assert pruned.returncode == 0 and b"Deleted build cache objects: 2" in pruned.stdout
+    again = stackctl(roots, "build", "--progress", "plain", "-t", "net:none", str(ctx))
+    assert b"CACHED" not in again.stderr
