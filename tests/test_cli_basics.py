@@ -62,3 +62,61 @@ def test_error_is_one_message_and_hint() -> None:
                             debug=False)
     assert code == 125
     assert buf.getvalue() == "Error: no such container: web\nHint: see stackctl ps -a\n"
+
+
+def _registered_names(module: str) -> set[str]:
+    import importlib
+
+    import typer
+
+    from stackctl.cli.app import new_app
+
+    app: typer.Typer = new_app()
+    # registry_cmds extends the image group: give it one to extend
+    if module.endswith("registry_cmds"):
+        importlib.import_module("stackctl.cli.image_cmds").register(app)
+        before = {g.name for g in app.registered_groups} | {
+            c.name or c.callback.__name__.replace("_", "-")  # type: ignore[union-attr]
+            for c in app.registered_commands
+        }
+    else:
+        before = set()
+    importlib.import_module(module).register(app)
+    names = {g.name for g in app.registered_groups} | {
+        c.name or c.callback.__name__.replace("_", "-")  # type: ignore[union-attr]
+        for c in app.registered_commands
+    }
+    return {n for n in names - before if n}
+
+
+def test_command_index_names_every_command_and_its_owner() -> None:
+    from stackctl.cli.app import COMMAND_INDEX, COMMAND_MODULES
+
+    for module in COMMAND_MODULES:
+        for name in _registered_names(module):
+            assert name in COMMAND_INDEX, f"{name} ({module}) missing from COMMAND_INDEX"
+            assert module in COMMAND_INDEX[name], f"{name}: {module} not among its owners"
+    for name, owners in COMMAND_INDEX.items():
+        assert any(name in _registered_names(m) for m in owners), f"{name}: no owner defines it"
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["ps", "-a"], "ps"),
+        (["--root", "/x", "--run-root", "/y", "up", "-d"], "up"),
+        (["--debug", "image", "ls"], "image"),
+        (["--help"], None),
+        ([], None),
+    ],
+)
+def test_command_name_skips_global_options(argv: list[str], name: str | None) -> None:
+    from stackctl.cli.app import command_name
+
+    assert command_name(argv) == name
+
+
+def test_image_group_has_registry_subcommands() -> None:
+    res = run_cli("image", "--help")
+    assert res.returncode == 0
+    assert "pull" in res.stdout and "push" in res.stdout and "inspect" in res.stdout

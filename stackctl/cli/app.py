@@ -30,15 +30,78 @@ COMMAND_MODULES = (
     "stackctl.cli.system_cmds",  # system df/prune, version
 )
 
-app = typer.Typer(
-    name="stackctl",
-    help="Declarative multi-container stacks on an embedded, daemonless container engine.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Which modules define each top-level command or group. typer turns every
+# registered command into a click command on each run (~2 ms each, 120+
+# commands): registering only the module that owns the invoked command keeps
+# the cold start within budget. A name missing here still works (all modules
+# are registered), only slower; tests/test_cli_basics.py keeps this complete.
+_STACK = ("stackctl.cli.stack_cmds",)
+_CONTAINER = ("stackctl.cli.container_cmds",)
+_IMAGE = ("stackctl.cli.image_cmds",)
+_REGISTRY = ("stackctl.cli.registry_cmds",)
+COMMAND_INDEX: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("up", "down", "plan", "sync", "ls"), _STACK),
+    "config": ("stackctl.cli.config_cmd",),
+    "compose": ("stackctl.cli.compose_cmds",),
+    **dict.fromkeys(
+        ("run", "create", "start", "attach", "stop", "restart", "kill", "rm", "ps", "logs",
+         "top", "inspect", "wait", "cp", "rename", "pause", "unpause", "stats", "exec",
+         "container"),
+        _CONTAINER,
+    ),
+    **dict.fromkeys(
+        ("import", "images", "rmi", "tag", "history", "save", "load", "commit", "export"),
+        _IMAGE,
+    ),
+    "image": _IMAGE + _REGISTRY,  # registry_cmds adds pull/push to the image group
+    **dict.fromkeys(("pull", "push", "login", "logout"), _REGISTRY),
+    **dict.fromkeys(("build", "builder"), ("stackctl.cli.build_cmd",)),
+    "volume": ("stackctl.cli.volume_cmds",),
+    **dict.fromkeys(("port", "network"), ("stackctl.cli.network_cmds",)),
+    **dict.fromkeys(("version", "system"), ("stackctl.cli.system_cmds",)),
+}
+
+# Global options that take a value (so the token after them is not a command).
+_VALUED_GLOBALS = ("--root", "--run-root")
+
+
+def new_app() -> typer.Typer:
+    app = typer.Typer(
+        name="stackctl",
+        help="Declarative multi-container stacks on an embedded, daemonless container engine.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_global)
+    return app
+
+
+def command_name(argv: list[str]) -> str | None:
+    """The top-level command in ``argv`` (after the global options), if any."""
+    it = iter(argv)
+    for tok in it:
+        if tok in _VALUED_GLOBALS:
+            next(it, None)
+        elif tok.startswith("-"):
+            continue
+        else:
+            return tok
+    return None
+
+
+def build_app(argv: list[str]) -> typer.Typer:
+    """An app with the commands that ``argv`` may need: the owner of the named
+    command, or every module (for --help, no command or an unknown one)."""
+    name = command_name(argv)
+    wanted = COMMAND_INDEX.get(name or "")
+    app = new_app()
+    for module in COMMAND_MODULES:
+        if wanted is None or module in wanted:
+            importlib.import_module(module).register(app)
+    return app
 
 
 def _version_callback(value: bool) -> None:
@@ -47,7 +110,6 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _global(
     ctx: typer.Context,
     root: Optional[str] = typer.Option(  # noqa: UP045 - typer needs Optional on 3.11
@@ -62,10 +124,6 @@ def _global(
     ),
 ) -> None:
     ctx.obj = GlobalOptions.resolve(root, run_root, debug)
-
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
 
 
 def _debug_requested(argv: list[str]) -> bool:
@@ -95,7 +153,7 @@ def report_error(exc: BaseException, *, debug: bool) -> int:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=args, prog_name="stackctl")
+        build_app(args)(args=args, prog_name="stackctl")
     except SystemExit:
         raise
     except KeyboardInterrupt:
