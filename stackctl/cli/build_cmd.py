@@ -34,9 +34,9 @@ class _Plain:
         self.out.write(text + "\n")
         self.out.flush()
 
-    def step(self, number: int, total: int, stage: str, text: str) -> None:
-        self.n, self.t0 = number, time.monotonic()
-        self._w(f"#{number} [{stage} {number}/{total}] {text}")
+    def step(self, vertex: int, stage: str, index: int, count: int, text: str) -> None:
+        self.n, self.t0 = vertex, time.monotonic()
+        self._w(f"#{vertex} [{stage} {index}/{count}] {text}")
 
     def cached(self) -> None:
         self._w(f"#{self.n} CACHED")
@@ -56,9 +56,9 @@ class _Tty(_Plain):
     """Compact: ``=> [stage i/n] TEXT 0.1s`` or ``=> CACHED [stage i/n] TEXT``, with
     a RUN's output indented under its step as it comes."""
 
-    def step(self, number: int, total: int, stage: str, text: str) -> None:
-        self.n, self.t0 = number, time.monotonic()
-        self.head, self.shown = f"[{stage} {number}/{total}] {text}", False
+    def step(self, vertex: int, stage: str, index: int, count: int, text: str) -> None:
+        self.n, self.t0 = vertex, time.monotonic()
+        self.head, self.shown = f"[{stage} {index}/{count}] {text}", False
 
     def cached(self) -> None:
         self._w(f" => CACHED {self.head}")
@@ -75,7 +75,7 @@ class _Tty(_Plain):
 
 
 class _Quiet(_Plain):
-    def step(self, number: int, total: int, stage: str, text: str) -> None:
+    def step(self, vertex: int, stage: str, index: int, count: int, text: str) -> None:
         pass
 
     def cached(self) -> None:

@@ -28,8 +28,9 @@ def test_build_plain_progress_then_cached_quiet(busybox_image: tuple[Path, str],
                      str(tmp_path))
     assert first.returncode == 0, first.stderr
     err = first.stderr.decode()
-    assert "#1 [0 1/3] RUN echo built-here" in err
-    assert "built-here" in err and "#1 DONE" in err
+    assert "#1 [stage-0 1/4] FROM busybox" in err
+    assert "#2 [stage-0 2/4] RUN echo built-here" in err
+    assert "built-here" in err and "#2 DONE" in err
     assert "naming to cli:1 done" in err
     again = stackctl(roots, "build", "-q", "-t", "cli:1", "--label", "k=v", str(tmp_path))
     assert again.returncode == 0

@@ -30,7 +30,7 @@ class Sink:
         self.events: list[str] = []
         self.data = b""
 
-    def step(self, number: int, total: int, stage: str, text: str) -> None:
+    def step(self, vertex: int, stage: str, index: int, count: int, text: str) -> None:
         self.events.append(f"step {stage} {text}")
 
     def cached(self) -> None:

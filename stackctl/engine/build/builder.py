@@ -71,6 +71,7 @@ class _StagePlan:
     base_stage: int | None  # FROM an earlier stage: its index
     base: ImageRecord | None  # FROM an image (None: scratch, or a stage)
     steps: list[Step]
+    base_name: str  # as FROM names it, expanded
 
 
 class Builder:
@@ -141,24 +142,27 @@ class Builder:
                                build_args=req.build_args, labels=labels, network=req.network)
             final_state[stage.index] = ((steps[-1].state.config, steps[-1].state.author)
                                         if steps else (cfg, author))
-            plans.append(_StagePlan(stage.index, base_stage, base, steps))
+            plans.append(_StagePlan(stage.index, base_stage, base, steps, name))
         return plans
 
     def _walk(self, build: BuildFile, plans: list[_StagePlan], context: BuildContext, *,
               no_cache: bool) -> tuple[dict[int, ImageRecord | None], int]:
         """Reuse or execute each step in order; returns each stage's image and
         the number of cache hits."""
-        total = sum(len(p.steps) for p in plans)
-        number = cached = 0
+        vertex = cached = 0
         results: dict[int, ImageRecord | None] = {}
         for plan in plans:
             stage = build.stages[plan.index]
+            count = len(plan.steps) + 1
+            vertex += 1
+            self.progress.step(vertex, stage.label, 1, count, f"FROM {plan.base_name}")
+            self.progress.done()
             current = results[plan.base_stage] if plan.base_stage is not None else plan.base
-            for step in plan.steps:
-                number += 1
+            for index, step in enumerate(plan.steps, start=2):
+                vertex += 1
                 config_only = step.kind in ("config", "workdir")
                 shown = step.created_by if config_only else step.instruction.text
-                self.progress.step(number, total, stage.ref, shown)
+                self.progress.step(vertex, stage.label, index, count, shown)
                 digest = self._sources_digest(step, context, build, results)
                 key = cache_key(current.id if current else "scratch", step, digest)
                 hit = None if no_cache else self._lookup(key)

@@ -27,6 +27,11 @@ class Stage:
         """How the user refers to this stage: its name, or its index."""
         return self.name or str(self.index)
 
+    @property
+    def label(self) -> str:
+        """How progress output names it (BuildKit's ``stage-N`` when unnamed)."""
+        return self.name or f"stage-{self.index}"
+
 
 @dataclass(frozen=True)
 class BuildFile:
