@@ -111,23 +111,40 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+def _is_archive(head: bytes) -> bool:
+    """A tar (plain, gzip, bzip2, xz) rather than a bare Dockerfile."""
+    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")):
+        return True
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
 def _request(context: str, file: Optional[str], tags: list[str], build_args: list[str],  # noqa: UP045
              target: Optional[str], no_cache: bool, labels: list[str],  # noqa: UP045
              tmp: Path) -> BuildRequest:
     from stackctl.engine.build.builder import BuildRequest
     from stackctl.errors import UsageError
 
+    stdin_dockerfile: bytes | None = None
     if context == "-":
+        import io
+
         from stackctl.engine.images import tarsafe
 
         root = tmp / "context"
-        tarsafe.extract(sys.stdin.buffer, root, whiteouts="keep", devices="skip")
+        raw = sys.stdin.buffer.read()
+        if _is_archive(raw):
+            tarsafe.extract(io.BytesIO(raw), root, whiteouts="keep", devices="skip")
+        else:  # docker build - < Dockerfile: a Dockerfile and no context
+            root.mkdir()
+            stdin_dockerfile = raw
     else:
         root = Path(context)
         if not root.is_dir():
             raise UsageError(f"unable to prepare context: path {context!r} not found",
                              hint="give a directory, or '-' to read a tar archive from stdin")
-    if file == "-":
+    if stdin_dockerfile is not None:
+        data, name = stdin_dockerfile, "Dockerfile"
+    elif file == "-":
         if context == "-":
             raise UsageError("cannot read both the context and the Dockerfile from stdin")
         data, name = sys.stdin.buffer.read(), "Dockerfile"

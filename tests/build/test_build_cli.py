@@ -141,3 +141,13 @@ def test_iidfile_network_and_builder_prune(busybox_image: tuple[Path, str],
     assert pruned.returncode == 0 and b"Deleted build cache objects: 2" in pruned.stdout
     again = stackctl(roots, "build", "--progress", "plain", "-t", "net:none", str(ctx))
     assert b"CACHED" not in again.stderr
+
+
+def test_dockerfile_alone_on_stdin(busybox_image: tuple[Path, str],
+                                   roots: tuple[Path, Path]) -> None:
+    done = stackctl(roots, "build", "-q", "-t", "bare:1", "-",
+                    stdin=b"FROM busybox\nRUN echo no context > /n\n")
+    assert done.returncode == 0, done.stderr
+    copy = stackctl(roots, "build", "-", stdin=b"FROM busybox\nCOPY x /x\n")
+    assert copy.returncode == 1 and b"COPY failed: x: not found in the build context" in \
+        copy.stderr
