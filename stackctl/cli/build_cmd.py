@@ -1,12 +1,16 @@
 """``stackctl build``: build an image from a Dockerfile, with docker's flags.
 
     stackctl build -t app:1 -f Dockerfile --build-arg V=2 --target prod \\
-        --no-cache -q --progress plain|tty --label k=v --network host --iidfile F CONTEXT|-
+        --no-cache -q --progress plain|tty --label k=v --network host --iidfile F \\
+        --runtime stackctl|runc CONTEXT|-
+    stackctl builder prune [-a] [-f]
 
-Progress goes to stderr (``plain``: BuildKit's numbered lines with timings and
-the RUN output; ``tty``: one compact line per step); ``-q`` prints only the
-image ID on stdout. Only typer and the standard library are imported here;
-the builder is imported when the command runs.
+``-`` reads a tar context (or a bare Dockerfile) from stdin. A base image that
+is not in the store is pulled from its registry. Progress goes to stderr
+(``plain``: BuildKit's numbered lines with timings and the RUN output;
+``tty``: one compact line per step); ``-q`` prints only the image ID on
+stdout. Only typer and the standard library are imported here; the builder is
+imported when the command runs.
 """
 
 from __future__ import annotations
