@@ -16,7 +16,8 @@ from typing import Any
 
 import typer
 
-from stackctl.cli._stack import ProjectFlags, env_flag, open_runner
+from stackctl.cli._stack import ProjectFlags, env_flag, merged_flags, open_runner
+from stackctl.cli.project_opts import load_options
 
 
 def run_oneoff(ctx: typer.Context, service: str, command: list[str] | None, *, rm: bool,
@@ -56,11 +57,12 @@ def run_oneoff(ctx: typer.Context, service: str, command: list[str] | None, *, r
         cfg = container_config(desired, svc, name=cname, number=number, oneoff=True,
                                resolve_service=resolve, runtime=runner.runtime)
         extra_env = []
+        project_env = _project_environment(ctx) if any("=" not in e for e in env) else {}
         for item in env:
             if "=" in item:
                 extra_env.append(item)
-            elif item in os.environ:
-                extra_env.append(f"{item}={os.environ[item]}")
+            elif item in project_env:
+                extra_env.append(f"{item}={project_env[item]}")
         mounts = list(cfg.mounts)
         for v in volumes:
             parts = v.split(":")
@@ -107,3 +109,14 @@ def run_oneoff(ctx: typer.Context, service: str, command: list[str] | None, *, r
 
 
 __all__ = ["run_oneoff"]
+
+
+def _project_environment(ctx: typer.Context) -> dict[str, str]:
+    """The project's environment (the process's over its env files: --env-file,
+    COMPOSE_ENV_FILES or .env): a bare ``-e KEY`` takes its value from there, as
+    compose run does, not from the process environment alone."""
+    from stackctl.spec.files import locate
+
+    f = merged_flags(ctx, ProjectFlags())
+    opts = load_options(f.files, f.project_name, f.project_directory, f.env_files, f.profiles)
+    return dict(locate(opts).environment)

@@ -84,7 +84,10 @@ def command_line(config: ContainerConfig, image: Any) -> list[str]:
 def merged_env(config: ContainerConfig, image: Any, hostname: str) -> tuple[str, ...]:
     env: dict[str, str] = {}
     for item in (*image.env, f"HOSTNAME={hostname}", *config.env):
-        key, _, value = item.partition("=")
+        key, eq, value = item.partition("=")
+        if not eq:  # a bare KEY unsets it (docker's ReplaceOrAppendEnvValues)
+            env.pop(key, None)
+            continue
         env[key] = value
     return tuple(f"{k}={v}" for k, v in env.items())
 

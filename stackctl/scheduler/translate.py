@@ -67,8 +67,10 @@ def container_config(
         command=_words(cfg.get("command")),
         entrypoint=_words(cfg.get("entrypoint")),
         name=name,
-        env=tuple(f"{k}={v}" for k, v in (cfg.get("environment") or {}).items()
-                  if v is not None),
+        # KEY without a value (and unset in the caller's environment) stays a bare
+        # KEY, which unsets the image's ENV of that name, as with compose
+        env=tuple(k if v is None else f"{k}={v}"
+                  for k, v in (cfg.get("environment") or {}).items()),
         working_dir=cfg.get("working_dir"),
         user=None if cfg.get("user") is None else str(cfg["user"]),
         hostname=cfg.get("hostname"),

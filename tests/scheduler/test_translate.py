@@ -38,7 +38,7 @@ def test_container_config() -> None:
     d = desired_state("shop", STACK, image_ids={"busybox": "sha256:1"})
     cfg = container_config(d, d.services["db"], name="shop-db-1", number=1)
     assert cfg.command == ("sleep", "3600")
-    assert cfg.env == ("A=1",)
+    assert cfg.env == ("A=1", "UNSET")  # a bare KEY: unsets the image ENV, as compose
     assert cfg.network == "shop_back" and cfg.network_aliases == ("db", "database")
     assert cfg.publish == ("127.0.0.1:8080:80/tcp", "53/udp")
     assert cfg.mounts == (
