@@ -28,6 +28,13 @@ IMAGE = "busybox:latest"
 # The images the scenarios name; busybox has the same sh/echo/sleep/top/ping applets.
 _IMAGE_LINE = re.compile(r"""(image:\s*)['"]?(?:alpine|bash|nginx)(?::[\w.-]+)?['"]?""")
 _FROM_LINE = re.compile(r"^FROM\s+alpine\S*", re.MULTILINE)
+_FROM_LINE_BB = re.compile(rf"^FROM {IMAGE}$", re.MULTILINE)
+# alpine has printenv, Debian's busybox-static has no such applet: a shell shim
+# copied into the images built FROM it, for the Dockerfiles that call it.
+_PRINTENV = r"""#!/bin/sh
+[ $# -eq 0 ] && exec env
+for name do eval "[ -n \"\${$name+x}\" ] && printf '%s\n' \"\$$name\""; done
+"""
 # One command must never hang the suite; generous, the machine may be loaded.
 _TIMEOUT = 180
 
@@ -58,7 +65,13 @@ class Project:
         for path in self.dir.rglob("*"):
             if path.name in ("compose.yaml", "Dockerfile"):
                 text = _IMAGE_LINE.sub(rf"\g<1>{IMAGE}", path.read_text())
-                path.write_text(_FROM_LINE.sub(f"FROM {IMAGE}", text))
+                text = _FROM_LINE.sub(f"FROM {IMAGE}", text)
+                if path.name == "Dockerfile" and "printenv" in text:
+                    shim = path.parent / "printenv"
+                    shim.write_text(_PRINTENV)
+                    shim.chmod(0o755)
+                    text = _FROM_LINE_BB.sub(r"\g<0>\nCOPY printenv /usr/bin/printenv", text)
+                path.write_text(text)
 
     # -- the CLI -------------------------------------------------------------------
     def _env(self, extra: dict[str, str] | None) -> dict[str, str]:
