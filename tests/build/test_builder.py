@@ -236,10 +236,10 @@ def test_add_extracts_local_archives(env) -> None:  # type: ignore[no-untyped-de
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     (ctx / "pkg.tar.gz").write_bytes(buf.getvalue())
-    build(env, "FROM busybox\nADD pkg.tar.gz /opt/\nADD --chown=7:8 pkg.tar.gz /own/\n",
-          tags=("add:1",))
+    build(env, "FROM busybox\nADD pkg.tar.gz /opt/\nADD --chown=7:8 pkg.tar.gz /own/\n"
+          "ADD --unpack=false pkg.tar.gz /raw/\n", tags=("add:1",))
     assert sh(env, "add:1", "cat /opt/pkg/hello.txt; stat -c '%u:%g' /opt/pkg/hello.txt "
-              "/own/pkg/hello.txt") == "from the archive\n0:0\n7:8\n"
+              "/own/pkg/hello.txt; ls /raw") == "from the archive\n0:0\n7:8\npkg.tar.gz\n"
 
 
 def test_heredocs_onbuild_and_cache_mount(env) -> None:  # type: ignore[no-untyped-def]

@@ -150,6 +150,11 @@ class _Writer:
         self._chown(real, 0, 0)
 
 
+def _unpacks(spec: CopySpec, remote: bool) -> bool:
+    """ADD extracts local archives; a downloaded one only with --unpack."""
+    return spec.unpack if spec.unpack is not None else not remote
+
+
 def _is_archive(path: Path) -> bool:
     try:
         with open(path, "rb") as fh:
@@ -225,7 +230,9 @@ def apply_copy(spec: CopySpec, rootfs: Path, source: BuildContext, *,
             if stat.S_ISDIR(st.st_mode):
                 writer.mkdirs(dest)
                 _copy_tree(writer, source, rel, dest, excludes)
-            elif spec.add and rel != "url" and _is_archive(real):
+            elif excludes is not None and excludes.ignored(posixpath.basename(rel)):
+                continue  # --exclude applies to the files a source names too
+            elif spec.add and _unpacks(spec, rel == "url") and _is_archive(real):
                 writer.mkdirs(dest)
                 _extract(real, dest, rootfs, spec, Path(tmpname))
             else:

@@ -167,6 +167,7 @@ class Add(Instruction):
     link: bool
     checksum: str | None
     excludes: tuple[str, ...]
+    unpack: bool | None = None  # --unpack: None = archives from the context are extracted
 
 
 @dataclass(frozen=True, eq=False)
@@ -374,9 +375,14 @@ def parse_add(node: Node) -> Add:
     flags = _flags(node, {"chown": "string", "chmod": "string", "link": "bool",
                           "checksum": "string", "keep-git-dir": "bool", "exclude": "list",
                           "unpack": "bool"})
+    if flags.boolean("keep-git-dir"):
+        raise _Bad("ADD --keep-git-dir is not supported (git sources are not)",
+                   hint="clone the repository into the build context and COPY it")
     srcs, contents, dest = _sources(node)
+    unpack = flags.values.get("unpack")
     return Add(node, srcs, contents, dest, flags.string("chown"), flags.string("chmod"),
-               flags.boolean("link"), flags.string("checksum"), flags.strings("exclude"))
+               flags.boolean("link"), flags.string("checksum"), flags.strings("exclude"),
+               unpack if isinstance(unpack, bool) else None)
 
 
 def parse_shell(node: Node) -> Shell:

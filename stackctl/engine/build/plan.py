@@ -76,6 +76,7 @@ class CopySpec:
     excludes: tuple[str, ...] = ()
     add: bool = False
     checksum: str | None = None
+    unpack: bool | None = None  # ADD --unpack; None: local archives are extracted
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ def _copy(inst: ins.Copy | ins.Add, state: StageState, ex: Expander) -> CopySpec
         tuple(ex.word(e) for e in inst.excludes),
         add=isinstance(inst, ins.Add),
         checksum=inst.checksum if isinstance(inst, ins.Add) else None,
+        unpack=inst.unpack if isinstance(inst, ins.Add) else None,
     )
 
 
