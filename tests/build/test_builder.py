@@ -261,8 +261,8 @@ SCRIPT
     _child, _ = build(env, "FROM base:1\nRUN cat /onbuild\n", tags=("child:1",))
     assert store.resolve("child:1").config.on_build == ()
     assert sh(env, "child:1", "cat /onbuild") == "triggered\n"
-    build(env, "FROM busybox\nRUN --mount=type=cache,target=/cache cp /cache/runs /again\n",
-          tags=("cache:1",))
+    build(env, "FROM busybox\nRUN --mount=type=cache,target=/cache,sharing=locked "
+          "cp /cache/runs /again\n", tags=("cache:1",))
     assert sh(env, "cache:1", "cat /again") == "one\n"
 
 

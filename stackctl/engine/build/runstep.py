@@ -6,7 +6,8 @@ which takes the same bundle and command line), so its output streams live
 and its exit status is the step's. It gets a fresh network namespace
 with only loopback (``--network=none``, the default offline) or the host's
 (``--network=host``). ``RUN --mount`` adds cache dirs kept under
-``<root>/buildcache/mounts``, tmpfs, or read-only binds of the context; a
+``<root>/buildcache/mounts`` (``sharing=locked``: one step at a time), tmpfs,
+or read-only binds of the context or of another stage; a
 heredoc script with a shebang is bind-mounted at ``/dev/pipes/<name>``.
 
 Whatever happens, the container is deleted, its cgroup removed and its
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from stackctl.engine.build.context import BuildContext
 from stackctl.engine.build.plan import RunSpec
+from stackctl.engine.build.runmounts import RunMount
 from stackctl.engine.build.snapshot import Snapshot
 from stackctl.engine.runtime.rootfs import secure_join
 from stackctl.engine.runtime.spec import BundleRequest, MountSpec, write_bundle
@@ -42,8 +44,7 @@ def _mounts(spec: RunSpec, root: Path, context: BuildContext | None,
     out: list[MountSpec] = []
     for m in spec.mounts:
         if m.type == "cache":
-            key = m.id or m.target
-            path = root / "buildcache" / "mounts" / hashlib.sha256(key.encode()).hexdigest()[:32]
+            path = _cache_dir(root, m)
             path.mkdir(parents=True, exist_ok=True)
             if m.mode is not None:
                 os.chmod(path, m.mode)
@@ -118,6 +119,7 @@ def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
         privileged=spec.insecure,
     )
     base = _runtime_argv(runtime, run_root)
+    locks = _lock_caches(spec, root)
     try:
         write_bundle(bundle, req)
         with subprocess.Popen([*base, "run", "--bundle", str(bundle), cid],
@@ -135,8 +137,30 @@ def run_step(spec: RunSpec, snap: Snapshot, *, root: Path, run_root: Path,
                        stderr=subprocess.DEVNULL, check=False)
         _remove_cgroup(cid)
         shutil.rmtree(bundle, ignore_errors=True)
+        for fd in locks:
+            os.close(fd)  # releases the flock
     _remove_stubs(snap.upper, missing)
     return code
+
+
+def _cache_dir(root: Path, m: RunMount) -> Path:
+    key = m.id or m.target
+    return root / "buildcache" / "mounts" / hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _lock_caches(spec: RunSpec, root: Path) -> list[int]:
+    """``sharing=locked`` cache mounts: one build step at a time uses each."""
+    import fcntl
+
+    fds = []
+    for m in spec.mounts:
+        if m.type == "cache" and m.sharing == "locked":
+            lock = _cache_dir(root, m).with_suffix(".lock")
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            fds.append(fd)
+    return fds
 
 
 def _missing_paths(rootfs: Path, targets: set[str]) -> list[str]:
