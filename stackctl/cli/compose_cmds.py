@@ -10,6 +10,7 @@ at module level (cold start budget).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated, Any, Optional
 
@@ -397,10 +398,20 @@ def run(ctx: typer.Context, service: Annotated[str, typer.Argument()],
         no_tty: Annotated[bool, typer.Option("--no-tty", "-T")] = False,
         user: Annotated[Optional[str], typer.Option("--user", "-u")] = None,  # noqa: UP045
         workdir: Annotated[Optional[str], typer.Option("--workdir", "-w")] = None,  # noqa: UP045
-        volume: Annotated[Optional[list[str]], typer.Option("--volume", "-v")] = None,  # noqa: UP045
+        # compose normalizes --volumes to --volume
+        volume: Annotated[Optional[list[str]],  # noqa: UP045
+                          typer.Option("--volume", "--volumes", "-v")] = None,
+        env_from_file: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+            "--env-from-file", help="Set environment variables from a file.")] = None,
         ) -> None:
     from stackctl.cli._run import run_oneoff
 
+    if env_from_file:  # the file's variables first: a -e of the same name wins
+        from stackctl.spec.dotenv import read_dotenv
+
+        from_files = [f"{k}={v}" for f in env_from_file
+                      for k, v in read_dotenv(f, os.environ.get).items()]
+        env = from_files + (env or [])
     code = run_oneoff(ctx, service, command, rm=rm_, detach=detach, env=env or [], name=name,
                       entrypoint=entrypoint, no_deps=no_deps, service_ports=service_ports,
                       user=user, workdir=workdir, volumes=volume or [],
