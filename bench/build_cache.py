@@ -93,14 +93,6 @@ def main() -> int:
                 inproc.append(time.perf_counter() - t0)
         assert result.cached == result.steps == 6
 
-        helps = []
-        for _ in range(runs):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run([sys.executable, "-m", "stackctl", "--version"], check=True,
-                           stdout=subprocess.DEVNULL)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            helps.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-
         (ctx / "src" / "module7.py").write_text("VALUE = 'changed'\n")
         one_change = _cli(root, run_root, ctx)
 
@@ -114,8 +106,6 @@ def main() -> int:
               f"{ms(statistics.median(cached))}  (min {ms(min(cached))}, budget 300 ms)")
         print(f"  fully cached rebuild, CPU time of the process:  "
               f"{ms(statistics.median(cached_cpu))}")
-        print(f"  (stackctl --version alone, CPU time, median:    "
-              f"{ms(statistics.median(helps))}: the CLI's own start)")
         print(f"  fully cached rebuild, in-process, median:       "
               f"{ms(statistics.median(inproc))}")
         print(f"  one source file changed (last COPY reruns):     {ms(one_change)}")
