@@ -428,20 +428,18 @@ def prune(ctx: typer.Context,
     typer.echo("Total reclaimed space: 0B")
 
 
+def commands() -> list[tuple[str, Any]]:
+    """The single-container commands of this module, by name (run/create: run_cmd.py)."""
+    return [("start", start), ("attach", attach), ("stop", stop), ("restart", restart),
+            ("kill", kill), ("rm", rm), ("ps", ps), ("logs", logs), ("top", top),
+            ("inspect", inspect), ("wait", wait), ("cp", cp), ("rename", rename),
+            ("pause", pause), ("unpause", unpause), ("stats", stats)]
+
+
 def register(app: typer.Typer) -> None:
-    run_cmd.register(app)
-    commands = [("start", start), ("attach", attach), ("stop", stop), ("restart", restart),
-                ("kill", kill), ("rm", rm), ("ps", ps), ("logs", logs), ("top", top),
-                ("inspect", inspect),
-                ("wait", wait), ("cp", cp), ("rename", rename), ("pause", pause),
-                ("unpause", unpause), ("stats", stats)]
-    for name, fn in commands:
-        app.command(name)(fn)  # type: ignore[type-var]
+    # run/create (run_cmd.py) and the `container` group (container_group.py) are
+    # separate modules: typer converts every registered command on each invocation,
+    # and the CLI registers only the module that owns the command being run.
+    for name, fn in commands():
+        app.command(name)(fn)
     app.command("exec", context_settings=EXEC_SETTINGS)(exec_)
-    container = typer.Typer(help="Manage containers.", no_args_is_help=True)
-    for name, fn in [*commands, ("ls", ps), ("list", ps), ("prune", prune)]:
-        container.command(name)(fn)  # type: ignore[type-var]
-    container.command("exec", context_settings=EXEC_SETTINGS)(exec_)
-    container.command("run", context_settings=run_cmd.RUN_SETTINGS)(run_cmd._run)
-    container.command("create", context_settings=run_cmd.RUN_SETTINGS)(run_cmd._run)
-    app.add_typer(container, name="container")

@@ -601,7 +601,11 @@ def main(argv: list[str] | None = None) -> int:
     for cid in ids:
         msg = mon.add(cid, hold=hold)
         if ready_fd is not None:
-            os.write(ready_fd, json.dumps(msg).encode() + b"\n")
+            try:
+                os.write(ready_fd, json.dumps(msg).encode() + b"\n")
+            except OSError:  # the starter died (killed `up`): supervise regardless
+                os.close(ready_fd)
+                ready_fd = None
     if ready_fd is not None:
         os.close(ready_fd)
     mon.run()
