@@ -21,7 +21,9 @@ COMMAND_MODULES = (
     "stackctl.cli.stack_cmds",  # up, down, plan, sync, ls
     "stackctl.cli.config_cmd",  # config
     "stackctl.cli.compose_cmds",  # compose <cmd>: the compose command set for stacks
-    "stackctl.cli.container_cmds",  # run, create, ps, logs, exec, stop, start, ...
+    "stackctl.cli.run_cmd",  # run, create
+    "stackctl.cli.container_cmds",  # ps, logs, exec, stop, start, ...
+    "stackctl.cli.container_group",  # container <cmd>
     "stackctl.cli.image_cmds",  # images, import, rmi, tag, history, save, load, ...
     "stackctl.cli.registry_cmds",  # pull, push, login, logout
     "stackctl.cli.build_cmd",  # build
@@ -43,12 +45,13 @@ COMMAND_INDEX: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("up", "down", "plan", "sync", "ls"), _STACK),
     "config": ("stackctl.cli.config_cmd",),
     "compose": ("stackctl.cli.compose_cmds",),
+    **dict.fromkeys(("run", "create"), ("stackctl.cli.run_cmd",)),
     **dict.fromkeys(
-        ("run", "create", "start", "attach", "stop", "restart", "kill", "rm", "ps", "logs",
-         "top", "inspect", "wait", "cp", "rename", "pause", "unpause", "stats", "exec",
-         "container"),
+        ("start", "attach", "stop", "restart", "kill", "rm", "ps", "logs", "top", "inspect",
+         "wait", "cp", "rename", "pause", "unpause", "stats", "exec"),
         _CONTAINER,
     ),
+    "container": ("stackctl.cli.container_group",),
     **dict.fromkeys(
         ("import", "images", "rmi", "tag", "history", "save", "load", "commit", "export"),
         _IMAGE,
