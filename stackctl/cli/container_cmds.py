@@ -15,6 +15,8 @@ from stackctl.cli import run_cmd
 from stackctl.cli.options import GlobalOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from stackctl.engine.api import Engine
     from stackctl.engine.containers import ContainerRecord
 
@@ -137,13 +139,31 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, str]:
         "Command": command,
         "CreatedAt": rec.created,
         "RunningFor": ago(parse_time(rec.created)),
-        "Ports": ", ".join(rec.config.publish),
+        "Ports": _ports_text(rec.config.publish),
         "State": rec.status.value,
         "Status": status,
         "Names": rec.name,
         "Labels": ",".join(f"{k}={v}" for k, v in rec.labels.items()),
         "Networks": rec.config.network,
     }
+
+
+def _ports_text(publish: Sequence[str]) -> str:
+    """Docker's PORTS column: ``127.0.0.1:8080->80/tcp``, not the ``-p`` spec as given
+    (a random host port, unknown here, shows as the container port alone)."""
+    from stackctl.errors import StackctlError
+    from stackctl.net.ports import parse_publish
+
+    out: list[str] = []
+    for spec in publish:
+        try:
+            mappings = parse_publish(spec)
+        except StackctlError:
+            out.append(spec)
+            continue
+        out.extend(m.display() if m.host_port else f"{m.container_port}/{m.protocol}"
+                   for m in mappings)
+    return ", ".join(out)
 
 
 def _status_text(rec: ContainerRecord, human: Any, parse_time: Any) -> str:

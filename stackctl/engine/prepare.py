@@ -22,6 +22,12 @@ from stackctl.errors import RuntimeFailure, UsageError
 
 NS = 1_000_000_000
 
+# Docker's defaults for a container in a network namespace of its own (moby, since
+# 20.10): any user may bind ports below 1024 (nginx as USER nginx on :80) and send
+# ICMP echo without CAP_NET_RAW. The container's own sysctls win.
+NETNS_SYSCTLS = {"net.ipv4.ip_unprivileged_port_start": "0",
+                 "net.ipv4.ping_group_range": "0 2147483647"}
+
 
 def effective_config(config: ContainerConfig, image: Any) -> ContainerConfig:
     """``config`` with the image's STOPSIGNAL, HEALTHCHECK, labels and VOLUMEs merged in.
@@ -233,7 +239,8 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         cgroups_path="/" + paths.cgroup_name,
         resources=Resources(memory=config.memory, memory_swap=config.memory_swap,
                             cpus=config.cpus, pids_limit=config.pids_limit),
-        sysctls=dict(config.sysctls),
+        sysctls=dict(config.sysctls) if netns == "host" or config.network.startswith(
+            "container:") else {**NETNS_SYSCTLS, **config.sysctls},
         annotations={"org.stackctl.id": paths.id},
         init=config.init,  # the built-in launcher's PID 1 (runc ignores it)
     )

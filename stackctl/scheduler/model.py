@@ -83,6 +83,10 @@ class DesiredState:
     volumes: Mapping[str, VolumeModel]
     known_services: frozenset[str] = frozenset()  # active + inactive (profiles): not orphans
     working_dir: str = ""
+    # top-level secrets: / configs: by key (file, content, environment...), which
+    # services mount under /run/secrets/ and / (translate.py)
+    secrets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def edges(self) -> list[Edge]:
         return [
@@ -169,8 +173,13 @@ def desired_state(
             )
         # What the container is made of includes the engine names its keys resolve to:
         # pointing a volume key at another volume (or network) changes the container.
-        resolved = {"volumes": {k: volumes[k].name for k in svc.volumes},
-                    "networks": {k: networks[k].name for k in svc.networks}}
+        resolved: dict[str, Any] = {"volumes": {k: volumes[k].name for k in svc.volumes},
+                                    "networks": {k: networks[k].name for k in svc.networks}}
+        for kind in ("secrets", "configs"):  # what the mounted files are made of
+            used = {str(r["source"]): (config.get(kind) or {}).get(str(r["source"]))
+                    for r in svc.config.get(kind) or [] if isinstance(r, Mapping)}
+            if used:
+                resolved[kind] = used
         services[svc.name] = dataclasses.replace(
             svc, config_hash=config_hash({**svc.config, "x-stackctl-resolved": resolved},
                                          svc.image_id))
@@ -181,6 +190,8 @@ def desired_state(
         volumes=volumes,
         known_services=frozenset(services) | frozenset(inactive_services),
         working_dir=working_dir,
+        secrets={str(k): dict(v or {}) for k, v in (config.get("secrets") or {}).items()},
+        configs={str(k): dict(v or {}) for k, v in (config.get("configs") or {}).items()},
     )
 
 

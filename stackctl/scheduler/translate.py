@@ -189,7 +189,33 @@ def _mounts(desired: DesiredState, cfg: Mapping[str, Any], where: str
             out.append(MountRequest("volume", target, desired.volumes[str(v["source"])].name, ro))
         elif kind == "volume":
             out.append(MountRequest("anonymous", target, "", ro))
+    out.extend(_file_mounts(desired, cfg, where))
     return tuple(out)
+
+
+def _file_mounts(desired: DesiredState, cfg: Mapping[str, Any], where: str
+                 ) -> list[MountRequest]:
+    """Service ``secrets:`` at /run/secrets/<name> and ``configs:`` at /<name> (or their
+    ``target``), read-only binds of the top-level entry's ``file``, as compose does."""
+    out: list[MountRequest] = []
+    for kind, top, base in (("secrets", desired.secrets, "/run/secrets/"),
+                            ("configs", desired.configs, "/")):
+        for i, ref in enumerate(cfg.get(kind) or []):
+            ref = ref if isinstance(ref, Mapping) else {"source": ref}
+            source = str(ref["source"])
+            entry = top.get(source)
+            if entry is None:
+                raise SchedulerError(f"{where}.{kind}[{i}]: undefined {kind[:-1]} {source!r}",
+                                     hint=f"declare it under the top-level {kind}: key")
+            if not entry.get("file"):
+                raise SchedulerError(
+                    f"{where}.{kind}[{i}]: {kind[:-1]} {source!r} is not file-based",
+                    hint=f"only {kind} with file: can be mounted (not content:, "
+                         "environment: or external:)")
+            target = str(ref.get("target") or source)
+            out.append(MountRequest("bind", target if target.startswith("/") else base + target,
+                                    str(entry["file"]), True))
+    return out
 
 
 def _tmpfs(cfg: Mapping[str, Any]) -> tuple[TmpfsMount, ...]:

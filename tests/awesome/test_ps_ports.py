@@ -1,0 +1,11 @@
+"""ps PORTS in Docker's form (the samples' READMEs show ``0.0.0.0:8000->8000/tcp``)."""
+
+from __future__ import annotations
+
+from stackctl.cli.container_cmds import _ports_text
+
+
+def test_ports_column_is_dockers() -> None:
+    assert _ports_text(("127.0.0.1:8080:80", "8000:8000/tcp", "53/udp", "9000-9001:90-91")) == (
+        "127.0.0.1:8080->80/tcp, 0.0.0.0:8000->8000/tcp, 53/udp, "
+        "0.0.0.0:9000->90/tcp, 0.0.0.0:9001->91/tcp")
