@@ -105,7 +105,8 @@ class EngineDriver:
         elif isinstance(op, RemoveNetwork):
             self.networks().remove(op.name)
         elif isinstance(op, CreateVolume):
-            eng.volumes.create(op.name, labels={L.LABEL_PROJECT: self.project,
+            eng.volumes.create(op.name, labels={**dict(op.labels),
+                                                L.LABEL_PROJECT: self.project,
                                                 L.LABEL_VOLUME: op.key})
         elif isinstance(op, RemoveVolume):
             eng.volumes.remove(op.name)

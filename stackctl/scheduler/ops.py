@@ -64,6 +64,7 @@ class CreateNetwork(Operation):
 class CreateVolume(Operation):
     name: str = ""
     key: str = ""
+    labels: tuple[tuple[str, str], ...] = ()  # the file's volume labels
     verb: ClassVar[str] = "create volume"
 
 

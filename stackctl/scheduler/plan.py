@@ -278,8 +278,10 @@ def _resources(b: _Builder, desired: DesiredState, observed: ObservedState, sele
             raise SchedulerError(
                 f"volume {vol.name} declared as external, but could not be found",
                 hint=f"create it first: stackctl volume create {vol.name}")
+        labels = tuple(sorted((str(k), str(v)) for k, v in
+                              (vol.config.get("labels") or {}).items()))
         vol_ops[key] = b.add(CreateVolume(f"volume:{key}", "no existing volume",
-                                          name=vol.name, key=key))
+                                          name=vol.name, key=key, labels=labels))
 
     image_ops: dict[str, str] = {}  # image ref -> op id
     for name in sorted(selected):
