@@ -28,6 +28,7 @@ IMAGE = "busybox:latest"
 # The images the scenarios name; busybox has the same sh/echo/sleep/top/ping applets.
 _IMAGE_LINE = re.compile(r"""(image:\s*)['"]?(?:alpine|bash|nginx)(?::[\w.-]+)?['"]?""")
 _FROM_LINE = re.compile(r"^FROM\s+alpine\S*", re.MULTILINE)
+_INLINE_FROM = re.compile(r"(?<=[:|\s])FROM alpine\b")
 _FROM_LINE_BB = re.compile(rf"^FROM {IMAGE}$", re.MULTILINE)
 # alpine has printenv, Debian's busybox-static has no such applet: a shell shim
 # copied into the images built FROM it, for the Dockerfiles that call it.
@@ -65,6 +66,7 @@ class Project:
         for path in self.dir.rglob("*"):
             if path.name in ("compose.yaml", "Dockerfile"):
                 text = _IMAGE_LINE.sub(rf"\g<1>{IMAGE}", path.read_text())
+                text = _INLINE_FROM.sub(f"FROM {IMAGE}", text)  # dockerfile_inline
                 text = _FROM_LINE.sub(f"FROM {IMAGE}", text)
                 if path.name == "Dockerfile" and "printenv" in text:
                     shim = path.parent / "printenv"
