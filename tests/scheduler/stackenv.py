@@ -15,6 +15,8 @@ import pytest
 from stackctl.cli.app import main
 from stackctl.engine.api import Engine
 
+TIMEOUT = 240  # seconds any one command may take
+
 # Commands that stop at once on SIGTERM (a shell as PID 1 ignores it otherwise).
 FOREVER = '["sh", "-c", "trap \'exit 0\' TERM; sleep 3600 & wait"]'
 
@@ -45,17 +47,26 @@ class StackEnv:
             argv += ["-f", str(self.file), "-p", self.project]
         argv += rest
         import os
+        import signal
         import sys
 
         saved = sys.stdin
         # as from a shell with </dev/null: a real descriptor (pytest's stdin has none)
         sys.stdin = open(os.devnull)  # noqa: SIM115 - closed below
+
+        def too_long(signum: int, frame: object) -> None:
+            raise TimeoutError(f"stackctl {' '.join(args)} took more than {TIMEOUT}s")
+
+        old = signal.signal(signal.SIGALRM, too_long)
+        signal.alarm(TIMEOUT)  # a hung command fails its test instead of the whole run
         try:
             main(argv)
             code = 0
         except SystemExit as exc:
             code = int(exc.code or 0)
         finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
             sys.stdin.close()
             sys.stdin = saved
         out, err = self.capsys.readouterr()

@@ -161,10 +161,12 @@ def test_killed_up_then_up_converges(stack: StackEnv) -> None:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
+        # Killed mid-up: db runs, web is created and waits for db to be healthy. (A kill
+        # while the launcher itself is starting a container is the engine's to repair.)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not stack.state("db"):
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGKILL)  # killed mid-up: db exists, web maybe not
+        while time.monotonic() < deadline and stack.state("web") != [(1, "created")]:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
     stack.ok("up", "-d")
