@@ -60,6 +60,8 @@ def _run(
     health_timeout: OStr = typer.Option(None, "--health-timeout", help="e.g. 30s."),
     health_retries: OInt = typer.Option(None, "--health-retries", help="Failures to unhealthy."),
     health_start_period: OStr = typer.Option(None, "--health-start-period", help="e.g. 5s."),
+    health_start_interval: OStr = typer.Option(None, "--health-start-interval",
+                                               help="Probe interval in the start period."),
     no_healthcheck: bool = typer.Option(False, "--no-healthcheck", help="Disable HEALTHCHECK."),
     stop_signal: OStr = typer.Option(None, "--stop-signal", help="Stop signal."),
     stop_timeout: OInt = typer.Option(None, "--stop-timeout", help="Seconds before SIGKILL."),
@@ -86,6 +88,7 @@ def _run(
         publish_all=publish_all, expose=t(expose or ()),
         health_cmd=health_cmd, health_interval=health_interval, health_timeout=health_timeout,
         health_retries=health_retries, health_start_period=health_start_period,
+        health_start_interval=health_start_interval,
         no_healthcheck=no_healthcheck, stop_signal=stop_signal, stop_timeout=stop_timeout,
         log_opt=t(log_opt or ()), ulimit=t(ulimit or ()), sysctl=t(sysctl or ()),
         runtime=runtime)

@@ -59,6 +59,7 @@ class RunFlags:
     health_timeout: str | None = None
     health_retries: int | None = None
     health_start_period: str | None = None
+    health_start_interval: str | None = None
     no_healthcheck: bool = False
     stop_signal: str | None = None
     stop_timeout: int | None = None
@@ -196,7 +197,7 @@ def parse_health(f: RunFlags) -> Healthcheck | None:
         return Healthcheck(("NONE",))
     if f.health_cmd is None:
         if any(v is not None for v in (f.health_interval, f.health_timeout, f.health_retries,
-                                       f.health_start_period)):
+                                       f.health_start_period, f.health_start_interval)):
             raise UsageError("--health-* options need --health-cmd (or an image HEALTHCHECK)")
         return None
     retries = f.health_retries if f.health_retries is not None else 3
@@ -207,7 +208,8 @@ def parse_health(f: RunFlags) -> Healthcheck | None:
         interval=_duration("--health-interval", f.health_interval) or 30.0,
         timeout=_duration("--health-timeout", f.health_timeout) or 30.0,
         retries=retries,
-        start_period=_duration("--health-start-period", f.health_start_period) or 0.0)
+        start_period=_duration("--health-start-period", f.health_start_period) or 0.0,
+        start_interval=_duration("--health-start-interval", f.health_start_interval) or 0.0)
 
 
 def parse_log_opts(opts: tuple[str, ...]) -> tuple[int | None, int]:

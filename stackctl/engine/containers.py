@@ -100,6 +100,7 @@ class Healthcheck:
     timeout: float = 30.0
     retries: int = 3
     start_period: float = 0.0
+    start_interval: float = 0.0  # probe interval during start_period (0: use interval)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Every ``interval`` the test command runs through the runtime's ``exec``; it
 passes with exit 0, fails otherwise or after ``timeout``. ``retries``
 consecutive failures make the container ``unhealthy``; failures during
-``start_period`` do not count, and the first success makes it ``healthy``.
+``start_period`` do not count (probes then run every ``start_interval`` when it
+is set), and the first success makes it ``healthy``.
 The status and the last five results go to ``containers.health``.
 
 ``evaluate`` is the pure rule; ``HealthRunner`` drives it from the monitor loop
@@ -62,12 +63,20 @@ class HealthRunner:
         self.check: Healthcheck = c.config.healthcheck
         self.health = Health()
         self.started = monitor.clock()
-        self.due: float | None = self.started + self.check.interval
+        self.due: float | None = self.started + self._interval(self.started)
         self.deadline: float | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.output = b""
         self.probe_start = ""
         self._save()
+
+    def _interval(self, now: float) -> float:
+        """Docker 25's start_interval: quicker probes while the start period lasts."""
+        starting = now - self.started < self.check.start_period and self.health.status \
+            == "starting"
+        if starting and self.check.start_interval > 0:
+            return self.check.start_interval
+        return self.check.interval
 
     def next_at(self) -> float | None:
         return self.deadline if self.proc is not None else self.due
@@ -138,7 +147,7 @@ class HealthRunner:
         self.health = evaluate(self.health, self.check, exit_code=code, output=output,
                                start=self.probe_start or rfc3339_nano(), end=rfc3339_nano(),
                                in_start_period=now - self.started < self.check.start_period)
-        self.due = now + self.check.interval
+        self.due = now + self._interval(now)
         self._save()
 
     def _save(self) -> None:

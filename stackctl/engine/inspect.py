@@ -51,7 +51,8 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
     if c.healthcheck is not None:
         hc = {"Test": list(c.healthcheck.test), "Interval": _ns(c.healthcheck.interval),
               "Timeout": _ns(c.healthcheck.timeout), "Retries": c.healthcheck.retries,
-              "StartPeriod": _ns(c.healthcheck.start_period)}
+              "StartPeriod": _ns(c.healthcheck.start_period),
+              "StartInterval": _ns(c.healthcheck.start_interval)}
     config: dict[str, Any] = {
         "Hostname": c.hostname or rec.id[:12],
         "User": c.user or "",

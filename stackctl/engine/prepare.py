@@ -51,7 +51,7 @@ def effective_config(config: ContainerConfig, image: Any) -> ContainerConfig:
         changes["healthcheck"] = Healthcheck(
             test=tuple(hc.test), interval=(hc.interval / NS) or 30.0,
             timeout=(hc.timeout / NS) or 30.0, retries=hc.retries or 3,
-            start_period=hc.start_period / NS)
+            start_period=hc.start_period / NS, start_interval=hc.start_interval / NS)
     exposed = tuple(sorted({*config.expose, *image.exposed_ports}))
     if exposed != config.expose:
         changes["expose"] = exposed  # for -P (stackctl/net publishes them)

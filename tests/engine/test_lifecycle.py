@@ -291,3 +291,12 @@ def test_healthcheck_timeout_counts_as_failure(engine: Engine) -> None:
     last = engine.inspect(rec.id)["State"]["Health"]["Log"][-1]
     assert last["ExitCode"] != 0 and "timeout" in last["Output"]
     engine.remove(rec.id, force=True)
+
+
+def test_health_start_interval_probes_quickly_while_starting(engine: Engine) -> None:
+    rec = engine.start(engine.create(cfg(
+        "sleep", "30", healthcheck=Healthcheck(("CMD", "true"), interval=3600, timeout=5,
+                                               start_period=60, start_interval=0.1))).id)
+    eventually(lambda: (h := engine.get(rec.id).health) and h.status == "healthy",
+               what="healthy from a start-interval probe (the interval is an hour)")
+    engine.remove(rec.id, force=True)
