@@ -139,7 +139,7 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, str]:
         "Command": command,
         "CreatedAt": rec.created,
         "RunningFor": ago(parse_time(rec.created)),
-        "Ports": _ports_text(rec.config.publish),
+        "Ports": _ports_text(rec.config.publish, rec.config.expose),
         "State": rec.status.value,
         "Status": status,
         "Names": rec.name,
@@ -148,22 +148,32 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, str]:
     }
 
 
-def _ports_text(publish: Sequence[str]) -> str:
-    """Docker's PORTS column: ``127.0.0.1:8080->80/tcp``, not the ``-p`` spec as given
-    (a random host port, unknown here, shows as the container port alone)."""
+def _ports_text(publish: Sequence[str], expose: Sequence[str] = ()) -> str:
+    """Docker's PORTS column: ``127.0.0.1:8080->80/tcp`` for a published port (not the
+    ``-p`` spec as given), ``3306/tcp`` for an exposed one that is not published; by
+    container port. A random host port, unknown here, shows as the container port."""
     from stackctl.errors import StackctlError
     from stackctl.net.ports import parse_publish
 
-    out: list[str] = []
+    entries: list[tuple[int, str, str]] = []
+    published: set[str] = set()
     for spec in publish:
         try:
             mappings = parse_publish(spec)
         except StackctlError:
-            out.append(spec)
+            entries.append((0, "", spec))
             continue
-        out.extend(m.display() if m.host_port else f"{m.container_port}/{m.protocol}"
-                   for m in mappings)
-    return ", ".join(out)
+        for m in mappings:
+            published.add(f"{m.container_port}/{m.protocol}")
+            entries.append((m.container_port, m.protocol, m.display() if m.host_port
+                            else f"{m.container_port}/{m.protocol}"))
+    for port in expose:
+        number, _, proto = port.partition("/")
+        key = f"{number}/{proto or 'tcp'}"
+        if key not in published and number.isdigit():
+            published.add(key)
+            entries.append((int(number), proto or "tcp", key))
+    return ", ".join(text for _, _, text in sorted(entries))
 
 
 def _status_text(rec: ContainerRecord, human: Any, parse_time: Any) -> str:

@@ -133,7 +133,7 @@ def attach_session(engine: object, cid: str, *, stdin: bool, tty: bool,
                    replay: bool = True) -> int:
     """Attach this terminal to ``cid`` until it ends; its exit code (removal awaited)."""
     from stackctl.engine.api import Engine
-    from stackctl.engine.attach import attach
+    from stackctl.engine.attach import DETACHED, attach
     from stackctl.errors import NotFound, StackctlError
 
     assert isinstance(engine, Engine)
@@ -151,6 +151,8 @@ def attach_session(engine: object, cid: str, *, stdin: bool, tty: bool,
                       on_signal=forward, replay=replay)
     finally:
         sock.close()
+    if code == DETACHED:  # Ctrl-P Ctrl-Q: leave it running, like docker
+        return 0
     if code is None:
         try:
             code = engine.wait(cid)

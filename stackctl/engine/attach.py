@@ -24,6 +24,23 @@ from typing import Any, BinaryIO
 
 FRAME = struct.Struct(">BxxxI")
 EXIT = 3
+DETACH_KEYS = b"\x10\x11"  # Ctrl-P Ctrl-Q, Docker's default --detach-keys
+DETACHED = -1  # attach()'s result when the user detached with DETACH_KEYS
+
+
+def split_detach(pending: bytes, data: bytes) -> tuple[bytes, bytes, bool]:
+    """Find DETACH_KEYS across reads: (bytes to send, bytes held back, detached?).
+
+    ``pending`` is a held-back Ctrl-P from the previous read; a lone Ctrl-P not
+    followed by Ctrl-Q is passed through, as Docker does.
+    """
+    buf = pending + data
+    at = buf.find(DETACH_KEYS)
+    if at >= 0:
+        return buf[:at], b"", True
+    if buf.endswith(DETACH_KEYS[:1]):
+        return buf[:-1], buf[-1:], False
+    return buf, b"", False
 
 
 def terminal_size(fd: int) -> tuple[int, int] | None:
@@ -80,7 +97,8 @@ def attach(sock: socket.socket, *, stdin: bool, tty: bool, sock_path: Path | Non
            replay: bool = True, stdin_fd: int | None = None,
            stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
            on_signal: Callable[[int], None] | None = None) -> int | None:
-    """Stream until the container ends; return its exit code (None if the monitor vanished).
+    """Stream until the container ends; return its exit code (None if the monitor vanished,
+    DETACHED when the user typed Ctrl-P Ctrl-Q with a tty: the container keeps running).
 
     ``on_signal`` (non-tty): SIGINT/SIGTERM received here are handed to it, e.g. to
     forward them to the container, as ``docker run`` does with --sig-proxy.
@@ -108,6 +126,7 @@ def attach(sock: socket.socket, *, stdin: bool, tty: bool, sock_path: Path | Non
         for sig in (signal.SIGINT, signal.SIGTERM):
             old_handlers[sig] = signal.signal(sig, lambda s, f: on_signal(s))
     buf = b""
+    held = b""
     code: int | None = None
     try:
         with _RawTerminal(in_fd, tty and stdin):
@@ -119,7 +138,15 @@ def attach(sock: socket.socket, *, stdin: bool, tty: bool, sock_path: Path | Non
                 for key, _ in ready:
                     if key.data == "stdin":
                         data = os.read(in_fd, 65536)
-                        if data:
+                        if data and tty:
+                            data, held, detached = split_detach(held, data)
+                            if data:
+                                sock.sendall(data)
+                            if detached:
+                                err.write(b"\r\nread escape sequence\r\n")
+                                err.flush()
+                                return DETACHED
+                        elif data:
                             sock.sendall(data)
                         else:
                             sel.unregister(in_fd)
@@ -148,4 +175,5 @@ def attach(sock: socket.socket, *, stdin: bool, tty: bool, sock_path: Path | Non
     return code
 
 
-__all__ = ["attach", "raw_terminal", "resize", "terminal_size"]
+__all__ = ["DETACHED", "DETACH_KEYS", "attach", "raw_terminal", "resize", "split_detach",
+           "terminal_size"]

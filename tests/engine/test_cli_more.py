@@ -148,3 +148,23 @@ def test_labels_filter_and_log_rotation(cli: Cli, engine: Engine, unique: str) -
     assert log.with_name(log.name + ".1").exists() and not log.with_name(log.name + ".2").exists()
     out = cli("logs", name).stdout.splitlines()
     assert out[-1] == "line-199" and len(out) < 200  # the oldest rotated away
+
+
+def test_detach_keys_leave_it_running(engine: Engine, unique: str) -> None:
+    name = f"d-{unique}"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "run", "-it", "--network", "none",
+                             "--name", name, "busybox", "sh"], stdin=slave, stdout=slave,
+                            stderr=slave, env=_env(engine), start_new_session=True)
+    os.close(slave)
+    try:
+        assert b"# " in _read_until(master, b"# ")
+        os.write(master, b"\x10\x11")
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert engine.get(name).status == ContainerStatus.RUNNING
+    engine.remove(name, force=True)

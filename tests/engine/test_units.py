@@ -213,3 +213,14 @@ def test_effective_config_merges_the_image() -> None:
     assert command_line(eff2, image) == ["sh"]
     eff3 = effective_config(ContainerConfig(image="x", command=("other",)), image)
     assert command_line(eff3, image) == ["/entry", "other"]
+
+
+def test_detach_keys_across_reads() -> None:
+    from stackctl.engine.attach import split_detach
+
+    assert split_detach(b"", b"ls\n") == (b"ls\n", b"", False)
+    assert split_detach(b"", b"ab\x10\x11cd") == (b"ab", b"", True)
+    send, held, det = split_detach(b"", b"ab\x10")
+    assert (send, held, det) == (b"ab", b"\x10", False)
+    assert split_detach(held, b"\x11") == (b"", b"", True)
+    assert split_detach(held, b"x") == (b"\x10x", b"", False)  # a lone Ctrl-P passes
