@@ -34,6 +34,7 @@ def _run(
     env_file: Strs = typer.Option(None, "--env-file", help="Read variables from a file."),
     volume: Strs = typer.Option(None, "--volume", "-v", help="[SRC:]DST[:ro] mount."),
     tmpfs: Strs = typer.Option(None, "--tmpfs", help="Mount a tmpfs PATH[:OPTIONS]."),
+    mount: Strs = typer.Option(None, "--mount", help="type=bind|volume|tmpfs,source=,target=."),
     workdir: OStr = typer.Option(None, "--workdir", "-w", help="Working directory."),
     user: OStr = typer.Option(None, "--user", "-u", help="user[:group] or uid[:gid]."),
     hostname: OStr = typer.Option(None, "--hostname", "-h", help="Container host name."),
@@ -80,6 +81,7 @@ def _run(
     flags = RunFlags(
         image=image, args=t(args or ()), name=name, env=t(env or ()),
         env_file=t(env_file or ()), volume=t(volume or ()), tmpfs=t(tmpfs or ()),
+        mount=t(mount or ()),
         workdir=workdir, user=user, hostname=hostname, entrypoint=entrypoint, restart=restart,
         rm=rm, interactive=interactive, tty=tty, memory=memory, memory_swap=memory_swap,
         cpus=cpus, pids_limit=pids_limit, cap_add=t(cap_add or ()), cap_drop=t(cap_drop or ()),

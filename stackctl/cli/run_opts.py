@@ -30,6 +30,7 @@ class RunFlags:
     env: tuple[str, ...] = ()
     env_file: tuple[str, ...] = ()
     volume: tuple[str, ...] = ()
+    mount: tuple[str, ...] = ()
     tmpfs: tuple[str, ...] = ()
     workdir: str | None = None
     user: str | None = None
@@ -97,6 +98,39 @@ def parse_volume(spec: str) -> MountRequest:
         raise UsageError(f"-v {spec}: {source!r} is not a valid volume name",
                          hint="names match [a-zA-Z0-9][a-zA-Z0-9_.-]+; host paths start with /")
     return MountRequest("volume", target, source, ro)
+
+
+def parse_mount(spec: str) -> MountRequest | TmpfsMount:
+    """``--mount type=bind|volume|tmpfs,source=…,target=…[,readonly]`` (Docker's CSV form)."""
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep and key in ("readonly", "ro"):
+            value = "true"
+        fields[key] = value.strip()
+    kind = fields.pop("type", "volume")
+    target = fields.pop("target", None) or fields.pop("dst", None) or \
+        fields.pop("destination", None)
+    source = fields.pop("source", None) or fields.pop("src", None) or ""
+    ro = fields.pop("readonly", fields.pop("ro", "false")).lower() in ("true", "1", "")
+    if not target or not target.startswith("/"):
+        raise UsageError(f"--mount {spec}: target must be an absolute path",
+                         hint="e.g. --mount type=volume,source=data,target=/data")
+    if kind == "tmpfs":
+        opts = []
+        if "tmpfs-size" in fields:
+            opts.append(f"size={fields.pop('tmpfs-size')}")
+        if "tmpfs-mode" in fields:
+            opts.append(f"mode={fields.pop('tmpfs-mode')}")
+        return TmpfsMount(target, ",".join(opts))
+    if kind == "bind":
+        if not source:
+            raise UsageError(f"--mount {spec}: a bind mount needs source=")
+        return MountRequest("bind", target, os.path.abspath(os.path.expanduser(source)), ro)
+    if kind == "volume":
+        return MountRequest("volume" if source else "anonymous", target, source, ro)
+    raise UsageError(f"--mount {spec}: unknown type {kind!r}", hint="use bind, volume or tmpfs")
 
 
 def parse_tmpfs(spec: str) -> TmpfsMount:
@@ -247,6 +281,7 @@ def to_config(f: RunFlags) -> ContainerConfig:
     if f.pids_limit is not None and f.pids_limit == 0:
         raise UsageError("--pids-limit 0: use -1 for unlimited or a positive number")
     size, count = parse_log_opts(f.log_opt)
+    mount_specs = [parse_mount(m) for m in f.mount]
     sysctls = {}
     for s in f.sysctl:
         key, sep, value = s.partition("=")
@@ -272,8 +307,10 @@ def to_config(f: RunFlags) -> ContainerConfig:
         tty=f.tty,
         open_stdin=f.interactive,
         labels=parse_labels(f.label),
-        mounts=tuple(parse_volume(v) for v in f.volume),
-        tmpfs=tuple(parse_tmpfs(t) for t in f.tmpfs),
+        mounts=(*(parse_volume(v) for v in f.volume),
+                *(m for m in mount_specs if isinstance(m, MountRequest))),
+        tmpfs=(*(parse_tmpfs(t) for t in f.tmpfs),
+               *(m for m in mount_specs if isinstance(m, TmpfsMount))),
         restart=parse_restart(f.restart),
         auto_remove=f.rm,
         memory=_bytes("--memory", f.memory),

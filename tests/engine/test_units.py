@@ -224,3 +224,17 @@ def test_detach_keys_across_reads() -> None:
     assert (send, held, det) == (b"ab", b"\x10", False)
     assert split_detach(held, b"\x11") == (b"", b"", True)
     assert split_detach(held, b"x") == (b"\x10x", b"", False)  # a lone Ctrl-P passes
+
+
+def test_parse_mount_csv() -> None:
+    from stackctl.cli.run_opts import parse_mount
+    from stackctl.engine.containers import TmpfsMount
+
+    assert parse_mount("type=volume,source=data,target=/d,readonly") == \
+        MountRequest("volume", "/d", "data", True)
+    assert parse_mount("type=bind,src=/h,dst=/c") == MountRequest("bind", "/c", "/h", False)
+    assert parse_mount("type=tmpfs,target=/t,tmpfs-size=1m") == TmpfsMount("/t", "size=1m")
+    assert parse_mount("target=/anon").kind == "anonymous"
+    for bad in ("type=bind,target=/x", "type=nfs,target=/x", "source=a,target=rel"):
+        with pytest.raises(UsageError):
+            parse_mount(bad)
