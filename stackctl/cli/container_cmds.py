@@ -342,12 +342,28 @@ def stats(ctx: typer.Context, containers: Optional[list[str]] = typer.Argument(N
           no_stream: bool = typer.Option(False, "--no-stream", help="One sample, then exit."),
           no_trunc: bool = typer.Option(False, "--no-trunc"),
           fmt: Optional[str] = typer.Option(None, "--format")) -> None:  # noqa: UP045
-    """Display resource usage of containers (one sample; --no-stream is implied)."""
-    from stackctl.cli.render import bytes_size, format_rows, table
+    """Display resource usage of containers (live, every second; --no-stream: once)."""
+    import time as _time
 
     with _engine(ctx) as engine:
-        refs = containers or [r.id for r in engine.list()]
-        samples = [engine.stats(r) for r in refs]
+        while True:
+            text = _stats_text(engine, containers, no_trunc=no_trunc, fmt=fmt)
+            if no_stream:
+                typer.echo(text)
+                return
+            typer.echo("\x1b[2J\x1b[H" + text)  # redraw in place, as docker stats does
+            try:
+                _time.sleep(0.8)
+            except KeyboardInterrupt:
+                return
+
+
+def _stats_text(engine: Engine, containers: list[str] | None, *, no_trunc: bool,
+                fmt: str | None) -> str:
+    from stackctl.cli.render import bytes_size, format_rows, table
+
+    refs = containers or [r.id for r in engine.list()]
+    samples = [engine.stats(r) for r in refs]
     rows = []
     for s in samples:
         pct = s["memory_usage"] / s["memory_limit"] * 100 if s["memory_limit"] else 0.0
@@ -358,12 +374,11 @@ def stats(ctx: typer.Context, containers: Optional[list[str]] = typer.Argument(N
                      "MemPerc": f"{pct:.2f}%", "NetIO": "0B / 0B", "BlockIO": "0B / 0B",
                      "PIDs": str(s["pids"])})
     if fmt:
-        typer.echo(format_rows(fmt, rows))
-        return
-    typer.echo(table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %",
-                      "NET I/O", "BLOCK I/O", "PIDS"],
-                     [[r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["MemPerc"],
-                       r["NetIO"], r["BlockIO"], r["PIDs"]] for r in rows]))
+        return format_rows(fmt, rows)
+    return table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O",
+                  "BLOCK I/O", "PIDS"],
+                 [[r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["MemPerc"], r["NetIO"],
+                   r["BlockIO"], r["PIDs"]] for r in rows])
 
 
 def inspect(ctx: typer.Context, names: Names = typer.Argument(...),
