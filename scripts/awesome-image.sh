@@ -8,6 +8,7 @@
 #   nginx-wsgi-flask         nginx-light gunicorn curl gettext-base (envsubst)
 #   apache-php               apache2 libapache2-mod-php
 #   django                   python3-django python3-dotenv
+#   fastapi                  python3-fastapi python3-uvicorn (gunicorn workers)
 #   nginx-flask-mysql        mariadb-server python3-pymysql (bookworm has no
 #                            mysql-connector: the test shims mysql.connector)
 # Documentation, man pages and locales are left out to keep the layer small, and
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 CACHE=${STACKCTL_IMAGE_CACHE:-/var/cache/stackctl}
 TAR="$CACHE/awesome-bookworm.tar"
 PACKAGES=python3,python3-flask,python3-redis,python3-django,python3-dotenv,python3-pymysql
+PACKAGES=$PACKAGES,python3-fastapi,python3-uvicorn
 PACKAGES=$PACKAGES,gunicorn,nginx-light,redis-server,apache2,libapache2-mod-php
 PACKAGES=$PACKAGES,mariadb-server,curl,gettext-base,procps
 # the stamp names the recipe too: a changed recipe rebuilds

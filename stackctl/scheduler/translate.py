@@ -91,6 +91,7 @@ def container_config(
         network=network,
         network_aliases=aliases,
         publish=tuple(_ports(cfg.get("ports") or [])) if network != "host" else (),
+        expose=tuple(e if "/" in e else f"{e}/tcp" for e in map(str, cfg.get("expose") or ())),
         healthcheck=hc,
         stop_signal=cfg.get("stop_signal"),
         stop_timeout=(int(parse_duration(cfg["stop_grace_period"]))

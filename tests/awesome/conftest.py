@@ -81,6 +81,9 @@ def base_layer() -> BaseLayer:
             os.rename(work, unpacked)
         except OSError:  # another session won the race
             shutil.rmtree(work, ignore_errors=True)
+    for stale in CACHE.glob("awesome-layer-*"):  # of an image rebuilt since: 500 MB each
+        if stale != unpacked and not stale.name.startswith("awesome-layer-tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
     return BaseLayer(tar, digest, tar.stat().st_size, unpacked)
 
 

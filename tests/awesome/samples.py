@@ -125,6 +125,17 @@ SAMPLES: dict[str, Sample] = {s.name: s for s in (
         Edit("app/Dockerfile", "RUN pip3 install -r requirements.txt --no-cache-dir",
              'RUN python3 -c "import django, dotenv"'),
     ), ports=(8000,), added={"app/environs.py": ENVIRONS_SHIM}),
+    Sample("fastapi", (
+        Edit("Dockerfile", "FROM tiangolo/uvicorn-gunicorn-fastapi:python3.9-slim AS builder",
+             f"FROM {BASE} AS builder"),
+        Edit("Dockerfile", "RUN --mount=type=cache,target=/root/.cache/pip \\\n"
+             "    pip install -r requirements.txt",
+             "RUN --mount=type=cache,target=/root/.cache/pip \\\n"
+             '    python3 -c "import fastapi, uvicorn"\n'
+             # what the tiangolo image's /start.sh runs: gunicorn with uvicorn workers
+             # on $PORT (the compose file sets PORT: 8000)
+             "CMD gunicorn -k uvicorn.workers.UvicornWorker -b 0.0.0.0:$PORT app.main:app"),
+    ), ports=(8000,)),
     Sample("nginx-flask-mysql", (
         Edit("compose.yaml", "image: mariadb:10-focal",
              f"image: {BASE}\n    entrypoint: [\"sh\", \"/docker-entrypoint.sh\"]"),

@@ -42,3 +42,10 @@ def test_a_secret_that_is_not_a_file_is_refused() -> None:
     d = desired_state("p", stack)
     with pytest.raises(SchedulerError, match=r"services\.app\.secrets\[0\]: secret 'pw' is not"):
         container_config(d, d.services["app"], name="p-app-1", number=1)
+
+
+def test_expose_reaches_the_container_config() -> None:
+    stack = {"services": {"db": {"image": "busybox", "expose": ["3306", "33060", "53/udp"]}}}
+    d = desired_state("p", stack)
+    cfg = container_config(d, d.services["db"], name="p-db-1", number=1)
+    assert cfg.expose == ("3306/tcp", "33060/tcp", "53/udp")

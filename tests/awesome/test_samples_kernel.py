@@ -50,7 +50,8 @@ class Sample:
         return self.ok("compose", "-f", str(self.file), "-p", self.project, *args)
 
     def up(self) -> Result:
-        return self.compose("up", "-d", "--wait", "--progress", "plain")
+        # bounded: a sample that never gets healthy fails instead of hanging the suite
+        return self.compose("up", "-d", "--wait", "--wait-timeout", "120", "--progress", "plain")
 
     def ps(self) -> dict[str, dict[str, object]]:
         rows = json.loads(self.compose("ps", "--format", "json").out)
@@ -171,6 +172,8 @@ def test_nginx_wsgi_flask(sample: Callable[[str], Sample]) -> None:
     s = sample("nginx-wsgi-flask")
     s.up()
     _ps_shape(s, {"nginx-proxy": "healthy", "flask-app": "healthy"})
+    # the README's "5000/tcp, 0.0.0.0:8000->8000/tcp": EXPOSE 5000 is not published
+    assert s.ps()["flask-app"]["Ports"] == f"5000/tcp, 127.0.0.1:{s.ports[8000]}->8000/tcp"
     assert s.get(80) == (200, "Hello World!")
     assert s.get(8000) == (200, "Hello World!")
     status, body = s.get(80, "/info")
@@ -201,12 +204,24 @@ def test_django(sample: Callable[[str], Sample]) -> None:
     s.down_leaves_nothing("-t", "1")
 
 
+def test_fastapi(sample: Callable[[str], Sample]) -> None:
+    s = sample("fastapi")
+    s.up()
+    rows = s.ps()
+    assert rows["api"]["Name"] == "fastapi-application"  # container_name
+    assert rows["api"]["State"] == "running"
+    status, body = s.get(8000, until="message")
+    assert status == 200 and json.loads(body) == {"message": "OK"}
+    s.down_leaves_nothing()
+
+
 def test_nginx_flask_mysql(sample: Callable[[str], Sample]) -> None:
     """Two networks, a file secret at /run/secrets/, a healthcheck with ``$$``, and
     ``depends_on: service_healthy``; MariaDB from Debian behind a small entrypoint."""
     s = sample("nginx-flask-mysql")
     s.up()
     _ps_shape(s, {"db": "healthy", "backend": "running", "proxy": "running"})
+    assert s.ps()["db"]["Ports"] == "3306/tcp, 33060/tcp"  # expose:, as in the README
     password = (s.file.parent / "db" / "password.txt").read_text()
     assert s.compose("exec", "-T", "backend", "cat", "/run/secrets/db-password").out == password
     status, body = s.get(80, until="Blog post #4")  # proxy -> backend -> db
