@@ -7,6 +7,7 @@ the point, so these tests exercise the scheduler over the engine alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -166,9 +167,10 @@ def test_killed_up_then_up_converges(stack: StackEnv) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and stack.state("web") != [(1, "created")]:
             time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
     finally:
-        proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
     stack.ok("up", "-d")
     assert stack.state("db") == [(1, "running")] and stack.state("web") == [(1, "running")]
     assert "nothing to do" in stack.ok("up", "-d").err
