@@ -62,9 +62,9 @@ print(f"import {{(t1-t0)*1000:.0f}} ms, create {{(t2-t1)*1000:.0f}} ms, "
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    from tests.fixtures_images import import_busybox
-
     import compileall
+
+    from tests.fixtures_images import import_busybox
 
     compileall.compile_dir(str(REPO / "stackctl"), quiet=1)
     base = Path(tempfile.mkdtemp(prefix="stackctl-bench-"))
