@@ -50,7 +50,7 @@ def main() -> int:
 
     cpu: dict[str, list[float]] = {}
 
-    def timed(*cmd: str) -> float:
+    def timed(label: str, *cmd: str) -> float:
         import resource
 
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -61,15 +61,15 @@ def main() -> int:
         if res.returncode != 0:
             raise SystemExit(f"{cmd} failed ({res.returncode}):\n{res.stderr}")
         used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        cpu.setdefault(" ".join(cmd), []).append(used)
+        cpu.setdefault(label, []).append(used)
         return took
 
     ups, noops, downs = [], [], []
     try:
         for _ in range(args.runs):
-            ups.append(timed("up", "-d"))
-            noops.append(timed("up", "-d"))
-            downs.append(timed("down", "-t", "2"))
+            ups.append(timed("up -d", "up", "-d"))
+            noops.append(timed("up -d (no-op)", "up", "-d"))
+            downs.append(timed("down", "down", "-t", "2"))
             left = subprocess.run([*cli, "ps", "-aq"], capture_output=True, text=True).stdout
             if left.strip():
                 raise SystemExit(f"down left containers behind:\n{left}")
