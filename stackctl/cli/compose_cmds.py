@@ -421,8 +421,18 @@ def run(ctx: typer.Context, service: Annotated[str, typer.Argument()],
 
 # ---- images: build / pull / push -----------------------------------------------------------------
 @compose_app.command(help="Build the images of services that have a build section.")
-def build(ctx: typer.Context, services: Services = None) -> None:
-    _image_ops(ctx, services, build=True)
+def build(ctx: typer.Context, services: Services = None,
+          build_arg: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+              "--build-arg", help="KEY=VALUE build argument (KEY alone: from the "
+              "environment); repeatable.")] = None) -> None:
+    args: dict[str, str] = {}
+    for item in build_arg or ():
+        key, eq, value = item.partition("=")
+        if eq:
+            args[key] = value
+        elif key in os.environ:  # as compose does: a bare KEY comes from the environment
+            args[key] = os.environ[key]
+    _image_ops(ctx, services, build=True, build_args=args)
 
 
 @compose_app.command(help="Pull the images of services.")
@@ -430,11 +440,13 @@ def pull(ctx: typer.Context, services: Services = None) -> None:
     _image_ops(ctx, services, build=False)
 
 
-def _image_ops(ctx: typer.Context, services: list[str] | None, *, build: bool) -> None:
+def _image_ops(ctx: typer.Context, services: list[str] | None, *, build: bool,
+               build_args: dict[str, str] | None = None) -> None:
     from stackctl.scheduler.plan import plan_images
 
     with _runner(ctx, services, need_file=True) as runner:
-        _execute(runner, plan_images(runner.desired(), services or (), build=build))
+        _execute(runner, plan_images(runner.desired(), services or (), build=build,
+                                     build_args=build_args))
 
 
 @compose_app.command(help="Push the images of services to their registries.")

@@ -9,7 +9,7 @@ thread gets its own set, opened on first use and closed with the driver.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +186,13 @@ class EngineDriver:
             raise SchedulerError(
                 f"service {svc.name!r} needs a build, and this stackctl has no builder yet",
                 hint=f"build the image {svc.image} by other means, or use image:") from None
-        build_api.build_for_service(self.engine(), svc.build or {}, tag=svc.image)
+        build = dict(svc.build or {})
+        if op.build_args:  # --build-arg wins over the file's build.args
+            args = build.get("args") or {}
+            if not isinstance(args, Mapping):
+                args = dict(str(a).partition("=")[::2] for a in args)
+            build["args"] = {**args, **dict(op.build_args)}
+        build_api.build_for_service(self.engine(), build, tag=svc.image)
 
     def _pull(self, op: PullImage) -> None:
         try:

@@ -72,6 +72,7 @@ class CreateVolume(Operation):
 class BuildImage(Operation):
     image: str = ""
     for_service: str = ""
+    build_args: tuple[tuple[str, str], ...] = ()  # compose build --build-arg, over build.args
     verb: ClassVar[str] = "build image"
 
     @property

@@ -23,7 +23,7 @@ with no change must change nothing. Other stopped containers are started.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -535,7 +535,8 @@ def plan_start(desired: DesiredState, observed: ObservedState, services: Iterabl
     return b.plan(observed.project)
 
 
-def plan_images(desired: DesiredState, services: Iterable[str] = (), *, build: bool) -> Plan:
+def plan_images(desired: DesiredState, services: Iterable[str] = (), *, build: bool,
+                build_args: Mapping[str, str] | None = None) -> Plan:
     """``build``: every selected service with a build section; ``pull``: every
     selected image that is not built locally (one pull per reference)."""
     b = _Builder()
@@ -546,7 +547,8 @@ def plan_images(desired: DesiredState, services: Iterable[str] = (), *, build: b
             raise SchedulerError(f"no such service: {name}")
         res = f"image:{svc.image}"
         if build and svc.build is not None:
-            b.add(BuildImage(res, "build", image=svc.image, for_service=name))
+            b.add(BuildImage(res, "build", image=svc.image, for_service=name,
+                             build_args=tuple(sorted((build_args or {}).items()))))
         elif not build and svc.build is None and f"pull image {res}" not in b.graph:
             b.add(PullImage(res, "pull", image=svc.image))
     return b.plan(desired.project)
