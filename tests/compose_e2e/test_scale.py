@@ -78,8 +78,6 @@ def test_scale_down_removes_obsolete(project: Project) -> None:  # TestScaleDown
     assert project.numbers("db") == [1]
 
 
-@pytest.mark.xfail(strict=True, reason="stackctl compose build has no --build-arg option "
-                   "(compose build --build-arg FOO=test exits 2: No such option)")
 def test_scale_down_no_recreate(project: Project) -> None:  # TestScaleDownNoRecreate
     project.load("TestScaleDownNoRecreate")
     project.compose("build", "--build-arg", "FOO=test")
