@@ -116,9 +116,11 @@ SAMPLES: dict[str, Sample] = {s.name: s for s in (
     ), ports=(80, 8000)),
     Sample("apache-php", (
         Edit("app/Dockerfile", "php:8.0.9-apache", BASE),
-        # the php image's apache2-foreground script is apache2ctl -D FOREGROUND
+        # what the php image's apache2-foreground script does (apache2ctl would stay
+        # PID 1 as a shell, which ignores SIGTERM: every stop would take the timeout)
         Edit("app/Dockerfile", 'CMD ["apache2-foreground"]',
-             'CMD ["apache2ctl", "-D", "FOREGROUND"]'),
+             'CMD ["sh", "-c", ". /etc/apache2/envvars && mkdir -p \\"$APACHE_RUN_DIR\\" '
+             '\\"$APACHE_LOCK_DIR\\" && exec apache2 -DFOREGROUND"]'),
     ), ports=(80,)),
     Sample("django", (
         Edit("app/Dockerfile", "python:3.7-alpine", BASE),
@@ -134,7 +136,7 @@ SAMPLES: dict[str, Sample] = {s.name: s for s in (
              '    python3 -c "import fastapi, uvicorn"\n'
              # what the tiangolo image's /start.sh runs: gunicorn with uvicorn workers
              # on $PORT (the compose file sets PORT: 8000)
-             "CMD gunicorn -k uvicorn.workers.UvicornWorker -b 0.0.0.0:$PORT app.main:app"),
+             "CMD exec gunicorn -k uvicorn.workers.UvicornWorker -b 0.0.0.0:$PORT app.main:app"),
     ), ports=(8000,)),
     Sample("nginx-flask-mysql", (
         Edit("compose.yaml", "image: mariadb:10-focal",
