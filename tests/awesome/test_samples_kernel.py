@@ -53,6 +53,12 @@ class Sample:
         # bounded: a sample that never gets healthy fails instead of hanging the suite
         return self.compose("up", "-d", "--wait", "--wait-timeout", "120", "--progress", "plain")
 
+    def in_sync(self) -> None:
+        """After up, the plan has nothing to change and up again does nothing."""
+        r = self.cli("compose", "-f", str(self.file), "-p", self.project, "plan")
+        assert r.code == 0, f"plan after up wants changes:\n{r.out}\n{r.err}"
+        assert "nothing to do" in self.up().err
+
     def ps(self) -> dict[str, dict[str, object]]:
         rows = json.loads(self.compose("ps", "--format", "json").out)
         return {str(r["Service"]): r for r in rows}
@@ -151,6 +157,7 @@ def test_flask(sample: Callable[[str], Sample]) -> None:
     _ps_shape(s, {"web": "running"})
     assert s.ps()["web"]["Command"] == '"python3 app.py"'
     assert s.get(8000) == (200, "Hello World!")
+    s.in_sync()
     s.down_leaves_nothing()  # stop_signal SIGINT: flask stops at once
 
 
@@ -228,4 +235,5 @@ def test_nginx_flask_mysql(sample: Callable[[str], Sample]) -> None:
     status, body = s.get(80, until="Blog post #4")  # proxy -> backend -> db
     assert status == 200
     assert [f"Blog post #{i}" in body for i in range(1, 5)] == [True] * 4
+    s.in_sync()
     s.down_leaves_nothing("-t", "1")  # flask run as PID 1 ignores SIGTERM
