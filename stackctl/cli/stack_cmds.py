@@ -33,14 +33,16 @@ ServicesArg = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional on 3.11
     typer.Argument(help="Services to act on (default: all active services)."),
 ]
-ProgressOpt = Annotated[str, typer.Option("--progress", help=PROGRESS_HELP)]
+ProgressOpt = Annotated[str, typer.Option("--progress", metavar="MODE", help=PROGRESS_HELP)]
 ParallelOpt = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option("--parallel", help="At most N engine operations at once (default: no limit)."),
+    typer.Option("--parallel", metavar="N",
+                 help="At most N engine operations at once (default: no limit)."),
 ]
 TimeoutOpt = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option("--timeout", "-t", help="Seconds to wait for containers to stop."),
+    typer.Option("--timeout", "-t", metavar="SECONDS",
+                 help="Seconds to wait for containers to stop."),
 ]
 
 
@@ -96,7 +98,7 @@ def up(
     build: Annotated[bool, typer.Option("--build", help="Build images before starting.")] = False,
     no_build: Annotated[bool, typer.Option("--no-build", help="Never build images.")] = False,
     pull: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--pull", help="Pull images: always, missing or never.")] = None,
+        "--pull", metavar="WHEN", help="Pull images: always, missing or never.")] = None,
     force_recreate: Annotated[bool, typer.Option(
         "--force-recreate", help="Recreate containers even if nothing changed.")] = False,
     no_recreate: Annotated[bool, typer.Option(
@@ -106,17 +108,18 @@ def up(
     remove_orphans: Annotated[bool, typer.Option(
         "--remove-orphans", help="Remove containers of services not in the file.")] = False,
     scale: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--scale", help="SERVICE=N replicas; repeatable.")] = None,
+        "--scale", metavar="SERVICE=N", help="SERVICE=N replicas; repeatable.")] = None,
     wait: Annotated[bool, typer.Option(
         "--wait", help="Wait until services are running/healthy (implies -d).")] = False,
     wait_timeout: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--wait-timeout", help="Seconds to wait for --wait and dependency conditions.")] = None,
+        "--wait-timeout", metavar="SECONDS",
+        help="Seconds to wait for --wait and dependency conditions.")] = None,
     abort_on_container_exit: Annotated[bool, typer.Option(
         "--abort-on-container-exit", help="Stop the stack when any container exits.")] = False,
     abort_on_container_failure: Annotated[bool, typer.Option(
         "--abort-on-container-failure", help="Stop the stack when a container fails.")] = False,
     exit_code_from: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--exit-code-from", help="Exit with this service's exit code (implies "
+        "--exit-code-from", metavar="SERVICE", help="Exit with this service's exit code (implies "
         "--abort-on-container-exit).")] = None,
     timeout: TimeoutOpt = None,
     no_start: Annotated[bool, typer.Option("--no-start", help="Create, do not start.")] = False,
@@ -174,7 +177,7 @@ def down(
     volumes: Annotated[bool, typer.Option(
         "--volumes", "-v", help="Also remove named volumes and anonymous ones.")] = False,
     rmi: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--rmi", help="Remove images: local (built ones) or all.")] = None,
+        "--rmi", metavar="local|all", help="Remove images: local (built ones) or all.")] = None,
     remove_orphans: Annotated[bool, typer.Option(
         "--remove-orphans", help="Also remove containers of services not in the file.")] = False,
     timeout: TimeoutOpt = None,
@@ -213,14 +216,16 @@ def plan(
     project_directory: ProjectDirOpt = None,
     env_files: EnvFilesOpt = None,
     profiles: ProfilesOpt = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+    output: Annotated[str, typer.Option("--output", "-o", metavar="text|json",
+                                        help="text or json.")] = "text",
     down_: Annotated[bool, typer.Option("--down", help="Plan a down instead of an up.")] = False,
     build: Annotated[bool, typer.Option("--build", help="As up --build.")] = False,
     force_recreate: Annotated[bool, typer.Option("--force-recreate")] = False,
     no_recreate: Annotated[bool, typer.Option("--no-recreate")] = False,
     no_deps: Annotated[bool, typer.Option("--no-deps")] = False,
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
-    scale: Annotated[Optional[list[str]], typer.Option("--scale")] = None,  # noqa: UP045
+    scale: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--scale", metavar="SERVICE=N")] = None,
     volumes: Annotated[bool, typer.Option("--volumes", "-v", help="With --down.")] = False,
 ) -> None:
     from stackctl.errors import UsageError
@@ -256,9 +261,11 @@ def sync(
     env_files: EnvFilesOpt = None,
     profiles: ProfilesOpt = None,
     git_ref: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--git-ref", help="Deploy the stack file as of this git commit/branch/tag.")] = None,
+        "--git-ref", metavar="REF",
+        help="Deploy the stack file as of this git commit/branch/tag.")] = None,
     git_repo: Annotated[str, typer.Option(
-        "--git-repo", help="The git repository holding the stack (with --git-ref).")] = ".",
+        "--git-repo", metavar="DIR",
+        help="The git repository holding the stack (with --git-ref).")] = ".",
     check: Annotated[bool, typer.Option(
         "--check", help="Only report drift: exit 0 in sync, 2 drifted.")] = False,
     prune: Annotated[bool, typer.Option(
@@ -266,7 +273,8 @@ def sync(
     build: Annotated[bool, typer.Option("--build", help="Rebuild images.")] = False,
     wait_timeout: Annotated[Optional[float], typer.Option(  # noqa: UP045
         "--wait-timeout", help="Seconds to wait for services to be ready.")] = 300.0,
-    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+    output: Annotated[str, typer.Option("--output", "-o", metavar="text|json",
+                                        help="text or json.")] = "text",
     progress: ProgressOpt = "plain",
     parallel: ParallelOpt = None,
 ) -> None:
@@ -312,7 +320,8 @@ def ls(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Also stacks with nothing running.")
                     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only names.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", metavar="table|json",
+                                     help="table or json.")] = "table",
 ) -> None:
     from stackctl.scheduler.observe import list_stacks
 
