@@ -166,12 +166,19 @@ def _healthcheck(raw: Any, where: str) -> Healthcheck | None:
         except ValueError as exc:
             raise SchedulerError(f"{where}.healthcheck.{key}: {exc}") from None
 
+    if raw.get("start_interval") is not None and raw.get("start_period") is None:
+        # compose refuses it at create time (probes at start_interval need a period)
+        raise SchedulerError(f"{where}: healthcheck.start_interval requires "
+                             "healthcheck.start_period to be set",
+                             hint="add healthcheck.start_period, or drop start_interval")
+
     return Healthcheck(
         test=tuple(test),
         interval=seconds("interval", 30.0),
         timeout=seconds("timeout", 30.0),
         retries=int(raw.get("retries", 3)),
         start_period=seconds("start_period", 0.0),
+        start_interval=seconds("start_interval", 0.0),
     )
 
 
