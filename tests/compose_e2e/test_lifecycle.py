@@ -177,9 +177,6 @@ def test_up_wait_timeout(project: Project) -> None:  # TestUpWaitTimeout
     assert project.state("app") == "running"
 
 
-@pytest.mark.xfail(strict=True, reason="healthcheck.start_interval is not implemented: it is "
-                   "neither validated (compose rejects it without start_period) nor used by the "
-                   "monitor's health runner (the first probe waits the 30s interval)")
 def test_start_interval(project: Project) -> None:  # TestStartInterval
     project.load("TestStartInterval")
     r = project.compose("up", "--wait", "-d", "error", expect=1)
