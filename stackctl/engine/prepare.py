@@ -29,6 +29,14 @@ NETNS_SYSCTLS = {"net.ipv4.ip_unprivileged_port_start": "0",
                  "net.ipv4.ping_group_range": "0 2147483647"}
 
 
+def _sysctls(config: ContainerConfig, netns: str) -> dict[str, str]:
+    shared = netns == "host" or config.network.startswith("container:")
+    # ip_unprivileged_port_start exists since Linux 4.11
+    if shared or not os.path.exists("/proc/sys/net/ipv4/ip_unprivileged_port_start"):
+        return dict(config.sysctls)
+    return {**NETNS_SYSCTLS, **config.sysctls}
+
+
 def effective_config(config: ContainerConfig, image: Any) -> ContainerConfig:
     """``config`` with the image's STOPSIGNAL, HEALTHCHECK, labels and VOLUMEs merged in.
 
@@ -239,8 +247,7 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         cgroups_path="/" + paths.cgroup_name,
         resources=Resources(memory=config.memory, memory_swap=config.memory_swap,
                             cpus=config.cpus, pids_limit=config.pids_limit),
-        sysctls=dict(config.sysctls) if netns == "host" or config.network.startswith(
-            "container:") else {**NETNS_SYSCTLS, **config.sysctls},
+        sysctls=_sysctls(config, netns),
         annotations={"org.stackctl.id": paths.id},
         init=config.init,  # the built-in launcher's PID 1 (runc ignores it)
     )
