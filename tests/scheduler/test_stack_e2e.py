@@ -354,3 +354,28 @@ def test_sync_from_a_git_ref(stack: StackEnv) -> None:
     assert r.code == 2, r.err
     assert stack.state("a") == [(1, "running")]
     stack.ok("down", "-p", stack.project, "-t", "1", project=False)
+
+
+def test_ctrl_c_stops_an_attached_up_gracefully(stack: StackEnv) -> None:
+    stack.write(GATED.replace("FOREVER", '["sh", "-c", "echo ready; trap \'exit 0\' TERM; '
+                              'sleep 3600 & wait"]'))
+    cmd = [sys.executable, "-m", "stackctl", "--root", str(stack.root), "--run-root",
+           str(stack.run_root), "up", "-f", str(stack.file), "-p", stack.project,
+           "--progress", "plain"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and stack.state("web") != [(1, "running")]:
+            time.sleep(0.05)
+        time.sleep(0.5)  # let it attach
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Gracefully stopping" in err
+    assert "web-1  | ready" in out and "web-1 exited with code 0" in out
+    assert stack.state("db") == [(1, "exited")] and stack.state("web") == [(1, "exited")]
