@@ -10,6 +10,7 @@ Usage: .venv/bin/python bench/stack_up.py [--services 50] [--runs 3]
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -45,6 +46,9 @@ def main() -> int:
     work.mkdir(parents=True)
     import_busybox(root)
     (work / "compose.yaml").write_text(stack_file(args.services))
+    # as a file written a while ago: the load cache skips files changed in the last 2 s
+    old = time.time() - 60
+    os.utime(work / "compose.yaml", (old, old))
     cli = [sys.executable, "-m", "stackctl", "--root", str(root), "--run-root", str(run_root)]
     proj = ["-f", str(work / "compose.yaml"), "-p", "bench", "--progress", "quiet"]
 
