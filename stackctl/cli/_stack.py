@@ -106,10 +106,12 @@ _COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 
 def attach(runner: Any, services: Sequence[str], *, abort_on_exit: bool = False,
            abort_on_failure: bool = False, exit_code_from: str | None = None,
-           timeout: float | None = None, timestamps: bool = False) -> int:
+           timeout: float | None = None, timestamps: bool = False,
+           watched: Sequence[str] | None = None) -> int:
     """``up`` in the foreground: follow the services' logs until every container
-    stops. Ctrl-C stops the stack gracefully; a second Ctrl-C kills it.
-    Returns the exit code ``up`` ends with."""
+    stops (with ``watched``, until those services' containers have: compose's
+    --attach-dependencies). Ctrl-C stops the stack gracefully; a second Ctrl-C
+    kills it. Returns the exit code ``up`` ends with."""
     from stackctl.scheduler.plan import plan_stop
 
     observed = runner.observe(runner.driver.desired)
@@ -157,8 +159,9 @@ def attach(runner: Any, services: Sequence[str], *, abort_on_exit: bool = False,
 
     if containers:
         sys.stdout.write("Attaching to " + ", ".join(_label(c) for c in containers) + "\n")
+    until = None if watched is None else {c.name for c in containers if c.service in watched}
     stream_logs(runner.driver.engine(), containers, follow=True, timestamps=timestamps,
-                on_exit=on_exit, on_interrupt=on_interrupt)
+                on_exit=on_exit, on_interrupt=on_interrupt, until=until)
     if state["stopper"] is not None:
         try:
             state["stopper"].join()
@@ -169,10 +172,12 @@ def attach(runner: Any, services: Sequence[str], *, abort_on_exit: bool = False,
 
 def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: int | None = None,
                 timestamps: bool = False, prefix: bool = True,
-                on_exit: Any = None, on_interrupt: Any = None) -> None:
+                on_exit: Any = None, on_interrupt: Any = None,
+                until: set[str] | None = None) -> None:
     """Print the containers' logs with coloured ``web-1  | `` prefixes, interleaved
-    as they come. With ``follow``, until every container has stopped (``on_exit``
-    is told of each) or Ctrl-C (``on_interrupt(count)`` says whether to go on)."""
+    as they come. With ``follow``, until every container (every one named in
+    ``until``, when given) has stopped (``on_exit`` is told of each) or Ctrl-C
+    (``on_interrupt(count)`` says whether to go on)."""
     if not containers:
         return
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -230,7 +235,7 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
     oldest = 0.0
     seq = 0
     interrupts = 0
-    while live:
+    while live and (until is None or live & until):
         try:
             when, c, text, err = lines.get(timeout=settle / 2)
             if not pending:

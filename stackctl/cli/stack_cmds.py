@@ -121,6 +121,9 @@ def up(
     exit_code_from: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--exit-code-from", metavar="SERVICE", help="Exit with this service's exit code (implies "
         "--abort-on-container-exit).")] = None,
+    attach_dependencies: Annotated[bool, typer.Option(
+        "--attach-dependencies", help="Also show the dependencies' output (up returns when "
+        "the services asked for have exited).")] = False,
     timeout: TimeoutOpt = None,
     no_start: Annotated[bool, typer.Option("--no-start", help="Create, do not start.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, change nothing.")
@@ -160,9 +163,11 @@ def up(
         if wait:
             runner.wait_ready(selected, wait_timeout)
             return
-        code = attach(runner, services or selected, abort_on_exit=abort_on_container_exit,
+        attached = selected if attach_dependencies else (services or selected)
+        code = attach(runner, attached, abort_on_exit=abort_on_container_exit,
                       abort_on_failure=abort_on_container_failure,
-                      exit_code_from=exit_code_from, timeout=timeout)
+                      exit_code_from=exit_code_from, timeout=timeout,
+                      watched=services if attach_dependencies and services else None)
     raise typer.Exit(code)
 
 
