@@ -234,11 +234,11 @@ def test_unnecessary_resources(project: Project) -> None:  # TestUnnecessaryReso
     assert project.state("test") == "running"
 
 
-@pytest.mark.xfail(strict=True, reason="compose up has no --attach-dependencies option")
 def test_stop_with_dependencies_attached(project: Project) -> None:
     project.load("TestStopWithDependenciesAttached")  # TestStopWithDependenciesAttached
     r = project.compose("up", "--attach-dependencies", "-t", "1", "foo")
     assert "exited with code 0" in r.output
+    assert "bar-1" in r.out.splitlines()[0]  # "Attaching to bar-1, foo-1"
 
 
 def test_stdout_stderr(project: Project) -> None:  # TestStdoutStderr
