@@ -471,6 +471,9 @@ def config(ctx: typer.Context, services: Services = None,
            list_volumes: Annotated[bool, typer.Option("--volumes")] = False,
            list_profiles: Annotated[bool, typer.Option("--profiles")] = False,
            list_images: Annotated[bool, typer.Option("--images")] = False,
+           list_networks: Annotated[bool, typer.Option("--networks")] = False,
+           variables: Annotated[bool, typer.Option(
+               "--variables", help="Print the variables the stack file uses.")] = False,
            no_interpolate: Annotated[bool, typer.Option("--no-interpolate")] = False) -> None:
     from stackctl.cli._stack import merged_flags
     from stackctl.cli.config_cmd import config as config_cmd
@@ -479,8 +482,9 @@ def config(ctx: typer.Context, services: Services = None,
     config_cmd(services=services, files=f.files, project_name=f.project_name,
                project_directory=f.project_directory, env_files=f.env_files,
                profiles=f.profiles, fmt=fmt, output=None, quiet=quiet,
-               list_services=list_services, list_volumes=list_volumes, list_networks=False,
-               list_profiles=list_profiles, list_images=list_images, schema=False,
+               list_services=list_services, list_volumes=list_volumes,
+               list_networks=list_networks, list_profiles=list_profiles,
+               list_images=list_images, schema=False, variables=variables,
                no_interpolate=no_interpolate, no_normalize=False, no_path_resolution=False,
                no_consistency=False)
 
