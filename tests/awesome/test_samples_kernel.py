@@ -6,6 +6,12 @@ Each sample is the published one with the minimal edits of samples.py (local
 Debian base image, no pip/apk, free host ports). The real CLI runs in-process
 on the test's own state root; a finalizer removes whatever the stack made even
 when the test failed.
+
+Not run (no stackctl cause; they need what an offline machine cannot have):
+nginx-golang (Go modules from the network, and golang is 300 MB more),
+nginx-flask-mongo (MongoDB is not in Debian), wordpress-mysql, postgresql-pgadmin
+and prometheus-grafana (their wordpress / pgadmin / grafana images, with
+entrypoints of their own). test_config_plan.py covers all twelve.
 """
 
 from __future__ import annotations
