@@ -228,8 +228,16 @@ def _plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions,
         if svc.image in image_ops:
             prereqs.append(image_ops[svc.image])
         b.edge(prereqs, firsts)
+        # A plain depends_on orders starts: containers are created while their
+        # dependencies start. Sharing a namespace or volumes (network_mode/ipc/pid
+        # service:, volumes_from, links) needs the dependency running at create time.
+        starts = [next((o for o in chain if isinstance(b.graph.nodes[o]["op"], StartContainer)),
+                       first) for chain, first in zip(
+                           [c for c in chains if any(_is_up(b, o) for o in c)], firsts,
+                           strict=True)]
         for d in svc.dependencies:
-            b.edge(ready.get(d.service, []), firsts, required=d.required)
+            b.edge(ready.get(d.service, []), starts if d.kind == "depends_on" else firsts,
+                   required=d.required)
         ready[name] = [chain[-1] for chain in chains if _is_up(b, chain[-1])]
     return b.plan(desired.project)
 
