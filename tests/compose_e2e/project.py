@@ -13,6 +13,7 @@ Upstream helpers and their equivalents here:
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shutil
@@ -135,13 +136,37 @@ class Project:
     def cname(self, service: str, number: int = 1) -> str:
         return f"{self.name}-{service}-{number}"
 
+    def _in_process(self, *args: str) -> int:
+        """The same CLI run inside this process (no interpreter start: a teardown runs
+        after every test), with this project's cwd and a clean environment restored."""
+        from stackctl.cli.app import main
+
+        saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+        sink = io.StringIO()
+        try:
+            os.chdir(self.dir)
+            os.environ.clear()
+            os.environ.update(self._env(None))
+            sys.stdin = open(os.devnull)  # noqa: SIM115 - closed below
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                main(["--root", str(self.root), "--run-root", str(self.run_root), *args])
+            return 0
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        finally:
+            sys.stdin.close()
+            sys.stdin = saved_stdin
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+
     # -- cleanup -------------------------------------------------------------------
     def cleanup(self) -> None:
         """Take everything down, even after a failure: down, then force-remove leftovers."""
         if self.file.exists():
             with contextlib.suppress(Exception):
-                self.compose("--profile", "*", "down", "-v", "--remove-orphans", "-t", "1",
-                             expect=None)
+                self._in_process("compose", "-f", str(self.file), "-p", self.name, "--profile",
+                                 "*", "down", "-v", "--remove-orphans", "-t", "1")
         with Engine(self.root, self.run_root) as eng:
             for c in eng.list(all_=True):
                 with contextlib.suppress(Exception):
