@@ -25,6 +25,6 @@ stamp=.venv/.stackctl-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "== pip install -e .[test]"
     .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-    .venv/bin/python -c "import stackctl, pydantic, yaml, networkx, anyio, pyroute2, typer, rich"
+    .venv/bin/python -c "import stackctl, pydantic, yaml, networkx, anyio, typer, rich, pyroute2"
     touch "$stamp"
 fi

@@ -57,6 +57,18 @@ def _cgroups() -> frozenset[str]:
     return frozenset(found)
 
 
+def _nft_tables() -> frozenset[str]:
+    """nftables tables named like ours (published ports, NAT, isolation)."""
+    try:
+        out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                             check=False).stdout
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(
+        " ".join(line.split()[1:]) for line in out.splitlines() if "stackctl" in line
+    )
+
+
 def _processes() -> frozenset[str]:
     """stackctl monitors and containers still alive (pid:cmdline)."""
     found = set()
@@ -81,6 +93,7 @@ class Snapshot:
     netns: frozenset[str]
     mounts: frozenset[str]
     cgroups: frozenset[str]
+    nft_tables: frozenset[str]
     processes: frozenset[str]
 
     @classmethod
@@ -91,12 +104,14 @@ class Snapshot:
             netns=_netns(),
             mounts=_mounts(),
             cgroups=_cgroups(),
+            nft_tables=_nft_tables(),
             processes=_processes(),
         )
 
     def leaked_since(self, before: Snapshot) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for field in ("bridges", "veths", "netns", "mounts", "cgroups", "processes"):
+        for field in ("bridges", "veths", "netns", "mounts", "cgroups", "nft_tables",
+                      "processes"):
             new = sorted(getattr(self, field) - getattr(before, field))
             if new:
                 out[field] = new
