@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stackctl.errors import UsageError
+from stackctl.humanize import bytes_size, human_duration, human_size
 
 _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
 
@@ -124,54 +125,8 @@ def _header(cell: str) -> str:
     return special.get(name, re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).upper())
 
 
-def human_duration(seconds: float) -> str:
-    """Docker's units.HumanDuration: "Less than a second", "5 seconds", "2 hours"…"""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
-
 def ago(timestamp: float, now: float | None = None) -> str:
     return human_duration((now if now is not None else time.time()) - timestamp) + " ago"
-
-
-def human_size(n: float) -> str:
-    """Docker's units.HumanSize (decimal: kB, MB, GB)."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.4g}{unit}"
-        n /= 1000
-    return f"{n}B"
-
-
-def bytes_size(n: float) -> str:
-    """Docker's units.BytesSize (binary: KiB, MiB, GiB), as ``stats`` prints memory."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.4g}{unit}"
-        n /= 1024
-    return f"{n}B"
 
 
 __all__ = ["ago", "bytes_size", "format_rows", "human_duration", "human_size",

@@ -17,45 +17,15 @@ from typing import Any
 from stackctl.engine.images import reference
 from stackctl.engine.images.store import ImageRecord
 from stackctl.errors import UsageError
+from stackctl.humanize import human_duration
+from stackctl.humanize import human_size as _human_size
 
 NONE = "<none>"
 
 
 def human_size(size: float) -> str:
-    """go-units HumanSizeWithPrecision(size, 3): decimal units, 3 significant digits."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.3g}{units[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration."""
-    if seconds < 1:
-        return "Less than a second"
-    if int(seconds) == 1:
-        return "1 second"
-    if seconds < 60:
-        return f"{int(seconds)} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600 / 24 / 365)} years"
+    """``docker images``' SIZE: go-units HumanSizeWithPrecision(size, 3)."""
+    return _human_size(size, 3)
 
 
 def parse_time(text: str) -> datetime | None:
