@@ -231,7 +231,13 @@ def cgroup_pids(name: str) -> list[int]:
 def remove_cgroup(name: str) -> None:
     """Remove ``name`` in every hierarchy (empty cgroups only; children first)."""
     for d in cgroup_dirs(name):
-        for sub in sorted((p for p in d.rglob("*") if p.is_dir()), reverse=True):
+        try:
+            # the launcher's own delete may remove it concurrently: a vanished
+            # directory mid-walk is success, not an error
+            subs = sorted((p for p in d.rglob("*") if p.is_dir()), reverse=True)
+        except OSError:
+            subs = []
+        for sub in subs:
             try:
                 sub.rmdir()
             except OSError:
