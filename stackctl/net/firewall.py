@@ -33,6 +33,7 @@ import ipaddress
 import json
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,20 +113,35 @@ class Firewall:
                 hint="install nftables (apt-get install nftables) to publish ports "
                      "and masquerade outbound traffic",
             )
-        proc = subprocess.run([nft, "-f", "-"], input=script, capture_output=True,
-                              text=True, check=False)
-        if proc.returncode != 0:
-            raise NetError(f"{what}: nft failed: {proc.stderr.strip()}")
+        for attempt in range(20):
+            proc = subprocess.run([nft, "-f", "-"], input=script, capture_output=True,
+                                  text=True, check=False)
+            if proc.returncode == 0:
+                return
+            # a script is one transaction: when its cache dump races a
+            # concurrent change (EINTR) nothing was applied, so it can rerun
+            if "Interrupted system call" not in proc.stderr:
+                break
+            time.sleep(0.005 * (attempt + 1))
+        raise NetError(f"{what}: nft failed: {proc.stderr.strip()}")
 
     def _list(self) -> dict[str, Any] | None:
         nft = shutil.which("nft")
         if nft is None:
             return None
-        proc = subprocess.run([nft, "-j", "list", "table", "ip", self.table],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            return None
-        return json.loads(proc.stdout)  # type: ignore[no-any-return]
+        # Only "no such table" means absent. A dump that races a concurrent
+        # ruleset change fails with EINTR ("cache initialization failed"):
+        # taking that for "absent" left tables and rules behind when several
+        # networks went down at once. Retry it instead.
+        for attempt in range(20):
+            proc = subprocess.run([nft, "-j", "list", "table", "ip", self.table],
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode == 0:
+                return json.loads(proc.stdout)  # type: ignore[no-any-return]
+            if "No such file or directory" in proc.stderr:
+                return None
+            time.sleep(0.005 * (attempt + 1))
+        raise NetError(f"cannot list nftables table {self.table}: {proc.stderr.strip()}")
 
     def exists(self) -> bool:
         return self._list() is not None
