@@ -120,3 +120,25 @@ def test_image_group_has_registry_subcommands() -> None:
     res = run_cli("image", "--help")
     assert res.returncode == 0
     assert "pull" in res.stdout and "push" in res.stdout and "inspect" in res.stdout
+
+
+def test_prerendered_help_is_what_typer_renders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stackctl/cli/help.txt must be current: renew it with
+    `python -m stackctl.cli.app --write-help` after changing commands."""
+    from pathlib import Path
+
+    from stackctl.cli import app as app_mod
+
+    monkeypatch.setenv("COLUMNS", "80")
+    shipped = (Path(app_mod.__file__).with_name(app_mod.HELP_FILE)).read_text()
+    assert app_mod.render_help() == shipped
+
+
+def test_help_serves_the_prerendered_text() -> None:
+    from pathlib import Path
+
+    from stackctl.cli import app as app_mod
+
+    shipped = (Path(app_mod.__file__).with_name(app_mod.HELP_FILE)).read_text()
+    assert run_cli("--help").stdout == shipped
+    assert run_cli("-h").stdout == shipped

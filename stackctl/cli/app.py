@@ -153,8 +153,39 @@ def report_error(exc: BaseException, *, debug: bool) -> int:
     return 125
 
 
+HELP_FILE = "help.txt"  # stackctl/cli/help.txt: `stackctl --help`, pre-rendered
+
+
+def render_help() -> str:
+    """The top-level help as typer renders it (every command module registered)."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
+        build_app(["--help"])(args=["--help"], prog_name="stackctl")
+    return buf.getvalue()
+
+
+def _prerendered_help() -> str | None:
+    # Top-level help needs every command converted by typer (~150 ms); the text
+    # only changes with the code, so it ships pre-rendered. A test fails when it
+    # differs from render_help(); `python -m stackctl.cli.app --write-help` renews it.
+    from pathlib import Path
+
+    try:
+        return (Path(__file__).with_name(HELP_FILE)).read_text()
+    except OSError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if args in (["--help"], ["-h"]):
+        text = _prerendered_help()
+        if text is not None:
+            sys.stdout.write(text)
+            return
     try:
         build_app(args)(args=args, prog_name="stackctl")
     except SystemExit:
@@ -164,3 +195,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     except BaseException as exc:  # the one place errors become exit codes
         raise SystemExit(report_error(exc, debug=_debug_requested(args))) from None
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--write-help"]:
+    from pathlib import Path
+
+    Path(__file__).with_name(HELP_FILE).write_text(render_help())
