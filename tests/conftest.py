@@ -34,14 +34,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _before is None or getattr(session.config, "workerinput", None) is not None:
         return
     leaked = Snapshot.take().leaked_since(_before)
-    # Known open bug (see the closing note of the session that added this
-    # check): tests/compose_e2e leaves one nftables table per test whose
-    # network went away without its rules. Reported loudly, not yet failing;
-    # every other kind of leak fails the run.
-    tables = leaked.pop("nft_tables", [])
-    if tables:
-        print(f"\nLEAK WARNING: {len(tables)} nftables table(s) left behind "
-              f"(known bug, tracked): {' '.join(tables[:5])}...")
     if leaked:
         lines = ["", "LEAK CHECK FAILED: the suite left kernel resources or processes behind:"]
         for kind, items in leaked.items():

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -101,12 +102,12 @@ class Firewall:
 
     @staticmethod
     def available() -> bool:
-        return shutil.which("nft") is not None
+        return _nft() is not None
 
     # -- plumbing --------------------------------------------------------------
 
     def _run(self, script: str, *, what: str) -> None:
-        nft = shutil.which("nft")
+        nft = _nft()
         if nft is None:
             raise FirewallUnavailable(
                 f"{what}: nftables (the `nft` command) is not installed",
@@ -126,7 +127,7 @@ class Firewall:
         raise NetError(f"{what}: nft failed: {proc.stderr.strip()}")
 
     def _list(self) -> dict[str, Any] | None:
-        nft = shutil.which("nft")
+        nft = _nft()
         if nft is None:
             return None
         # Only "no such table" means absent. A dump that races a concurrent
@@ -274,6 +275,14 @@ def _published(data: dict[str, Any]) -> list[tuple[PortMapping, ipaddress.IPv4Ad
             out.append((PortMapping(int(cport), str(proto), ipaddress.IPv4Address(host_ip),
                                     int(host_port)), ipaddress.IPv4Address(tip)))
     return out
+
+
+def _nft() -> str | None:
+    """The ``nft`` binary. It lives in /usr/sbin, which a PATH may lack (``su``
+    without ``-``, cron, an emptied environment): not finding it there made a
+    table that exists look absent, and its rules were left behind."""
+    path = os.environ.get("PATH") or os.defpath
+    return shutil.which("nft", path=f"{path}{os.pathsep}/usr/sbin{os.pathsep}/sbin")
 
 
 def _sysctl(key: str, value: str) -> None:

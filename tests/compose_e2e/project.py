@@ -142,11 +142,11 @@ class Project:
         from stackctl.cli.app import main
 
         saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
-        sink = io.StringIO()
+        clean, sink = self._env(None), io.StringIO()
         try:
             os.chdir(self.dir)
-            os.environ.clear()
-            os.environ.update(self._env(None))
+            os.environ.clear()  # computed before: _env reads os.environ
+            os.environ.update(clean)
             sys.stdin = open(os.devnull)  # noqa: SIM115 - closed below
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 main(["--root", str(self.root), "--run-root", str(self.run_root), *args])

@@ -486,3 +486,15 @@ except OSError as e:
             other._destroy_network(info)
         other.firewall.drop()
         other.close()
+
+
+def test_rules_go_with_the_network_when_path_lacks_sbin(
+        nm: NetworkManager, unique: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """nft lives in /usr/sbin; a PATH without it (``su`` without ``-``, an emptied
+    environment) once made the table look absent and its rules were left behind."""
+    net = nm.create(f"pa{unique}")
+    assert nm.firewall.exists()
+    monkeypatch.setenv("PATH", "/nonexistent")
+    nm.remove(net.name)
+    monkeypatch.undo()
+    assert not nm.firewall.exists()
