@@ -46,7 +46,7 @@ class Sink:
 class QuietSink(Sink):
     def event(self, e: Event) -> None:
         if e.error:
-            self.stream.write(f"{e.kind} {e.name}  Error {e.text}\n")
+            self.stream.write(f"{e.kind} {e.name} Error {e.text}\n")
 
     def message(self, text: str) -> None:
         if text.lower().startswith(("error", "warning")):
@@ -54,8 +54,11 @@ class QuietSink(Sink):
 
 
 class PlainSink(Sink):
+    """Compose's plain writer: ``<id> <text> [details]``, single-spaced (``Service web
+    Built``, ``Container p-web-1 Started``), which is what scripts and tests grep for."""
+
     def event(self, e: Event) -> None:
-        line = f" {e.kind} {e.name}  {e.status}"
+        line = f"{e.kind} {e.name} {e.status}"
         if e.text:
             line += f" {e.text}"
         self.stream.write(line + "\n")

@@ -148,18 +148,12 @@ def test_port_range(project: Project) -> None:  # TestPortRange
     assert project.state("c") == "running"
 
 
-@pytest.mark.xfail(strict=True, reason="progress lines read ' Service test1  Built' "
-                   "(two spaces, compose's tty layout); compose's plain progress prints "
-                   "'ID Text' single-spaced, which is what 'X Built' looks for")
 def test_build_depends_on(project: Project) -> None:  # TestBuildDependsOn
     project.load("TestBuildDependsOn")
     r = project.compose("up", "--progress", "plain", "test2")
     assert "test1 Built" in r.output
 
 
-@pytest.mark.xfail(strict=True, reason="progress lines read ' Service main  Built' "
-                   "(two spaces, compose's tty layout); compose's plain progress prints "
-                   "'ID Text' single-spaced, which is what 'X Built' looks for")
 def test_build_sub_dependencies(project: Project) -> None:  # TestBuildSubDependencies
     project.load("TestBuildSubDependencies")
     assert "main Built" in project.compose("build", "main").output

@@ -20,8 +20,8 @@ def test_plain_lines() -> None:
         sink.event(Event("Container", "p-web-1", "Started", done=True))
         sink.event(Event("Container", "p-web-1", "Waiting", "for db (service_healthy)"))
     assert out.getvalue().splitlines() == [
-        " Container p-web-1  Starting", " Container p-web-1  Started",
-        " Container p-web-1  Waiting for db (service_healthy)"]
+        "Container p-web-1 Starting", "Container p-web-1 Started",
+        "Container p-web-1 Waiting for db (service_healthy)"]
 
 
 def test_json_lines() -> None:
@@ -40,7 +40,7 @@ def test_quiet_shows_only_errors() -> None:
     sink.event(Event("Container", "a", "Started", done=True))
     sink.event(Event("Container", "a", "Error", "boom", done=True, error=True))
     sink.message("project 'p' is up to date: nothing to do")
-    assert out.getvalue() == "Container a  Error boom\n"
+    assert out.getvalue() == "Container a Error boom\n"
 
 
 def test_auto_picks_plain_off_a_terminal() -> None:
