@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from stackctl.engine.images import reference
+from stackctl.engine.images.catalog import NOT_FOUND_HINT, ImageCatalog
 from stackctl.engine.images.config import (
     MEDIA_CONFIG,
     MEDIA_LAYER,
@@ -56,24 +57,21 @@ from stackctl.engine.images.layout import (
 )
 from stackctl.engine.images.records import ImageRecord, Layer, RemoveEvent
 from stackctl.engine.state import StateStore
-from stackctl.errors import Conflict, ImageError, NotFound
+from stackctl.errors import ImageError, NotFound
 
 _Paths = list[Path]
-_Records = list[ImageRecord]
 _Events = list[RemoveEvent]
 _History = list[HistoryEntry]
-_Strs = list[str]
-_Ints = list[int]
 _Layers = list[Layer]
 
 if TYPE_CHECKING:
     from stackctl.engine.images.diff import Skip
     from stackctl.engine.images.usage import StoreUsage
 
-_NOT_FOUND_HINT = "`stackctl images` lists local images; `stackctl import` or `build` makes one"
 
+class ImageStore(ImageCatalog):
+    """Blobs, unpacked layers and the rows that name them (see the module docstring)."""
 
-class ImageStore:
     def __init__(self, root: Path, state: StateStore | None = None) -> None:
         self.root = Path(root)
         self.layout = self.root / "images"
@@ -87,7 +85,7 @@ class ImageStore:
         if not (self.layout / "index.json").exists():
             # under the database lock, like every index write: never clobbers a newer one
             with self.state.transaction() as db:
-                self._write_index(db)
+                self.write_index(db)
 
     def close(self) -> None:
         if self._own_state:
@@ -244,7 +242,7 @@ class ImageStore:
             for name in names:
                 db.execute("INSERT OR REPLACE INTO refs(name, image_id) VALUES (?,?)",
                            (name, config_digest))
-            self._write_index(db)
+            self.write_index(db)
         return self.get(config_digest)
 
     def add_child(self, parent: ImageRecord | None, *, layer: Layer | None = None,
@@ -272,7 +270,8 @@ class ImageStore:
             return self._add_image_locked(image, layers, refs,
                                           parent=parent.id if parent is not None else "")
 
-    def _write_index(self, db: sqlite3.Connection) -> None:
+    def write_index(self, db: sqlite3.Connection) -> None:
+        """Rewrite index.json from the rows; inside the transaction that changed them."""
         rows = db.execute("SELECT i.id, i.manifest_digest, r.name FROM images i "
                           "LEFT JOIN refs r ON r.image_id = i.id").fetchall()
         entries = []
@@ -291,7 +290,7 @@ class ImageStore:
                              hint="give NAME[:TAG]")
         with self.state.transaction() as db:
             db.execute("INSERT OR REPLACE INTO refs(name, image_id) VALUES (?,?)", (name, rec.id))
-            self._write_index(db)
+            self.write_index(db)
         return self.get(rec.id)
 
     def untag(self, ref: str) -> None:
@@ -299,134 +298,23 @@ class ImageStore:
         with self.state.transaction() as db:
             cur = db.execute("DELETE FROM refs WHERE name = ?", (name,))
             if cur.rowcount == 0:
-                raise NotFound(f"No such image: {reference.familiar(ref)}", hint=_NOT_FOUND_HINT)
-            self._write_index(db)
+                raise NotFound(f"No such image: {reference.familiar(ref)}", hint=NOT_FOUND_HINT)
+            self.write_index(db)
 
     def remove(self, name: str, *, force: bool = False, no_prune: bool = False) -> _Events:
         """``docker rmi``: untag, and delete the image once nothing names or uses it;
         then its untagged build parents that nothing else needs (unless ``no_prune``)."""
-        rec = self.resolve(name)
-        by_ref = _as_ref(name) in rec.refs
-        events: _Events = []
-        users = self.containers_using(rec.id)
-        with self.state.transaction() as db:
-            if by_ref and len(rec.refs) > 1:
-                db.execute("DELETE FROM refs WHERE name = ?", (_as_ref(name),))
-                self._write_index(db)
-                return [RemoveEvent("Untagged", reference.familiar(_as_ref(name)))]
-            if not by_ref and len(rec.refs) > 1 and not force:
-                raise Conflict(
-                    f"conflict: unable to delete {rec.short_id} (must be forced) - image is "
-                    f"referenced in multiple repositories",
-                    hint="remove it by name, or use -f to remove every tag")
-            if users and not force:
-                raise Conflict(
-                    f"conflict: unable to remove {reference.familiar(name) if by_ref else name}"
-                    f" (must force) - image {rec.short_id} is used by container "
-                    f"{users[0][:12]}", hint="remove the container first, or use -f")
-            for ref in rec.refs:
-                db.execute("DELETE FROM refs WHERE name = ?", (ref,))
-                events.append(RemoveEvent("Untagged", reference.familiar(ref)))
-            if not users:
-                # The image row goes; blobs and layers go at the next prune, under the GC lock.
-                db.execute("DELETE FROM images WHERE id = ?", (rec.id,))
-                events.append(RemoveEvent("Deleted", rec.id))
-                if not no_prune:
-                    events += self._delete_dangling_parents(db, rec.parent)
-            self._write_index(db)
-        if not users:
-            with contextlib.suppress(ImageError):
-                self.collect_garbage()
-        return events
+        from stackctl.engine.images.removal import remove_image
 
-    def _delete_dangling_parents(self, db: sqlite3.Connection, parent: str) -> _Events:
-        events: _Events = []
-        while parent:
-            row = db.execute("SELECT parent FROM images WHERE id = ?", (parent,)).fetchone()
-            if row is None or any(db.execute(q, (parent,)).fetchone() for q in (
-                    "SELECT 1 FROM refs WHERE image_id = ?",
-                    "SELECT 1 FROM images WHERE parent = ?",
-                    "SELECT 1 FROM containers WHERE image_id = ?")):
-                break
-            db.execute("DELETE FROM images WHERE id = ?", (parent,))
-            events.append(RemoveEvent("Deleted", parent))
-            parent = row["parent"]
-        return events
+        return remove_image(self, name, force=force, no_prune=no_prune)
 
-    # -- reading ---------------------------------------------------------------------------
-
-    def get(self, image_id: str) -> ImageRecord:
-        row = self.state.db.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"No such image: {image_id}", hint=_NOT_FOUND_HINT)
-        return self._record(row)
-
-    def _record(self, row: sqlite3.Row) -> ImageRecord:
-        refs = tuple(r[0] for r in self.state.db.execute(
-            "SELECT name FROM refs WHERE image_id = ? ORDER BY name", (row["id"],)))
-        return ImageRecord(row["id"], row["manifest_digest"], row["created"], row["size"],
-                           Image.from_bytes(row["config"].encode()), refs, row["parent"])
-
-    def resolve(self, name: str) -> ImageRecord:
-        """An image by reference, ID, ``sha256:`` ID, or unique ID prefix."""
-        text = name.strip()
-        db = self.state.db
-        low = text.lower()
-        if low.startswith("sha256:"):
-            return self._by_prefix(low[7:], name)
-        with contextlib.suppress(ImageError):
-            ref = reference.parse(text)
-            if ref.digest is not None:
-                row = db.execute("SELECT * FROM images WHERE manifest_digest = ? OR id = ?",
-                                 (ref.digest, ref.digest)).fetchone()
-                if row is None:  # a digest ref a pull recorded (an index's, multi-platform)
-                    row = db.execute("SELECT i.* FROM refs r JOIN images i ON i.id = "
-                                     "r.image_id WHERE r.name = ?",
-                                     (f"{ref.name}@{ref.digest}",)).fetchone()
-                if row is not None:
-                    return self._record(row)
-            else:
-                row = db.execute("SELECT i.* FROM refs r JOIN images i ON i.id = r.image_id "
-                                 "WHERE r.name = ?", (str(ref),)).fetchone()
-                if row is not None:
-                    return self._record(row)
-        if text and all(c in "0123456789abcdef" for c in text):
-            return self._by_prefix(text, name)
-        raise NotFound(f"No such image: {_display(name)}", hint=_NOT_FOUND_HINT)
-
-    def _by_prefix(self, hexpart: str, name: str) -> ImageRecord:
-        if not hexpart or any(c not in "0123456789abcdef" for c in hexpart):
-            raise NotFound(f"No such image: {name}", hint=_NOT_FOUND_HINT)
-        rows = self.state.db.execute("SELECT * FROM images WHERE id LIKE ? LIMIT 2",
-                                     (f"sha256:{hexpart}%",)).fetchall()
-        if not rows:
-            raise NotFound(f"No such image: {name}", hint=_NOT_FOUND_HINT)
-        if len(rows) > 1:
-            raise Conflict(f"image ID prefix {name!r} is ambiguous",
-                           hint="give more characters of the ID")
-        return self._record(rows[0])
-
-    def exists(self, name: str) -> bool:
-        try:
-            self.resolve(name)
-        except (NotFound, Conflict):
-            return False
-        return True
-
-    def list(self) -> _Records:
-        """Every image, newest first."""
-        rows = self.state.db.execute("SELECT * FROM images ORDER BY created DESC, id").fetchall()
-        return [self._record(r) for r in rows]
+    # -- reading (lookups by name are ImageCatalog's) ----------------------------------------
 
     def manifest(self, rec: ImageRecord) -> Manifest:
         return Manifest.from_bytes(self.content.read_bytes(rec.manifest_digest))
 
     def config_bytes(self, rec: ImageRecord) -> bytes:
         return self.content.read_bytes(rec.id)
-
-    def containers_using(self, image_id: str) -> _Strs:
-        return [r[0] for r in self.state.db.execute(
-            "SELECT id FROM containers WHERE image_id = ? ORDER BY id", (image_id,))]
 
     def layer_dirs(self, image: ImageRecord | str) -> _Paths:
         """The unpacked layer directories, bottom -> top (one per layer).
@@ -464,15 +352,6 @@ class ImageStore:
         blobs = self.manifest(rec).layers
         return [Layer(b, d) for b, d in zip(blobs, rec.diff_ids, strict=True)]
 
-    def layer_sizes(self, rec: ImageRecord) -> _Ints:
-        """Unpacked content bytes of each layer, bottom -> top."""
-        out = []
-        for chain in rec.chain_ids:
-            row = self.state.db.execute("SELECT size FROM layers WHERE chain_id = ?",
-                                        (chain,)).fetchone()
-            out.append(row[0] if row else 0)
-        return out
-
     def disk_usage(self) -> StoreUsage:
         """``system df`` data: per-image sizes (shared/unique), total, reclaimable."""
         from stackctl.engine.images.usage import disk_usage
@@ -484,28 +363,10 @@ class ImageStore:
     def prune(self, *, all_unused: bool = False,
               keep: Callable[[ImageRecord], bool] | None = None) -> tuple[_Events, int]:
         """``image prune``: delete dangling images (``all_unused``: every image no
-        container uses), then sweep. Returns what was removed and the bytes freed.
+        container uses), then sweep. Returns what was removed and the bytes freed."""
+        from stackctl.engine.images.removal import prune_images
 
-        Which images go is decided first, purely, from one snapshot (``plan_prune``);
-        ``keep`` lets the caller protect more (e.g. ``--filter``).
-        """
-        with self.state.transaction() as db:
-            records = [self._record(r) for r in db.execute("SELECT * FROM images")]
-            used = {r[0] for r in db.execute("SELECT DISTINCT image_id FROM containers")}
-            doomed = plan_prune(records, used, all_unused=all_unused)
-            if keep is not None:
-                doomed = [r for r in doomed if not keep(r)]
-            events: _Events = []
-            for rec in doomed:
-                for ref in rec.refs:
-                    db.execute("DELETE FROM refs WHERE name = ?", (ref,))
-                    events.append(RemoveEvent("untagged", reference.familiar(ref)))
-                db.execute("DELETE FROM images WHERE id = ?", (rec.id,))
-                events.append(RemoveEvent("deleted", rec.id))
-            self._write_index(db)
-        freed = self.collect_garbage()
-        return events, freed
-
+        return prune_images(self, all_unused=all_unused, keep=keep)
 
     def collect_garbage(self) -> int:
         """Sweep blobs and layers no image row reaches; return the bytes freed."""
@@ -513,20 +374,6 @@ class ImageStore:
 
         with self._lock(exclusive=True):
             return collect(self)
-
-
-def _as_ref(name: str) -> str:
-    try:
-        return str(reference.parse(name))
-    except ImageError:
-        return ""
-
-
-def _display(name: str) -> str:
-    try:
-        return reference.familiar(name)
-    except ImageError:
-        return name
 
 
 __all__ = ["ImageRecord", "ImageStore", "Layer", "RemoveEvent", "plan_prune"]
