@@ -137,7 +137,7 @@ class NetworkManager(Networks):
         hosts and resolv.conf go to ``files_dir`` (default under run_root).
         An empty ``requests`` gives a namespace with loopback only.
         On any failure everything made so far is removed again. Retried when
-        the default network is released by a concurrent teardown between
+        the default network is removed (``network rm bridge``) between
         looking it up and leasing on it.
         """
         for attempt in range(3):
@@ -252,7 +252,6 @@ class NetworkManager(Networks):
         shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
         if eps:
             self.refresh_hosts(ep.network_id for ep in eps)
-            self._release_default_if_unused()
 
     def repair(self, live: Iterable[str] | None = None) -> list[str]:
         """Tear down endpoints of containers whose namespace is gone (or not in

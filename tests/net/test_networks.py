@@ -352,7 +352,7 @@ def test_hosts_files_follow_peers_without_a_responder(nm: NetworkManager, procs:
     assert out.stdout.strip() == "hello from c", out.stderr
 
 
-def test_default_network_made_on_first_use_and_released_after_last(
+def test_default_network_made_on_first_use_and_kept_like_docker0(
         nm: NetworkManager) -> None:
     a = nm.setup_container(cid(), [EndpointRequest("bridge")], names_=("a",))
     b = nm.setup_container(cid(), [EndpointRequest("bridge")], names_=("b",))
@@ -361,9 +361,19 @@ def test_default_network_made_on_first_use_and_released_after_last(
     assert default.name == "bridge" and made <= links()
     assert a.hosts.read_text().count("\tb ") == 1  # names work on the default network too
     nm.teardown_container(a.container_id)
-    assert [n.name for n in nm.networks()] == ["bridge"]
+    with pytest.raises(Conflict, match="in use"):
+        nm.remove("bridge")
     nm.teardown_container(b.container_id)
+    assert [n.name for n in nm.networks()] == ["bridge"] and default.bridge in links()
+    assert nm.prune() == [] and nm.firewall.exists()  # prune keeps it, as Docker's
+    c = nm.setup_container(cid(), [EndpointRequest("bridge")])  # no nft, no bridge made
+    assert c.endpoints[0].network_id == default.id
+    nm.teardown_container(c.container_id)
+    nm.remove("bridge")  # unused: the user's way to leave the host clean
     assert nm.networks() == [] and not made & links() and not nm.firewall.exists()
+    with pytest.raises(NotFound, match="not found"):
+        nm.remove("bridge")  # not made again just to be removed
+    assert not nm.firewall.exists()
 
 
 def test_concurrent_starts_never_share_an_address(nm: NetworkManager, unique: str) -> None:
