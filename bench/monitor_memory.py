@@ -38,6 +38,7 @@ def main() -> None:
     from stackctl.engine.api import Engine
     from stackctl.engine.containers import ContainerConfig, Healthcheck
     from tests.fixtures_images import import_busybox
+    from tests.netclean import release_networks
 
     base = Path(tempfile.mkdtemp(prefix="stackctl-bench-"))
     root, run_root = base / "root", base / "run"
@@ -72,6 +73,7 @@ def main() -> None:
         for r in engine.list(all_=True):
             engine.remove(r.id, force=True, volumes=True)
         engine.close()
+        release_networks(root, run_root)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -65,6 +65,7 @@ def main() -> None:
     import compileall
 
     from tests.fixtures_images import import_busybox
+    from tests.netclean import release_networks
 
     compileall.compile_dir(str(REPO / "stackctl"), quiet=1)
     base = Path(tempfile.mkdtemp(prefix="stackctl-bench-"))
@@ -91,6 +92,7 @@ def main() -> None:
         subprocess.run([BIN, "rm", "-f", *subprocess.run(
             [BIN, "ps", "-aq"], env=env, capture_output=True, text=True).stdout.split()],
             env=env, capture_output=True, check=False)
+        release_networks(root, run_root)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -8,7 +8,6 @@ fails the run (see tests/leaks.py).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.leaks import Snapshot
+from tests.netclean import release_networks
 
 REPO = Path(__file__).resolve().parent.parent
 CONFORMANCE = (REPO.parent / "shared" / "conformance").resolve()
@@ -69,26 +69,6 @@ def roots() -> Iterator[tuple[Path, Path]]:
     yield root, run_root
     release_networks(root, run_root)
     shutil.rmtree(base, ignore_errors=True)
-
-
-def release_networks(root: Path, run_root: Path) -> None:
-    """The kernel side of a test root's networks: its bridges and nftables table.
-
-    The default ``bridge`` network outlives its containers (as docker0 does), so
-    every test that ran a container on it would otherwise leave one bridge and
-    one table behind. Containers are the test's own business (the leak check
-    reports what it left running); this only removes networks nothing uses.
-    """
-    if not (root / "state.db").exists():
-        return
-    from stackctl.net.manager import NetworkManager
-
-    with NetworkManager(root, run_root) as nm:
-        for info in nm.networks():
-            with contextlib.suppress(Exception):
-                nm.remove(info.name)
-        if not nm.networks():
-            nm.firewall.drop()
 
 
 @pytest.fixture(scope="session")
