@@ -48,9 +48,11 @@ def load_raw(opts: LoadOptions, *, cwd: str | None = None) -> RawProject:
     located = locate(opts, cwd)
     pipeline = _Pipeline(opts)
     # The name comes first: compose offers it to interpolation as COMPOSE_PROJECT_NAME.
+    # Always the name in use, even over an inherited COMPOSE_PROJECT_NAME (``-p`` or
+    # STACKCTL_PROJECT_NAME won): compose-go's projectName sets it unconditionally.
     name = pipeline.project_name(located.files, located.working_dir, located.environment)
     environment = dict(located.environment)
-    environment.setdefault("COMPOSE_PROJECT_NAME", name)
+    environment["COMPOSE_PROJECT_NAME"] = name
     data, pos = pipeline.load_files(located.files, located.working_dir, environment, ())
     data, pos = strip_markers(data, pos)
     warnings = list(located.warnings)

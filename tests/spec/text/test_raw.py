@@ -42,6 +42,27 @@ def test_overrides_interpolation_and_positions(tmp_path: Path) -> None:
     assert where["services.web.environment.MODE"] == "compose.override.yaml:4:7"
 
 
+@pytest.mark.parametrize(
+    ("explicit", "environ", "expected"),
+    [
+        (None, {}, "fromdir"),  # the directory's name when nothing else names it
+        ("cli", {"COMPOSE_PROJECT_NAME": "inherited"}, "cli"),  # -p wins, over the env too
+        (None, {"COMPOSE_PROJECT_NAME": "inherited"}, "inherited"),
+        (None, {"STACKCTL_PROJECT_NAME": "ours", "COMPOSE_PROJECT_NAME": "theirs"}, "ours"),
+    ],
+)
+def test_project_name_is_compose_project_name_for_interpolation(
+        tmp_path: Path, explicit: str | None, environ: dict[str, str], expected: str) -> None:
+    # compose-go's projectName sets COMPOSE_PROJECT_NAME to the name in use, unconditionally
+    work = tmp_path / "fromdir"
+    _write(work / "compose.yaml",
+           "services:\n  web:\n    image: ${COMPOSE_PROJECT_NAME}-web:1\n")
+    raw = load_raw(LoadOptions(project_name=explicit, environ=environ), cwd=str(work))
+    assert raw.name == expected
+    assert raw.data["services"]["web"]["image"] == f"{expected}-web:1"
+    assert raw.environment["COMPOSE_PROJECT_NAME"] == expected
+
+
 def test_missing_variables_warn_once_each(tmp_path: Path) -> None:
     _write(tmp_path / "a.yaml", "services:\n  a:\n    image: $X\n    user: ${X}:${Y}\n")
     _write(tmp_path / "b.yaml", "services:\n  a:\n    working_dir: /$Y\n")
