@@ -75,50 +75,59 @@ def _run(
     """Create and run a new container from an image."""
     from stackctl.cli.run_opts import RunFlags, to_config
     from stackctl.engine.api import Engine
+    from stackctl.errors import RuntimeFailure, StackctlError
 
-    g: GlobalOptions = ctx.obj
-    t = tuple
-    flags = RunFlags(
-        image=image, args=t(args or ()), name=name, env=t(env or ()),
-        env_file=t(env_file or ()), volume=t(volume or ()), tmpfs=t(tmpfs or ()),
-        mount=t(mount or ()),
-        workdir=workdir, user=user, hostname=hostname, entrypoint=entrypoint, restart=restart,
-        rm=rm, interactive=interactive, tty=tty, memory=memory, memory_swap=memory_swap,
-        cpus=cpus, pids_limit=pids_limit, cap_add=t(cap_add or ()), cap_drop=t(cap_drop or ()),
-        privileged=privileged, read_only=read_only, init=init, label=t(label or ()),
-        network=network, network_alias=t(network_alias or ()), publish=t(publish or ()),
-        publish_all=publish_all, expose=t(expose or ()),
-        health_cmd=health_cmd, health_interval=health_interval, health_timeout=health_timeout,
-        health_retries=health_retries, health_start_period=health_start_period,
-        health_start_interval=health_start_interval,
-        no_healthcheck=no_healthcheck, stop_signal=stop_signal, stop_timeout=stop_timeout,
-        log_opt=t(log_opt or ()), ulimit=t(ulimit or ()), sysctl=t(sysctl or ()),
-        runtime=runtime)
-    config = to_config(flags)
-    with Engine(g.root, g.run_root) as engine:
-        rec = engine.create(config)
-        if ctx.info_name == "create":
-            typer.echo(rec.id)
-            return
-        attached = not detach
-        if attached and rm:
-            # No detached monitor: this process supervises (saves a Python start-up).
+    try:
+        g: GlobalOptions = ctx.obj
+        t = tuple
+        flags = RunFlags(
+            image=image, args=t(args or ()), name=name, env=t(env or ()),
+            env_file=t(env_file or ()), volume=t(volume or ()), tmpfs=t(tmpfs or ()),
+            mount=t(mount or ()),
+            workdir=workdir, user=user, hostname=hostname, entrypoint=entrypoint, restart=restart,
+            rm=rm, interactive=interactive, tty=tty, memory=memory, memory_swap=memory_swap,
+            cpus=cpus, pids_limit=pids_limit, cap_add=t(cap_add or ()), cap_drop=t(cap_drop or ()),
+            privileged=privileged, read_only=read_only, init=init, label=t(label or ()),
+            network=network, network_alias=t(network_alias or ()), publish=t(publish or ()),
+            publish_all=publish_all, expose=t(expose or ()),
+            health_cmd=health_cmd, health_interval=health_interval, health_timeout=health_timeout,
+            health_retries=health_retries, health_start_period=health_start_period,
+            health_start_interval=health_start_interval,
+            no_healthcheck=no_healthcheck, stop_signal=stop_signal, stop_timeout=stop_timeout,
+            log_opt=t(log_opt or ()), ulimit=t(ulimit or ()), sysctl=t(sysctl or ()),
+            runtime=runtime)
+        config = to_config(flags)
+        with Engine(g.root, g.run_root) as engine:
+            rec = engine.create(config)
+            if ctx.info_name == "create":
+                typer.echo(rec.id)
+                return
+            attached = not detach
+            if attached and rm:
+                # No detached monitor: this process supervises (saves a Python start-up).
+                try:
+                    code = engine.run_foreground(rec.id, stdin=interactive, tty=tty)
+                except BaseException:
+                    _discard(engine, rec.id)
+                    raise
+                raise typer.Exit(code)
             try:
-                code = engine.run_foreground(rec.id, stdin=interactive, tty=tty)
+                engine.start(rec.id, hold=attached)
             except BaseException:
                 _discard(engine, rec.id)
                 raise
-            raise typer.Exit(code)
-        try:
-            engine.start(rec.id, hold=attached)
-        except BaseException:
-            _discard(engine, rec.id)
-            raise
-        if detach:
-            typer.echo(rec.id)
-            return
-        code = attach_session(engine, rec.id, stdin=interactive, tty=tty)
-    raise typer.Exit(code)
+            if detach:
+                typer.echo(rec.id)
+                return
+            code = attach_session(engine, rec.id, stdin=interactive, tty=tty)
+        raise typer.Exit(code)
+    except StackctlError as exc:
+        # docker run: 125 for every error of the engine or of the flags, so a
+        # script tells them from the container's own exit code (126, 127 and
+        # the command's codes come through as RuntimeFailure or typer.Exit)
+        if not isinstance(exc, RuntimeFailure):
+            exc.exit_code = 125
+        raise
 
 
 def _discard(engine: object, cid: str) -> None:
