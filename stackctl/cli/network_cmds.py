@@ -211,26 +211,33 @@ def connect(
     alias: Optional[list[str]] = typer.Option(None, "--alias", help="Extra DNS name here."),  # noqa: UP045
     ip: Optional[str] = typer.Option(None, "--ip", help="A static IPv4 address."),  # noqa: UP045
 ) -> None:
-    """Connect a running container to one more network (eth1, eth2...)."""
-    from stackctl.net.engine_glue import container_names
+    """Connect a container to a network (eth1, eth2...); kept across restarts."""
+    from stackctl.engine import netseam
+    from stackctl.engine.api import Engine
+    from stackctl.engine.containers import NetworkAttachment
     from stackctl.net.ipam import parse_address
-    from stackctl.net.model import EndpointRequest
 
-    cid, name = _container(ctx, container)
-    req = EndpointRequest(net, aliases=tuple(alias or ()),
-                          ip=parse_address(ip, flag="--ip") if ip else None)
-    with _manager(ctx) as nm:
-        nm.connect(cid, req, names_=container_names(name, {}))
+    if ip:
+        parse_address(ip, flag="--ip")
+    g: GlobalOptions = ctx.obj
+    with Engine(g.root, g.run_root) as eng:
+        rec = eng.get(container)
+        netseam.connect(eng.store, eng.paths(rec.id),
+                        NetworkAttachment(net, tuple(alias or ()), ip or None))
 
 
 @network.command("disconnect")
 def disconnect(ctx: typer.Context, net: str = typer.Argument(..., metavar="NETWORK"),
                container: str = typer.Argument(..., metavar="CONTAINER"),
                force: bool = typer.Option(False, "--force", "-f")) -> None:
-    """Disconnect a container from a network."""
-    cid, _ = _container(ctx, container)
-    with _manager(ctx) as nm:
-        nm.disconnect(cid, net)
+    """Disconnect a container from a network (for good: restarts keep it off)."""
+    from stackctl.engine import netseam
+    from stackctl.engine.api import Engine
+
+    g: GlobalOptions = ctx.obj
+    with Engine(g.root, g.run_root) as eng:
+        rec = eng.get(container)
+        netseam.disconnect(eng.store, eng.paths(rec.id), net, force=force)
 
 
 def port(ctx: typer.Context, container: str = typer.Argument(..., metavar="CONTAINER"),

@@ -111,6 +111,20 @@ class Ulimit:
 
 
 @dataclass(frozen=True)
+class NetworkAttachment:
+    """One bridge network the container joins, set up again at every start:
+    ``--network N --network-alias A --ip X``, a service's ``networks:`` entry, or a
+    ``network connect`` (Docker keeps those across restarts too)."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    ipv4_address: str | None = None
+
+
+SHARED_MODES = ("none", "host")
+
+
+@dataclass(frozen=True)
 class ContainerConfig:
     """Everything ``stackctl run`` can say. Defaults are Docker's."""
 
@@ -140,6 +154,9 @@ class ContainerConfig:
     init: bool = False
     network: str = "bridge"  # bridge (the default network) | <network name> | none | host
     network_aliases: tuple[str, ...] = ()
+    # every bridge network in join order (eth0, eth1...): the first is ``network``,
+    # the primary one. Empty in configs stored before it existed: see attachments()
+    networks: tuple[NetworkAttachment, ...] = ()
     publish: tuple[str, ...] = ()  # raw -p specs, handed to the network layer
     publish_all: bool = False  # -P: every exposed port on a random host port
     expose: tuple[str, ...] = ()  # --expose + the image's ExposedPorts ("80/tcp")
@@ -151,6 +168,25 @@ class ContainerConfig:
     ulimits: tuple[Ulimit, ...] = ()
     sysctls: dict[str, str] = field(default_factory=dict)
     runtime: str = "stackctl"  # the built-in launcher, or "runc" (same bundle)
+
+    @property
+    def bridged(self) -> bool:
+        """On bridge networks (not none, host or another container's namespace)."""
+        return self.network not in SHARED_MODES and not self.network.startswith("container:")
+
+    def attachments(self) -> tuple[NetworkAttachment, ...]:
+        """The networks to set up at start, primary first."""
+        if self.networks or not self.bridged:
+            return self.networks
+        return (NetworkAttachment(self.network, self.network_aliases),)
+
+    def with_attachments(self, nets: tuple[NetworkAttachment, ...]) -> ContainerConfig:
+        """This config on exactly ``nets`` (``network connect/disconnect``); with none
+        left the container keeps only loopback, as Docker's does."""
+        if not nets:
+            return replace(self, network="none", network_aliases=(), networks=())
+        return replace(self, network=nets[0].name, network_aliases=nets[0].aliases,
+                       networks=nets)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -172,6 +208,9 @@ class ContainerConfig:
         data["tmpfs"] = tuple(TmpfsMount(**m) for m in data.get("tmpfs") or ())
         data["ulimits"] = tuple(Ulimit(**u) for u in data.get("ulimits") or ())
         data["restart"] = RestartPolicy(**(data.get("restart") or {}))
+        data["networks"] = tuple(
+            NetworkAttachment(n["name"], tuple(n.get("aliases") or ()), n.get("ipv4_address"))
+            for n in data.get("networks") or ())
         hc = data.get("healthcheck")
         data["healthcheck"] = (
             Healthcheck(**{**hc, "test": tuple(hc["test"])}) if hc else None
@@ -268,6 +307,7 @@ __all__ = [
     "Health",
     "Healthcheck",
     "MountRequest",
+    "NetworkAttachment",
     "RestartPolicy",
     "TmpfsMount",
     "Ulimit",

@@ -138,9 +138,12 @@ def _network_settings(rec: ContainerRecord, paths: oci.ContainerPaths) -> dict[s
         settings = network_settings(paths.root, paths.run_root, rec.id)
         if settings["Networks"]:
             return settings
-    return {"Networks": {rec.config.network: {"Aliases": list(rec.config.network_aliases)
-                                              or None}},
-            "Ports": {}, "SandboxKey": ""}
+    # not running: what the config says it joins at start (Docker shows them too)
+    nets = rec.config.attachments()
+    networks = {a.name: {"Aliases": list(a.aliases) or None,
+                         "IPAMConfig": {"IPv4Address": a.ipv4_address} if a.ipv4_address
+                         else None} for a in nets}
+    return {"Networks": networks or {mode: {"Aliases": None}}, "Ports": {}, "SandboxKey": ""}
 
 
 __all__ = ["container_json"]

@@ -46,14 +46,23 @@ def setup_for_config(manager: NetworkManager, container_id: str, config: Any, *,
         done = {(m.container_port, m.protocol) for m in ports}
         exposed = [pp for e in (getattr(config, "expose", ()) or ()) for pp in parse_expose(e)]
         ports.extend(publish_all(pp for pp in exposed if pp not in done))
-    req = EndpointRequest(config.network, aliases=tuple(config.network_aliases or ()))
     return manager.setup_container(
-        container_id, [req],
+        container_id, endpoint_requests(config),
         names_=container_names(name, dict(getattr(config, "labels", {}) or {})),
         hostname=config.hostname or container_id[:12],
         ports=ports, files_dir=files_dir)
 
 
+
+
+def endpoint_requests(config: Any) -> list[EndpointRequest]:
+    """Every network of the config (ContainerConfig.attachments), primary first."""
+    from stackctl.net.ipam import parse_address
+
+    return [EndpointRequest(a.name, aliases=tuple(a.aliases),
+                            ip=parse_address(a.ipv4_address, flag=f"--ip (network {a.name})")
+                            if a.ipv4_address else None)
+            for a in config.attachments()]
 
 
 def join_container(store: Any, root: Path, run_root: Path, state_dir: Path, ref: str) -> Path:
@@ -121,4 +130,5 @@ def network_settings(root: Path, run_root: Path, container_id: str) -> dict[str,
     }
 
 
-__all__ = ["container_names", "join_container", "network_settings", "setup_for_config"]
+__all__ = ["container_names", "endpoint_requests", "join_container", "network_settings",
+           "setup_for_config"]

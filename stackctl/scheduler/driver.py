@@ -94,8 +94,7 @@ class EngineDriver:
         if isinstance(op, CreateContainer):
             eng.create(self._container_config(op))
         elif isinstance(op, StartContainer):
-            rec = eng.start(op.name)
-            self._connect_extra_networks(rec, op.for_service)
+            eng.start(op.name)  # joins every network of its config (translate.py)
         elif isinstance(op, StopContainer):
             eng.stop(op.name, op.timeout)
         elif isinstance(op, RemoveContainer):
@@ -136,29 +135,6 @@ class EngineDriver:
         return container_config(desired, svc, name=op.name, number=op.number,
                                 config_hash=op.config_hash, resolve_service=resolve,
                                 runtime=self.runtime)
-
-    def _connect_extra_networks(self, rec: Any, service: str) -> None:
-        """A ContainerConfig carries one network; a service on several joins the
-        others once it runs (as ``docker network connect`` would).
-
-        Limitation: a restart by the engine (restart policy, ``compose restart``)
-        re-creates only the primary network's endpoint."""
-        desired = self.desired
-        svc = desired.services.get(service) if desired is not None else None
-        if svc is None or len(svc.networks) < 2 or svc.config.get("network_mode"):
-            return
-        from stackctl.net.model import EndpointRequest
-
-        assert desired is not None
-        primary = rec.config.network
-        nets = svc.config.get("networks") or {}
-        for key in svc.networks:
-            name = desired.networks[key].name
-            if name == primary:
-                continue
-            aliases = (svc.name, *((nets.get(key) or {}).get("aliases") or ()))
-            self.networks().connect(rec.id, EndpointRequest(name, aliases=tuple(aliases)),
-                                    names_=(rec.name,))
 
     def _create_network(self, op: CreateNetwork) -> None:
         desired = self._need_desired()

@@ -16,6 +16,7 @@ from stackctl.engine.containers import (
     ContainerConfig,
     Healthcheck,
     MountRequest,
+    NetworkAttachment,
     RestartPolicy,
     TmpfsMount,
     Ulimit,
@@ -51,7 +52,7 @@ def container_config(
     (for ``network_mode: service:x`` and ``volumes_from``)."""
     cfg = svc.config
     where = f"services.{svc.name}"
-    network, aliases = _network(desired, svc, resolve_service or {}, where)
+    network, nets = _network(desired, svc, resolve_service or {}, where)
     hc = _healthcheck(cfg.get("healthcheck"), where)
     deploy = cfg.get("deploy") or {}
     limits = ((deploy.get("resources") or {}).get("limits") or {}) if deploy else {}
@@ -89,7 +90,8 @@ def container_config(
         read_only=bool(cfg.get("read_only")),
         init=bool(cfg.get("init")),
         network=network,
-        network_aliases=aliases,
+        network_aliases=nets[0].aliases if nets else (),
+        networks=nets,
         publish=tuple(_ports(cfg.get("ports") or [])) if network != "host" else (),
         expose=tuple(e if "/" in e else f"{e}/tcp" for e in map(str, cfg.get("expose") or ())),
         healthcheck=hc,
@@ -124,7 +126,10 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 
 def _network(desired: DesiredState, svc: ServiceModel, resolve: Mapping[str, str],
-             where: str) -> tuple[str, tuple[str, ...]]:
+             where: str) -> tuple[str, tuple[NetworkAttachment, ...]]:
+    """The network mode, and every network the service joins, in compose's order: by
+    ``priority`` (highest first), then by key; the first is the primary one (eth0,
+    the default route). All of them are in the config, so every start joins them."""
     mode = svc.config.get("network_mode")
     if mode:
         mode = str(mode)
@@ -137,12 +142,18 @@ def _network(desired: DesiredState, svc: ServiceModel, resolve: Mapping[str, str
         return mode, ()
     if not svc.networks:
         return "none", ()
-    # The first network (by priority, then name) is the container's primary one.
     nets = svc.config.get("networks") or {}
-    key = sorted(svc.networks, key=lambda k: (-int(((nets.get(k) or {}).get("priority")) or 0),
-                                              k))[0]
-    aliases = [svc.name, *((nets.get(key) or {}).get("aliases") or [])]
-    return desired.networks[key].name, tuple(dict.fromkeys(str(a) for a in aliases))
+    keys = sorted(svc.networks, key=lambda k: (-int(((nets.get(k) or {}).get("priority"))
+                                                    or 0), k))
+    out = []
+    for key in keys:
+        entry = nets.get(key) or {}
+        aliases = [svc.name, *(entry.get("aliases") or [])]
+        ip = entry.get("ipv4_address")
+        out.append(NetworkAttachment(desired.networks[key].name,
+                                     tuple(dict.fromkeys(str(a) for a in aliases)),
+                                     str(ip) if ip else None))
+    return out[0].name, tuple(out)
 
 
 def _healthcheck(raw: Any, where: str) -> Healthcheck | None:
