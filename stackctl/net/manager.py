@@ -24,11 +24,13 @@ which every setup runs first. The network half lives in networks.py.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import ipaddress
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from stackctl.errors import AlreadyExists, Conflict, NetError, NotFound, UsageError
@@ -168,8 +170,21 @@ class NetworkManager(Networks):
             if not Firewall.available():
                 raise NetError("cannot publish ports: nftables (`nft`) is not installed",
                                hint="apt-get install nftables")
-            published = resolve(list(ports), [m for m, _ in self.firewall.published()])
         netns = self.netns_path(container_id)
+        # choosing host ports and publishing them is one critical section per root:
+        # replicas started at once must not pick the same port of a range
+        with self._ports_lock() if ports else contextlib.nullcontext():
+            if ports:
+                published = resolve(list(ports), [m for m, _ in self.firewall.published()])
+            cn = self._setup_locked(container_id, requests, infos, names_, hostname,
+                                    published, files_dir, netns)
+        self.refresh_hosts(i.id for i in infos)
+        return cn
+
+    def _setup_locked(self, container_id: str, requests: Sequence[EndpointRequest],
+                      infos: Sequence[NetworkInfo], names_: Sequence[str],
+                      hostname: str | None, published: list[PortMapping],
+                      files_dir: Path | None, netns: Path) -> ContainerNetwork:
         try:
             create_netns(netns)
             eps = []
@@ -193,9 +208,19 @@ class NetworkManager(Networks):
         except BaseException:
             self.teardown_container(container_id)
             raise
-        self.refresh_hosts(i.id for i in infos)
         return ContainerNetwork(container_id, netns, tuple(eps), hosts, resolv,
                                 tuple(published))
+
+    @contextlib.contextmanager
+    def _ports_lock(self) -> Iterator[None]:
+        path = self.run_root / "net" / "ports.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def connect(self, container_id: str, req: EndpointRequest, *,
                 names_: Sequence[str] = ()) -> Endpoint:

@@ -7,7 +7,9 @@ DNAT, see its docstring for why DNAT rather than a userland proxy).
 
 Grammar (Docker's): ``[ip:][hostPort:]containerPort[/tcp|udp]`` where each
 port may be a range ``a-b``; an empty hostPort (``ip::80``) or a missing one
-(``80``) means a random free host port.
+(``80``) means a random free host port. A host range for one container port
+(``8000-8010:80``) means one free port of that range, chosen at start (so the
+replicas of a service each take their own, as with Docker).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ PROTOCOLS = ("tcp", "udp")
 
 @dataclass(frozen=True, order=True)
 class PortMapping:
-    """One published port. ``host_port == 0`` until a random port is chosen."""
+    """One published port. ``host_port == 0`` until a port is chosen: a random one,
+    or the first free one of ``host_range`` (inclusive) when it is set."""
 
     container_port: int
     protocol: str = "tcp"
     host_ip: ipaddress.IPv4Address = ANY
     host_port: int = 0
+    host_range: tuple[int, int] | None = None
 
     def __str__(self) -> str:
         return f"{self.container_port}/{self.protocol} -> {self.host_ip}:{self.host_port}"
@@ -82,8 +86,7 @@ def parse_publish(spec: str) -> list[PortMapping]:
     if len(hosts) != len(conts):
         if host_s and len(conts) == 1:
             # Docker: "8000-8010:80" means one host port from the range, chosen at start
-            raise UsageError(f"-p {spec}: a host port range for one container port is "
-                             "not supported", hint="give one host port, or none")
+            return [PortMapping(conts[0], proto, host_ip, 0, (hosts[0], hosts[-1]))]
         raise UsageError(f"-p {spec}: host range ({len(hosts)} ports) and container range "
                          f"({len(conts)} ports) differ in length")
     return [PortMapping(c, proto, host_ip, h) for h, c in zip(hosts, conts, strict=True)]
@@ -152,6 +155,25 @@ def random_free_port(m: PortMapping, avoid: set[tuple[str, int]]) -> int:
     raise NetError("could not find a free host port", hint="free some ports and retry")
 
 
+def free_port_in_range(m: PortMapping, ports: tuple[int, int],
+                       avoid: set[tuple[str, int]]) -> int:
+    """The first port of ``ports`` that no mapping of ours and no host process holds."""
+    for port in range(ports[0], ports[1] + 1):
+        if (m.protocol, port) in avoid:
+            continue
+        try:
+            probe_free(PortMapping(m.container_port, m.protocol, m.host_ip, port))
+        except NetError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
+                continue
+            raise
+        return port
+    raise NetError(f"no free host port in {m.host_ip}:{ports[0]}-{ports[1]}/{m.protocol} "
+                   f"for container port {m.container_port}",
+                   hint="widen the range, or stop what holds its ports")
+
+
 def resolve(wanted: list[PortMapping], existing: Iterable[PortMapping]) -> list[PortMapping]:
     """Check every fixed host port and choose the random ones; nothing is installed."""
     existing = list(existing)
@@ -159,7 +181,11 @@ def resolve(wanted: list[PortMapping], existing: Iterable[PortMapping]) -> list[
     avoid = {(m.protocol, m.host_port) for m in [*existing, *wanted]}
     out = []
     for m in wanted:
-        if m.host_port == 0:
+        if m.host_port == 0 and m.host_range is not None:
+            port = free_port_in_range(m, m.host_range, avoid)
+            avoid.add((m.protocol, port))
+            m = PortMapping(m.container_port, m.protocol, m.host_ip, port)
+        elif m.host_port == 0:
             port = random_free_port(m, avoid)
             avoid.add((m.protocol, port))
             m = PortMapping(m.container_port, m.protocol, m.host_ip, port)
@@ -172,6 +198,7 @@ def resolve(wanted: list[PortMapping], existing: Iterable[PortMapping]) -> list[
 __all__ = [
     "PortMapping",
     "check_collisions",
+    "free_port_in_range",
     "parse_expose",
     "parse_publish",
     "probe_free",

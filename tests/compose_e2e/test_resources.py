@@ -137,15 +137,17 @@ def test_ipc(project: Project, unique: str) -> None:  # TestIPC
         project.stackctl("rm", "-f", external)
 
 
-@pytest.mark.xfail(strict=True, reason="a host port range for one container port "
-                   "(6005-6015:80, one free port per replica) is refused: 'a host port range "
-                   "for one container port is not supported'")
 def test_port_range(project: Project) -> None:  # TestPortRange
     project.load("TestPortRange")
     project.compose("up", "-d")
     assert project.numbers("a") == [1, 2, 3, 4, 5]
     assert project.state("b") == "running"
     assert project.state("c") == "running"
+    # each replica took its own port of the range
+    ports = [project.stackctl("port", project.cname("a", n), "80").out.strip()
+             for n in range(1, 6)]
+    numbers = {int(p.rsplit(":", 1)[1]) for p in ports}
+    assert len(numbers) == 5 and numbers <= set(range(6005, 6016)), ports
 
 
 def test_build_depends_on(project: Project) -> None:  # TestBuildDependsOn
