@@ -90,7 +90,7 @@ def ps(ctx: typer.Context, services: Services = None,
        list_services: Annotated[bool, typer.Option("--services", help="Only service names.")
                                 ] = False,
        fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table") -> None:
-    from stackctl.cli.container_cmds import ps_row
+    from stackctl.cli.ps_cmd import ps_row
     from stackctl.cli.render import table
 
     with _runner(ctx) as runner:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import typer
 
-from stackctl.cli import container_cmds, run_cmd
+from stackctl.cli import container_cmds, ps_cmd, run_cmd
 
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Manage containers.", no_args_is_help=True)
-    for name, fn in [*container_cmds.commands(), ("ls", container_cmds.ps),
-                     ("list", container_cmds.ps), ("prune", container_cmds.prune)]:
+    for name, fn in [*container_cmds.commands(), ("ls", ps_cmd.ps), ("list", ps_cmd.ps),
+                     ("prune", container_cmds.prune)]:
         group.command(name)(fn)
     group.command("exec", context_settings=container_cmds.EXEC_SETTINGS)(container_cmds.exec_)
     group.command("run", context_settings=run_cmd.RUN_SETTINGS)(run_cmd._run)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from stackctl.cli.container_cmds import _ports_text
+from stackctl.cli.ps_cmd import ports_text
 
 
 def test_ports_column_is_dockers() -> None:
-    assert _ports_text(("127.0.0.1:8080:80", "8000:8000/tcp", "53/udp", "9000-9001:90-91")) == (
+    assert ports_text(("127.0.0.1:8080:80", "8000:8000/tcp", "53/udp", "9000-9001:90-91")) == (
         "53/udp, 127.0.0.1:8080->80/tcp, 0.0.0.0:9000->90/tcp, 0.0.0.0:9001->91/tcp, "
         "0.0.0.0:8000->8000/tcp")  # by container port, as docker sorts them
 
 
 def test_exposed_ports_that_are_not_published_show_alone() -> None:
     # the READMEs' "3306/tcp, 33060/tcp" and "5000/tcp, 0.0.0.0:8000->8000/tcp"
-    assert _ports_text((), ("3306/tcp", "33060/tcp")) == "3306/tcp, 33060/tcp"
-    assert _ports_text(("8000:8000",), ("8000/tcp", "5000/tcp")) == \
+    assert ports_text((), ("3306/tcp", "33060/tcp")) == "3306/tcp, 33060/tcp"
+    assert ports_text(("8000:8000",), ("8000/tcp", "5000/tcp")) == \
         "5000/tcp, 0.0.0.0:8000->8000/tcp"

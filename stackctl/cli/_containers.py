@@ -1,0 +1,49 @@
+"""What the single-container command modules share: the engine, and Docker's loop.
+
+Module level imports typer and the standard library only (cold start budget).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from stackctl.cli.options import GlobalOptions
+
+if TYPE_CHECKING:
+    from stackctl.engine.api import Engine
+
+Names = list[str]  # one or more CONTAINER arguments
+
+
+def open_engine(ctx: typer.Context) -> Engine:
+    """The engine on the state and run roots of the global options."""
+    from stackctl.engine.api import Engine
+
+    g: GlobalOptions = ctx.obj
+    return Engine(g.root, g.run_root)
+
+
+def for_each(ctx: typer.Context, refs: list[str], action: Any, *, echo: bool = False) -> None:
+    """Apply ``action`` to every container; report failures like Docker, exit 1 at the end."""
+    from stackctl.errors import StackctlError
+
+    failed = False
+    with open_engine(ctx) as engine:
+        for ref in refs:
+            try:
+                action(engine, ref)
+                if echo:
+                    typer.echo(ref)
+            except StackctlError as exc:
+                sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+                if exc.hint:
+                    sys.stderr.write(f"Hint: {exc.hint}\n")
+                failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+__all__ = ["Names", "for_each", "open_engine"]

@@ -1,0 +1,155 @@
+"""``ps``: list containers with Docker's columns, filters and formats.
+
+Module level imports typer and the standard library only; ``ps_row`` is also
+what ``compose ps`` prints.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+from stackctl.cli._containers import open_engine
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from stackctl.engine.containers import ContainerRecord
+
+
+def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, str]:
+    from stackctl.cli.render import ago, human_duration
+    from stackctl.engine.logs import parse_time
+
+    command = " ".join([*(rec.config.entrypoint or ()), *(rec.config.command or ())])
+    command = f'"{command}"' if no_trunc or len(command) <= 20 else f'"{command[:19]}…"'
+    status = _status_text(rec, human_duration, parse_time)
+    return {
+        "ID": rec.id if no_trunc else rec.short_id,
+        "Image": rec.image_ref,
+        "Command": command,
+        "CreatedAt": rec.created,
+        "RunningFor": ago(parse_time(rec.created)),
+        "Ports": ports_text(rec.config.publish, rec.config.expose),
+        "State": rec.status.value,
+        "Status": status,
+        "Names": rec.name,
+        "Labels": ",".join(f"{k}={v}" for k, v in rec.labels.items()),
+        "Networks": rec.config.network,
+    }
+
+
+def ports_text(publish: Sequence[str], expose: Sequence[str] = ()) -> str:
+    """Docker's PORTS column: ``127.0.0.1:8080->80/tcp`` for a published port (not the
+    ``-p`` spec as given), ``3306/tcp`` for an exposed one that is not published; by
+    container port. A random host port, unknown here, shows as the container port."""
+    from stackctl.errors import StackctlError
+    from stackctl.net.ports import parse_publish
+
+    entries: list[tuple[int, str, str]] = []
+    published: set[str] = set()
+    for spec in publish:
+        try:
+            mappings = parse_publish(spec)
+        except StackctlError:
+            entries.append((0, "", spec))
+            continue
+        for m in mappings:
+            published.add(f"{m.container_port}/{m.protocol}")
+            entries.append((m.container_port, m.protocol, m.display() if m.host_port
+                            else f"{m.container_port}/{m.protocol}"))
+    for port in expose:
+        number, _, proto = port.partition("/")
+        key = f"{number}/{proto or 'tcp'}"
+        if key not in published and number.isdigit():
+            published.add(key)
+            entries.append((int(number), proto or "tcp", key))
+    return ", ".join(text for _, _, text in sorted(entries))
+
+
+def _status_text(rec: ContainerRecord, human: Any, parse_time: Any) -> str:
+    import time as _time
+
+    s = rec.status.value
+    if s in ("running", "paused") and rec.started_at:
+        text = "Up " + str(human(_time.time() - parse_time(rec.started_at)))
+        if rec.health is not None:
+            hs = rec.health.status
+            text += f" ({'health: starting' if hs == 'starting' else hs})"
+        return text + (" (Paused)" if s == "paused" else "")
+    if s == "exited":
+        since = parse_time(rec.finished_at) if rec.finished_at else None
+        when = f" {human(_time.time() - since)} ago" if since else ""
+        return f"Exited ({rec.exit_code or 0}){when}"
+    if s == "restarting":
+        return f"Restarting ({rec.exit_code or 0}) Less than a second ago"
+    return {"created": "Created", "removing": "Removal In Progress", "dead": "Dead"}.get(s, s)
+
+
+def _match(rec: ContainerRecord, filters: list[str]) -> bool:
+    from stackctl.errors import UsageError
+
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "status":
+            ok = rec.status.value == value
+        elif key == "name":
+            ok = value in rec.name
+        elif key == "id":
+            ok = rec.id.startswith(value)
+        elif key == "label":
+            k, sep, v = value.partition("=")
+            ok = k in rec.labels and (not sep or rec.labels[k] == v)
+        elif key == "exited":
+            ok = rec.status.value == "exited" and str(rec.exit_code) == value
+        elif key == "ancestor":
+            ok = rec.image_ref == value or rec.image_id.startswith(value)
+        elif key == "health":
+            ok = (rec.health.status if rec.health else "none") == value
+        else:
+            raise UsageError(f"--filter {f}: unknown filter {key!r}",
+                             hint="use status, name, id, label, exited, ancestor or health")
+        if not ok:
+            return False
+    return True
+
+
+def ps(ctx: typer.Context,
+       all_: bool = typer.Option(False, "--all", "-a", help="Show all containers."),
+       quiet: bool = typer.Option(False, "--quiet", "-q", help="Only ids."),
+       latest: bool = typer.Option(False, "--latest", "-l", help="Only the latest created."),
+       last: int = typer.Option(-1, "--last", "-n", help="Show n last created."),
+       no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output."),
+       filter_: Optional[list[str]] = typer.Option(None, "--filter", "-f",  # noqa: UP045
+                                                   help="e.g. status=exited, label=k=v."),
+       fmt: Optional[str] = typer.Option(None, "--format",  # noqa: UP045
+                                         help="table | json | Go template.")) -> None:
+    """List containers."""
+    from stackctl.cli.render import format_rows, table
+
+    with open_engine(ctx) as engine:
+        recs = engine.list(all_=all_ or latest or last >= 0 or bool(filter_))
+    recs = [r for r in recs if _match(r, filter_ or [])]
+    if latest:
+        recs = recs[:1]
+    elif last >= 0:
+        recs = recs[:last]
+    if quiet:
+        for r in recs:
+            typer.echo(r.id if no_trunc else r.short_id)
+        return
+    rows = [ps_row(r, no_trunc=no_trunc) for r in recs]
+    if fmt and fmt != "table":
+        out = format_rows(fmt, rows)
+        if out:
+            typer.echo(out)
+        return
+    typer.echo(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS",
+                      "NAMES"],
+                     [[r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"],
+                       r["Ports"], r["Names"]] for r in rows]))
+
+
+
+__all__ = ["ports_text", "ps", "ps_row"]
