@@ -1,0 +1,71 @@
+"""What the image command modules share: the store, the clock, Docker's table shapes.
+
+Module level imports typer and the standard library only (cold start budget).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from stackctl.engine.images.store import ImageStore
+
+
+def open_store(ctx: typer.Context) -> ImageStore:
+    """The image store of the state root (``--root``)."""
+    from stackctl.engine.images.store import ImageStore
+
+    return ImageStore(ctx.obj.root)
+
+
+def now() -> datetime:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def tab_table(headers: list[str], lines: list[list[str]]) -> str:
+    """Docker's tabwriter output: columns padded to the widest cell plus 3 spaces; the
+    last cell is not padded, and a line whose last cell is empty keeps its padding, as
+    tabwriter prints it (``render.table`` strips it: container tables rely on that)."""
+    widths = [len(h) for h in headers]
+    for line in lines:
+        widths = [max(w, len(c)) for w, c in zip(widths, line, strict=True)]
+    out = []
+    for line in [headers, *lines]:
+        cells = [c.ljust(w + 3) for c, w in zip(line[:-1], widths, strict=False)]
+        out.append("".join(cells) + line[-1])
+    return "\n".join(out)
+
+
+_HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+            "CreatedBy": "CREATED BY", "SharedSize": "SHARED SIZE",
+            "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE"}
+
+
+def render_template_rows(rows: list[dict[str, str]], fmt: str) -> None:
+    """A Go template per row; ``table ...`` adds Docker's header and aligns columns."""
+    import re
+
+    from stackctl.engine.images import present
+
+    if not fmt.startswith("table "):
+        for r in rows:
+            typer.echo(present.render_template(fmt, r))
+        return
+    template = fmt[len("table "):]
+    header = re.sub(r"\{\{\s*\.(\w+)\s*\}\}",
+                    lambda m: _HEADERS.get(m.group(1), m.group(1).upper()), template)
+    header = header.replace("\\t", "\t")
+    lines = [present.render_template(template, r).split("\t") for r in rows]
+    heads = header.split("\t")
+    width = max([len(heads), *(len(x) for x in lines)])
+    pad = [[*x, *([""] * (width - len(x)))] for x in [heads, *lines]]
+    typer.echo(tab_table(pad[0], pad[1:]).rstrip())
+
+
+__all__ = ["now", "open_store", "render_template_rows", "tab_table"]
