@@ -171,11 +171,14 @@ class Engine:
             privileged=config.privileged,
             rlimits=tuple(Rlimit(u.name, u.soft, u.hard) for u in config.ulimits)))
 
-    def start(self, ref: str, *, hold: bool = False) -> ContainerRecord:
-        """Start a created or exited container under a new monitor.
+    def start(self, ref: str, *, hold: bool = False, group: str | None = None
+              ) -> ContainerRecord:
+        """Start a created or exited container under a monitor.
 
         ``hold``: the monitor keeps the exit status until a client attached (used by an
         attached ``run``, which attaches right after this returns).
+        ``group`` (e.g. the stack's project): containers of one group share one monitor
+        process; the first start spawns it, later ones ask it to adopt them.
         """
         rec = self.get(ref)
         if rec.status in (S.RUNNING, S.RESTARTING):
@@ -183,7 +186,7 @@ class Engine:
         check_transition(rec.status, S.RUNNING, name=rec.name)
         self._prepare(rec)
         try:
-            msg = self._spawn_monitor(rec, hold=hold)
+            msg = self._monitor_for([rec], hold=hold, group=group)[0]
         except BaseException as exc:
             self._failed_start(rec, exc)
             raise
@@ -251,10 +254,36 @@ class Engine:
             db.execute("UPDATE containers SET error=?, exit_code=? WHERE id=?",
                        (str(exc), code if isinstance(exc, RuntimeFailure) else None, rec.id))
 
-    def _spawn_monitor(self, rec: ContainerRecord, *, hold: bool) -> dict[str, Any]:
-        return self._spawn_monitor_for([rec], hold=hold)[0]
+    def _monitor_for(self, recs: _Records, *, hold: bool, group: str | None) -> _Msgs:
+        """Start ``recs`` under a monitor: the group's live one, else a new one.
+        One ready message per container, in the order of ``recs``."""
+        if group is None or hold:
+            return self._spawn_monitor_for(recs, hold=hold)
+        sock = self._group_sock(group)
+        msgs = _adopt(sock, recs)
+        if msgs is not None:
+            return msgs
+        # No live monitor took them: start one, under the group's lock so that two
+        # concurrent starts of one stack do not both spawn a monitor.
+        import fcntl
 
-    def _spawn_monitor_for(self, recs: _Records, *, hold: bool) -> _Msgs:
+        sock.parent.mkdir(parents=True, exist_ok=True)
+        with open(sock.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            msgs = _adopt(sock, recs)
+            if msgs is None:
+                msgs = self._spawn_monitor_for(recs, hold=False, group_sock=sock)
+        return msgs
+
+    def _group_sock(self, group: str) -> Path:
+        import hashlib
+
+        # hashed: a project name may be long, and sun_path holds 108 bytes
+        key = hashlib.sha256(f"{self.root}\0{group}".encode()).hexdigest()[:16]
+        return self.run_root / "m" / f"{key}.sock"
+
+    def _spawn_monitor_for(self, recs: _Records, *, hold: bool,
+                           group_sock: Path | None = None) -> _Msgs:
         """Exec one monitor for ``recs``; one ready message per container, in order."""
         paths = self.paths(recs[0].id)
         for rec in recs:
@@ -264,6 +293,8 @@ class Engine:
                 "--run-root", str(self.run_root), "--ready-fd", str(w)]
         if hold:
             argv.append("--hold")
+        if group_sock is not None:
+            argv += ["--group", str(group_sock)]
         with open(paths.monitor_log, "ab") as errlog:
             try:
                 proc = subprocess.Popen([*argv, *(rec.id for rec in recs)],
@@ -272,25 +303,21 @@ class Engine:
             finally:
                 os.close(w)
         with os.fdopen(r, "rb") as f:
-            lines = [f.readline() for _ in recs]
+            got = _ready_lines(f, len(recs))
         del proc  # the monitor outlives us; it is reaped by init once we exit
-        out = []
-        for rec, line in zip(recs, lines, strict=True):
-            if not line:
-                tail = paths.monitor_log.read_text(errors="replace")[-2000:].strip()
-                out.append({"id": rec.id, "ok": False,
-                            "error": f"the monitor failed to start: {tail}"})
-            else:
-                out.append(dict(json.loads(line)))
-        return out
+        tail = ""
+        if len(got) < len(recs):
+            tail = paths.monitor_log.read_text(errors="replace")[-2000:].strip()
+        return [got.get(rec.id) or {"id": rec.id, "ok": False,
+                                    "error": f"the monitor failed to start: {tail}"}
+                for rec in recs]
 
-    def start_group(self, refs: _Strs) -> _Records:
-        """Start several containers under ONE monitor process.
+    def start_group(self, refs: _Strs, *, group: str | None = None) -> _Records:
+        """Start several containers under ONE monitor process (``group``'s, when given).
 
-        The monitor supervises a set (DESIGN.md: one per stack, as containerd runs one
-        shim per pod, is the likely next step); each container keeps its own socket,
-        log, restart policy and cleanup. A container that fails to start is released
-        and reported; the others keep running.
+        The monitor supervises a set (as containerd runs one shim per pod); each
+        container keeps its own socket, log, restart policy and cleanup. A container
+        that fails to start is released and reported; the others keep running.
         """
         recs = [self.get(r) for r in refs]
         for rec in recs:
@@ -300,7 +327,7 @@ class Engine:
             for rec in recs:
                 self._prepare(rec)
                 prepared.append(rec)
-            msgs = self._spawn_monitor_for(recs, hold=False)
+            msgs = self._monitor_for(recs, hold=False, group=group)
         except BaseException:
             for rec in prepared:
                 self._release(rec)
@@ -349,10 +376,17 @@ class Engine:
                            hint="start it with `stackctl start -a`") from exc
         return s
 
-    def _wait_monitor_gone(self, rec: ContainerRecord, timeout: float = 15.0) -> None:
+    def _wait_released(self, rec: ContainerRecord, timeout: float = 15.0) -> None:
+        """Wait until ``rec``'s monitor let go of it: the monitor exited, or (a stack's
+        monitor, which lives on) it cleared the record's monitor_pid, which it does
+        after the container's cleanup."""
         deadline = time.monotonic() + timeout
         while oci.alive(rec.monitor_pid, rec.monitor_start) and time.monotonic() < deadline:
-            time.sleep(0.02)
+            row = self.store.db.execute("SELECT monitor_pid FROM containers WHERE id=?",
+                                        (rec.id,)).fetchone()
+            if row is None or row[0] != rec.monitor_pid:
+                return
+            time.sleep(0.01)
 
     # ---- stop / kill / restart ---------------------------------------------------------------
     def stop(self, ref: str, timeout: float | None = None) -> ContainerRecord:
@@ -365,7 +399,7 @@ class Engine:
                           timeout=grace + 30)
         if reply is None and oci.alive(rec.pid, rec.pid_start):
             self._kill_orphan(rec, sig, grace)
-        self._wait_monitor_gone(rec)
+        self._wait_released(rec)
         return self.get(rec.id)
 
     def _kill_orphan(self, rec: ContainerRecord, sig: int, grace: float) -> None:
@@ -396,7 +430,7 @@ class Engine:
             except ProcessLookupError:
                 pass
         if sig == _signal.SIGKILL:
-            self._wait_monitor_gone(rec)
+            self._wait_released(rec)
         return self.get(rec.id)
 
     def restart(self, ref: str, timeout: float | None = None) -> ContainerRecord:
@@ -538,6 +572,38 @@ class Engine:
 
         rec = self.get(ref)
         return container_json(rec, self.paths(rec.id), self.volumes)
+
+
+def _adopt(sock: Path, recs: _Records) -> _Msgs | None:
+    """Ask the group monitor listening on ``sock`` to adopt ``recs`` (monitor_group.py);
+    None when there is none, or it took none of them (it was exiting)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(str(sock))
+        s.sendall(json.dumps({"op": "adopt", "ids": [r.id for r in recs]}).encode() + b"\n")
+        with s.makefile("rb") as f:
+            got = _ready_lines(f, len(recs))
+    except OSError:
+        return None
+    finally:
+        s.close()
+    if not got:
+        return None
+    return [got.get(r.id) or {"id": r.id, "ok": False,
+                              "error": "the stack's monitor exited while starting it"}
+            for r in recs]
+
+
+def _ready_lines(f: Any, count: int) -> dict[str, dict[str, Any]]:
+    """Up to ``count`` ready messages (JSON lines) by container id, until EOF."""
+    got: dict[str, dict[str, Any]] = {}
+    while len(got) < count:
+        line = f.readline()
+        if not line:
+            break
+        msg = dict(json.loads(line))
+        got[str(msg.get("id"))] = msg
+    return got
 
 
 def _signal_number(sig: str | int) -> int:

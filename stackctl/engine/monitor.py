@@ -1,24 +1,31 @@
-"""The container monitor: ``python -m stackctl.engine.monitor --root R --run-root RR ID...``.
+"""The container monitor: ``python -m stackctl.engine.monitor --root R --run-root RR
+[--group SOCK] ID...``.
 
 One detached process (its own session, a child subreaper) supervises a *set* of
-containers; the engine currently starts one per container. It imports the
-standard library only (no anyio: a selectors loop keeps the resident set small,
-see bench/monitor_memory.py) and owns, per container:
+containers: one for a single ``run -d``, and one per stack for the scheduler,
+which asks the stack's live monitor to adopt each further container over the
+``--group`` socket (monitor_group.py) instead of starting another. It imports
+the standard library only (no anyio: a selectors loop keeps the resident set
+small, see bench/monitor_memory.py) and owns, per container:
 
 - the container's init process (the runtime's ``run --detach`` re-parents it to
-  us, the subreaper) and its exit status -> the state store;
+  us, the subreaper) and its exit status -> the state store; the runtime runs
+  without blocking the loop (monitor_launch.py);
 - its output -> the json-file log (logs.py) and to attached clients;
 - its stdin (``-i``) and its pty master (``-t``, received over the console socket);
-- the restart policy with Docker's back-off (100 ms doubling to 1 min, reset after
-  10 s of uptime), the healthcheck, and stop (signal, grace, SIGKILL);
+- the restart policy with Docker's back-off (restart.py), the healthcheck, and
+  stop (signal, grace, SIGKILL);
 - cleanup when it ends for good: runtime state, cgroup, rootfs mount,
   network, and with ``--rm`` the container itself.
 
-The engine prepares the rootfs mount and the bundle before starting us, then
-waits on ``--ready-fd`` for one JSON line per container: ``{"id", "ok", "pid"}``
-or ``{"id", "ok": false, "error", "exit_code"}``.
+The monitor exits once it supervises nothing.
 
-Control protocol on ``<run_dir>/monitor.sock`` (one JSON request line, then):
+The engine prepares the rootfs mount and the bundle before starting us, then
+waits on ``--ready-fd`` for one JSON line per container, in the order they are
+ready: ``{"id", "ok", "pid"}`` or ``{"id", "ok": false, "error", "exit_code"}``.
+
+Control protocol on each container's ``<run_dir>/monitor.sock`` (one JSON request
+line, then):
 
     {"op": "attach", "stdin": bool, "replay": bool, "rows", "cols"}
         -> frames ``>BxxxI`` + payload: 1 stdout, 2 stderr, 3 exit code (ASCII);
@@ -36,7 +43,6 @@ import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -44,42 +50,27 @@ from pathlib import Path
 from typing import Any
 
 from stackctl.engine import oci
-from stackctl.engine.containers import ContainerConfig, RestartPolicy
+from stackctl.engine.containers import ContainerConfig
 from stackctl.engine.logs import LogWriter, rfc3339_nano
 from stackctl.engine.monitor_clients import (
     EXIT,
-    STDERR,
     STDOUT,
     Client,
     ClientsMixin,
     LocalAttach,
     _kill,
     _read_all,
-    _receive_fd,
     _stop_signal,
     _thaw,
     encode_frame,
 )
+from stackctl.engine.monitor_group import GroupMixin, Ready
+from stackctl.engine.monitor_launch import Failure, LaunchMixin
+from stackctl.engine.monitor_release import Releaser
+from stackctl.engine.restart import next_backoff, should_restart
 from stackctl.engine.state import StateStore
 
 PR_SET_CHILD_SUBREAPER = 36
-
-
-def should_restart(policy: RestartPolicy, exit_code: int, restart_count: int,
-                   manually_stopped: bool) -> bool:
-    """Docker's restart decision after the container's process exited."""
-    if manually_stopped or policy.name == "no":
-        return False
-    if policy.name == "on-failure":
-        return exit_code != 0 and (not policy.max_retries or restart_count < policy.max_retries)
-    return policy.name in ("always", "unless-stopped")
-
-
-def next_backoff(previous: float, ran_for: float) -> float:
-    """100 ms doubling up to 1 min; a run of 10 s or more resets it."""
-    if ran_for >= 10 or previous <= 0:
-        return 0.1
-    return min(previous * 2, 60.0)
 
 
 class Container:
@@ -108,6 +99,7 @@ class Container:
         self.kill_at: float | None = None
         self.restart_at: float | None = None
         self.finalize_at: float | None = None  # held exit: finish without an attach
+        self.releasing = False  # its cleanup runs on a worker (monitor_release.py)
         self.drain_at: float | None = None  # exited: stop waiting for output EOF
         self.hold = False
         self.attached_once = False
@@ -117,7 +109,7 @@ class Container:
         self.dns: Any = None  # stackctl.net.dns.Responder on bridge networks
 
 
-class Monitor(ClientsMixin):
+class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
     def __init__(self, root: Path, run_root: Path, *, clock: Callable[[], float] = time.monotonic
                  ) -> None:
         self.root = root
@@ -127,9 +119,11 @@ class Monitor(ClientsMixin):
         self.sel = selectors.DefaultSelector()
         self.containers: dict[str, Container] = {}
         self.children: dict[int, Callable[[int], None]] = {}
+        self._unclaimed: dict[int, int] = {}  # exits reaped before anyone asked (launch)
         self._pending_signals: list[int] = []
         self._saved_handlers: dict[int, Any] = {}
         self.sig_proxy = False
+        self.releaser = Releaser(self.sel, root)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -151,6 +145,7 @@ class Monitor(ClientsMixin):
             signal.signal(sig, handler)
         self._saved_handlers.clear()
         signal.set_wakeup_fd(-1)
+        self.releaser.close()
         self.sel.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
@@ -161,12 +156,28 @@ class Monitor(ClientsMixin):
 
     def add(self, cid: str, *, hold: bool = False, local: LocalAttach | None = None
             ) -> dict[str, Any]:
-        """Take ``cid`` under supervision and start it; returns the ready message."""
+        """Take ``cid`` under supervision and start it; returns the ready message once
+        it runs (the loop turns meanwhile, so other containers are served)."""
+        result: list[dict[str, Any]] = []
+        self.adopt(cid, hold=hold, local=local, on_ready=result.append)
+        while not result:
+            self._step()
+        return result[0]
+
+    def adopt(self, cid: str, *, on_ready: Ready, hold: bool = False,
+              local: LocalAttach | None = None) -> None:
+        """Take ``cid`` under supervision and start it; ``on_ready`` hears the ready
+        message once the runtime has started it (or failed to)."""
+        if cid in self.containers:
+            on_ready({"id": cid, "ok": False, "exit_code": 125,
+                      "error": f"container {cid[:12]} is already supervised"})
+            return
         row = self.store.db.execute(
             "SELECT config, restart_count FROM containers WHERE id=?", (cid,)).fetchone()
         if row is None:
-            return {"id": cid, "ok": False, "error": f"no such container: {cid}",
-                    "exit_code": 125}
+            on_ready({"id": cid, "ok": False, "error": f"no such container: {cid}",
+                      "exit_code": 125})
+            return
         config = ContainerConfig.from_json(row["config"])
         c = Container(cid, oci.ContainerPaths(self.root, self.run_root, cid), config, 0)
         c.hold = hold
@@ -177,15 +188,19 @@ class Monitor(ClientsMixin):
         with self.store.transaction() as db:
             db.execute("UPDATE containers SET monitor_pid=?, monitor_start=?, restart_count=0 "
                        "WHERE id=?", (os.getpid(), oci.proc_start_time(os.getpid()), cid))
-        error = self._launch(c)
-        if error is not None:
-            message, code = error
-            self._record_failed_start(c, message, code)
-            self._drop(c)
-            return {"id": cid, "ok": False, "error": message, "exit_code": code}
-        if local is not None:
-            self._attach_local(c, local)
-        return {"id": cid, "ok": True, "pid": c.pid}
+
+        def started(error: Failure) -> None:
+            if error is not None:
+                message, code = error
+                self._record_failed_start(c, message, code)
+                self._drop(c)
+                on_ready({"id": cid, "ok": False, "error": message, "exit_code": code})
+                return
+            if local is not None:
+                self._attach_local(c, local)
+            on_ready({"id": cid, "ok": True, "pid": c.pid})
+
+        self._launch(c, started)
 
     def _serve_dns(self, c: Container) -> None:
         """Bridge networks: answer container/service names at 127.0.0.11 inside the
@@ -202,103 +217,6 @@ class Monitor(ClientsMixin):
             return
         self.sel.register(c.dns.sock, selectors.EVENT_READ, lambda ev: c.dns.handle_one())
 
-    def _launch(self, c: Container) -> tuple[str, int] | None:
-        """Start the container's process; (message, exit code) when it cannot start."""
-        runtime = c.config.runtime
-        self._runtime_delete(c)
-        try:
-            c.paths.pid_file.unlink()
-        except FileNotFoundError:
-            pass
-        err_r, err_w = os.pipe()
-        child_fds: list[int] = [err_w]
-        console: socket.socket | None = None
-        if c.config.tty:
-            console = self._console_listener(c)
-            stdin_r = os.open(os.devnull, os.O_RDONLY)
-            out_w = err_w
-            child_fds.append(stdin_r)
-        else:
-            out_r, out_w = os.pipe()
-            child_fds.append(out_w)
-            if c.config.open_stdin:
-                stdin_r, stdin_w = os.pipe()
-                c.stdin_fd = stdin_w
-                os.set_blocking(stdin_w, False)
-            else:
-                stdin_r = os.open(os.devnull, os.O_RDONLY)
-            child_fds.append(stdin_r)
-        try:
-            proc = subprocess.Popen(oci.run_argv(runtime, c.paths, console=console is not None),
-                                    stdin=stdin_r, stdout=out_w, stderr=err_w,
-                                    close_fds=True, cwd=str(c.paths.bundle))
-        except OSError as exc:
-            for fd in child_fds:
-                os.close(fd)
-            os.close(err_r)
-            return f"cannot run the {runtime} runtime: {exc}", 125
-        for fd in child_fds:
-            os.close(fd)
-        rc = proc.wait()
-        if rc != 0:
-            os.set_blocking(err_r, False)
-            message = _read_all(err_r).decode(errors="replace")
-            os.close(err_r)
-            if not c.config.tty:
-                os.close(out_r)
-            self._close_stdin(c)
-            if console is not None:
-                console.close()
-            message = _runtime_message(message) or f"{runtime} exited with {rc}"
-            return message, oci.launch_exit_code(message)
-        try:
-            c.pid = int(c.paths.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return "the runtime did not write the container's pid", 125
-        if console is not None:
-            c.master = _receive_fd(console)
-            console.close()
-            os.close(err_r)
-            if c.master is None:
-                os.kill(c.pid, signal.SIGKILL)
-                return "the runtime did not send the terminal", 125
-            os.set_blocking(c.master, False)
-            c.outputs[c.master] = STDOUT
-        else:
-            c.outputs[out_r] = STDOUT
-            c.outputs[err_r] = STDERR
-        for fd in c.outputs:
-            os.set_blocking(fd, False)
-            self.sel.register(fd, selectors.EVENT_READ, lambda ev, fd=fd: self._on_output(c, fd))
-        c.exit_status = None
-        c.started = self.clock()
-        c.replay.clear()
-        self.children[c.pid] = lambda status: self._on_exit(c, status)
-        with self.store.transaction() as db:
-            db.execute("UPDATE containers SET status='running', pid=?, pid_start=?, "
-                       "started_at=?, exit_code=NULL, error='', oom_killed=0, health=? "
-                       "WHERE id=?",
-                       (c.pid, oci.proc_start_time(c.pid), rfc3339_nano(), None, c.id))
-        if c.config.healthcheck is not None and c.config.healthcheck.test[:1] != ("NONE",):
-            from stackctl.engine.health import HealthRunner
-
-            c.health = HealthRunner(self, c)
-        return None
-
-    def _console_listener(self, c: Container) -> socket.socket:
-        try:
-            c.paths.console_sock.unlink()
-        except FileNotFoundError:
-            pass
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(str(c.paths.console_sock))
-        s.listen(1)
-        return s
-
-    def _runtime_delete(self, c: Container) -> None:
-        oci.runtime_delete(c.config.runtime, c.paths)
-        oci.remove_cgroup(c.paths.cgroup_name)
-
     def _record_failed_start(self, c: Container, message: str, code: int) -> None:
         with self.store.transaction() as db:
             db.execute("UPDATE containers SET error=?, exit_code=?, monitor_pid=NULL, "
@@ -306,16 +224,21 @@ class Monitor(ClientsMixin):
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
+        """Supervise until nothing is left; then take no more (the group socket goes)."""
         while self.containers:
-            timeout = self._next_deadline()
-            for key, events in self.sel.select(timeout):
-                try:
-                    key.data(events)
-                except Exception:  # one bad event must not orphan every container
-                    import traceback
+            self._step()
+        self.close_group()
 
-                    traceback.print_exc()
-            self._fire_timers()
+    def _step(self) -> None:
+        timeout = self._next_deadline()
+        for key, events in self.sel.select(timeout):
+            try:
+                key.data(events)
+            except Exception:  # one bad event must not orphan every container
+                import traceback
+
+                traceback.print_exc()
+        self._fire_timers()
 
     def _next_deadline(self) -> float | None:
         deadlines = [t for c in self.containers.values()
@@ -361,18 +284,6 @@ class Monitor(ClientsMixin):
             elif sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 for c in list(self.containers.values()):
                     self._stop(c, _stop_signal(c.config), c.config.stop_timeout or 10)
-
-    def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            callback = self.children.pop(pid, None)
-            if callback is not None:
-                callback(os.waitstatus_to_exitcode(status))
 
     # ---- output and clients ----------------------------------------------------------------
     def _on_output(self, c: Container, fd: int) -> None:
@@ -467,11 +378,14 @@ class Monitor(ClientsMixin):
             db.execute("UPDATE containers SET restart_count=? WHERE id=?",
                        (c.restart_count, c.id))
         c.exit_code = None
-        error = self._launch(c)
-        if error is not None:
-            c.exit_code = error[1]
-            self._record_failed_start(c, *error)
-            self._end(c)
+
+        def relaunched(error: Failure) -> None:
+            if error is not None:
+                c.exit_code = error[1]
+                self._record_failed_start(c, *error)
+                self._end(c)
+
+        self._launch(c, relaunched)
 
     def _end(self, c: Container) -> None:
         """The container stopped for good; with ``hold``, finish once a client attached."""
@@ -481,19 +395,27 @@ class Monitor(ClientsMixin):
         self._finalize(c)
 
     def _finalize(self, c: Container) -> None:
-        """Release what the container held, then tell waiters: whoever hears the exit
-        code can rely on the mount, cgroup (and with --rm, the record) being gone."""
+        """Release what the container held (on a worker: monitor_release.py), then tell
+        waiters: whoever hears the exit code can rely on the mount, cgroup, network
+        (and with --rm, the record) being gone."""
         c.finalize_at = None
-        try:
-            oci.umount(c.paths.rootfs)
-        except OSError as exc:
-            sys.stderr.write(f"monitor: cannot unmount {c.paths.rootfs}: {exc}\n")
-        from stackctl.engine import teardown  # after the run: its imports cost nothing before
+        if c.releasing:
+            return
+        c.releasing = True
+        paths, config = c.paths, c.config
 
-        try:
-            teardown.release(self.store, c.paths, c.config, remove=c.config.auto_remove)
-        except Exception as exc:  # finish anyway: `ps` repairs what is left
-            sys.stderr.write(f"monitor: cleanup of {c.id[:12]} failed: {exc}\n")
+        def release(store: StateStore) -> None:
+            try:
+                oci.umount(paths.rootfs)
+            except OSError as exc:
+                sys.stderr.write(f"monitor: cannot unmount {paths.rootfs}: {exc}\n")
+            from stackctl.engine import teardown  # after the run: costs nothing before
+
+            teardown.release(store, paths, config, remove=config.auto_remove)
+
+        self.releaser.submit(release, lambda: self._released(c))
+
+    def _released(self, c: Container) -> None:
         code = c.exit_code if c.exit_code is not None else 0
         self._broadcast(c, encode_frame(EXIT, str(code).encode()))
         for cl in list(c.clients):
@@ -550,20 +472,6 @@ class Monitor(ClientsMixin):
 
 
 
-def _runtime_message(text: str) -> str:
-    """The useful part of a runtime's error output (runc logs ``msg="..."``)."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    msgs = []
-    for ln in lines:
-        if 'msg="' in ln:
-            ln = ln.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
-        msgs.append(ln)
-    msg = msgs[-1] if msgs else ""
-    for prefix in ("runc run failed: ", "unable to start container process: "):
-        msg = msg.replace(prefix, "")
-    return msg
-
-
 def set_subreaper() -> None:
     import ctypes
 
@@ -572,13 +480,14 @@ def set_subreaper() -> None:
 
 
 def _parse_args(argv: list[str]) -> tuple[dict[str, str], bool, list[str]]:
-    """``--root R --run-root RR [--ready-fd N] [--hold] ID...`` (argparse costs ~0.5 MiB)."""
+    """``--root R --run-root RR [--ready-fd N] [--group SOCK] [--hold] ID...``
+    (argparse costs ~0.5 MiB)."""
     values: dict[str, str] = {}
     hold = False
     ids: list[str] = []
     it = iter(argv)
     for arg in it:
-        if arg in ("--root", "--run-root", "--ready-fd"):
+        if arg in ("--root", "--run-root", "--ready-fd", "--group"):
             values[arg] = next(it, "")
         elif arg == "--hold":
             hold = True
@@ -588,7 +497,7 @@ def _parse_args(argv: list[str]) -> tuple[dict[str, str], bool, list[str]]:
             ids.append(arg)
     if not values.get("--root") or not values.get("--run-root") or not ids:
         raise SystemExit("usage: python -m stackctl.engine.monitor --root R --run-root RR "
-                         "[--ready-fd N] [--hold] ID...")
+                         "[--ready-fd N] [--group SOCK] [--hold] ID...")
     return values, hold, ids
 
 
@@ -598,16 +507,25 @@ def main(argv: list[str] | None = None) -> int:
     set_subreaper()
     mon = Monitor(Path(values["--root"]), Path(values["--run-root"]))
     mon.install_signals()
+    if values.get("--group"):  # before the first ready line: the engine then adopts here
+        mon.listen_group(Path(values["--group"]))
+    left = len(ids)
+
+    def ready(msg: dict[str, Any]) -> None:
+        nonlocal ready_fd, left
+        left -= 1
+        if ready_fd is None:
+            return
+        try:
+            os.write(ready_fd, json.dumps(msg).encode() + b"\n")
+        except OSError:  # the starter died (killed `up`): supervise regardless
+            left = 0
+        if left == 0:
+            os.close(ready_fd)
+            ready_fd = None
+
     for cid in ids:
-        msg = mon.add(cid, hold=hold)
-        if ready_fd is not None:
-            try:
-                os.write(ready_fd, json.dumps(msg).encode() + b"\n")
-            except OSError:  # the starter died (killed `up`): supervise regardless
-                os.close(ready_fd)
-                ready_fd = None
-    if ready_fd is not None:
-        os.close(ready_fd)
+        mon.adopt(cid, hold=hold, on_ready=ready)
     mon.run()
     return 0
 

@@ -320,7 +320,8 @@ class ClientsMixin:
             if c.exit_code is not None and c.finalize_at is not None:
                 self._finalize(c)
         elif op == "wait":
-            if c.exit_code is not None and c.pid is None and c.restart_at is None:
+            if (c.exit_code is not None and c.pid is None and c.restart_at is None
+                    and not c.releasing):  # else: told once the cleanup is done
                 self._reply(cl, {"exit_code": c.exit_code})
         elif op == "stop":
             self._stop(c, int(req.get("signal") or _stop_signal(c.config)),

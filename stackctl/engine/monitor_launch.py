@@ -1,0 +1,222 @@
+"""Starting a container's process from the monitor, without blocking its loop.
+
+``LaunchMixin._launch`` runs the runtime's ``run --detach`` and returns at once;
+the runtime's exit (a SIGCHLD the loop reaps) completes the start in
+``_launched``: the container's pid is read from the pid file, its output pipes
+(or pty master) join the selector and the store says ``running``. A monitor that
+supervises a whole stack thus starts many containers at once instead of one
+runtime after another.
+
+The container's init is the runtime's child until the runtime exits, then ours
+(we are a subreaper). Both zombies may be reaped in one round, the init's
+first: an exit nobody has claimed yet is kept in ``_unclaimed`` until
+``_claim`` asks for it. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from stackctl.engine import oci
+from stackctl.engine.logs import rfc3339_nano
+from stackctl.engine.monitor_clients import STDERR, STDOUT, _read_all, _receive_fd
+
+if TYPE_CHECKING:
+    from stackctl.engine.monitor import Container
+    from stackctl.engine.state import StateStore
+
+Failure = tuple[str, int] | None  # (message, exit code) when the start failed
+Done = Callable[[Failure], None]
+UNCLAIMED_MAX = 256
+
+
+class _Pending:
+    """A runtime process still starting a container, and what it was given."""
+
+    def __init__(self, c: Container, proc: subprocess.Popen[bytes], err_r: int,
+                 out_r: int | None, console: socket.socket | None, done: Done) -> None:
+        self.c = c
+        self.proc = proc
+        self.err_r = err_r
+        self.out_r = out_r
+        self.console = console
+        self.done = done
+
+
+class LaunchMixin:
+    """The launch half of ``Monitor`` (which provides the attributes declared here)."""
+
+    store: StateStore
+    sel: selectors.BaseSelector
+    children: dict[int, Callable[[int], None]]
+    clock: Callable[[], float]
+    _unclaimed: dict[int, int]
+
+    def _on_exit(self, c: Container, code: int) -> None:
+        raise NotImplementedError
+
+    def _close_stdin(self, c: Container) -> None:
+        raise NotImplementedError
+
+    def _on_output(self, c: Container, fd: int) -> None:
+        raise NotImplementedError
+
+    def _launch(self, c: Container, done: Done) -> None:
+        """Run the runtime for ``c``; ``done`` hears how it went once the runtime exits."""
+        runtime = c.config.runtime
+        self._runtime_delete(c)
+        try:
+            c.paths.pid_file.unlink()
+        except FileNotFoundError:
+            pass
+        err_r, err_w = os.pipe()  # the runtime's errors, then the container's stderr
+        child_fds: list[int] = [err_w]
+        console: socket.socket | None = None
+        out_r: int | None = None
+        if c.config.tty:
+            console = self._console_listener(c)
+            stdin_r = os.open(os.devnull, os.O_RDONLY)
+            out_w = err_w
+        else:
+            out_r, out_w = os.pipe()
+            child_fds.append(out_w)
+            if c.config.open_stdin:
+                stdin_r, stdin_w = os.pipe()
+                c.stdin_fd = stdin_w
+                os.set_blocking(stdin_w, False)
+            else:
+                stdin_r = os.open(os.devnull, os.O_RDONLY)
+        child_fds.append(stdin_r)
+        try:
+            proc = subprocess.Popen(oci.run_argv(runtime, c.paths, console=console is not None),
+                                    stdin=stdin_r, stdout=out_w, stderr=err_w,
+                                    close_fds=True, cwd=str(c.paths.bundle))
+        except OSError as exc:
+            for fd in (*child_fds, err_r, *((out_r,) if out_r is not None else ())):
+                os.close(fd)
+            self._close_stdin(c)
+            if console is not None:
+                console.close()
+            done((f"cannot run the {runtime} runtime: {exc}", 125))
+            return
+        for fd in child_fds:
+            os.close(fd)
+        pending = _Pending(c, proc, err_r, out_r, console, done)
+        self.children[proc.pid] = lambda status: self._launched(pending, status)
+
+    def _launched(self, p: _Pending, rc: int) -> None:
+        p.proc.returncode = rc  # reaped by the loop, not by Popen
+        c = p.c
+        if rc != 0:
+            os.set_blocking(p.err_r, False)
+            message = _read_all(p.err_r).decode(errors="replace")
+            os.close(p.err_r)
+            if p.out_r is not None:
+                os.close(p.out_r)
+            self._close_stdin(c)
+            if p.console is not None:
+                p.console.close()
+            message = runtime_message(message) or f"{c.config.runtime} exited with {rc}"
+            p.done((message, oci.launch_exit_code(message)))
+            return
+        try:
+            c.pid = int(c.paths.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            for fd in (p.err_r, *((p.out_r,) if p.out_r is not None else ())):
+                os.close(fd)
+            if p.console is not None:
+                p.console.close()
+            p.done(("the runtime did not write the container's pid", 125))
+            return
+        if p.console is not None:
+            c.master = _receive_fd(p.console)
+            p.console.close()
+            os.close(p.err_r)
+            if c.master is None:
+                os.kill(c.pid, signal.SIGKILL)
+                p.done(("the runtime did not send the terminal", 125))
+                return
+            c.outputs[c.master] = STDOUT
+        else:
+            assert p.out_r is not None
+            c.outputs[p.out_r] = STDOUT
+            c.outputs[p.err_r] = STDERR
+        for fd in c.outputs:
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ,
+                              lambda ev, fd=fd: self._on_output(c, fd))
+        c.exit_status = None
+        c.started = self.clock()
+        c.replay.clear()
+        with self.store.transaction() as db:
+            db.execute("UPDATE containers SET status='running', pid=?, pid_start=?, "
+                       "started_at=?, exit_code=NULL, error='', oom_killed=0, health=? "
+                       "WHERE id=?",
+                       (c.pid, oci.proc_start_time(c.pid), rfc3339_nano(), None, c.id))
+        if c.config.healthcheck is not None and c.config.healthcheck.test[:1] != ("NONE",):
+            from stackctl.engine.health import HealthRunner
+
+            c.health = HealthRunner(self, c)  # type: ignore[arg-type]
+        p.done(None)
+        self._claim(c.pid, lambda status: self._on_exit(c, status))
+
+    def _claim(self, pid: int, callback: Callable[[int], None]) -> None:
+        """Call ``callback`` with ``pid``'s exit code when it exits (or now, if it has)."""
+        if pid in self._unclaimed:
+            callback(self._unclaimed.pop(pid))
+        else:
+            self.children[pid] = callback
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            code = os.waitstatus_to_exitcode(status)
+            callback = self.children.pop(pid, None)
+            if callback is not None:
+                callback(code)
+                continue
+            self._unclaimed[pid] = code
+            while len(self._unclaimed) > UNCLAIMED_MAX:  # orphans nobody will ask about
+                del self._unclaimed[next(iter(self._unclaimed))]
+
+    def _console_listener(self, c: Container) -> socket.socket:
+        try:
+            c.paths.console_sock.unlink()
+        except FileNotFoundError:
+            pass
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(str(c.paths.console_sock))
+        s.listen(1)
+        return s
+
+    def _runtime_delete(self, c: Container) -> None:
+        oci.runtime_delete(c.config.runtime, c.paths)
+        oci.remove_cgroup(c.paths.cgroup_name)
+
+
+def runtime_message(text: str) -> str:
+    """The useful part of a runtime's error output (runc logs ``msg="..."``)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    msgs = []
+    for ln in lines:
+        if 'msg="' in ln:
+            ln = ln.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+        msgs.append(ln)
+    msg = msgs[-1] if msgs else ""
+    for prefix in ("runc run failed: ", "unable to start container process: "):
+        msg = msg.replace(prefix, "")
+    return msg
+
+
+__all__ = ["Done", "Failure", "LaunchMixin", "runtime_message"]
