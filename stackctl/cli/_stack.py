@@ -73,6 +73,9 @@ def open_runner(ctx: typer.Context, flags: ProjectFlags, *, services: Sequence[s
 
 
 META_KEY = "stackctl.project_flags"
+# ``stackctl compose --all-resources <cmd>``: create the networks and volumes no service
+# uses too (ctx.meta is shared with the subcommand's context)
+ALL_RESOURCES_KEY = "stackctl.all_resources"
 
 
 def merged_flags(ctx: typer.Context, flags: ProjectFlags) -> ProjectFlags:

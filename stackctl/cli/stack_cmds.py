@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from stackctl.cli._stack import (
+    ALL_RESOURCES_KEY,
     PROGRESS_HELP,
     ProjectFlags,
     attach,
@@ -64,7 +65,7 @@ def _flags(files: list[str] | None, project_name: str | None, project_directory:
 def up_options(services: list[str] | None, *, no_deps: bool, force_recreate: bool,
                no_recreate: bool, remove_orphans: bool, build: bool, no_build: bool,
                pull: str | None, timeout: int | None, start: bool = True,
-               runner: object = None) -> object:
+               runner: object = None, all_resources: bool = False) -> object:
     from stackctl.errors import UsageError
     from stackctl.scheduler.plan import UpOptions
 
@@ -83,7 +84,37 @@ def up_options(services: list[str] | None, *, no_deps: bool, force_recreate: boo
         pull=pull or "policy",  # type: ignore[arg-type]
         start=start,
         timeout=float(timeout) if timeout is not None else None,
+        all_resources=all_resources,
     )
+
+
+def recreate_drifted_volumes(runner: object, *, yes: bool, timeout: int | None) -> None:
+    """Volumes whose definition in the file changed: recreated when approved (``-y``,
+    or yes at compose's prompt on a terminal), else kept with a warning, as compose
+    does. Their containers go with them; the ``up`` that follows makes both again."""
+    from typing import Any
+
+    from stackctl.scheduler import volume_drift as vd
+
+    r: Any = runner
+    if r.stack is None:
+        return
+    desired = r.desired()
+    if not desired.volumes:
+        return
+    keys = vd.drifted(desired, {v.name: v.labels for v in r.driver.engine().volumes.list()})
+    approved = []
+    for key in keys:
+        name = desired.volumes[key].name
+        if yes or (sys.stdin.isatty() and typer.confirm(vd.prompt(name), default=False)):
+            approved.append(key)
+        else:
+            r.sink.message(f'WARNING: volume "{name}" exists but doesn\'t match configuration '
+                           "in compose file: kept (up -y recreates it; its data will be lost)")
+    if approved:
+        plan = vd.plan_recreate(desired, r.observe(desired), approved,
+                                timeout=float(timeout) if timeout is not None else None)
+        r.execute(plan).raise_for_failures()
 
 
 def up(
@@ -130,6 +161,9 @@ def up(
                        ] = False,
     progress: ProgressOpt = "auto",
     parallel: ParallelOpt = None,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Assume yes to prompts (recreate a volume whose definition "
+        "changed).")] = False,
 ) -> None:
     from stackctl.errors import UsageError
     from stackctl.scheduler.model import parse_scale
@@ -145,10 +179,11 @@ def up(
         opts = up_options(services, no_deps=no_deps, force_recreate=force_recreate,
                           no_recreate=no_recreate, remove_orphans=remove_orphans, build=build,
                           no_build=no_build, pull=pull, timeout=timeout, start=not no_start,
-                          runner=runner)
+                          runner=runner, all_resources=bool(ctx.meta.get(ALL_RESOURCES_KEY)))
         if dry_run:
             sys.stdout.write(runner.plan_up(opts, scale_map).render())
             return
+        recreate_drifted_volumes(runner, yes=yes, timeout=timeout)
         done, result = runner.up(opts, scale_map, wait_timeout=wait_timeout)
         result.raise_for_failures()
         if done == 0:

@@ -60,6 +60,7 @@ class UpOptions:
     pull: Literal["policy", "always", "missing", "never"] = "policy"
     start: bool = True  # False: create only
     timeout: float | None = None  # stop grace for recreate and removals
+    all_resources: bool = False  # --all-resources: also networks/volumes no service uses
 
 
 def plan_up(desired: DesiredState, observed: ObservedState, opts: UpOptions) -> Plan:
@@ -149,7 +150,11 @@ def _resources(b: PlanBuilder, desired: DesiredState, observed: ObservedState, s
                opts: UpOptions) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """Networks, volumes and images the selected services need: op ids by key."""
     net_ops: dict[str, str] = {}
-    for key in sorted({n for s in selected for n in desired.services[s].networks}):
+    nets = {n for s in selected for n in desired.services[s].networks}
+    vols = {v for s in selected for v in desired.services[s].volumes}
+    if opts.all_resources:
+        nets, vols = nets | set(desired.networks), vols | set(desired.volumes)
+    for key in sorted(nets):
         net = desired.networks[key]
         seen = observed.network(net.name)
         if net.external:
@@ -167,7 +172,7 @@ def _resources(b: PlanBuilder, desired: DesiredState, observed: ObservedState, s
             net_ops[key] = b.add(CreateNetwork(f"network:{key}", cause, name=net.name,
                                                key=key), [gone])
     vol_ops: dict[str, str] = {}
-    for key in sorted({v for s in selected for v in desired.services[s].volumes}):
+    for key in sorted(vols):
         vol = desired.volumes[key]
         if observed.volume(vol.name) is not None:
             continue

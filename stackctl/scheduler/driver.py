@@ -106,9 +106,7 @@ class EngineDriver:
         elif isinstance(op, RemoveNetwork):
             self.networks().remove(op.name)
         elif isinstance(op, CreateVolume):
-            eng.volumes.create(op.name, labels={**dict(op.labels),
-                                                L.LABEL_PROJECT: self.project,
-                                                L.LABEL_VOLUME: op.key})
+            eng.volumes.create(op.name, labels=self._volume_labels(op))
         elif isinstance(op, RemoveVolume):
             eng.volumes.remove(op.name)
         elif isinstance(op, RemoveImage):
@@ -137,6 +135,17 @@ class EngineDriver:
         return container_config(desired, svc, name=op.name, number=op.number,
                                 config_hash=op.config_hash, resolve_service=resolve,
                                 runtime=self.runtime)
+
+    def _volume_labels(self, op: CreateVolume) -> dict[str, str]:
+        """The file's labels, the project's, and the definition's hash, by which a
+        later ``up`` sees the definition changed (scheduler/volume_drift.py)."""
+        from stackctl.scheduler.volume_drift import volume_hash
+
+        labels = {**dict(op.labels), L.LABEL_PROJECT: self.project, L.LABEL_VOLUME: op.key}
+        vol = self.desired.volumes.get(op.key) if self.desired is not None else None
+        if vol is not None:
+            labels[L.LABEL_HASH] = volume_hash(vol)
+        return labels
 
     def _create_network(self, op: CreateNetwork) -> None:
         desired = self._need_desired()

@@ -94,8 +94,6 @@ def test_up_volume_labels(project: Project) -> None:  # TestUpRecreateVolumes, s
     assert _volume_labels(project)["foo"] == "bar"
 
 
-@pytest.mark.xfail(strict=True, reason="compose up has no -y, and a changed volume "
-                   "definition never recreates the volume (compose asks, -y approves)")
 def test_up_recreate_volumes(project: Project) -> None:  # TestUpRecreateVolumes
     project.load("TestUpRecreateVolumes")
     project.compose("up", "-d")
