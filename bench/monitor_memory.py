@@ -1,7 +1,9 @@
-"""Resident memory of the per-container monitor (budget: < 15 MiB each).
+"""Resident memory of the monitor per container (budget: < 15 MiB each).
 
 Starts N detached containers (`sleep`) with and without a healthcheck and a
-bridge network, then reads each monitor's /proc/<pid>/smaps_rollup: RSS, and
+bridge network, each under its own monitor (`run -d`), then N under one shared
+monitor (a stack's, as `up` starts them), and reads each monitor's
+/proc/<pid>/smaps_rollup: RSS, and
 PSS (proportional: shared pages divided among the processes sharing them, the
 fair per-container cost). Also prints a bare `python -c pass`-style process for
 the floor. Uses a throwaway state root; removes everything afterwards.
@@ -65,6 +67,19 @@ def main() -> None:
             print(f"{label:32s} RSS {statistics.median(s[0] for s in samples):5.1f} MiB  "
                   f"PSS {statistics.median(s[1] for s in samples):5.1f} MiB  "
                   f"(median of {len(samples)} monitors; budget 15 MiB)")
+            for r in recs:
+                engine.remove(r.id, force=True, volumes=True)
+        # one monitor per stack (what `up` does): its cost divided among its containers
+        for label, kw in (("stack, network none", {"network": "none"}),
+                          ("stack, bridge (+ DNS responder)", {"network": "bridge"})):
+            recs = [engine.start(engine.create(ContainerConfig(
+                image="busybox", command=("sleep", "60"), **kw)).id,  # type: ignore[arg-type]
+                group=f"bench:{label}") for _ in range(n)]
+            time.sleep(0.5)
+            pids = {r.monitor_pid for r in recs if r.monitor_pid}
+            rss, pss = (sum(v) for v in zip(*(rollup(pid) for pid in pids), strict=True))
+            print(f"{label:32s} RSS {rss / n:5.1f} MiB  PSS {pss / n:5.1f} MiB  per container "
+                  f"({len(pids)} monitor for {n}: RSS {rss:5.1f} MiB)")
             for r in recs:
                 engine.remove(r.id, force=True, volumes=True)
     finally:
