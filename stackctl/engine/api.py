@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stackctl.engine import names, netseam, oci, prepare, teardown
+from stackctl.engine import ipc, names, netseam, oci, prepare, teardown
 from stackctl.engine.containers import (
     ContainerConfig,
     ContainerRecord,
@@ -132,6 +132,7 @@ class Engine:
             raise UsageError(f"--runtime {config.runtime}: unknown runtime",
                              hint=f"use one of {', '.join(oci.RUNTIMES)}")
         config = prepare.effective_config(config, image.config)
+        config = ipc.resolve(self.store, config)  # --ipc container:NAME -> its id
         self._validate_bundle(config)
         cid = names.new_id()
         name = names.validate_name(config.name) if config.name else None
@@ -239,7 +240,8 @@ class Engine:
             prepare.mount_rootfs(paths, self.images.lower_dirs(image),
                                  readonly=rec.config.read_only)
             netns = netseam.setup(self.store, paths, rec.config)
-            req = prepare.build_request(paths, rec.config, image.config, self.volumes, netns)
+            req = prepare.build_request(paths, rec.config, image.config, self.volumes, netns,
+                                        ipc.setup(self.store, paths, rec.config))
             from stackctl.engine.runtime.spec import write_bundle
 
             write_bundle(paths.bundle, req)
@@ -377,15 +379,17 @@ class Engine:
         return s
 
     def _wait_released(self, rec: ContainerRecord, timeout: float = 15.0) -> None:
-        """Wait until ``rec``'s monitor let go of it: the monitor exited, or (a stack's
-        monitor, which lives on) it cleared the record's monitor_pid, which it does
-        after the container's cleanup."""
+        """Wait until ``rec``'s monitor let go of it: a container's own monitor exits;
+        a group's monitor, which lives on, clears the record's monitor_pid once the
+        container's cleanup is done."""
         deadline = time.monotonic() + timeout
+        shared = _is_group_monitor(rec.monitor_pid)
         while oci.alive(rec.monitor_pid, rec.monitor_start) and time.monotonic() < deadline:
-            row = self.store.db.execute("SELECT monitor_pid FROM containers WHERE id=?",
-                                        (rec.id,)).fetchone()
-            if row is None or row[0] != rec.monitor_pid:
-                return
+            if shared:  # a container's own monitor: wait for its exit, as before
+                row = self.store.db.execute("SELECT monitor_pid FROM containers WHERE id=?",
+                                            (rec.id,)).fetchone()
+                if row is None or row[0] != rec.monitor_pid:
+                    return
             time.sleep(0.01)
 
     # ---- stop / kill / restart ---------------------------------------------------------------
@@ -592,6 +596,15 @@ def _adopt(sock: Path, recs: _Records) -> _Msgs | None:
     return [got.get(r.id) or {"id": r.id, "ok": False,
                               "error": "the stack's monitor exited while starting it"}
             for r in recs]
+
+
+def _is_group_monitor(pid: int | None) -> bool:
+    """Is ``pid`` a monitor shared by a group (started with ``--group``)?"""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"\0--group\0" in f.read()
+    except OSError:
+        return False
 
 
 def _ready_lines(f: Any, count: int) -> dict[str, dict[str, Any]]:

@@ -100,6 +100,7 @@ class Container:
         self.restart_at: float | None = None
         self.finalize_at: float | None = None  # held exit: finish without an attach
         self.releasing = False  # its cleanup runs on a worker (monitor_release.py)
+        self.let_go = False  # the record's monitor_pid no longer names us
         self.drain_at: float | None = None  # exited: stop waiting for output EOF
         self.hold = False
         self.attached_once = False
@@ -417,6 +418,9 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
 
     def _released(self, c: Container) -> None:
         code = c.exit_code if c.exit_code is not None else 0
+        # before the replies: a stopper that hears the exit code finds the record free
+        # (and a start it sends next is read after _drop below, in this same turn)
+        self._let_go(c)
         self._broadcast(c, encode_frame(EXIT, str(code).encode()))
         for cl in list(c.clients):
             if cl.op in ("wait", "stop"):
@@ -457,13 +461,19 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
             c.dns.close()
             c.dns = None
         self.containers.pop(c.id, None)
-        if not c.config.auto_remove:
-            try:
-                with self.store.transaction() as db:
-                    db.execute("UPDATE containers SET monitor_pid=NULL, monitor_start=NULL "
-                               "WHERE id=? AND monitor_pid=?", (c.id, os.getpid()))
-            except Exception as exc:
-                sys.stderr.write(f"monitor: cannot update {c.id[:12]}: {exc}\n")
+        self._let_go(c)
+
+    def _let_go(self, c: Container) -> None:
+        """The record no longer names us (Engine.stop waits for this)."""
+        if c.let_go or c.config.auto_remove:  # with --rm, the record is gone
+            return
+        c.let_go = True
+        try:
+            with self.store.transaction() as db:
+                db.execute("UPDATE containers SET monitor_pid=NULL, monitor_start=NULL "
+                           "WHERE id=? AND monitor_pid=?", (c.id, os.getpid()))
+        except Exception as exc:
+            sys.stderr.write(f"monitor: cannot update {c.id[:12]}: {exc}\n")
 
 
 
