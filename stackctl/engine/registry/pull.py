@@ -26,8 +26,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from stackctl.engine.images import reference
@@ -39,6 +39,7 @@ from stackctl.engine.images.store import ImageRecord, ImageStore, Layer
 from stackctl.engine.registry.client import DOCKER_LIST, Fetched, RegistryClient
 from stackctl.engine.registry.diffid import diff_id_of_file
 from stackctl.engine.registry.fetch import fetch_layer
+from stackctl.engine.registry.parallel import run_cancellable
 from stackctl.engine.registry.platform import Platform, host_platform, select_manifest
 from stackctl.errors import ImageError
 
@@ -231,25 +232,12 @@ def _fetch_layers(cli: RegistryClient, store: ImageStore, repo: str, manifest: M
             missing[d.digest] = _Job(d, chain, want)
     if not missing:
         return 0, 0, diff_ids
-    cancel = threading.Event()
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrent),
-                            thread_name_prefix="pull") as pool:
-        futures = {pool.submit(_download, cli, repo, job, store, cancel, notify, what,
-                               sleep): job for job in missing.values()}
-        try:
-            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
-        except BaseException:  # Ctrl-C: stop the workers at their next chunk, then leave
-            cancel.set()
-            raise
-        failed = [f for f in done if f.exception() is not None]
-        if failed:
-            cancel.set()
-            wait(futures)
-            exc = failed[0].exception()
-            assert exc is not None
-            raise exc
-    for fut, job in futures.items():
-        diff_ids[job.blob.digest] = fut.result()
+    jobs = list(missing.values())
+    found = run_cancellable(
+        [partial(_download, cli, repo, job, store, notify=notify, what=what, sleep=sleep)
+         for job in jobs], max_concurrent=max_concurrent, name="pull")
+    for job, diff_id in zip(jobs, found, strict=True):
+        diff_ids[job.blob.digest] = diff_id
     return len(missing), sum(j.blob.size for j in missing.values()), diff_ids
 
 

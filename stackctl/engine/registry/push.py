@@ -21,8 +21,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,6 +32,7 @@ from stackctl.engine.images.layout import Manifest
 from stackctl.engine.images.store import ImageStore
 from stackctl.engine.registry.client import RegistryClient
 from stackctl.engine.registry.compress import compressed_manifest
+from stackctl.engine.registry.parallel import run_cancellable
 from stackctl.errors import ImageError, NotFound, UsageError
 
 CHUNK_SIZE = 32 << 20  # larger blobs go up in PATCH chunks of this size
@@ -112,24 +113,10 @@ def _push_blobs(cli: RegistryClient, content: ContentStore, repo: str,
                 blobs: list[Descriptor], sources: list[str], scopes: tuple[str, ...],
                 notify: Progress, max_concurrent: int, chunk_size: int,
                 what: str) -> tuple[int, int, int]:
-    cancel = threading.Event()
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrent),
-                            thread_name_prefix="push") as pool:
-        futures = [pool.submit(_push_blob, cli, content, repo, d, sources, scopes, notify,
-                               chunk_size, cancel, what) for d in blobs]
-        try:
-            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
-        except BaseException:  # Ctrl-C: stop the workers at their next chunk, then leave
-            cancel.set()
-            raise
-        failed = [f for f in done if f.exception() is not None]
-        if failed:
-            cancel.set()
-            wait(futures)
-            exc = failed[0].exception()
-            assert exc is not None
-            raise exc
-    outcomes = [f.result() for f in futures]
+    outcomes = run_cancellable(
+        [partial(_push_blob, cli, content, repo, d, sources, scopes, notify, chunk_size,
+                 what=what) for d in blobs],
+        max_concurrent=max_concurrent, name="push")
     return outcomes.count("pushed"), outcomes.count("mounted"), outcomes.count("exists")
 
 
