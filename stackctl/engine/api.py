@@ -15,13 +15,12 @@ import os
 import signal as _signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stackctl.engine import ipc, names, netseam, oci, prepare, teardown
+from stackctl.engine import ipc, names, netseam, oci, prepare, supervise, teardown
 from stackctl.engine.containers import (
     ContainerConfig,
     ContainerRecord,
@@ -257,62 +256,11 @@ class Engine:
                        (str(exc), code if isinstance(exc, RuntimeFailure) else None, rec.id))
 
     def _monitor_for(self, recs: _Records, *, hold: bool, group: str | None) -> _Msgs:
-        """Start ``recs`` under a monitor: the group's live one, else a new one.
-        One ready message per container, in the order of ``recs``."""
-        if group is None or hold:
-            return self._spawn_monitor_for(recs, hold=hold)
-        sock = self._group_sock(group)
-        msgs = _adopt(sock, recs)
-        if msgs is not None:
-            return msgs
-        # No live monitor took them: start one, under the group's lock so that two
-        # concurrent starts of one stack do not both spawn a monitor.
-        import fcntl
-
-        sock.parent.mkdir(parents=True, exist_ok=True)
-        with open(sock.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            msgs = _adopt(sock, recs)
-            if msgs is None:
-                msgs = self._spawn_monitor_for(recs, hold=False, group_sock=sock)
-        return msgs
+        return supervise.start_monitored(self.root, self.run_root, [r.id for r in recs],
+                                         hold=hold, group=group)
 
     def _group_sock(self, group: str) -> Path:
-        import hashlib
-
-        # hashed: a project name may be long, and sun_path holds 108 bytes
-        key = hashlib.sha256(f"{self.root}\0{group}".encode()).hexdigest()[:16]
-        return self.run_root / "m" / f"{key}.sock"
-
-    def _spawn_monitor_for(self, recs: _Records, *, hold: bool,
-                           group_sock: Path | None = None) -> _Msgs:
-        """Exec one monitor for ``recs``; one ready message per container, in order."""
-        paths = self.paths(recs[0].id)
-        for rec in recs:
-            self.paths(rec.id).state_dir.mkdir(parents=True, exist_ok=True)
-        r, w = os.pipe()
-        argv = [sys.executable, "-m", "stackctl.engine.monitor", "--root", str(self.root),
-                "--run-root", str(self.run_root), "--ready-fd", str(w)]
-        if hold:
-            argv.append("--hold")
-        if group_sock is not None:
-            argv += ["--group", str(group_sock)]
-        with open(paths.monitor_log, "ab") as errlog:
-            try:
-                proc = subprocess.Popen([*argv, *(rec.id for rec in recs)],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=errlog, pass_fds=(w,), start_new_session=True)
-            finally:
-                os.close(w)
-        with os.fdopen(r, "rb") as f:
-            got = _ready_lines(f, len(recs))
-        del proc  # the monitor outlives us; it is reaped by init once we exit
-        tail = ""
-        if len(got) < len(recs):
-            tail = paths.monitor_log.read_text(errors="replace")[-2000:].strip()
-        return [got.get(rec.id) or {"id": rec.id, "ok": False,
-                                    "error": f"the monitor failed to start: {tail}"}
-                for rec in recs]
+        return supervise.group_sock(self.root, self.run_root, group)
 
     def start_group(self, refs: _Strs, *, group: str | None = None) -> _Records:
         """Start several containers under ONE monitor process (``group``'s, when given).
@@ -383,7 +331,7 @@ class Engine:
         a group's monitor, which lives on, clears the record's monitor_pid once the
         container's cleanup is done."""
         deadline = time.monotonic() + timeout
-        shared = _is_group_monitor(rec.monitor_pid)
+        shared = supervise.is_group_monitor(rec.monitor_pid)
         while oci.alive(rec.monitor_pid, rec.monitor_start) and time.monotonic() < deadline:
             if shared:  # a container's own monitor: wait for its exit, as before
                 row = self.store.db.execute("SELECT monitor_pid FROM containers WHERE id=?",
@@ -576,47 +524,6 @@ class Engine:
 
         rec = self.get(ref)
         return container_json(rec, self.paths(rec.id), self.volumes)
-
-
-def _adopt(sock: Path, recs: _Records) -> _Msgs | None:
-    """Ask the group monitor listening on ``sock`` to adopt ``recs`` (monitor_group.py);
-    None when there is none, or it took none of them (it was exiting)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(str(sock))
-        s.sendall(json.dumps({"op": "adopt", "ids": [r.id for r in recs]}).encode() + b"\n")
-        with s.makefile("rb") as f:
-            got = _ready_lines(f, len(recs))
-    except OSError:
-        return None
-    finally:
-        s.close()
-    if not got:
-        return None
-    return [got.get(r.id) or {"id": r.id, "ok": False,
-                              "error": "the stack's monitor exited while starting it"}
-            for r in recs]
-
-
-def _is_group_monitor(pid: int | None) -> bool:
-    """Is ``pid`` a monitor shared by a group (started with ``--group``)?"""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"\0--group\0" in f.read()
-    except OSError:
-        return False
-
-
-def _ready_lines(f: Any, count: int) -> dict[str, dict[str, Any]]:
-    """Up to ``count`` ready messages (JSON lines) by container id, until EOF."""
-    got: dict[str, dict[str, Any]] = {}
-    while len(got) < count:
-        line = f.readline()
-        if not line:
-            break
-        msg = dict(json.loads(line))
-        got[str(msg.get("id"))] = msg
-    return got
 
 
 def _signal_number(sig: str | int) -> int:

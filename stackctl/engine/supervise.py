@@ -1,0 +1,125 @@
+"""The engine's side of starting monitors: exec a new one, or have a group's live
+monitor adopt the containers (the monitor's side is monitor_group.py).
+
+``start_monitored`` returns one ready message per container, in the order
+given: ``{"id", "ok": true, "pid"}`` or ``{"id", "ok": false, "error", ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from stackctl.engine import oci
+
+_Msgs = list[dict[str, Any]]
+
+
+def start_monitored(root: Path, run_root: Path, ids: list[str], *, hold: bool,
+                    group: str | None) -> _Msgs:
+    """Start ``ids`` under a monitor: ``group``'s live one, else a new one."""
+    if group is None or hold:
+        return spawn_monitor(root, run_root, ids, hold=hold)
+    sock = group_sock(root, run_root, group)
+    msgs = adopt(sock, ids)
+    if msgs is not None:
+        return msgs
+    # No live monitor took them: start one, under the group's lock so that two
+    # concurrent starts of one stack do not both spawn a monitor.
+    import fcntl
+
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    with open(sock.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        msgs = adopt(sock, ids)
+        if msgs is None:
+            msgs = spawn_monitor(root, run_root, ids, hold=False, group=sock)
+    return msgs
+
+
+def group_sock(root: Path, run_root: Path, group: str) -> Path:
+    import hashlib
+
+    # hashed: a project name may be long, and sun_path holds 108 bytes
+    key = hashlib.sha256(f"{root}\0{group}".encode()).hexdigest()[:16]
+    return run_root / "m" / f"{key}.sock"
+
+
+def spawn_monitor(root: Path, run_root: Path, ids: list[str], *, hold: bool,
+                  group: Path | None = None) -> _Msgs:
+    """Exec one monitor for ``ids`` (listening on ``group`` for more, when given)."""
+    paths = oci.ContainerPaths(root, run_root, ids[0])
+    for cid in ids:
+        oci.ContainerPaths(root, run_root, cid).state_dir.mkdir(parents=True, exist_ok=True)
+    r, w = os.pipe()
+    argv = [sys.executable, "-m", "stackctl.engine.monitor", "--root", str(root),
+            "--run-root", str(run_root), "--ready-fd", str(w)]
+    if hold:
+        argv.append("--hold")
+    if group is not None:
+        argv += ["--group", str(group)]
+    with open(paths.monitor_log, "ab") as errlog:
+        try:
+            proc = subprocess.Popen([*argv, *ids], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=errlog, pass_fds=(w,),
+                                    start_new_session=True)
+        finally:
+            os.close(w)
+    with os.fdopen(r, "rb") as f:
+        got = ready_lines(f, len(ids))
+    del proc  # the monitor outlives us; it is reaped by init once we exit
+    tail = ""
+    if len(got) < len(ids):
+        tail = paths.monitor_log.read_text(errors="replace")[-2000:].strip()
+    return [got.get(cid) or {"id": cid, "ok": False,
+                             "error": f"the monitor failed to start: {tail}"} for cid in ids]
+
+
+def adopt(sock: Path, ids: list[str]) -> _Msgs | None:
+    """Ask the group monitor listening on ``sock`` to adopt ``ids``; None when there
+    is none, or it took none of them (it was exiting)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(str(sock))
+        s.sendall(json.dumps({"op": "adopt", "ids": ids}).encode() + b"\n")
+        with s.makefile("rb") as f:
+            got = ready_lines(f, len(ids))
+    except OSError:
+        return None
+    finally:
+        s.close()
+    if not got:
+        return None
+    return [got.get(cid) or {"id": cid, "ok": False,
+                             "error": "the stack's monitor exited while starting it"}
+            for cid in ids]
+
+
+def ready_lines(f: Any, count: int) -> dict[str, dict[str, Any]]:
+    """Up to ``count`` ready messages (JSON lines) by container id, until EOF."""
+    got: dict[str, dict[str, Any]] = {}
+    while len(got) < count:
+        line = f.readline()
+        if not line:
+            break
+        msg = dict(json.loads(line))
+        got[str(msg.get("id"))] = msg
+    return got
+
+
+def is_group_monitor(pid: int | None) -> bool:
+    """Is ``pid`` a monitor shared by a group (started with ``--group``)?"""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"\0--group\0" in f.read()
+    except OSError:
+        return False
+
+
+__all__ = ["adopt", "group_sock", "is_group_monitor", "ready_lines", "spawn_monitor",
+           "start_monitored"]
