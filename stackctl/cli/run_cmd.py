@@ -69,6 +69,8 @@ def _run(
     log_opt: Strs = typer.Option(None, "--log-opt", help="max-size=10m, max-file=3."),
     ulimit: Strs = typer.Option(None, "--ulimit", help="NAME=SOFT[:HARD]."),
     sysctl: Strs = typer.Option(None, "--sysctl", help="KEY=VALUE."),
+    ipc: str = typer.Option("", "--ipc", metavar="MODE",
+                            help="IPC mode: private, shareable, host, none, container:NAME."),
     runtime: str = typer.Option("stackctl", "--runtime", envvar="STACKCTL_RUNTIME",
                                 help="stackctl (built-in) or runc."),
 ) -> None:
@@ -95,7 +97,7 @@ def _run(
             health_start_interval=health_start_interval,
             no_healthcheck=no_healthcheck, stop_signal=stop_signal, stop_timeout=stop_timeout,
             log_opt=t(log_opt or ()), ulimit=t(ulimit or ()), sysctl=t(sysctl or ()),
-            runtime=runtime)
+            runtime=runtime, ipc=ipc)
         config = to_config(flags)
         with Engine(g.root, g.run_root) as engine:
             rec = engine.create(config)

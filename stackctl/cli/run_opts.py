@@ -68,6 +68,7 @@ class RunFlags:
     ulimit: tuple[str, ...] = ()
     sysctl: tuple[str, ...] = ()
     runtime: str = "stackctl"
+    ipc: str = ""  # "": private (engine/ipc.py)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -270,6 +271,8 @@ def parse_ulimits(values: tuple[str, ...]) -> tuple[Ulimit, ...]:
 
 
 def to_config(f: RunFlags) -> ContainerConfig:
+    from stackctl.engine.ipc import parse as parse_ipc
+
     cpus: float | None = None
     if f.cpus is not None:
         try:
@@ -334,6 +337,7 @@ def to_config(f: RunFlags) -> ContainerConfig:
         log_max_file=count,
         ulimits=parse_ulimits(f.ulimit),
         sysctls=sysctls,
+        ipc=parse_ipc(f.ipc),
         runtime=f.runtime,
     )
 

@@ -167,6 +167,7 @@ class ContainerConfig:
     log_max_file: int = 1
     ulimits: tuple[Ulimit, ...] = ()
     sysctls: dict[str, str] = field(default_factory=dict)
+    ipc: str = "private"  # private | shareable | host | none | container:<id> (engine/ipc.py)
     runtime: str = "stackctl"  # the built-in launcher, or "runc" (same bundle)
 
     @property

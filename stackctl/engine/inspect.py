@@ -76,6 +76,7 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
         "Binds": [f"{m.source}:{m.target}{':ro' if m.read_only else ''}"
                   for m in c.mounts if m.kind in ("bind", "volume")] or None,
         "NetworkMode": c.network,
+        "IpcMode": c.ipc,
         "RestartPolicy": {"Name": c.restart.name, "MaximumRetryCount": c.restart.max_retries},
         "AutoRemove": c.auto_remove,
         "CapAdd": list(c.cap_add) or None,

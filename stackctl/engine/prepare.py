@@ -186,9 +186,10 @@ def write_etc_files(paths: oci.ContainerPaths, config: ContainerConfig, hostname
     (d / "resolv.conf").write_text(resolv)
 
 
-def bundle_mounts(paths: oci.ContainerPaths, config: ContainerConfig, volumes: VolumeStore
-                  ) -> list[Any]:
-    """The OCI mounts: volumes (created + seeded on first use), binds, tmpfs, /etc files."""
+def bundle_mounts(paths: oci.ContainerPaths, config: ContainerConfig, volumes: VolumeStore,
+                  shm: Path | None = None) -> list[Any]:
+    """The OCI mounts: volumes (created + seeded on first use), binds, tmpfs, /etc files,
+    and ``shm`` on /dev/shm (a shared IPC mode, engine/ipc.py)."""
     from stackctl.engine.runtime.spec import MountSpec
 
     out: list[MountSpec] = []
@@ -206,6 +207,9 @@ def bundle_mounts(paths: oci.ContainerPaths, config: ContainerConfig, volumes: V
         opts = tuple(o for o in t.options.split(",") if o) or ()
         out.append(MountSpec(t.target, "tmpfs", "tmpfs", ("nosuid", "nodev", *opts)))
     taken = {m.destination for m in out}
+    if shm is not None and "/dev/shm" not in taken:  # an explicit mount there wins
+        out.append(MountSpec("/dev/shm", "bind", str(shm),
+                             ("rbind", "rprivate", "nosuid", "nodev", "noexec")))
     for name in ("hostname", "hosts", "resolv.conf"):
         if f"/etc/{name}" not in taken:
             out.append(MountSpec(f"/etc/{name}", "bind", str(paths.state_dir / name),
@@ -214,8 +218,9 @@ def bundle_mounts(paths: oci.ContainerPaths, config: ContainerConfig, volumes: V
 
 
 def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any,
-                  volumes: VolumeStore, netns: str) -> Any:
-    """The launcher's BundleRequest for this container (rootfs already mounted)."""
+                  volumes: VolumeStore, netns: str, ipc: Any = None) -> Any:
+    """The launcher's BundleRequest for this container (rootfs already mounted).
+    ``ipc``: an engine.ipc.IpcSetup (None: a private namespace)."""
     from stackctl.engine.runtime.rlimits import Rlimit
     from stackctl.engine.runtime.spec import BundleRequest, Resources
     from stackctl.engine.runtime.users import resolve_user
@@ -242,8 +247,9 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         cap_add=config.cap_add, cap_drop=config.cap_drop, privileged=config.privileged,
         readonly_root=config.read_only,
         rlimits=tuple(Rlimit(u.name, u.soft, u.hard) for u in config.ulimits),
-        mounts=tuple(bundle_mounts(paths, config, volumes)),
+        mounts=tuple(bundle_mounts(paths, config, volumes, ipc.shm if ipc else None)),
         network=netns, uts="host" if config.network == "host" else "new",
+        ipc=ipc.namespace if ipc else "new",
         cgroups_path="/" + paths.cgroup_name,
         resources=Resources(memory=config.memory, memory_swap=config.memory_swap,
                             cpus=config.cpus, pids_limit=config.pids_limit),

@@ -284,7 +284,11 @@ def dependencies_of(cfg: Mapping[str, Any]) -> tuple[Dependency, ...]:
     for item in cfg.get("links") or []:
         implicit.append((str(item).split(":", 1)[0], "links"))
     for svc, kind in implicit:
-        deps.setdefault(svc, Dependency(svc, kind=kind))
+        # compose's loader adds a depends_on of its own for ipc/pid/network_mode
+        # service:X; the implicit kind must still win (X must run before the create)
+        dep = deps.get(svc)
+        deps[svc] = Dependency(svc, kind=kind) if dep is None else dataclasses.replace(
+            dep, kind=kind)
     return tuple(deps[k] for k in sorted(deps))
 
 

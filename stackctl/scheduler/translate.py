@@ -103,6 +103,7 @@ def container_config(
         log_max_file=int(logging_opts.get("max-file", 1)),
         ulimits=_ulimits(cfg.get("ulimits") or {}),
         sysctls={str(k): str(v) for k, v in _mapping(cfg.get("sysctls")).items()},
+        ipc=_ipc(cfg.get("ipc"), resolve_service or {}, where),
         **extra,
     )
 
@@ -154,6 +155,21 @@ def _network(desired: DesiredState, svc: ServiceModel, resolve: Mapping[str, str
                                      tuple(dict.fromkeys(str(a) for a in aliases)),
                                      str(ip) if ip else None))
     return out[0].name, tuple(out)
+
+
+def _ipc(mode: Any, resolve: Mapping[str, str], where: str) -> str:
+    """compose's ``ipc:``; ``service:x`` joins one of x's containers (the engine
+    stores it by id, and refuses one that is not shareable, as Docker does)."""
+    if not mode:
+        return "private"
+    text = str(mode)
+    if text.startswith("service:"):
+        target = text.split(":", 1)[1]
+        if target not in resolve:
+            raise SchedulerError(f"{where}.ipc: service {target!r} has no running container "
+                                 "to share an IPC namespace with")
+        return f"container:{resolve[target]}"
+    return text
 
 
 def _healthcheck(raw: Any, where: str) -> Healthcheck | None:

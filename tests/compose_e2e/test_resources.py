@@ -111,8 +111,6 @@ def test_up_with_all_resources(project: Project) -> None:  # TestUpWithAllResour
     assert f"Network {project.name}" in r.output
 
 
-@pytest.mark.xfail(strict=True, reason="IPC modes are not supported: stackctl run has no "
-                   "--ipc, and compose's ipc: (shareable, service:, container:) is not applied")
 def test_ipc(project: Project, unique: str) -> None:  # TestIPC
     project.load("TestIPC")
     external = f"e2e-ipc-{unique}"

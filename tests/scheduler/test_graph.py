@@ -48,9 +48,12 @@ def test_implicit_edges() -> None:
     })
     assert [(d.service, d.kind, d.condition) for d in deps] == [
         ("data", "volumes_from", "service_started"),
-        ("db", "depends_on", "service_healthy"),
+        ("db", "links", "service_healthy"),  # the condition stays, the kind is the link's
         ("vpn", "network_mode", "service_started"),
     ]
+    # compose's loader adds depends_on for ipc: service:X itself; X must still run first
+    deps = dependencies_of({"ipc": "service:x", "depends_on": {"x": {"restart": True}}})
+    assert [(d.service, d.kind, d.restart) for d in deps] == [("x", "ipc", True)]
 
 
 def test_undefined_dependency() -> None:
