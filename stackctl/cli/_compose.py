@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from stackctl.cli._stack import META_KEY, ProjectFlags, open_runner
+from stackctl.cli._stack import ALL_RESOURCES_KEY, META_KEY, ProjectFlags, open_runner
 from stackctl.cli.project_opts import (
     EnvFilesOpt,
     FilesOpt,
@@ -37,9 +37,13 @@ Timeout = Annotated[Optional[int], typer.Option("--timeout", "-t", help="Seconds
 @compose_app.callback()
 def _group(ctx: typer.Context, files: FilesOpt = None, project_name: ProjectNameOpt = None,
            project_directory: ProjectDirOpt = None, env_files: EnvFilesOpt = None,
-           profiles: ProfilesOpt = None) -> None:
+           profiles: ProfilesOpt = None,
+           all_resources: Annotated[bool, typer.Option(
+               "--all-resources", help="Include all resources, even those not used by "
+               "services.")] = False) -> None:
     ctx.meta[META_KEY] = ProjectFlags(files, project_name, project_directory, env_files,
                                       profiles)
+    ctx.meta[ALL_RESOURCES_KEY] = all_resources
 
 
 def runner_for(ctx: typer.Context, services: list[str] | None = None, *,

@@ -102,8 +102,6 @@ def test_up_recreate_volumes(project: Project) -> None:  # TestUpRecreateVolumes
     assert "zot" in project.stackctl("volume", "inspect", f"{project.name}_my_vol").out
 
 
-@pytest.mark.xfail(strict=True, reason="stackctl compose has no --all-resources option "
-                   "(volumes and networks no service uses are never created)")
 def test_up_with_all_resources(project: Project) -> None:  # TestUpWithAllResources
     project.load("TestUpWithAllResources")
     r = project.compose("--all-resources", "up")
