@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import posixpath
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackctl.engine.build.dockerignore import Matcher, PatternError
+from stackctl.engine.runtime.securejoin import secure_join
 from stackctl.errors import BuildError
 
 __all__ = ["BuildContext", "ContextError"]
@@ -96,29 +98,12 @@ class BuildContext:
 
     def resolve(self, rel: str) -> Path:
         """Follow symlinks inside the context as if it were ``/``."""
-        parts = [p for p in rel.split("/") if p]
-        done: list[str] = []
-        links = 0
-        while parts:
-            part = parts.pop(0)
-            if part == ".":
-                continue
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            candidate = self.root.joinpath(*done, part)
-            if candidate.is_symlink():
-                links += 1
-                if links > _MAX_LINKS:
-                    raise ContextError(f"too many levels of symbolic links in {rel}")
-                target = os.readlink(candidate)
-                if target.startswith("/"):
-                    done = []
-                parts = [p for p in target.split("/") if p] + parts
-                continue
-            done.append(part)
-        return self.root.joinpath(*done)
+        try:
+            return Path(secure_join(str(self.root), rel, max_links=_MAX_LINKS))
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise ContextError(f"too many levels of symbolic links in {rel}") from None
 
     def expand(self, src: str, *, instruction: str = "COPY") -> list[str]:
         """The context paths a source names: itself, or its glob matches."""

@@ -22,6 +22,7 @@ import stat
 from stackctl.engine.runtime import syscalls as sc
 from stackctl.engine.runtime._lean import suppress
 from stackctl.engine.runtime.mountopts import parse_options
+from stackctl.engine.runtime.securejoin import secure_join
 from stackctl.engine.runtime.sysctls import sysctl_problem
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
@@ -37,38 +38,6 @@ _ST_TO_MS = ((1, sc.MS_RDONLY), (2, sc.MS_NOSUID), (4, sc.MS_NODEV), (8, sc.MS_N
 _DEV_LINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"),
               ("/proc/self/fd/1", "stdout"), ("/proc/self/fd/2", "stderr"),
               ("pts/ptmx", "ptmx"))
-
-
-def secure_join(root: str, path: str) -> str:
-    """root + path with every symlink resolved as if root were "/" (never escapes it)."""
-    parts = [p for p in path.split("/") if p]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == ".":
-            continue
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except OSError:
-            resolved.append(part)
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            hops += 1
-            if hops > 255:
-                raise OSError(errno.ELOOP, f"too many symlinks resolving {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
 
 
 def _ensure(target: str, is_file: bool) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackctl.engine.runtime.securejoin import secure_join
 from stackctl.errors import NotFound, UsageError
 
 __all__ = ["ExecUser", "resolve_user"]
@@ -33,29 +34,10 @@ class ExecUser:
 
 def _read_in_root(rootfs: Path, rel: str) -> str:
     """Read rootfs/rel with symlinks resolved inside the rootfs (at most 40 hops)."""
-    parts = [p for p in rel.split("/") if p]
-    current = rootfs
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            current = current.parent if current != rootfs else rootfs
-            continue
-        nxt = current / part
-        if nxt.is_symlink():
-            hops += 1
-            if hops > 40:
-                return ""
-            target = os.readlink(nxt)
-            if target.startswith("/"):
-                current = rootfs
-            parts = [p for p in target.split("/") if p] + parts
-            continue
-        current = nxt
     try:
-        return current.read_text(errors="replace")
+        return Path(secure_join(str(rootfs), rel, max_links=40)).read_text(errors="replace")
     except OSError:
-        return ""  # no file: numeric users still work, names fail with a clear error
+        return ""  # no file (or a symlink loop): numeric users still work, names fail
 
 
 def _entries(text: str) -> Iterator[list[str]]:
