@@ -71,6 +71,8 @@ def _run(
     sysctl: Strs = typer.Option(None, "--sysctl", help="KEY=VALUE."),
     ipc: str = typer.Option("", "--ipc", metavar="MODE",
                             help="IPC mode: private, shareable, host, none, container:NAME."),
+    link: Strs = typer.Option(None, "--link", metavar="NAME[:ALIAS]",
+                              help="ALIAS resolves to container NAME in this one."),
     runtime: str = typer.Option("stackctl", "--runtime", envvar="STACKCTL_RUNTIME",
                                 help="stackctl (built-in) or runc."),
 ) -> None:
@@ -97,7 +99,7 @@ def _run(
             health_start_interval=health_start_interval,
             no_healthcheck=no_healthcheck, stop_signal=stop_signal, stop_timeout=stop_timeout,
             log_opt=t(log_opt or ()), ulimit=t(ulimit or ()), sysctl=t(sysctl or ()),
-            runtime=runtime, ipc=ipc)
+            runtime=runtime, ipc=ipc, link=t(link or ()))
         config = to_config(flags)
         with Engine(g.root, g.run_root) as engine:
             rec = engine.create(config)

@@ -69,6 +69,7 @@ class RunFlags:
     sysctl: tuple[str, ...] = ()
     runtime: str = "stackctl"
     ipc: str = ""  # "": private (engine/ipc.py)
+    link: tuple[str, ...] = ()  # NAME[:ALIAS]
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -270,6 +271,15 @@ def parse_ulimits(values: tuple[str, ...]) -> tuple[Ulimit, ...]:
     return tuple(Ulimit(r.type, r.soft, r.hard) for r in map(parse_ulimit, values))
 
 
+def parse_link(spec: str) -> str:
+    """``--link NAME[:ALIAS]`` -> ``NAME:ALIAS`` (ALIAS defaults to NAME)."""
+    name, _, alias = spec.strip().partition(":")
+    name, alias = name.lstrip("/"), alias or name.lstrip("/")
+    if not name or ":" in alias:
+        raise UsageError(f"--link {spec!r}: expected NAME or NAME:ALIAS")
+    return f"{name}:{alias}"
+
+
 def to_config(f: RunFlags) -> ContainerConfig:
     from stackctl.engine.ipc import parse as parse_ipc
 
@@ -338,8 +348,10 @@ def to_config(f: RunFlags) -> ContainerConfig:
         ulimits=parse_ulimits(f.ulimit),
         sysctls=sysctls,
         ipc=parse_ipc(f.ipc),
+        links=tuple(parse_link(v) for v in f.link),
         runtime=f.runtime,
     )
 
 
-__all__ = ["RunFlags", "parse_env", "parse_restart", "parse_tmpfs", "parse_volume", "to_config"]
+__all__ = ["RunFlags", "parse_env", "parse_link", "parse_restart", "parse_tmpfs", "parse_volume",
+           "to_config"]

@@ -167,6 +167,7 @@ class ContainerConfig:
     log_max_file: int = 1
     ulimits: tuple[Ulimit, ...] = ()
     sysctls: dict[str, str] = field(default_factory=dict)
+    links: tuple[str, ...] = ()  # "NAME:ALIAS": ALIAS resolves to NAME here (net/dns.py)
     ipc: str = "private"  # private | shareable | host | none | container:<id> (engine/ipc.py)
     runtime: str = "stackctl"  # the built-in launcher, or "runc" (same bundle)
 
@@ -203,7 +204,8 @@ class ContainerConfig:
         for key in ("command", "entrypoint"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
-        for key in ("env", "cap_add", "cap_drop", "network_aliases", "publish", "expose"):
+        for key in ("env", "cap_add", "cap_drop", "network_aliases", "publish", "expose",
+                    "links"):
             data[key] = tuple(data.get(key) or ())
         data["mounts"] = tuple(MountRequest(**m) for m in data.get("mounts") or ())
         data["tmpfs"] = tuple(TmpfsMount(**m) for m in data.get("tmpfs") or ())

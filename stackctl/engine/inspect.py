@@ -77,6 +77,8 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
                   for m in c.mounts if m.kind in ("bind", "volume")] or None,
         "NetworkMode": c.network,
         "IpcMode": c.ipc,
+        "Links": [f"/{t}:/{rec.name}/{a}" for t, _, a in (k.rpartition(":") for k in c.links)]
+        or None,
         "RestartPolicy": {"Name": c.restart.name, "MaximumRetryCount": c.restart.max_retries},
         "AutoRemove": c.auto_remove,
         "CapAdd": list(c.cap_add) or None,

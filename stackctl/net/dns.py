@@ -138,12 +138,25 @@ class StoreLookup:
         self.container_id = container_id
         self._db: sqlite3.Connection | None = None
 
+    # the asking container's links (``NAME:ALIAS``, ContainerConfig.links): an alias is
+    # visible to the container that declares it only, as with Docker's links
+    _LINKS = """
+        SELECT l.value FROM containers c, json_each(json_extract(c.config, '$.links')) l
+        WHERE c.id = :me
+    """
+
     def __call__(self, name: str) -> list[str]:
         if self._db is None:
             self._db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
                                        timeout=2, check_same_thread=False)
+        name = name.lower().rstrip(".")
+        for (link,) in self._db.execute(self._LINKS, {"me": self.container_id}):
+            target, _, alias = str(link).rpartition(":")
+            if alias.lower() == name and target:
+                name = target.lower()
+                break
         rows = self._db.execute(self._SQL, {"me": self.container_id,
-                                            "name": name.lower().rstrip(".")}).fetchall()
+                                            "name": name}).fetchall()
         ips = [r[0] for r in rows]
         random.shuffle(ips)  # spread clients over replicas
         return ips

@@ -104,6 +104,9 @@ def container_config(
         ulimits=_ulimits(cfg.get("ulimits") or {}),
         sysctls={str(k): str(v) for k, v in _mapping(cfg.get("sysctls")).items()},
         ipc=_ipc(cfg.get("ipc"), resolve_service or {}, where),
+        # links: [db:database]: "database" resolves to the service db, in this container
+        links=tuple(f"{t}:{a or t}" for t, _, a in (str(x).partition(":")
+                                                    for x in cfg.get("links") or ())),
         **extra,
     )
 

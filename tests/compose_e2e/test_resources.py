@@ -39,8 +39,6 @@ def test_network_aliases(project: Project) -> None:  # TestNetworkAliases
     assert "Welcome to nginx!" in _curl(project, "container1", "http://alias-of-container2/")
 
 
-@pytest.mark.xfail(strict=True, reason="links: [container2:container] gives no DNS name: "
-                   "links only order the start, the link alias does not resolve")
 def test_network_aliases_link_name(project: Project) -> None:  # TestNetworkAliases, step 3
     project.load("TestNetworkAliases")
     _as_nginx(project, "container1", "container2")
