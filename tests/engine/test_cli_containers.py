@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from stackctl.engine.api import Engine
-from tests.engine.conftest import Cli, eventually, mounts_under
+from tests.engine.conftest import Cli, eventually, mounts_under, pty_cli, read_until
 
 pytestmark = pytest.mark.kernel
 
@@ -126,50 +121,17 @@ def test_cp_both_ways(cli: Cli, unique: str, tmp_path: object) -> None:
     assert (tmp / "etc" / "passwd").exists()
 
 
-def _read_until(fd: int, needle: bytes, timeout: float = 20) -> bytes:
-    out = b""
-    deadline = time.monotonic() + timeout
-    while needle not in out and time.monotonic() < deadline:
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    return out
-
-
 @pytest.mark.parametrize("rm", [["--rm"], []], ids=["in-process", "detached-monitor"])
 def test_run_it_through_a_pty(engine: Engine, rm: list[str]) -> None:
-    env = {**os.environ, "STACKCTL_ROOT": str(engine.root),
-           "STACKCTL_RUN_ROOT": str(engine.run_root)}
-    master, slave = pty.openpty()
-    import fcntl
-    import struct
-    import termios
-
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "run", "-it", *rm, "busybox",
-                             "sh"], stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True)
-    os.close(slave)
-    try:
+    with pty_cli(engine, "run", "-it", *rm, "busybox", "sh", winsize=(33, 111)) as (proc, tty):
         # type only once the shell prompts, as a user would: ash flushes earlier input
-        assert b"# " in _read_until(master, b"# ")
-        os.write(master, b"stty size; echo tty-$((40+2)); tty\n")
-        out = _read_until(master, b"/dev/pts/")
+        assert b"# " in read_until(tty, b"# ")
+        os.write(tty, b"stty size; echo tty-$((40+2)); tty\n")
+        out = read_until(tty, b"/dev/pts/")
         assert b"33 111" in out and b"tty-42" in out
-        os.write(master, b"exit 3\n")
-        _read_until(master, b"\x00", timeout=5)
+        os.write(tty, b"exit 3\n")
+        read_until(tty, b"\x00", timeout=5)
         assert proc.wait(timeout=20) == 3
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
     if rm:
         eventually(lambda: engine.list(all_=True) == [], what="--rm removal")
     else:
@@ -178,24 +140,12 @@ def test_run_it_through_a_pty(engine: Engine, rm: list[str]) -> None:
 
 
 def test_run_it_ctrl_d_ends_it(engine: Engine) -> None:
-    env = {**os.environ, "STACKCTL_ROOT": str(engine.root),
-           "STACKCTL_RUN_ROOT": str(engine.run_root)}
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "run", "-it", "--rm", "busybox",
-                             "sh"], stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True)
-    os.close(slave)
-    try:
-        assert b"# " in _read_until(master, b"# ")
-        os.write(master, b"echo ready-$((1+1))\n")
-        assert b"ready-2" in _read_until(master, b"ready-2\r\n/ # ")  # prompting again
-        os.write(master, b"\x04")
+    with pty_cli(engine, "run", "-it", "--rm", "busybox", "sh") as (proc, tty):
+        assert b"# " in read_until(tty, b"# ")
+        os.write(tty, b"echo ready-$((1+1))\n")
+        assert b"ready-2" in read_until(tty, b"ready-2\r\n/ # ")  # prompting again
+        os.write(tty, b"\x04")
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
 
 
 def test_interactive_stdin_without_tty(cli: Cli) -> None:

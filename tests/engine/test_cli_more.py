@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import shutil
 import signal
 import subprocess
-import sys
 
 import pytest
 
 from stackctl.engine import oci
 from stackctl.engine.api import Engine
 from stackctl.engine.containers import ContainerStatus
-from tests.engine.conftest import Cli, eventually, mounts_under
-from tests.engine.test_cli_containers import _read_until
+from tests.engine.conftest import Cli, eventually, mounts_under, pty_cli, read_until
 
 pytestmark = pytest.mark.kernel
-
-
-def _env(engine: Engine) -> dict[str, str]:
-    return {**os.environ, "STACKCTL_ROOT": str(engine.root),
-            "STACKCTL_RUN_ROOT": str(engine.run_root)}
 
 
 def test_logs_follow_until_exit(cli: Cli, engine: Engine, unique: str) -> None:
@@ -75,21 +67,11 @@ def test_exec_it_through_a_pty(cli: Cli, engine: Engine, unique: str) -> None:
     name = f"x-{unique}"
     cli("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "60",
         check=True)
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "exec", "-it", name, "sh"],
-                            stdin=slave, stdout=slave, stderr=slave, env=_env(engine),
-                            start_new_session=True)
-    os.close(slave)
-    try:
-        assert b"# " in _read_until(master, b"# ")
-        os.write(master, b"tty; exit 7\n")
-        assert b"/dev/pts/" in _read_until(master, b"/dev/pts/")
+    with pty_cli(engine, "exec", "-it", name, "sh") as (proc, tty):
+        assert b"# " in read_until(tty, b"# ")
+        os.write(tty, b"tty; exit 7\n")
+        assert b"/dev/pts/" in read_until(tty, b"/dev/pts/")
         assert proc.wait(timeout=20) == 7
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
 
 
 def test_inspect_image_and_missing(cli: Cli) -> None:
@@ -152,19 +134,10 @@ def test_labels_filter_and_log_rotation(cli: Cli, engine: Engine, unique: str) -
 
 def test_detach_keys_leave_it_running(engine: Engine, unique: str) -> None:
     name = f"d-{unique}"
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "run", "-it", "--network", "none",
-                             "--name", name, "busybox", "sh"], stdin=slave, stdout=slave,
-                            stderr=slave, env=_env(engine), start_new_session=True)
-    os.close(slave)
-    try:
-        assert b"# " in _read_until(master, b"# ")
-        os.write(master, b"\x10\x11")
+    with pty_cli(engine, "run", "-it", "--network", "none", "--name", name, "busybox",
+                 "sh") as (proc, tty):
+        assert b"# " in read_until(tty, b"# ")
+        os.write(tty, b"\x10\x11")
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
     assert engine.get(name).status == ContainerStatus.RUNNING
     engine.remove(name, force=True)
