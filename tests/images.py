@@ -3,7 +3,8 @@
 ``busybox_rootfs_tar()`` returns the path of a cached tarball (built once per
 machine under .cache/), a complete small root filesystem: /bin/busybox with
 every applet as a symlink, /etc/passwd and /etc/group with root, nobody and a
-``app`` user (uid 1000), and the usual empty directories.
+``app`` user (uid 1000), and the usual empty directories. ``tar_bytes`` makes
+small in-memory archives (layers, or archives of files) for tests.
 """
 
 from __future__ import annotations
@@ -95,3 +96,14 @@ def busybox_rootfs_tar() -> Path:
         build_busybox_rootfs(dest)
         os.utime(dest, (time.time(), time.time()))
     return dest
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    """An uncompressed tar of regular files, in the given order, with tarfile's defaults."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()

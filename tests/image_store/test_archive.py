@@ -16,24 +16,11 @@ from stackctl.engine.images.config import Image, ImageConfig
 from stackctl.engine.images.store import ImageStore
 from stackctl.errors import ImageError
 from tests.fixtures_images import import_busybox
+from tests.images import tar_bytes
 
 
 def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def layer_tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def archive(files: dict[str, bytes]) -> bytes:
-    return layer_tar(files)
 
 
 def test_round_trip_keeps_every_digest(roots: tuple[Path, Path], tmp_path: Path) -> None:
@@ -76,13 +63,13 @@ def test_saved_archive_is_docker_and_oci(roots: tuple[Path, Path], tmp_path: Pat
 def test_load_legacy_docker_archive(roots: tuple[Path, Path]) -> None:
     """The pre-25 docker save layout: <id>.json, <layer>/layer.tar, manifest.json."""
     root, _ = roots
-    l1 = layer_tar({"a.txt": b"one"})
-    l2 = layer_tar({"b.txt": b"two"})
+    l1 = tar_bytes({"a.txt": b"one"})
+    l2 = tar_bytes({"b.txt": b"two"})
     cfg = Image(config=ImageConfig(cmd=("cat", "/a.txt")),
                 diff_ids=(sha(l1), sha(l2)), created="2024-01-01T00:00:00Z",
                 architecture="amd64").to_bytes()
     cid = sha(cfg).split(":")[1]
-    data = archive({
+    data = tar_bytes({
         f"{cid}.json": cfg,
         "l1/layer.tar": l1, "l1/VERSION": b"1.0", "l2/layer.tar": gzip.compress(l2),
         "manifest.json": json.dumps([{"Config": f"{cid}.json", "RepoTags": ["old:1"],
@@ -100,7 +87,7 @@ def test_load_legacy_docker_archive(roots: tuple[Path, Path]) -> None:
 
 def test_load_oci_archive_with_gzip_layers_and_platform_index(roots: tuple[Path, Path]) -> None:
     root, _ = roots
-    raw = layer_tar({"hello": b"hi"})
+    raw = tar_bytes({"hello": b"hi"})
     gz = gzip.compress(raw)
     cfg = Image(diff_ids=(sha(raw),), created="2024-01-01T00:00:00Z").to_bytes()
     man = json.dumps({"schemaVersion": 2,
@@ -120,7 +107,7 @@ def test_load_oci_archive_with_gzip_layers_and_platform_index(roots: tuple[Path,
     top = json.dumps({"schemaVersion": 2, "manifests": [
         {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": sha(idx),
          "size": len(idx), "annotations": {"org.opencontainers.image.ref.name": "x/y:3"}}]})
-    data = archive({"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json":
+    data = tar_bytes({"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json":
                     top.encode(), **{f"blobs/sha256/{sha(b).split(':')[1]}": b
                                      for b in (gz, cfg, man, idx)}})
     with ImageStore(root) as store:
@@ -152,10 +139,10 @@ def test_damaged_archives_load_nothing(roots: tuple[Path, Path], tmp_path: Path,
         del files["index.json"]
         for name in files:
             if name.startswith("blobs/") and len(files[name]) > 100000:
-                files[name] = layer_tar({"other": b"x"})
+                files[name] = tar_bytes({"other": b"x"})
     elif damage == "no-index":
         del files["index.json"], files["manifest.json"]
-    data = b"garbage" * 100 if damage == "not-tar" else archive(files)
+    data = b"garbage" * 100 if damage == "not-tar" else tar_bytes(files)
     with ImageStore(tmp_path / "fresh") as fresh:
         with pytest.raises(ImageError):
             load(fresh, io.BytesIO(data))

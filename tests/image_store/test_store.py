@@ -16,17 +16,7 @@ from stackctl.engine.images.store import ImageStore
 from stackctl.engine.state import StateStore
 from stackctl.errors import Conflict, ImageError, NotFound
 from tests.fixtures_images import import_busybox
-from tests.images import busybox_rootfs_tar
-
-
-def tar_bytes(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in entries.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+from tests.images import busybox_rootfs_tar, tar_bytes
 
 
 def test_fixture_imports_busybox(busybox_image: tuple[Path, str]) -> None:
