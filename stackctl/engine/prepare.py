@@ -9,6 +9,7 @@ step fails, so a failed start leaves nothing mounted.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from dataclasses import replace
@@ -17,6 +18,7 @@ from typing import Any
 
 from stackctl.engine import oci
 from stackctl.engine.containers import ContainerConfig, Healthcheck, MountRequest
+from stackctl.engine.runtime.securejoin import secure_join
 from stackctl.engine.volumes import VolumeStore
 from stackctl.errors import RuntimeFailure, UsageError
 
@@ -118,26 +120,12 @@ def check_mounts(config: ContainerConfig) -> None:
 
 def resolve_in_root(rootfs: Path, path: str) -> Path:
     """``path`` inside ``rootfs`` with symlinks resolved as the container would."""
-    parts = [p for p in path.split("/") if p and p != "."]
-    current = rootfs
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            current = current.parent if current != rootfs else rootfs
-            continue
-        nxt = current / part
-        if nxt.is_symlink():
-            hops += 1
-            if hops > 40:
-                raise UsageError(f"too many levels of symbolic links in {path}")
-            target = os.readlink(nxt)
-            if target.startswith("/"):
-                current = rootfs
-            parts = [p for p in target.split("/") if p and p != "."] + parts
-            continue
-        current = nxt
-    return current
+    try:
+        return Path(secure_join(str(rootfs), path, max_links=40))  # Linux's MAXSYMLINKS
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise UsageError(f"too many levels of symbolic links in {path}") from None
 
 
 def find_executable(rootfs: Path, arg0: str, env: tuple[str, ...], cwd: str) -> bool:
