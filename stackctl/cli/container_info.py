@@ -99,17 +99,21 @@ def stats(ctx: typer.Context, containers: Optional[list[str]] = typer.Argument(N
 def _stats_text(engine: Engine, containers: list[str] | None, *, no_trunc: bool,
                 fmt: str | None) -> str:
     from stackctl.cli.render import bytes_size, format_rows, table
+    from stackctl.humanize import human_size
 
     refs = containers or [r.id for r in engine.list()]
-    samples = [engine.stats(r) for r in refs]
     rows = []
-    for s in samples:
+    for s in engine.stats_many(refs):
         pct = s["memory_usage"] / s["memory_limit"] * 100 if s["memory_limit"] else 0.0
+        # docker stats: memory in binary units, I/O in decimal ones (3 digits)
         rows.append({"ID": s["id"] if no_trunc else s["id"][:12], "Name": s["name"],
                      "CPUPerc": f"{s['cpu_percent']:.2f}%",
                      "MemUsage": f"{bytes_size(s['memory_usage'])} / "
                                  f"{bytes_size(s['memory_limit'])}",
-                     "MemPerc": f"{pct:.2f}%", "NetIO": "0B / 0B", "BlockIO": "0B / 0B",
+                     "MemPerc": f"{pct:.2f}%",
+                     "NetIO": f"{human_size(s['net_rx'], 3)} / {human_size(s['net_tx'], 3)}",
+                     "BlockIO": f"{human_size(s['block_read'], 3)} / "
+                                f"{human_size(s['block_write'], 3)}",
                      "PIDs": str(s["pids"])})
     if fmt:
         return format_rows(fmt, rows)

@@ -505,19 +505,15 @@ class Engine:
         return titles, rows
 
     def stats(self, ref: str) -> dict[str, Any]:
-        """One sample: cpu % over a short window, memory, pids."""
-        rec = self.get(ref)
-        cg = self._cgroup(rec)
-        first, t0 = cg.stats(), time.monotonic()
-        time.sleep(0.2)
-        second, t1 = cg.stats(), time.monotonic()
-        cpu = 0.0
-        if first.cpu_usage_ns is not None and second.cpu_usage_ns is not None:
-            cpu = (second.cpu_usage_ns - first.cpu_usage_ns) / ((t1 - t0) * 1e9) * 100
-        return {"id": rec.id, "name": rec.name, "cpu_percent": cpu,
-                "memory_usage": second.memory_usage or 0,
-                "memory_limit": second.memory_limit or _host_memory(),
-                "pids": second.pids or 0}
+        """One sample: cpu % over a short window, memory, pids, network and block I/O."""
+        return self.stats_many([ref])[0]
+
+    def stats_many(self, refs: _Strs) -> list[dict[str, Any]]:
+        """One sample of each container, all over the same window (engine/stats.py)."""
+        from stackctl.engine import stats
+
+        recs = [self.get(r) for r in refs]
+        return [s.as_dict() for s in stats.sample(recs, [self._cgroup(r) for r in recs])]
 
     def inspect(self, ref: str) -> dict[str, Any]:
         from stackctl.engine.inspect import container_json
@@ -549,14 +545,6 @@ def _thaw(paths: oci.ContainerPaths) -> None:
                 (d / name).write_text(value)
             except OSError:
                 pass
-
-
-def _host_memory() -> int:
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 __all__ = ["Engine"]

@@ -141,3 +141,26 @@ def test_detach_keys_leave_it_running(engine: Engine, unique: str) -> None:
         assert proc.wait(timeout=20) == 0
     assert engine.get(name).status == ContainerStatus.RUNNING
     engine.remove(name, force=True)
+
+
+def test_stats_counts_network_bytes(cli: Cli, unique: str) -> None:
+    """NET I/O is the container's own interfaces (its gateway pinged), loopback
+    excluded; BLOCK I/O comes from the cgroup, in docker's decimal units."""
+    name = f"n-{unique}"
+    cli("run", "-d", "--name", name, "busybox", "sh", "-c",
+        "ping -c 3 -i 0.2 $(ip route | awk '/default/ {print $3}'); ping -c 50 127.0.0.1 "
+        ">/dev/null; sleep 60", check=True)
+    idle = f"i-{unique}"
+    cli("run", "-d", "--network", "none", "--name", idle, "busybox", "sleep", "60",
+        check=True)
+    eventually(lambda: "3 packets received" in cli("logs", name).stdout, what="the pings")
+    out = cli("stats", "--no-stream", "--format", "{{.Name}}|{{.NetIO}}|{{.BlockIO}}",
+              name, idle, check=True).stdout.splitlines()
+    rows = {n: (net, blk) for n, net, blk in (line.split("|") for line in out)}
+    rx, tx = (part.strip() for part in rows[name][0].split("/"))
+    assert rx.endswith("B") and rx != "0B" and tx != "0B", rows
+    assert rows[idle][0] == "0B / 0B"  # loopback only: nothing counted
+    assert all(p.strip()[0].isdigit() and p.strip().endswith("B")
+               for p in rows[name][1].split("/"))
+    for n in (name, idle):
+        cli("rm", "-f", n, check=True)

@@ -78,15 +78,20 @@ class Hierarchy(_Value):
 
 
 class CgroupStats(_Value):
-    __slots__ = ("memory_usage", "memory_limit", "cpu_usage_ns", "pids")  # noqa: RUF023
+    __slots__ = ("memory_usage", "memory_limit", "cpu_usage_ns", "pids",  # noqa: RUF023
+                 "block_read", "block_write")
     memory_usage: int | None  # bytes
     memory_limit: int | None  # bytes; None = unlimited
     cpu_usage_ns: int | None
     pids: int | None
+    block_read: int | None  # bytes read from / written to block devices
+    block_write: int | None
 
     def __init__(self, memory_usage: int | None, memory_limit: int | None,
-                 cpu_usage_ns: int | None, pids: int | None) -> None:
-        super().__init__(memory_usage, memory_limit, cpu_usage_ns, pids)
+                 cpu_usage_ns: int | None, pids: int | None,
+                 block_read: int | None = None, block_write: int | None = None) -> None:
+        super().__init__(memory_usage, memory_limit, cpu_usage_ns, pids, block_read,
+                         block_write)
 
 
 def detect(root: str | os.PathLike[str] = DEFAULT_ROOT) -> list[Hierarchy]:
@@ -316,7 +321,34 @@ class Cgroup:
                     cpu_ns = int(val) * 1000
         if (owner := self._owner("pids")) is not None:
             npids = _int(_read(_j(owner[0], "pids.current")))
-        return CgroupStats(usage, limit, cpu_ns, npids)
+        read, written = self._block_io()
+        return CgroupStats(usage, limit, cpu_ns, npids, read, written)
+
+    def _block_io(self) -> tuple[int | None, int | None]:
+        """Bytes read and written, summed over devices (what ``docker stats`` shows)."""
+        if (owner := self._owner("io")) is not None and owner[1] == 2:
+            read = written = 0
+            for line in (_read(_j(owner[0], "io.stat")) or "").splitlines():
+                for field in line.split()[1:]:  # "8:0 rbytes=1 wbytes=2 rios=..."
+                    key, _, val = field.partition("=")
+                    if key == "rbytes":
+                        read += int(val)
+                    elif key == "wbytes":
+                        written += int(val)
+            return read, written
+        if (owner := self._owner("blkio")) is not None:
+            text = _read(_j(owner[0], "blkio.throttle.io_service_bytes_recursive"))
+            if text is None:
+                return None, None
+            read = written = 0
+            for line in text.splitlines():  # "8:0 Read 4096", ..., "Total 8192"
+                parts = line.split()
+                if len(parts) == 3 and parts[1] == "Read":
+                    read += int(parts[2])
+                elif len(parts) == 3 and parts[1] == "Write":
+                    written += int(parts[2])
+            return read, written
+        return None, None
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer has killed a process in this cgroup."""
