@@ -330,7 +330,7 @@ def build_config(
 
 
 def write_bundle(bundle_dir: str | os.PathLike[str], req: BundleRequest) -> Path:
-    """Write `<bundle_dir>/config.json` (temp + fsync + rename); returns its path.
+    """Write `<bundle_dir>/config.json` (temp + rename); returns its path.
 
     The config is built first, so bad input (an unknown capability, a ulimit
     above the caller's hard limit) raises before anything touches the disk.
@@ -347,11 +347,13 @@ def write_process(path: str | os.PathLike[str], process: Mapping[str, Any]) -> P
 
 
 def _write_json(dest: Path, data: Any) -> Path:
+    # Compact, as runc writes its state: json.dumps without indent runs the C
+    # encoder, json.dump(indent=2) the pure-Python one (~5 ms per start, for a
+    # config with Docker's seccomp profile). No fsync: the bundle is written
+    # again at every start, and the rename keeps a reader from a torn file.
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
+        f.write(json.dumps(data))
     os.replace(tmp, dest)
     return dest
 
