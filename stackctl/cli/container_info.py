@@ -127,9 +127,8 @@ def inspect(ctx: typer.Context, names: Names = typer.Argument(...),
             fmt: Optional[str] = typer.Option(None, "--format", "-f"),  # noqa: UP045
             type_: Optional[str] = typer.Option(None, "--type")) -> None:  # noqa: UP045
     """Docker-shaped JSON for containers (and images)."""
-    import json
 
-    from stackctl.cli.render import render_template
+    from stackctl.cli.render import inspect_text
     from stackctl.errors import NotFound
 
     out: list[Any] = []
@@ -147,11 +146,7 @@ def inspect(ctx: typer.Context, names: Names = typer.Argument(...),
                     failed = True
                 else:
                     out.append(data)
-    if fmt:
-        for item in out:
-            typer.echo(render_template(fmt, item))
-    else:
-        typer.echo(json.dumps(out, indent=4))
+    typer.echo(inspect_text(out, fmt), nl=False)
     if failed:
         raise typer.Exit(1)
 

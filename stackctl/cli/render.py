@@ -116,6 +116,14 @@ def format_rows(fmt: str, items: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(render_template(fmt, i) for i in items)
 
 
+def inspect_text(items: Sequence[Any], fmt: str | None) -> str:
+    """What ``inspect`` prints: ``--format`` rendered for each item, one per line, else
+    the items as one JSON array with Docker's four-space indent."""
+    if fmt:
+        return "".join(render_template(fmt, item) + "\n" for item in items)
+    return json.dumps(list(items), indent=4) + "\n"
+
+
 def _header(cell: str) -> str:
     m = _ACTION.search(cell)
     if not m:
@@ -130,4 +138,4 @@ def ago(timestamp: float, now: float | None = None) -> str:
 
 
 __all__ = ["ago", "bytes_size", "format_rows", "human_duration", "human_size",
-           "render_template", "table"]
+           "inspect_text", "render_template", "table"]

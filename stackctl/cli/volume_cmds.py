@@ -76,9 +76,8 @@ def ls(ctx: typer.Context, quiet: bool = typer.Option(False, "--quiet", "-q"),
 def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
             fmt: Optional[str] = typer.Option(None, "--format", "-f")) -> None:  # noqa: UP045
     """Display detailed information on volumes."""
-    import json
 
-    from stackctl.cli.render import render_template
+    from stackctl.cli.render import inspect_text
     from stackctl.errors import NotFound
 
     store = _store(ctx)
@@ -90,11 +89,7 @@ def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
         except NotFound as exc:
             sys.stderr.write(f"Error: {exc.message}\n")
             failed = True
-    if fmt:
-        for item in out:
-            typer.echo(render_template(fmt, item))
-    else:
-        typer.echo(json.dumps(out, indent=4))
+    typer.echo(inspect_text(out, fmt), nl=False)
     if failed:
         raise typer.Exit(1)
 
