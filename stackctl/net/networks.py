@@ -24,6 +24,7 @@ import ipaddress
 import json
 import os
 import secrets
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -37,6 +38,16 @@ from stackctl.net.model import Endpoint, NetworkInfo
 DEFAULT_ROOT = Path("/var/lib/stackctl")
 _BRIDGE_OPTS = ("com.docker.network.bridge.name", "bridge.name")
 _MTU_OPTS = ("com.docker.network.driver.mtu", "mtu")
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    """A warning on stderr, once per process (as Docker prints the daemon's)."""
+    if text not in _warned:
+        _warned.add(text)
+        sys.stderr.write(f"WARNING: {text}\n")
 
 
 def _now() -> str:
@@ -188,8 +199,11 @@ class Networks:
         try:
             self.firewall.add_network(info.bridge, info.subnet, internal=info.internal)
             Firewall.prepare_bridge(info.bridge, internal=info.internal)
-        except FirewallUnavailable:
-            pass  # no NAT or isolation rules; publish() says so when ports are asked for
+        except FirewallUnavailable as exc:
+            # optional: the network works, with neither outbound NAT nor
+            # isolation; publishing a port is an error (manager.py) instead
+            _warn_once(f"network {info.name!r} has no outbound NAT and is not isolated from "
+                       f"other networks: {exc.message}; {exc.hint}")
 
     def _destroy_network(self, info: NetworkInfo) -> None:
         with self.state.transaction() as db:

@@ -508,3 +508,26 @@ def test_rules_go_with_the_network_when_path_lacks_sbin(
     nm.remove(net.name)
     monkeypatch.undo()
     assert not nm.firewall.exists()
+
+
+def test_without_nftables_networks_work_and_say_what_is_missing(
+        nm: NetworkManager, unique: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """nftables is optional: a network is made (bridge, addresses) with a warning that
+    it has no NAT and no isolation, and publishing a port is a clear error."""
+    from stackctl.net import firewall
+    from stackctl.net.ports import parse_publish
+
+    monkeypatch.setattr(firewall, "_nft", lambda: None)
+    net = nm.create(f"nf{unique}")
+    assert net.bridge in links() and not nm.firewall.exists()
+    err = capsys.readouterr().err
+    assert "no outbound NAT" in err and "apt-get install nftables" in err
+    c = nm.setup_container(cid(), [EndpointRequest(net.name)])
+    assert c.primary_ip in net.subnet
+    with pytest.raises(NetError, match="nftables") as exc:
+        nm.setup_container(cid(), [EndpointRequest(net.name)],
+                           ports=parse_publish("18099:80"))
+    assert "apt-get install nftables" in (exc.value.hint or "")
+    nm.teardown_container(c.container_id)
+    nm.remove(net.name)
