@@ -1,4 +1,4 @@
-"""Helpers shared by stack_cmds and compose_cmds: open a stack, attach to logs.
+"""Helpers shared by stack_cmds and the compose_* modules: open a stack, attach to logs.
 
 Imports only typer and the standard library at module level (cold start);
 the scheduler is imported inside the functions.

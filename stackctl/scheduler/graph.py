@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
 # networkx is imported inside the functions: its import is ~0.2 s, and a no-op
-# ``up`` (plan.py's fast path) must not pay it.
+# ``up`` (converge.py's fast path) must not pay it.
 
 N = TypeVar("N", bound=Hashable)
 
