@@ -64,7 +64,7 @@ def connect(store: StateStore, paths: oci.ContainerPaths, attachment: NetworkAtt
     The attachment is stored under the network's name. Bad input (no such network,
     an address outside its subnet, already connected, a none/host/container: mode)
     changes nothing; a failed store update unplugs again."""
-    from stackctl.net.engine_glue import container_names, endpoint_requests
+    from stackctl.net.engine_glue import container_names, endpoint_request
 
     name, config, labels = _load(store, paths.id)
     if not config.bridged:
@@ -74,7 +74,7 @@ def connect(store: StateStore, paths: oci.ContainerPaths, attachment: NetworkAtt
     manager = _need_manager(store, paths)
     info = manager.get(attachment.name)
     attachment = NetworkAttachment(info.name, attachment.aliases, attachment.ipv4_address)
-    req = endpoint_requests(ContainerConfig("", networks=(attachment,)))[0]
+    req = endpoint_request(attachment)  # a bad --ip fails here, before any change
     if any(_network_id(manager, a.name) == info.id for a in config.attachments()):
         raise AlreadyExists(f"container {name} is already connected to network {info.name}")
     if req.ip is not None and req.ip not in info.subnet:

@@ -57,12 +57,17 @@ def setup_for_config(manager: NetworkManager, container_id: str, config: Any, *,
 
 def endpoint_requests(config: Any) -> list[EndpointRequest]:
     """Every network of the config (ContainerConfig.attachments), primary first."""
+    return [endpoint_request(a) for a in config.attachments()]
+
+
+def endpoint_request(attachment: Any) -> EndpointRequest:
+    """One ``NetworkAttachment`` (engine/containers.py) as the manager takes it."""
     from stackctl.net.ipam import parse_address
 
-    return [EndpointRequest(a.name, aliases=tuple(a.aliases),
-                            ip=parse_address(a.ipv4_address, flag=f"--ip (network {a.name})")
-                            if a.ipv4_address else None)
-            for a in config.attachments()]
+    a = attachment
+    return EndpointRequest(a.name, aliases=tuple(a.aliases),
+                           ip=parse_address(a.ipv4_address, flag=f"--ip (network {a.name})")
+                           if a.ipv4_address else None)
 
 
 def join_container(store: Any, root: Path, run_root: Path, state_dir: Path, ref: str) -> Path:
@@ -130,5 +135,5 @@ def network_settings(root: Path, run_root: Path, container_id: str) -> dict[str,
     }
 
 
-__all__ = ["container_names", "endpoint_requests", "join_container", "network_settings",
-           "setup_for_config"]
+__all__ = ["container_names", "endpoint_request", "endpoint_requests", "join_container",
+           "network_settings", "setup_for_config"]
