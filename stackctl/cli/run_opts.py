@@ -13,6 +13,7 @@ from stackctl.engine.containers import (
     ContainerConfig,
     Healthcheck,
     MountRequest,
+    NetworkAttachment,
     RestartPolicy,
     TmpfsMount,
     Ulimit,
@@ -52,6 +53,7 @@ class RunFlags:
     label: tuple[str, ...] = ()
     network: str = "bridge"  # Docker's default: the `bridge` network (stackctl/net)
     network_alias: tuple[str, ...] = ()
+    ip: str | None = None  # --ip: a static address on the network
     publish: tuple[str, ...] = ()
     publish_all: bool = False
     expose: tuple[str, ...] = ()
@@ -271,6 +273,20 @@ def parse_ulimits(values: tuple[str, ...]) -> tuple[Ulimit, ...]:
     return tuple(Ulimit(r.type, r.soft, r.hard) for r in map(parse_ulimit, values))
 
 
+def _attachments(f: RunFlags) -> tuple[NetworkAttachment, ...]:
+    """The bridge network ``--network`` names, with its aliases and ``--ip``."""
+    bridged = f.network not in ("none", "host") and not f.network.startswith("container:")
+    if f.ip is not None:
+        if not bridged:
+            raise UsageError(f"--ip needs a bridge network, not --network {f.network}")
+        from stackctl.net.ipam import parse_address
+
+        parse_address(f.ip, flag="--ip")
+    if not bridged:
+        return ()
+    return (NetworkAttachment(f.network, f.network_alias, f.ip),)
+
+
 def parse_link(spec: str) -> str:
     """``--link NAME[:ALIAS]`` -> ``NAME:ALIAS`` (ALIAS defaults to NAME)."""
     name, _, alias = spec.strip().partition(":")
@@ -337,6 +353,7 @@ def to_config(f: RunFlags) -> ContainerConfig:
         init=f.init,
         network=f.network,
         network_aliases=f.network_alias,
+        networks=_attachments(f),
         publish=f.publish,
         publish_all=f.publish_all,
         expose=tuple(e if "/" in e else f"{e}/tcp" for e in f.expose),

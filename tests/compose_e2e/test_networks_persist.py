@@ -4,6 +4,7 @@ keeps both), while ``network disconnect`` is kept too."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import pytest
@@ -65,10 +66,15 @@ def test_network_connect_and_disconnect_survive_restart(project: Project,
     _start(project)
     back = f"{project.name}_back"
     other = f"conn-{unique}"
-    r = project.stackctl("run", "-d", "--name", other, "--network",
-                         f"{project.name}_front", "busybox", *_HTTPD)
+    front = f"{project.name}_front"
+    subnet = json.loads(project.stackctl("network", "inspect", front).out)[0]["IPAM"][
+        "Config"][0]["Subnet"]
+    static = str(ipaddress.ip_network(subnet)[200])
+    r = project.stackctl("run", "-d", "--name", other, "--network", front, "--ip", static,
+                         "busybox", *_HTTPD)
     assert r.code == 0, r.err
     try:
+        assert _networks(project, other)[front] == static
         assert "hello" not in _fetch(project, "db", other)  # not on back yet
         r = project.stackctl("network", "connect", "--alias", "extra", back, other)
         assert r.code == 0, r.err
@@ -78,6 +84,7 @@ def test_network_connect_and_disconnect_survive_restart(project: Project,
         r = project.stackctl("restart", "-t", "1", other)
         assert r.code == 0, r.err
         assert back in _networks(project, other)
+        assert _networks(project, other)[front] == static  # --ip is kept too
         assert "hello" in _fetch(project, "db", "extra")  # the alias came back too
         # a stopped container can be disconnected; the next start leaves it off
         assert project.stackctl("stop", "-t", "1", other).code == 0
