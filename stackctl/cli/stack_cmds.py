@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -88,33 +88,39 @@ def up_options(services: list[str] | None, *, no_deps: bool, force_recreate: boo
     )
 
 
-def recreate_drifted_volumes(runner: object, *, yes: bool, timeout: int | None) -> None:
+def _drifted_volumes(runner: Any) -> tuple[Any, list[str]]:
+    """(desired state, keys of its volumes whose definition changed: volume_drift.py)."""
+    from stackctl.scheduler import volume_drift as vd
+
+    if runner.stack is None:
+        return None, []
+    desired = runner.desired()
+    if not desired.volumes:
+        return desired, []
+    stored = {v.name: v.labels for v in runner.driver.engine().volumes.list()}
+    return desired, vd.drifted(desired, stored)
+
+
+def recreate_drifted_volumes(runner: Any, *, yes: bool, timeout: int | None) -> None:
     """Volumes whose definition in the file changed: recreated when approved (``-y``,
     or yes at compose's prompt on a terminal), else kept with a warning, as compose
     does. Their containers go with them; the ``up`` that follows makes both again."""
-    from typing import Any
-
     from stackctl.scheduler import volume_drift as vd
 
-    r: Any = runner
-    if r.stack is None:
-        return
-    desired = r.desired()
-    if not desired.volumes:
-        return
-    keys = vd.drifted(desired, {v.name: v.labels for v in r.driver.engine().volumes.list()})
+    desired, keys = _drifted_volumes(runner)
     approved = []
     for key in keys:
         name = desired.volumes[key].name
         if yes or (sys.stdin.isatty() and typer.confirm(vd.prompt(name), default=False)):
             approved.append(key)
         else:
-            r.sink.message(f'WARNING: volume "{name}" exists but doesn\'t match configuration '
-                           "in compose file: kept (up -y recreates it; its data will be lost)")
+            runner.sink.message(f'WARNING: volume "{name}" exists but doesn\'t match '
+                                "configuration in compose file: kept (up -y recreates it; its "
+                                "data will be lost)")
     if approved:
-        plan = vd.plan_recreate(desired, r.observe(desired), approved,
+        plan = vd.plan_recreate(desired, runner.observe(desired), approved,
                                 timeout=float(timeout) if timeout is not None else None)
-        r.execute(plan).raise_for_failures()
+        runner.execute(plan).raise_for_failures()
 
 
 def up(
@@ -286,6 +292,10 @@ def plan(
                               build=build, no_build=False, pull=None, timeout=None,
                               runner=runner)
             the_plan = runner.plan_up(opts, parse_scale(scale or []))
+            desired, drifted = _drifted_volumes(runner)
+            for key in drifted:  # not in the plan: only an approved up recreates them
+                sys.stderr.write(f"WARNING: volume {desired.volumes[key].name}: its definition "
+                                 "changed; up -y recreates it (its data will be lost)\n")
     if output == "json":
         sys.stdout.write(json.dumps(the_plan.to_json(), indent=2) + "\n")
     else:

@@ -43,6 +43,8 @@ def test_changed_volume_kept_without_yes_recreated_with_it(project: Project) -> 
     assert "doesn't match configuration in compose file" in r.err
     assert _labels(project)["foo"] == "bar"
     assert "kept" in project.compose("exec", "-T", "app", "cat", "/my_vol/mark").out
+    r = project.compose("plan", env=zot, expect=None)
+    assert f"volume {project.name}_my_vol: its definition changed" in r.err
     before = project.ids()
     r = project.compose("up", "-d", "-y", env=zot)
     assert f"Volume {project.name}_my_vol Removed" in r.err
