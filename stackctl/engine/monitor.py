@@ -403,6 +403,10 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         if c.releasing:
             return
         c.releasing = True
+        # the DNS socket holds the container's network namespace open: closed
+        # first, the namespace dies with its veths as soon as the release
+        # unmounts it (net/manager.py teardown_container)
+        self._close_dns(c)
         paths, config = c.paths, c.config
 
         def release(store: StateStore) -> None:
@@ -456,12 +460,15 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
             self.sel.unregister(c.local.stdin_fd)
             os.set_blocking(c.local.stdin_fd, True)
             c.local.stdin = False
+        self._close_dns(c)
+        self.containers.pop(c.id, None)
+        self._let_go(c)
+
+    def _close_dns(self, c: Container) -> None:
         if c.dns is not None:
             self.sel.unregister(c.dns.sock)
             c.dns.close()
             c.dns = None
-        self.containers.pop(c.id, None)
-        self._let_go(c)
 
     def _let_go(self, c: Container) -> None:
         """The record no longer names us (Engine.stop waits for this)."""

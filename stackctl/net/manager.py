@@ -30,6 +30,7 @@ import ipaddress
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -40,6 +41,8 @@ from stackctl.net.model import ContainerNetwork, Endpoint, EndpointRequest, Netw
 from stackctl.net.netns import create_netns, is_netns, remove_netns
 from stackctl.net.networks import Networks
 from stackctl.net.ports import PortMapping, resolve
+
+UNPLUG_WAIT = 1.0  # seconds for the kernel's cleanup of a namespace's veths
 
 
 class _NetworkGone(NotFound):
@@ -262,18 +265,40 @@ class NetworkManager(Networks):
             db.execute("DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                        (ep.container_id, ep.network_id))
 
+    def _await_unplugged(self, eps: Sequence[Endpoint]) -> None:
+        """Wait for the kernel to destroy the veths of a released namespace; delete
+        what is left after UNPLUG_WAIT (the namespace is still held: a process
+        joined it, or a monitor still has its DNS socket open)."""
+        if not eps:
+            return
+        from stackctl.net.netlink import Netlink
+
+        deadline = time.monotonic() + UNPLUG_WAIT
+        with Netlink() as nl:
+            left = [ep for ep in eps if nl.link_kind(ep.host_veth) is not None]
+            while left and time.monotonic() < deadline:
+                time.sleep(0.005)
+                left = [ep for ep in left if nl.link_kind(ep.host_veth) is not None]
+            for ep in left:  # deleting one end of a veth deletes both
+                nl.delete_link(ep.host_veth)
+
     def teardown_container(self, container_id: str) -> None:
         """Release ports, leases, veths, namespace and files. Idempotent."""
         eps = self.endpoints(container_id=container_id)
         if eps and self._ports_marker(container_id).exists() and Firewall.available():
             for ep in eps:
                 self.firewall.unpublish(ep.address.ip)
-        for ep in eps:
-            self._unplug(ep)
+        # The namespace goes first, and the kernel destroys its veth pairs with
+        # it in one batched cleanup: ~20 ms for one container, ~65 ms for fifty
+        # going at once. Deleting each veth instead waits out an RCU grace
+        # period under the global rtnl lock, ~26 ms apiece and serialised
+        # (1.3 s of a 50-service down). The leases go only once the veths are
+        # gone, so a reused address never meets its old owner on the bridge.
+        remove_netns(self.netns_path(container_id))
+        self._await_unplugged(eps)
         # leases of networks whose row vanished cannot be joined; drop them directly
         with self.state.transaction() as db:
             db.execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))
-        remove_netns(self.netns_path(container_id))
         shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
         if eps:
             self.refresh_hosts(ep.network_id for ep in eps)
