@@ -180,7 +180,7 @@ class Engine:
         ``group`` (e.g. the stack's project): containers of one group share one monitor
         process; the first start spawns it, later ones ask it to adopt them.
         """
-        rec = self.get(ref)
+        rec = self._settled(self.get(ref))
         if rec.status in (S.RUNNING, S.RESTARTING):
             return rec
         check_transition(rec.status, S.RUNNING, name=rec.name)
@@ -195,6 +195,17 @@ class Engine:
             raise RuntimeFailure(msg.get("error") or "the container did not start",
                                  exit_code=int(msg.get("exit_code") or 125))
         return self.get(rec.id)
+
+    def _settled(self, rec: ContainerRecord, timeout: float = 30.0) -> ContainerRecord:
+        """``rec`` once no live monitor is between states with it: a start still in
+        flight (its starter, e.g. an `up`, was killed) ends running or failed, an
+        exit ends released. Starting it meanwhile would run it twice."""
+        deadline = time.monotonic() + timeout
+        while (rec.status not in ACTIVE and oci.alive(rec.monitor_pid, rec.monitor_start)
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
+            rec = self.get(rec.id)
+        return rec
 
     def run_foreground(self, ref: str, *, stdin: bool = False, tty: bool = False) -> int:
         """Start ``ref`` and supervise it from this process until it ends; its exit code.

@@ -229,6 +229,8 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         while self.containers:
             self._step()
         self.close_group()
+        if self.launch_server is not None:
+            self.launch_server.close()
 
     def _step(self) -> None:
         timeout = self._next_deadline()
@@ -526,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     mon.install_signals()
     if values.get("--group"):  # before the first ready line: the engine then adopts here
         mon.listen_group(Path(values["--group"]))
+        mon.warm_launcher = True  # many starts to come: fork them from a warm launcher
     left = len(ids)
 
     def ready(msg: dict[str, Any]) -> None:

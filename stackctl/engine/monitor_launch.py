@@ -15,11 +15,13 @@ first: an exit nobody has claimed yet is kept in ``_unclaimed`` until
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -36,10 +38,80 @@ Done = Callable[[Failure], None]
 UNCLAIMED_MAX = 256
 
 
+class LaunchServer:
+    """The monitor's end of a fork server (runtime/forkserver.py): the built-in
+    launcher, imported once, forked per container start."""
+
+    def __init__(self, sel: selectors.BaseSelector) -> None:
+        self.sel = sel
+        self.alive = True
+        self._tag = 0
+        self._waiting: dict[int, Callable[[int], None]] = {}
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(oci.forkserver_argv(theirs.fileno()),
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         pass_fds=(theirs.fileno(),), close_fds=True)
+        finally:
+            theirs.close()
+        self.sock = ours
+        sel.register(ours, selectors.EVENT_READ, lambda ev: self._on_message())
+
+    def launch(self, argv: list[str], cwd: str, fds: tuple[int, int, int],
+               on_exit: Callable[[int], None]) -> bool:
+        """Run ``launch.main(argv)`` in a forked child with ``fds`` as its stdio;
+        ``on_exit(code)`` once it exits. False when the server is gone."""
+        if not self.alive:
+            return False
+        self._tag += 1
+        msg = json.dumps({"tag": self._tag, "argv": argv, "cwd": cwd}).encode()
+        try:
+            socket.send_fds(self.sock, [msg], list(fds))
+        except OSError:
+            self._gone()
+            return False
+        self._waiting[self._tag] = on_exit
+        return True
+
+    def _on_message(self) -> None:
+        try:
+            data = self.sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._gone()
+            return
+        msg = json.loads(data)
+        callback = self._waiting.pop(int(msg["tag"]), None)
+        if callback is not None:
+            callback(int(msg["exit"]))
+
+    def _gone(self) -> None:
+        """The server died: its starts in flight failed (as a crashed launcher's)."""
+        if not self.alive:
+            return
+        self.alive = False
+        self.sel.unregister(self.sock)
+        self.sock.close()
+        waiting, self._waiting = self._waiting, {}
+        for callback in waiting.values():
+            callback(255)
+
+    def close(self) -> None:
+        """Closing our end lets the server exit once its children are done."""
+        if self.alive:
+            self.alive = False
+            self.sel.unregister(self.sock)
+            self.sock.close()
+        self.proc.returncode = 0  # reaped by the monitor's loop (or by init), not by Popen
+
+
 class _Pending:
     """A runtime process still starting a container, and what it was given."""
 
-    def __init__(self, c: Container, proc: subprocess.Popen[bytes], err_r: int,
+    def __init__(self, c: Container, proc: subprocess.Popen[bytes] | None, err_r: int,
                  out_r: int | None, console: socket.socket | None, done: Done) -> None:
         self.c = c
         self.proc = proc
@@ -57,6 +129,8 @@ class LaunchMixin:
     children: dict[int, Callable[[int], None]]
     clock: Callable[[], float]
     _unclaimed: dict[int, int]
+    launch_server: LaunchServer | None = None
+    warm_launcher = False  # a stack's monitor: fork the built-in launcher (LaunchServer)
 
     def _on_exit(self, c: Container, code: int) -> None:
         raise NotImplementedError
@@ -93,9 +167,18 @@ class LaunchMixin:
             else:
                 stdin_r = os.open(os.devnull, os.O_RDONLY)
         child_fds.append(stdin_r)
+        argv = oci.run_argv(runtime, c.paths, console=console is not None)
+        server = self._server() if runtime != "runc" else None
+        if server is not None:
+            pending = _Pending(c, None, err_r, out_r, console, done)
+            if server.launch(argv[len(oci.LAUNCHER):], str(c.paths.bundle),
+                             (stdin_r, out_w, err_w),
+                             lambda status: self._launched(pending, status)):
+                for fd in child_fds:
+                    os.close(fd)
+                return
         try:
-            proc = subprocess.Popen(oci.run_argv(runtime, c.paths, console=console is not None),
-                                    stdin=stdin_r, stdout=out_w, stderr=err_w,
+            proc = subprocess.Popen(argv, stdin=stdin_r, stdout=out_w, stderr=err_w,
                                     close_fds=True, cwd=str(c.paths.bundle))
         except OSError as exc:
             for fd in (*child_fds, err_r, *((out_r,) if out_r is not None else ())):
@@ -110,8 +193,23 @@ class LaunchMixin:
         pending = _Pending(c, proc, err_r, out_r, console, done)
         self.children[proc.pid] = lambda status: self._launched(pending, status)
 
+    def _server(self) -> LaunchServer | None:
+        if not self.warm_launcher:
+            return None
+        if self.launch_server is None or not self.launch_server.alive:
+            if self.launch_server is not None:
+                self.launch_server.close()
+            try:
+                self.launch_server = LaunchServer(self.sel)
+            except OSError as exc:
+                sys.stderr.write(f"monitor: no launcher server ({exc}); exec'ing launchers\n")
+                self.warm_launcher = False
+                return None
+        return self.launch_server
+
     def _launched(self, p: _Pending, rc: int) -> None:
-        p.proc.returncode = rc  # reaped by the loop, not by Popen
+        if p.proc is not None:
+            p.proc.returncode = rc  # reaped by the loop, not by Popen
         c = p.c
         if rc != 0:
             os.set_blocking(p.err_r, False)
@@ -219,4 +317,4 @@ def runtime_message(text: str) -> str:
     return msg
 
 
-__all__ = ["Done", "Failure", "LaunchMixin", "runtime_message"]
+__all__ = ["Done", "Failure", "LaunchMixin", "LaunchServer", "runtime_message"]

@@ -96,7 +96,7 @@ def runtime_argv(runtime: str, paths: ContainerPaths) -> list[str]:
     root = str(runtime_state_root(runtime, paths))
     if runtime == "runc":
         return ["runc", "--root", root]
-    return [*_LAUNCHER, "--root", root]
+    return [*LAUNCHER, "--root", root]
 
 
 # The built-in launcher as runtime.launch.launcher_argv() runs it: `python -S` skips
@@ -104,9 +104,17 @@ def runtime_argv(runtime: str, paths: ContainerPaths) -> list[str]:
 # every exec); the package is found by path. Computed here so that the monitor, which
 # imports this module, does not import the launcher to learn its command line.
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_LAUNCHER = (sys.executable, "-S", "-c",
+LAUNCHER = (sys.executable, "-S", "-c",
              f"import sys; sys.path.insert(0, {_PKG_PARENT!r}); "
              "from stackctl.engine.runtime.launch import main; sys.exit(main())")
+
+
+def forkserver_argv(fd: int) -> list[str]:
+    """The built-in launcher's fork server (runtime/forkserver.py) on socket ``fd``."""
+    return [sys.executable, "-S", "-c",
+            f"import sys; sys.path.insert(0, {_PKG_PARENT!r}); "
+            "from stackctl.engine.runtime.forkserver import main; sys.exit(main())",
+            "--fd", str(fd)]
 
 
 def run_argv(runtime: str, paths: ContainerPaths, *, console: bool) -> list[str]:
@@ -138,7 +146,7 @@ def runtime_delete(runtime: str, paths: ContainerPaths) -> None:
         from stackctl.engine.runtime import launch
 
         try:
-            launch.main(argv[len(_LAUNCHER):])
+            launch.main(argv[len(LAUNCHER):])
             return
         except Exception:
             pass
@@ -284,6 +292,7 @@ __all__ = [
     "cgroup_pids",
     "delete_argv",
     "exec_argv",
+    "forkserver_argv",
     "has_runtime_state",
     "launch_exit_code",
     "oom_killed",

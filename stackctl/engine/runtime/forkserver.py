@@ -1,0 +1,118 @@
+"""A warm launcher for a monitor that starts many containers (a stack's).
+
+Every container start used to exec ``python -S ... launch run``: an interpreter
+start and the launcher's imports, about 25 ms of CPU of the ~45 a start costs.
+A stack's monitor instead execs this server once; it imports the launcher and
+forks one child per request, which runs ``launch.main(argv)`` with the
+request's stdio and exits with its status, as the exec'd launcher would.
+
+Forking here is safe where forking the monitor is not (DESIGN.md: never fork a
+process that has threads or an event loop running): this process has one
+thread and no event loop, only a blocking ``select`` over its socket and its
+children's pidfds, and the child never returns into it.
+
+Protocol over a SOCK_SEQPACKET socket (``--fd N``), one message each:
+
+    monitor -> server  {"tag": T, "argv": [...], "cwd": DIR} + 3 fds (stdin, stdout, stderr)
+    server -> monitor  {"tag": T, "exit": CODE}  once that child exited
+
+The server exits when the monitor closes its end and its children are done.
+The container's init, the child's child, is re-parented to the monitor (the
+subreaper) when the child exits, as with the exec'd launcher. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+
+def serve(sock: socket.socket) -> int:
+    from stackctl.engine.runtime import _exec, init, launch  # warm: every child has them
+
+    del _exec, init
+    children: dict[int, tuple[int, Any]] = {}  # pidfd -> (pid, tag)
+    own = sock.fileno()
+    open_ = True
+    while open_ or children:
+        ready, _, _ = select.select([*([own] if open_ else []), *children], [], [])
+        for r in ready:
+            if r == own:
+                try:
+                    msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 3)
+                except OSError:
+                    msg, fds = b"", []
+                if not msg:
+                    open_ = False
+                    continue
+                req = json.loads(msg)
+                pid = os.fork()
+                if pid == 0:
+                    _child(launch.main, req, fds, sock, list(children))
+                for fd in fds:
+                    os.close(fd)
+                children[os.pidfd_open(pid)] = (pid, req["tag"])
+            else:
+                pid, tag = children.pop(r)
+                os.close(r)
+                _, status = os.waitpid(pid, 0)
+                _send(sock, {"tag": tag, "exit": os.waitstatus_to_exitcode(status)})
+    return 0
+
+
+def _child(run: Any, req: dict[str, Any], fds: list[int], sock: socket.socket,
+           pidfds: list[int]) -> NoReturn:
+    code = 1
+    try:
+        sock.close()
+        for fd in pidfds:
+            os.close(fd)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        os.chdir(req["cwd"])
+        code = run(req["argv"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException as exc:  # as an exec'd launcher would die: say why, exit 1
+        try:
+            sys.stderr.write(f"launch: {type(exc).__name__}: {exc}\n")
+        except Exception:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
+
+
+def _send(sock: socket.socket, msg: dict[str, Any]) -> None:
+    try:
+        sock.send(json.dumps(msg).encode())
+    except OSError:  # the monitor is gone; its children finish regardless
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "--fd":
+        sys.stderr.write("usage: forkserver --fd N\n")
+        return 2
+    sock = socket.socket(fileno=int(args[1]))
+    try:
+        return serve(sock)
+    finally:
+        sock.close()
+
+
+__all__ = ["main", "serve"]
