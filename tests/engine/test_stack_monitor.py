@@ -14,6 +14,7 @@ import pytest
 from stackctl.engine import oci
 from stackctl.engine.api import Engine
 from stackctl.engine.containers import ContainerConfig, ContainerStatus, RestartPolicy
+from stackctl.errors import RuntimeFailure
 from tests.engine.conftest import eventually, mounts_under
 
 pytestmark = pytest.mark.kernel
@@ -120,3 +121,30 @@ def test_killed_stack_monitor_is_repaired(engine: Engine, unique: str) -> None:
     # stop of an orphan kills it directly; the new monitor's container is untouched
     assert engine.stop(a.id, timeout=2).status == S.EXITED
     assert engine.get(c.id).status == S.RUNNING
+
+
+def _children(pid: int) -> list[str]:
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            for child in f.read().split():
+                with open(f"/proc/{child}/cmdline", "rb") as c:
+                    out.append(c.read().replace(b"\0", b" ").decode())
+    return out
+
+
+def test_stack_monitor_forks_its_launchers_and_reports_their_errors(engine: Engine,
+                                                                    unique: str) -> None:
+    group = f"project:{unique}"
+    a = engine.start(engine.create(cfg()).id, group=group)
+    assert a.monitor_pid
+    assert any("stackctl.engine.runtime.forkserver" in c for c in _children(a.monitor_pid))
+    bad = engine.create(cfg("no-such-command"))
+    with pytest.raises(RuntimeFailure) as exc:  # the launcher's error, through the server
+        engine.start(bad.id, group=group)
+    assert exc.value.exit_code == 127 and "no-such-command" in exc.value.message
+    assert not mounts_under(engine.paths(bad.id).run_dir)
+    tty = engine.start(engine.create(cfg("sh", "-c", "tty; sleep 30", tty=True)).id,
+                       group=group)
+    eventually(lambda: "/dev/pts/" in logs_text(engine, tty.id), what="a pty via the server")
+    assert engine.get(a.id).status == S.RUNNING
