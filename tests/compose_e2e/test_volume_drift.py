@@ -5,6 +5,10 @@ recreates it (its data is gone) along with the container that mounts it."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import pytest
 
@@ -54,3 +58,27 @@ def test_changed_volume_kept_without_yes_recreated_with_it(project: Project) -> 
     assert r.out.strip() == ""  # a new, empty volume
     # converged: nothing left to do
     assert "nothing to do" in project.compose("up", "-d", "-y", env=zot).output
+
+
+def test_on_a_terminal_compose_asks(project: Project) -> None:
+    project.dir.mkdir(parents=True)
+    project.file.write_text(_STACK)
+    project.compose("up", "-d")
+    argv = [sys.executable, "-m", "stackctl", "--root", str(project.root), "--run-root",
+            str(project.run_root), "compose", "-f", str(project.file), "-p", project.name,
+            "up", "-d"]
+    env = {**os.environ, "VOL_LABEL": "zot"}
+    for answer, label in (("n", "bar"), ("y", "zot")):
+        master, slave = pty.openpty()  # stdin a terminal, the output piped
+        try:
+            proc = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env, cwd=project.dir,
+                                    text=True)
+            os.write(master, f"{answer}\n".encode())
+            out, err = proc.communicate(timeout=120)
+        finally:
+            os.close(master)
+            os.close(slave)
+        assert proc.returncode == 0, err
+        assert "Recreate (data will be lost)? [y/N]" in out
+        assert _labels(project)["foo"] == label
