@@ -36,7 +36,8 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, str]:
         "Status": status,
         "Names": rec.name,
         "Labels": ",".join(f"{k}={v}" for k, v in rec.labels.items()),
-        "Networks": rec.config.network,
+        # every network it joins, as docker ps --format {{.Networks}} lists them
+        "Networks": ",".join(a.name for a in rec.config.attachments()) or rec.config.network,
     }
 
 

@@ -56,6 +56,9 @@ def test_service_on_two_networks_keeps_both_after_restart(project: Project) -> N
         assert r.code == 0, r.err
     nets = _networks(project, server)
     assert set(nets) == {front, back} and all(nets.values())
+    listed = project.stackctl("ps", "--filter", f"name={server}", "--format",
+                              "{{.Networks}}").out.strip()
+    assert sorted(listed.split(",")) == sorted([front, back])
     r = project.compose("restart", "-t", "1", "server")
     assert "hello" in _fetch(project, "web", "server")
     assert "hello" in _fetch(project, "db", "server")
