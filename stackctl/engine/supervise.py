@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,7 @@ def spawn_monitor(root: Path, run_root: Path, ids: list[str], *, hold: bool,
     for cid in ids:
         oci.ContainerPaths(root, run_root, cid).state_dir.mkdir(parents=True, exist_ok=True)
     r, w = os.pipe()
-    argv = [sys.executable, "-m", "stackctl.engine.monitor", "--root", str(root),
+    argv = [*oci.stdlib_python("stackctl.engine.monitor"), "--root", str(root),
             "--run-root", str(run_root), "--ready-fd", str(w)]
     if hold:
         argv.append("--hold")
