@@ -519,7 +519,7 @@ class Engine:
         """One sample: cpu % over a short window, memory, pids, network and block I/O."""
         return self.stats_many([ref])[0]
 
-    def stats_many(self, refs: _Strs) -> list[dict[str, Any]]:
+    def stats_many(self, refs: _Strs) -> _Msgs:
         """One sample of each container, all over the same window (engine/stats.py)."""
         from stackctl.engine import stats
 
