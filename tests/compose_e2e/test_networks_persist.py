@@ -1,11 +1,13 @@
 """Every network of a container comes back at every start: a service on two networks
-after ``stackctl restart``, and a ``network connect`` kept across restarts (Docker
-keeps both), while ``network disconnect`` is kept too."""
+after ``stackctl restart``, ``compose restart`` and a restart by its policy; a
+``network connect`` (and its ``--ip``) kept across restarts, as Docker keeps it, and a
+``network disconnect`` kept too."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import time
 
 import pytest
 
@@ -99,3 +101,26 @@ def test_network_connect_and_disconnect_survive_restart(project: Project,
         assert "hello" in _fetch(project, "web", other)
     finally:
         project.stackctl("rm", "-f", other)
+
+
+def test_restart_policy_keeps_both_networks(project: Project) -> None:
+    stack = json.loads(json.dumps(_STACK))
+    stack["services"]["server"].update(restart="on-failure", command=[
+        "sh", "-c", "trap 'exit 1' TERM; mkdir -p /www && echo hello > /www/index.html; "
+        "httpd -f -p 80 -h /www & wait"])
+    project.dir.mkdir(parents=True)
+    project.file.write_text(json.dumps(stack))
+    project.compose("up", "-d")
+    server = project.cname("server")
+    assert "hello" in _fetch(project, "db", "server")
+    project.stackctl("exec", server, "kill", "1")  # PID 1 exits 1: the engine restarts it
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        r = project.stackctl("inspect", "-f", "{{.RestartCount}} {{.State.Status}}", server)
+        if r.out.split() == ["1", "running"]:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"{server} was not restarted by its policy: {r.out!r}")
+    assert "hello" in _fetch(project, "web", "server")
+    assert "hello" in _fetch(project, "db", "server")
