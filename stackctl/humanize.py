@@ -1,11 +1,14 @@
-"""Docker's human-readable units (go-units), shared by the CLI and the engine's listings.
+"""Docker's human-readable units (go-units) and its aligned tables, shared by the CLI
+and the engine's listings.
 
 Standard library only: imported on cold CLI paths (ps, images).
 """
 
 from __future__ import annotations
 
-__all__ = ["bytes_size", "human_duration", "human_size"]
+from collections.abc import Sequence
+
+__all__ = ["bytes_size", "human_duration", "human_size", "table"]
 
 
 def human_size(size: float, precision: int = 4) -> str:
@@ -57,3 +60,23 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{hours // 24 // 365} years"
+
+
+def table(rows: Sequence[Sequence[str]], *, keep_padding: bool = False) -> str:
+    """Rows (the header first) as the docker CLI prints them through Go's tabwriter:
+    every column but the last padded to its widest cell, three spaces apart; the last
+    cell is not padded. ``keep_padding``: a line whose last cells are empty keeps the
+    padding before them, as tabwriter does (``images``, ``history``, ``system df``);
+    otherwise trailing spaces are stripped."""
+    widths: list[int] = []
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            if i == len(widths):
+                widths.append(0)
+            widths[i] = max(widths[i], len(cell))
+    lines = []
+    for row in rows:
+        line = "".join(cell.ljust(widths[i] + 3) for i, cell in enumerate(row[:-1]))
+        line += row[-1] if row else ""
+        lines.append(line if keep_padding else line.rstrip())
+    return "\n".join(lines)

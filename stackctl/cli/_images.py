@@ -29,17 +29,11 @@ def now() -> datetime:
 
 
 def tab_table(headers: list[str], lines: list[list[str]]) -> str:
-    """Docker's tabwriter output: columns padded to the widest cell plus 3 spaces; the
-    last cell is not padded, and a line whose last cell is empty keeps its padding, as
-    tabwriter prints it (``render.table`` strips it: container tables rely on that)."""
-    widths = [len(h) for h in headers]
-    for line in lines:
-        widths = [max(w, len(c)) for w, c in zip(widths, line, strict=True)]
-    out = []
-    for line in [headers, *lines]:
-        cells = [c.ljust(w + 3) for c, w in zip(line[:-1], widths, strict=False)]
-        out.append("".join(cells) + line[-1])
-    return "\n".join(out)
+    """Docker's tabwriter table, lines whose last cell is empty keeping their padding
+    (as ``docker images`` and ``docker history`` print them)."""
+    from stackctl.humanize import table
+
+    return table([headers, *lines], keep_padding=True)
 
 
 _HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",

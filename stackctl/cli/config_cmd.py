@@ -190,9 +190,9 @@ def _variables_text(found: dict[str, Any], fmt: str) -> str:
         (name, str(v.required).lower(), v.default or "", v.alternate or "")
         for name, v in sorted(found.items())
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
-    return "".join(line.rstrip() + "\n" for line in lines)
+    from stackctl.humanize import table
+
+    return table(rows) + "\n"
 
 
 def _emit(text: str, output: str | None) -> None:

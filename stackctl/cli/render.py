@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stackctl import humanize
 from stackctl.errors import UsageError
 from stackctl.humanize import bytes_size, human_duration, human_size
 
@@ -23,15 +24,7 @@ _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Docker's table: columns padded to their widest cell, three spaces apart."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    lines = []
-    for row in [headers, *rows]:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
-        lines.append("   ".join(cells).rstrip())
-    return "\n".join(lines)
+    return humanize.table([headers, *rows])
 
 
 def _lookup(data: Any, path: str, template: str) -> Any:

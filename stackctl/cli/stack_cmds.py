@@ -386,9 +386,8 @@ def ls(
                                       "ConfigFiles": ",".join(r.config_files)}
                                      for r in rows], indent=2) + "\n")
         return
-    width = max([len("NAME"), *(len(r.name) for r in rows)]) + 3
-    swidth = max([len("STATUS"), *(len(r.status) for r in rows)]) + 3
-    sys.stdout.write("NAME".ljust(width) + "STATUS".ljust(swidth) + "CONFIG FILES\n")
-    for r in rows:
-        sys.stdout.write(r.name.ljust(width) + r.status.ljust(swidth)
-                         + ",".join(r.config_files) + "\n")
+    from stackctl.humanize import table
+
+    sys.stdout.write(table([["NAME", "STATUS", "CONFIG FILES"],
+                            *([r.name, r.status, ",".join(r.config_files)] for r in rows)],
+                           keep_padding=True) + "\n")

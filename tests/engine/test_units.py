@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stackctl import humanize
 from stackctl.cli import render
 from stackctl.cli.run_opts import RunFlags, parse_restart, parse_volume, to_config
 from stackctl.engine import names
@@ -188,6 +189,12 @@ def test_templates_and_tables() -> None:
     out = render.format_rows("table {{.ID}}\t{{.Names}}", [{"ID": "abc", "Names": "web"}])
     assert out.splitlines()[0].split() == ["CONTAINER", "ID", "NAMES"]
     assert render.table(["A", "B"], [["xx", "y"]]) == "A    B\nxx   y"
+    # tabwriter: the last column is never padded; an empty last cell leaves the padding
+    # before it (docker history's COMMENT), which only keep_padding keeps
+    rows = [["IMAGE", "SIZE", "COMMENT"], ["abc", "1MB", ""], ["<missing>", "0B", "note"]]
+    assert humanize.table(rows, keep_padding=True).splitlines() == [
+        "IMAGE       SIZE   COMMENT", "abc         1MB    ", "<missing>   0B     note"]
+    assert humanize.table(rows).splitlines()[1] == "abc         1MB"
     assert render.human_duration(90) == "About a minute"
     assert render.bytes_size(1536) == "1.5KiB"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from stackctl.engine.images import present, reference
 from stackctl.engine.images.store import ImageStore
 from stackctl.engine.images.usage import StoreUsage
+from stackctl.humanize import table
 
 ACTIVE_STATUSES = ("running", "paused", "restarting")
 
@@ -79,9 +80,7 @@ def collect(root: Path) -> tuple[StoreUsage, list[DfLine], list[tuple[str, str, 
 
 
 def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("".join(c.ljust(w + 3) for c, w in zip(r[:-1], widths, strict=False))
-                     + r[-1] for r in rows)
+    return table(rows, keep_padding=True)
 
 
 def render_df(root: Path, *, verbose: bool = False, fmt: str = "") -> str:
