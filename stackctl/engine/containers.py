@@ -155,8 +155,10 @@ class ContainerConfig:
     network: str = "bridge"  # bridge (the default network) | <network name> | none | host
     network_aliases: tuple[str, ...] = ()
     # every bridge network in join order (eth0, eth1...): the first is ``network``,
-    # the primary one. Empty in configs stored before it existed: see attachments()
-    networks: tuple[NetworkAttachment, ...] = ()
+    # the primary one. () after ``network disconnect`` from the last one (loopback
+    # only, ``network connect`` still allowed); None in configs stored before it
+    # existed: see attachments()
+    networks: tuple[NetworkAttachment, ...] | None = None
     publish: tuple[str, ...] = ()  # raw -p specs, handed to the network layer
     publish_all: bool = False  # -P: every exposed port on a random host port
     expose: tuple[str, ...] = ()  # --expose + the image's ExposedPorts ("80/tcp")
@@ -178,15 +180,18 @@ class ContainerConfig:
 
     def attachments(self) -> tuple[NetworkAttachment, ...]:
         """The networks to set up at start, primary first."""
-        if self.networks or not self.bridged:
+        if not self.bridged:
+            return ()
+        if self.networks is not None:
             return self.networks
         return (NetworkAttachment(self.network, self.network_aliases),)
 
     def with_attachments(self, nets: tuple[NetworkAttachment, ...]) -> ContainerConfig:
-        """This config on exactly ``nets`` (``network connect/disconnect``); with none
-        left the container keeps only loopback, as Docker's does."""
+        """This config on exactly ``nets`` (``network connect/disconnect``). With none
+        left it keeps its network mode and only loopback, as Docker's does, and may be
+        connected again."""
         if not nets:
-            return replace(self, network="none", network_aliases=(), networks=())
+            return replace(self, network_aliases=(), networks=())
         return replace(self, network=nets[0].name, network_aliases=nets[0].aliases,
                        networks=nets)
 
@@ -211,9 +216,10 @@ class ContainerConfig:
         data["tmpfs"] = tuple(TmpfsMount(**m) for m in data.get("tmpfs") or ())
         data["ulimits"] = tuple(Ulimit(**u) for u in data.get("ulimits") or ())
         data["restart"] = RestartPolicy(**(data.get("restart") or {}))
-        data["networks"] = tuple(
-            NetworkAttachment(n["name"], tuple(n.get("aliases") or ()), n.get("ipv4_address"))
-            for n in data.get("networks") or ())
+        if data.get("networks") is not None:
+            data["networks"] = tuple(
+                NetworkAttachment(n["name"], tuple(n.get("aliases") or ()),
+                                  n.get("ipv4_address")) for n in data["networks"])
         hc = data.get("healthcheck")
         data["healthcheck"] = (
             Healthcheck(**{**hc, "test": tuple(hc["test"])}) if hc else None

@@ -146,7 +146,9 @@ def _network_settings(rec: ContainerRecord, paths: oci.ContainerPaths) -> dict[s
     networks = {a.name: {"Aliases": list(a.aliases) or None,
                          "IPAMConfig": {"IPv4Address": a.ipv4_address} if a.ipv4_address
                          else None} for a in nets}
-    return {"Networks": networks or {mode: {"Aliases": None}}, "Ports": {}, "SandboxKey": ""}
+    if not rec.config.bridged:
+        networks = {mode: {"Aliases": None}}
+    return {"Networks": networks, "Ports": {}, "SandboxKey": ""}
 
 
 __all__ = ["container_json"]

@@ -46,8 +46,11 @@ def setup_for_config(manager: NetworkManager, container_id: str, config: Any, *,
         done = {(m.container_port, m.protocol) for m in ports}
         exposed = [pp for e in (getattr(config, "expose", ()) or ()) for pp in parse_expose(e)]
         ports.extend(publish_all(pp for pp in exposed if pp not in done))
+    requests = endpoint_requests(config)
+    if not requests:  # disconnected from every network: loopback only, nothing to publish
+        ports = []
     return manager.setup_container(
-        container_id, endpoint_requests(config),
+        container_id, requests,
         names_=container_names(name, dict(getattr(config, "labels", {}) or {})),
         hostname=config.hostname or container_id[:12],
         ports=ports, files_dir=files_dir)

@@ -99,6 +99,15 @@ def test_network_connect_and_disconnect_survive_restart(project: Project,
         assert set(_networks(project, other)) == {f"{project.name}_front"}
         assert "hello" not in _fetch(project, "db", other)
         assert "hello" in _fetch(project, "web", other)
+        # off its last network it keeps loopback only, and can be connected again
+        r = project.stackctl("network", "disconnect", front, other)
+        assert r.code == 0, r.err
+        assert "hello" not in _fetch(project, "web", other)
+        assert project.stackctl("restart", "-t", "1", other).code == 0
+        assert _networks(project, other) == {}
+        r = project.stackctl("network", "connect", back, other)
+        assert r.code == 0, r.err
+        assert "hello" in _fetch(project, "db", other)
     finally:
         project.stackctl("rm", "-f", other)
 
