@@ -130,10 +130,11 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 
 def _network(desired: DesiredState, svc: ServiceModel, resolve: Mapping[str, str],
-             where: str) -> tuple[str, tuple[NetworkAttachment, ...]]:
+             where: str) -> tuple[str, tuple[NetworkAttachment, ...] | None]:
     """The network mode, and every network the service joins, in compose's order: by
     ``priority`` (highest first), then by key; the first is the primary one (eth0,
-    the default route). All of them are in the config, so every start joins them."""
+    the default route). All of them are in the config, so every start joins them.
+    With ``network_mode`` the engine derives them from the mode (None)."""
     mode = svc.config.get("network_mode")
     if mode:
         mode = str(mode)
@@ -142,10 +143,10 @@ def _network(desired: DesiredState, svc: ServiceModel, resolve: Mapping[str, str
             if target not in resolve:
                 raise SchedulerError(f"{where}.network_mode: service {target!r} has no "
                                      "running container to share a network with")
-            return f"container:{resolve[target]}", ()
-        return mode, ()
+            return f"container:{resolve[target]}", None
+        return mode, None  # bridge (Docker's default network), host, none, container:
     if not svc.networks:
-        return "none", ()
+        return "none", None
     nets = svc.config.get("networks") or {}
     keys = sorted(svc.networks, key=lambda k: (-int(((nets.get(k) or {}).get("priority"))
                                                     or 0), k))
