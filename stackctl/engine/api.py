@@ -191,7 +191,8 @@ class Engine:
             self._failed_start(rec, exc)
             raise
         if not msg.get("ok"):
-            self._release(rec)
+            if not msg.get("unknown"):
+                self._release(rec)
             raise RuntimeFailure(msg.get("error") or "the container did not start",
                                  exit_code=int(msg.get("exit_code") or 125))
         return self.get(rec.id)
@@ -268,7 +269,7 @@ class Engine:
 
     def _monitor_for(self, recs: _Records, *, hold: bool, group: str | None) -> _Msgs:
         return supervise.start_monitored(self.root, self.run_root, [r.id for r in recs],
-                                         hold=hold, group=group)
+                                         hold=hold, group=group, store=self.store)
 
     def _group_sock(self, group: str) -> Path:
         return supervise.group_sock(self.root, self.run_root, group)
@@ -294,8 +295,9 @@ class Engine:
                 self._release(rec)
             raise
         failed = [(rec, m) for rec, m in zip(recs, msgs, strict=True) if not m.get("ok")]
-        for rec, _ in failed:
-            self._release(rec)
+        for rec, m in failed:
+            if not m.get("unknown"):
+                self._release(rec)
         if failed:
             rec, m = failed[0]
             raise RuntimeFailure(f"{rec.name}: {m.get('error') or 'did not start'}",

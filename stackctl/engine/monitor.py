@@ -184,24 +184,31 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         c.hold = hold
         c.local = local
         self.containers[cid] = c
-        self._listen(c)
-        self._serve_dns(c)
-        with self.store.transaction() as db:
-            db.execute("UPDATE containers SET monitor_pid=?, monitor_start=?, restart_count=0 "
-                       "WHERE id=?", (os.getpid(), oci.proc_start_time(os.getpid()), cid))
 
         def started(error: Failure) -> None:
             if error is not None:
                 message, code = error
-                self._record_failed_start(c, message, code)
-                self._drop(c)
-                on_ready({"id": cid, "ok": False, "error": message, "exit_code": code})
+                try:
+                    self._record_failed_start(c, message, code)
+                finally:
+                    self._drop(c)
+                    on_ready({"id": cid, "ok": False, "error": message, "exit_code": code})
                 return
             if local is not None:
                 self._attach_local(c, local)
             on_ready({"id": cid, "ok": True, "pid": c.pid})
 
-        self._launch(c, started)
+        try:
+            # first: from now on a second start of it waits for ours (Engine._settled)
+            with self.store.transaction() as db:
+                db.execute("UPDATE containers SET monitor_pid=?, monitor_start=?, "
+                           "restart_count=0 WHERE id=?",
+                           (os.getpid(), oci.proc_start_time(os.getpid()), cid))
+            self._listen(c)
+            self._serve_dns(c)
+            self._launch(c, started)
+        except Exception as exc:  # a stack's monitor goes on with the others
+            started((f"the monitor could not start it: {exc}", 125))
 
     def _serve_dns(self, c: Container) -> None:
         """Bridge networks: answer container/service names at 127.0.0.11 inside the

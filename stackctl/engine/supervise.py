@@ -2,7 +2,9 @@
 monitor adopt the containers (the monitor's side is monitor_group.py).
 
 ``start_monitored`` returns one ready message per container, in the order
-given: ``{"id", "ok": true, "pid"}`` or ``{"id", "ok": false, "error", ...}``.
+given: ``{"id", "ok": true, "pid"}`` or ``{"id", "ok": false, "error", ...}``;
+``"unknown": true`` when a live monitor holds it but did not answer (so the
+caller must not release what the container holds).
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from stackctl.engine import oci
+from stackctl.engine.state import StateStore
 
 _Msgs = list[dict[str, Any]]
+ADOPT_TIMEOUT = 120.0  # a start is a runtime run: seconds at worst, even on a loaded host
 
 
 def start_monitored(root: Path, run_root: Path, ids: list[str], *, hold: bool,
-                    group: str | None) -> _Msgs:
-    """Start ``ids`` under a monitor: ``group``'s live one, else a new one."""
+                    group: str | None, store: StateStore | None = None) -> _Msgs:
+    """Start ``ids`` under a monitor: ``group``'s live one, else a new one. With
+    ``store``, the records name a spawned monitor as soon as it exists."""
     if group is None or hold:
-        return spawn_monitor(root, run_root, ids, hold=hold)
+        return spawn_monitor(root, run_root, ids, hold=hold, store=store)
     sock = group_sock(root, run_root, group)
     msgs = adopt(sock, ids)
     if msgs is not None:
@@ -37,7 +42,7 @@ def start_monitored(root: Path, run_root: Path, ids: list[str], *, hold: bool,
         fcntl.flock(lock, fcntl.LOCK_EX)
         msgs = adopt(sock, ids)
         if msgs is None:
-            msgs = spawn_monitor(root, run_root, ids, hold=False, group=sock)
+            msgs = spawn_monitor(root, run_root, ids, hold=False, group=sock, store=store)
     return msgs
 
 
@@ -50,7 +55,7 @@ def group_sock(root: Path, run_root: Path, group: str) -> Path:
 
 
 def spawn_monitor(root: Path, run_root: Path, ids: list[str], *, hold: bool,
-                  group: Path | None = None) -> _Msgs:
+                  group: Path | None = None, store: StateStore | None = None) -> _Msgs:
     """Exec one monitor for ``ids`` (listening on ``group`` for more, when given)."""
     paths = oci.ContainerPaths(root, run_root, ids[0])
     for cid in ids:
@@ -69,6 +74,10 @@ def spawn_monitor(root: Path, run_root: Path, ids: list[str], *, hold: bool,
                                     start_new_session=True)
         finally:
             os.close(w)
+    if store is not None:  # at once: should we die waiting, a second start waits for it
+        with store.transaction() as db:
+            db.executemany("UPDATE containers SET monitor_pid=?, monitor_start=? WHERE id=?",
+                           [(proc.pid, oci.proc_start_time(proc.pid), cid) for cid in ids])
     with os.fdopen(r, "rb") as f:
         got = ready_lines(f, len(ids))
     del proc  # the monitor outlives us; it is reaped by init once we exit
@@ -85,11 +94,20 @@ def adopt(sock: Path, ids: list[str]) -> _Msgs | None:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(str(sock))
+    except OSError:
+        s.close()
+        return None
+    got: dict[str, dict[str, Any]] = {}
+    s.settimeout(ADOPT_TIMEOUT)
+    try:
         s.sendall(json.dumps({"op": "adopt", "ids": ids}).encode() + b"\n")
         with s.makefile("rb") as f:
-            got = ready_lines(f, len(ids))
+            ready_lines(f, len(ids), got)
+    except TimeoutError:  # it has them, but hangs: neither start nor release them again
+        return [got.get(cid) or {"id": cid, "ok": False, "exit_code": 125, "unknown": True,
+                                 "error": "the stack's monitor did not answer"} for cid in ids]
     except OSError:
-        return None
+        pass
     finally:
         s.close()
     if not got:
@@ -99,9 +117,11 @@ def adopt(sock: Path, ids: list[str]) -> _Msgs | None:
             for cid in ids]
 
 
-def ready_lines(f: Any, count: int) -> dict[str, dict[str, Any]]:
-    """Up to ``count`` ready messages (JSON lines) by container id, until EOF."""
-    got: dict[str, dict[str, Any]] = {}
+def ready_lines(f: Any, count: int, got: dict[str, dict[str, Any]] | None = None
+                ) -> dict[str, dict[str, Any]]:
+    """Up to ``count`` ready messages (JSON lines) by container id, until EOF, into
+    ``got`` (which keeps what came when reading fails half-way)."""
+    got = {} if got is None else got
     while len(got) < count:
         line = f.readline()
         if not line:

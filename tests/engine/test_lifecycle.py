@@ -270,9 +270,12 @@ def test_killed_monitor_ps_tells_the_truth(engine: Engine) -> None:
 
 def test_one_monitor_supervises_a_set(engine: Engine) -> None:
     a = engine.create(cfg("sh", "-c", "echo a; sleep 30"))
-    b = engine.create(cfg("sh", "-c", "echo b; exit 3"))
+    # b exits when told (an exit racing start_group's return would let go of the monitor)
+    b = engine.create(cfg("sh", "-c", "trap 'exit 3' USR1; echo b; sleep 30 & wait"))
     ra, rb = engine.start_group([a.id, b.id])
     assert ra.monitor_pid == rb.monitor_pid and ra.monitor_pid
+    eventually(lambda: logs_text(engine, b.id) == "b\n", what="b's trap is set")
+    engine.kill(b.id, "SIGUSR1")
     assert engine.wait(b.id) == 3
     assert engine.get(a.id).status == S.RUNNING  # its neighbour's exit does not end it
     eventually(lambda: logs_text(engine, a.id) == "a\n")
