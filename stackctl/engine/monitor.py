@@ -506,14 +506,14 @@ def set_subreaper() -> None:
 
 
 def _parse_args(argv: list[str]) -> tuple[dict[str, str], bool, list[str]]:
-    """``--root R --run-root RR [--ready-fd N] [--group SOCK] [--hold] ID...``
+    """``--root R --run-root RR [--ready-fd N] [--go-fd N] [--group SOCK] [--hold] ID...``
     (argparse costs ~0.5 MiB)."""
     values: dict[str, str] = {}
     hold = False
     ids: list[str] = []
     it = iter(argv)
     for arg in it:
-        if arg in ("--root", "--run-root", "--ready-fd", "--group"):
+        if arg in ("--root", "--run-root", "--ready-fd", "--go-fd", "--group"):
             values[arg] = next(it, "")
         elif arg == "--hold":
             hold = True
@@ -523,13 +523,21 @@ def _parse_args(argv: list[str]) -> tuple[dict[str, str], bool, list[str]]:
             ids.append(arg)
     if not values.get("--root") or not values.get("--run-root") or not ids:
         raise SystemExit("usage: python -m stackctl.engine.monitor --root R --run-root RR "
-                         "[--ready-fd N] [--group SOCK] [--hold] ID...")
+                         "[--ready-fd N] [--go-fd N] [--group SOCK] [--hold] ID...")
     return values, hold, ids
 
 
 def main(argv: list[str] | None = None) -> int:
     values, hold, ids = _parse_args(sys.argv[1:] if argv is None else argv)
     ready_fd = int(values["--ready-fd"]) if values.get("--ready-fd") else None
+    if values.get("--go-fd"):
+        # the starter says go once the records name us; EOF: it died first, and a
+        # later start will not know of us, so leave without touching anything
+        go_fd = int(values["--go-fd"])
+        go = os.read(go_fd, 1)
+        os.close(go_fd)
+        if not go:
+            return 0
     set_subreaper()
     mon = Monitor(Path(values["--root"]), Path(values["--run-root"]))
     mon.install_signals()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ def start_monitored(root: Path, run_root: Path, ids: list[str], *, hold: bool,
     if group is None or hold:
         return spawn_monitor(root, run_root, ids, hold=hold, store=store)
     sock = group_sock(root, run_root, group)
-    msgs = adopt(sock, ids)
+    msgs = adopt(sock, ids, store)
     if msgs is not None:
         return msgs
     # No live monitor took them: start one, under the group's lock so that two
@@ -40,7 +41,7 @@ def start_monitored(root: Path, run_root: Path, ids: list[str], *, hold: bool,
     sock.parent.mkdir(parents=True, exist_ok=True)
     with open(sock.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        msgs = adopt(sock, ids)
+        msgs = adopt(sock, ids, store)
         if msgs is None:
             msgs = spawn_monitor(root, run_root, ids, hold=False, group=sock, store=store)
     return msgs
@@ -61,8 +62,9 @@ def spawn_monitor(root: Path, run_root: Path, ids: list[str], *, hold: bool,
     for cid in ids:
         oci.ContainerPaths(root, run_root, cid).state_dir.mkdir(parents=True, exist_ok=True)
     r, w = os.pipe()
+    go_r, go_w = os.pipe()
     argv = [*oci.stdlib_python("stackctl.engine.monitor"), "--root", str(root),
-            "--run-root", str(run_root), "--ready-fd", str(w)]
+            "--run-root", str(run_root), "--ready-fd", str(w), "--go-fd", str(go_r)]
     if hold:
         argv.append("--hold")
     if group is not None:
@@ -70,14 +72,19 @@ def spawn_monitor(root: Path, run_root: Path, ids: list[str], *, hold: bool,
     with open(paths.monitor_log, "ab") as errlog:
         try:
             proc = subprocess.Popen([*argv, *ids], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=errlog, pass_fds=(w,),
-                                    start_new_session=True)
+                                    stdout=subprocess.DEVNULL, stderr=errlog,
+                                    pass_fds=(w, go_r), start_new_session=True)
         finally:
             os.close(w)
-    if store is not None:  # at once: should we die waiting, a second start waits for it
-        with store.transaction() as db:
-            db.executemany("UPDATE containers SET monitor_pid=?, monitor_start=? WHERE id=?",
-                           [(proc.pid, oci.proc_start_time(proc.pid), cid) for cid in ids])
+            os.close(go_r)
+    # The records name the monitor before it may touch them: should we die now, a
+    # second start finds it and waits (Engine._settled); should we die before this,
+    # the monitor reads EOF on --go-fd and leaves without a trace.
+    try:
+        _name_monitor(store, ids, proc.pid)
+        os.write(go_w, b"g")
+    finally:
+        os.close(go_w)
     with os.fdopen(r, "rb") as f:
         got = ready_lines(f, len(ids))
     del proc  # the monitor outlives us; it is reaped by init once we exit
@@ -88,18 +95,21 @@ def spawn_monitor(root: Path, run_root: Path, ids: list[str], *, hold: bool,
                              "error": f"the monitor failed to start: {tail}"} for cid in ids]
 
 
-def adopt(sock: Path, ids: list[str]) -> _Msgs | None:
+def adopt(sock: Path, ids: list[str], store: StateStore | None = None) -> _Msgs | None:
     """Ask the group monitor listening on ``sock`` to adopt ``ids``; None when there
     is none, or it took none of them (it was exiting)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(str(sock))
+        pid, _uid, _gid = struct.unpack("3i", s.getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
     except OSError:
         s.close()
         return None
     got: dict[str, dict[str, Any]] = {}
     s.settimeout(ADOPT_TIMEOUT)
     try:
+        _name_monitor(store, ids, pid)  # before asking: as in spawn_monitor
         s.sendall(json.dumps({"op": "adopt", "ids": ids}).encode() + b"\n")
         with s.makefile("rb") as f:
             ready_lines(f, len(ids), got)
@@ -115,6 +125,15 @@ def adopt(sock: Path, ids: list[str]) -> _Msgs | None:
     return [got.get(cid) or {"id": cid, "ok": False,
                              "error": "the stack's monitor exited while starting it"}
             for cid in ids]
+
+
+def _name_monitor(store: StateStore | None, ids: list[str], pid: int) -> None:
+    if store is None:
+        return
+    start = oci.proc_start_time(pid)
+    with store.transaction() as db:
+        db.executemany("UPDATE containers SET monitor_pid=?, monitor_start=? WHERE id=?",
+                       [(pid, start, cid) for cid in ids])
 
 
 def ready_lines(f: Any, count: int, got: dict[str, dict[str, Any]] | None = None
