@@ -75,11 +75,7 @@ def main() -> int:
             nm.teardown_container(cid)
             teardowns.append(time.perf_counter() - t)
     finally:
-        for cid in ids:
-            nm.teardown_container(cid)
-        for info in nm.networks():
-            nm._destroy_network(info)
-        nm.firewall.drop()
+        nm.release_all()
         nm.close()
         subprocess.run(["rm", "-rf", str(base)], check=False)
 

@@ -162,10 +162,7 @@ def main() -> int:
         for p in procs:
             p.kill()
             p.wait()
-        nm.teardown_container(cid)
-        for info in nm.networks():
-            nm._destroy_network(info)
-        nm.firewall.drop()
+        nm.release_all()
         nm.close()
         subprocess.run(["rm", "-rf", str(base)], check=False)
     return 0

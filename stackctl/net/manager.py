@@ -303,6 +303,20 @@ class NetworkManager(Networks):
         if eps:
             self.refresh_hosts(ep.network_id for ep in eps)
 
+    def release_all(self) -> None:
+        """Everything of this state root on the host: every container's endpoints
+        and namespace, every network (the default one too) and the nftables
+        table. For throwaway roots (tests, benches) and a full reset; containers'
+        processes are the engine's business and must be gone first."""
+        ids = {r[0] for r in self.state.db.execute("SELECT container_id FROM endpoints")}
+        netns_dir = self.run_root / "netns"
+        ids |= set(os.listdir(netns_dir)) if netns_dir.is_dir() else set()
+        for cid in ids:
+            self.teardown_container(cid)
+        for info in self.networks():
+            self._destroy_network(info)
+        self.firewall.drop()
+
     def repair(self, live: Iterable[str] | None = None) -> list[str]:
         """Tear down endpoints of containers whose namespace is gone (or not in
         ``live``, when the engine says which containers are running)."""

@@ -7,7 +7,6 @@ bridges, nftables table), even when the test fails.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -32,13 +31,7 @@ def nm(roots: tuple[Path, Path]) -> Iterator[NetworkManager]:
     try:
         yield mgr
     finally:
-        cids = {r[0] for r in mgr.state.db.execute("SELECT container_id FROM endpoints")}
-        cids |= set(os.listdir(run_root / "netns")) if (run_root / "netns").is_dir() else set()
-        for cid in cids:
-            mgr.teardown_container(cid)
-        for info in mgr.networks():
-            mgr._destroy_network(info)
-        mgr.firewall.drop()
+        mgr.release_all()
         mgr.close()
 
 

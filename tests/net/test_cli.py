@@ -51,5 +51,4 @@ def test_network_commands(roots: tuple[Path, Path], unique: str) -> None:
         assert name not in cli(roots, "network", "ls").stdout
     finally:
         with NetworkManager(*roots) as nm:
-            for info in nm.networks():
-                nm._destroy_network(info)
+            nm.release_all()

@@ -37,10 +37,7 @@ def stack(roots: tuple[Path, Path]) -> Iterator[tuple[Path, Path]]:
         if ids:
             sh(roots, "rm", "-f", *ids)
         with NetworkManager(root, run_root) as nm:
-            nm.repair()
-            for info in nm.networks():
-                nm._destroy_network(info)
-            nm.firewall.drop()
+            nm.release_all()
 
 
 def sh(roots: tuple[Path, Path], *args: str, timeout: float = 60

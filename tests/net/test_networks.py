@@ -490,11 +490,7 @@ except OSError as e:
 """)
         assert out.stdout.startswith("blocked"), out.stdout + out.stderr
     finally:
-        for c in {r[0] for r in other.state.db.execute("SELECT container_id FROM endpoints")}:
-            other.teardown_container(c)
-        for info in other.networks():
-            other._destroy_network(info)
-        other.firewall.drop()
+        other.release_all()
         other.close()
 
 
