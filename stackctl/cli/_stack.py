@@ -203,7 +203,11 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
                                entry.stream == "stderr"))
             except Exception as exc:  # a container removed under us ends its stream
                 lines.put((time.time(), c, f"(logs ended: {exc})", True))
-        lines.put((time.time(), c, None, False))
+            ended = _finished(eng, c.name)
+        # the end sorts by the container's own exit time: of two containers that
+        # had both exited before we attached, the first to exit is reported first
+        # (--abort-on-container-exit takes its code), whichever thread reads faster
+        lines.put((ended or time.time(), c, None, False))
 
     for c in containers:
         threading.Thread(target=read, args=(c,), daemon=True).start()
@@ -257,6 +261,18 @@ def stream_logs(engine: Any, containers: Sequence[Any], *, follow: bool, tail: i
         while pending:
             _, _, c, text, err = heapq.heappop(pending)
             emit(c, text, err)
+
+
+def _finished(engine: Any, name: str) -> float | None:
+    """When ``name`` exited (Unix seconds), None while it runs or once it is gone."""
+    from stackctl.engine.logs import parse_time
+
+    try:
+        rec = engine.get(name)
+        done = str(rec.status) in ("exited", "dead")
+        return parse_time(rec.finished_at) if done and rec.finished_at else None
+    except Exception:  # removed meanwhile, or an unreadable time
+        return None
 
 
 def _label(c: Any) -> str:
