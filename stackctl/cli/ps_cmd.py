@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from stackctl.engine.containers import ContainerRecord
 
 
-def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, str]:
+def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, Any]:
     from stackctl.cli.render import ago, human_duration
     from stackctl.engine.logs import parse_time
 
@@ -38,7 +38,16 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, str]:
         "Labels": ",".join(f"{k}={v}" for k, v in rec.labels.items()),
         # every network it joins, as docker ps --format {{.Networks}} lists them
         "Networks": ",".join(a.name for a in rec.config.attachments()) or rec.config.network,
+        "Mounts": ",".join(_mount_name(m, no_trunc) for m in rec.config.mounts),
+        "LocalVolumes": str(sum(m.kind != "bind" for m in rec.config.mounts)),
+        "Size": "0B",
     }
+
+
+def _mount_name(m: Any, no_trunc: bool) -> str:
+    # docker ps: a volume by name (an anonymous one's 64-hex name cut to 15), a bind by path
+    name = str(m.source)
+    return name if no_trunc or len(name) <= 15 or m.kind == "bind" else name[:15] + "…"
 
 
 def ports_text(publish: Sequence[str], expose: Sequence[str] = ()) -> str:
@@ -88,15 +97,36 @@ def _status_text(rec: ContainerRecord, human: Any, parse_time: Any) -> str:
     return {"created": "Created", "removing": "Removal In Progress", "dead": "Dead"}.get(s, s)
 
 
-def _match(rec: ContainerRecord, filters: list[str]) -> bool:
+def _match(rec: ContainerRecord, filters: list[str], created: dict[str, float]) -> bool:
+    """Docker's ps filters; ``created`` maps before=/since= references to their times."""
+    import re
+
     from stackctl.errors import UsageError
+    from stackctl.net.ports import parse_publish
 
     for f in filters:
         key, _, value = f.partition("=")
         if key == "status":
             ok = rec.status.value == value
-        elif key == "name":
-            ok = value in rec.name
+        elif key == "name":  # docker: a regular expression, searched in the name
+            ok = re.search(value, rec.name) is not None
+        elif key in ("before", "since"):
+            mine = _created(rec)
+            ok = mine < created[value] if key == "before" else mine > created[value]
+        elif key == "volume":
+            ok = any(value in (m.source, m.target) for m in rec.config.mounts)
+        elif key == "network":
+            ok = any(a.name == value for a in rec.config.attachments()) or \
+                rec.config.network == value
+        elif key in ("publish", "expose"):
+            want = value if "/" in value else value + "/tcp"
+            ports = {f"{m.host_port if key == 'publish' else m.container_port}/{m.protocol}"
+                     for spec in rec.config.publish for m in parse_publish(spec)}
+            if key == "expose":
+                ports |= {p if "/" in p else p + "/tcp" for p in rec.config.expose}
+            ok = want in ports
+        elif key == "is-task":
+            ok = value.lower() in ("0", "false")
         elif key == "id":
             ok = rec.id.startswith(value)
         elif key == "label":
@@ -109,11 +139,18 @@ def _match(rec: ContainerRecord, filters: list[str]) -> bool:
         elif key == "health":
             ok = (rec.health.status if rec.health else "none") == value
         else:
-            raise UsageError(f"--filter {f}: unknown filter {key!r}",
-                             hint="use status, name, id, label, exited, ancestor or health")
+            raise UsageError(f"--filter {f}: invalid filter {key!r}",
+                             hint="use status, name, id, label, exited, ancestor, health, "
+                                  "before, since, volume, network, publish or expose")
         if not ok:
             return False
     return True
+
+
+def _created(rec: ContainerRecord) -> float:
+    from stackctl.engine.logs import parse_time
+
+    return float(parse_time(rec.created))
 
 
 def ps(ctx: typer.Context,
@@ -131,7 +168,12 @@ def ps(ctx: typer.Context,
 
     with open_engine(ctx) as engine:
         recs = engine.list(all_=all_ or latest or last >= 0 or bool(filter_))
-    recs = [r for r in recs if _match(r, filter_ or [])]
+        created = {}
+        for f in filter_ or []:
+            key, _, value = f.partition("=")
+            if key in ("before", "since"):
+                created[value] = _created(engine.get(value))
+    recs = [r for r in recs if _match(r, filter_ or [], created)]
     if latest:
         recs = recs[:1]
     elif last >= 0:
@@ -141,6 +183,9 @@ def ps(ctx: typer.Context,
             typer.echo(r.id if no_trunc else r.short_id)
         return
     rows = [ps_row(r, no_trunc=no_trunc) for r in recs]
+    for row, rec in zip(rows, recs, strict=True):
+        # {{.Label "k"}}: a method of docker's ps context (not in --format json)
+        row["Label"] = lambda key, labels=rec.labels: labels.get(key, "")
     if fmt and fmt != "table":
         out = format_rows(fmt, rows)
         if out:
