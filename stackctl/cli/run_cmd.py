@@ -7,9 +7,10 @@ the engine is imported inside the command.
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from stackctl.cli.options import GlobalOptions
 
@@ -195,7 +196,20 @@ def _await_removal(engine: object, cid: str) -> None:
         time.sleep(0.01)
 
 
+class _RunCommand(TyperCommand):
+    """``docker run`` exits 125 when its command line does not parse (an unknown
+    flag, a missing image) as for any other error of its own; click says 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            if getattr(exc, "exit_code", None) == 2:
+                exc.exit_code = 125  # type: ignore[attr-defined]
+            raise
+
+
 def register(app: typer.Typer) -> None:
-    app.command("run", context_settings=RUN_SETTINGS)(_run)
-    app.command("create", context_settings=RUN_SETTINGS,
+    app.command("run", cls=_RunCommand, context_settings=RUN_SETTINGS)(_run)
+    app.command("create", cls=_RunCommand, context_settings=RUN_SETTINGS,
                 help="Create a new container (not started).")(_run)

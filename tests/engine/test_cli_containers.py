@@ -75,6 +75,17 @@ def test_bad_input_one_message_nothing_left(cli: Cli, engine: Engine, args: list
     assert not mounts_under(engine.run_root)
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--no-such-flag", "busybox", "true"], "No such option"),
+    (["create"], "Missing argument"),
+])
+def test_run_command_line_errors_exit_125(cli: Cli, engine: Engine, args: list[str],
+                                          message: str) -> None:
+    res = cli(*args)  # docker run: 125 for its own errors, flags' included
+    assert res.returncode == 125 and message in res.stderr
+    assert engine.list(all_=True) == []
+
+
 def test_name_taken(cli: Cli, unique: str) -> None:
     cli("create", "--name", f"t-{unique}", "busybox", check=True)
     res = cli("run", "--name", f"t-{unique}", "busybox", "true")
