@@ -45,17 +45,17 @@ def render_template_rows(rows: list[dict[str, str]], fmt: str) -> None:
     """A Go template per row; ``table ...`` adds Docker's header and aligns columns."""
     import re
 
-    from stackctl.engine.images import present
+    from stackctl.cli.render import render_template
 
     if not fmt.startswith("table "):
         for r in rows:
-            typer.echo(present.render_template(fmt, r))
+            typer.echo(render_template(fmt, r))
         return
     template = fmt[len("table "):]
     header = re.sub(r"\{\{\s*\.(\w+)\s*\}\}",
                     lambda m: _HEADERS.get(m.group(1), m.group(1).upper()), template)
     header = header.replace("\\t", "\t")
-    lines = [present.render_template(template, r).split("\t") for r in rows]
+    lines = [render_template(template, r).split("\t") for r in rows]
     heads = header.split("\t")
     width = max([len(heads), *(len(x) for x in lines)])
     pad = [[*x, *([""] * (width - len(x)))] for x in [heads, *lines]]

@@ -8,12 +8,15 @@ the standard library only; each command imports the engine.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from stackctl.cli import container_info, ps_cmd, run_cmd
 from stackctl.cli._containers import Names, for_each, open_engine
+
+if TYPE_CHECKING:
+    from stackctl.engine.api import Engine
 
 EXEC_SETTINGS = {"allow_interspersed_args": False}
 
@@ -45,15 +48,42 @@ def attach(ctx: typer.Context, container: str = typer.Argument(...),
 
 def stop(ctx: typer.Context, containers: Names = typer.Argument(...),
          time: Optional[int] = typer.Option(None, "--time", "-t",  # noqa: UP045
-                                            help="Seconds to wait before killing.")) -> None:
+                                            help="Seconds to wait before killing."),
+         signal: Optional[str] = typer.Option(None, "--signal", "-s",  # noqa: UP045
+                                              help="Signal to send (default: the "
+                                                   "container's stop signal).")) -> None:
     """Stop one or more running containers (stop signal, then SIGKILL)."""
-    for_each(ctx, containers, lambda e, r: e.stop(r, time), echo=True)
+    for_each(ctx, containers, lambda e, r: _stop(e, r, time, signal), echo=True)
 
 
 def restart(ctx: typer.Context, containers: Names = typer.Argument(...),
-            time: Optional[int] = typer.Option(None, "--time", "-t")) -> None:  # noqa: UP045
+            time: Optional[int] = typer.Option(None, "--time", "-t"),  # noqa: UP045
+            signal: Optional[str] = typer.Option(None, "--signal", "-s",  # noqa: UP045
+                                                 help="Signal to stop it with.")) -> None:
     """Restart one or more containers."""
-    for_each(ctx, containers, lambda e, r: e.restart(r, time), echo=True)
+    def again(engine: Engine, ref: str) -> None:
+        _stop(engine, ref, time, signal)
+        engine.start(ref)
+
+    for_each(ctx, containers, again, echo=True)
+
+
+def _stop(engine: Engine, ref: str, time: int | None, signal: str | None) -> None:
+    """``stop -s SIG``: SIG instead of the stop signal, SIGKILL after ``time`` seconds."""
+    import time as _time
+
+    if signal is None:
+        engine.stop(ref, time)
+        return
+    rec = engine.get(ref)
+    if not rec.running:
+        return
+    engine.kill(rec.id, signal)
+    grace = time if time is not None else (rec.config.stop_timeout or 10)
+    deadline = _time.monotonic() + (grace if grace >= 0 else float("inf"))
+    while engine.get(rec.id).running and _time.monotonic() < deadline:
+        _time.sleep(0.05)
+    engine.stop(rec.id, 0)  # still up after the grace period: SIGKILL (no-op if gone)
 
 
 def kill(ctx: typer.Context, containers: Names = typer.Argument(...),
@@ -98,21 +128,58 @@ def exec_(ctx: typer.Context, container: str = typer.Argument(...),
           tty: bool = typer.Option(False, "--tty", "-t"),
           detach: bool = typer.Option(False, "--detach", "-d"),
           env: Optional[list[str]] = typer.Option(None, "--env", "-e"),  # noqa: UP045
+          env_file: Optional[list[str]] = typer.Option(  # noqa: UP045
+              None, "--env-file", help="Read environment variables from a file."),
           user: Optional[str] = typer.Option(None, "--user", "-u"),  # noqa: UP045
           workdir: Optional[str] = typer.Option(None, "--workdir", "-w")) -> None:  # noqa: UP045
     """Run a command in a running container."""
     import subprocess
 
+    # docker: --env-file first, then -e, so a flag overrides the file
+    variables = [*(v for f in env_file or [] for v in _env_file(f)), *_env_flags(env or [])]
     with open_engine(ctx) as engine:
-        argv = engine.exec_argv(container, command, tty=tty, env=tuple(env or ()), user=user,
+        argv = engine.exec_argv(container, command, tty=tty, env=tuple(variables), user=user,
                                 workdir=workdir, detach=detach)
     stdin = None if interactive or tty else subprocess.DEVNULL
     code = subprocess.run(argv, stdin=stdin, check=False).returncode
     raise typer.Exit(code if code >= 0 else 128 - code)
 
 
+def _env_flags(values: list[str]) -> list[str]:
+    """``-e NAME`` without a value takes NAME from this environment (dropped if unset)."""
+    import os
+
+    out = []
+    for v in values:
+        if "=" in v:
+            out.append(v)
+        elif v in os.environ:
+            out.append(f"{v}={os.environ[v]}")
+    return out
+
+
+def _env_file(path: str) -> list[str]:
+    """docker's --env-file: VAR=VAL lines, # comments, a bare VAR from this environment."""
+    from stackctl.errors import UsageError
+
+    try:
+        text = open(path, encoding="utf-8").read()  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"--env-file {path}: {exc.strerror}",
+                         hint="give a file of VAR=value lines") from None
+    lines = [ln.lstrip() for ln in text.splitlines()]
+    for n, ln in enumerate(lines, 1):
+        name = ln.split("=", 1)[0]
+        if ln and not ln.startswith("#") and (not name or any(c.isspace() for c in name)):
+            raise UsageError(f"--env-file {path}:{n}: variable '{name}' contains whitespaces",
+                             hint="lines look like VAR=value")
+    return _env_flags([ln for ln in lines if ln and not ln.startswith("#")])
+
+
 def cp(ctx: typer.Context, src: str = typer.Argument(...), dest: str = typer.Argument(...),
-       archive: bool = typer.Option(False, "--archive", "-a", help="Keep uid/gid.")) -> None:
+       archive: bool = typer.Option(False, "--archive", "-a", help="Keep uid/gid."),
+       follow: bool = typer.Option(False, "--follow-link", "-L",
+                                   help="Always follow symbol link in SRC_PATH.")) -> None:
     """Copy files between a container and the local filesystem (CONTAINER:PATH)."""
     from stackctl.engine.copy import copy_from, copy_to
     from stackctl.errors import UsageError
@@ -123,10 +190,10 @@ def cp(ctx: typer.Context, src: str = typer.Argument(...), dest: str = typer.Arg
                          hint="e.g. stackctl cp web:/etc/hosts ./hosts")
     with open_engine(ctx) as engine:
         if src_c is not None:
-            copy_from(engine, src_c[0], src_c[1], dest)
+            copy_from(engine, src_c[0], src_c[1], dest, follow=follow)
         else:
             assert dst_c is not None
-            copy_to(engine, src, dst_c[0], dst_c[1], archive=archive)
+            copy_to(engine, src, dst_c[0], dst_c[1], archive=archive, follow=follow)
 
 
 def _split_cp(arg: str) -> tuple[str, str] | None:
@@ -137,14 +204,19 @@ def _split_cp(arg: str) -> tuple[str, str] | None:
 
 
 def prune(ctx: typer.Context,
-          force: bool = typer.Option(False, "--force", "-f", help="Do not prompt.")) -> None:
+          force: bool = typer.Option(False, "--force", "-f", help="Do not prompt."),
+          filters: Optional[list[str]] = typer.Option(  # noqa: UP045
+              None, "--filter", help="until=24h|TIMESTAMP, label=K[=V], label!=K[=V].")
+          ) -> None:
     """Remove all stopped containers."""
+    keep = _prune_keep(filters or [])
     if not force and not typer.confirm(
             "WARNING! This will remove all stopped containers.\nAre you sure you want to "
             "continue?", default=False):
         raise typer.Exit(1)
     with open_engine(ctx) as engine:
-        removed = engine.prune()
+        removed = [engine.remove(r.id) for r in engine.list(all_=True)
+                   if not r.running and not keep(r)]
     if removed:
         typer.echo("Deleted Containers:")
         for cid in removed:
@@ -152,6 +224,36 @@ def prune(ctx: typer.Context,
         typer.echo("")
     typer.echo("Total reclaimed space: 0B")
 
+
+
+def _prune_keep(filters: list[str]) -> Any:
+    """docker container prune --filter: a predicate that says which containers stay."""
+    import time as _time
+
+    from stackctl.cli.container_info import when
+    from stackctl.engine.logs import parse_time
+    from stackctl.errors import UsageError
+
+    until: list[float] = []
+    labels: list[tuple[bool, str, str | None]] = []
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "until":
+            until.append(when(value, "--filter until") or _time.time())
+        elif key in ("label", "label!"):
+            k, sep, v = value.partition("=")
+            labels.append((key == "label!", k, v if sep else None))
+        else:
+            raise UsageError(f"--filter {f}: invalid filter {key!r}",
+                             hint="container prune filters: until=, label=, label!=")
+
+    def keep(rec: Any) -> bool:
+        if any(parse_time(rec.created) >= u for u in until):
+            return True
+        # pruned only if every label= matches and no label!= does
+        return any((k in rec.labels and (v is None or rec.labels[k] == v)) == negate
+                   for negate, k, v in labels)
+    return keep
 
 
 def commands() -> list[tuple[str, Any]]:
@@ -168,5 +270,10 @@ def register(app: typer.Typer) -> None:
     # separate modules: typer converts every registered command on each invocation,
     # and the CLI registers only the module that owns the command being run.
     for name, fn in commands():
-        app.command(name)(fn)
+        app.command(name, context_settings=settings(name))(fn)
     app.command("exec", context_settings=EXEC_SETTINGS)(exec_)
+
+
+def settings(name: str) -> dict[str, Any] | None:
+    # top CONTAINER aux / -eo pid,comm: what follows the container goes to ps
+    return EXEC_SETTINGS if name == "top" else None

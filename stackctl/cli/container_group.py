@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Manage containers.", no_args_is_help=True)
     for name, fn in [*container_cmds.commands(), ("ls", ps_cmd.ps), ("list", ps_cmd.ps),
                      ("prune", container_cmds.prune)]:
-        group.command(name)(fn)
+        group.command(name, context_settings=container_cmds.settings(name))(fn)
     group.command("exec", context_settings=container_cmds.EXEC_SETTINGS)(container_cmds.exec_)
     group.command("run", context_settings=run_cmd.RUN_SETTINGS)(run_cmd._run)
     group.command("create", context_settings=run_cmd.RUN_SETTINGS,

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 
 def logs(ctx: typer.Context, container: str = typer.Argument(...),
+         details: bool = typer.Option(False, "--details",
+                                      help="Show extra details provided to logs."),
          follow: bool = typer.Option(False, "--follow", "-f", help="Follow log output."),
          tail: str = typer.Option("all", "--tail", "-n", help="Lines from the end."),
          timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Show timestamps."),
@@ -32,17 +34,19 @@ def logs(ctx: typer.Context, container: str = typer.Argument(...),
     out, err = sys.stdout.buffer, sys.stderr.buffer
     with open_engine(ctx) as engine:
         try:
-            for e in engine.logs(container, follow=follow, tail=n, since=_when(since, "--since"),
-                                 until=_when(until, "--until")):
+            for e in engine.logs(container, follow=follow, tail=n, since=when(since, "--since"),
+                                 until=when(until, "--until")):
                 target = err if e.stream == "stderr" else out
                 text = e.log.encode()
+                if details:  # docker: the --log-opt attributes, then a space (none kept here)
+                    text = b" " + text
                 target.write((e.time.encode() + b" " + text) if timestamps else text)
                 target.flush()
         except KeyboardInterrupt:
             return
 
 
-def _when(text: str | None, flag: str) -> float | None:
+def when(text: str | None, flag: str) -> float | None:
     """Docker's --since/--until: RFC 3339, a Unix timestamp, or a duration ago (10m)."""
     import time as _time
 
@@ -67,16 +71,47 @@ def _when(text: str | None, flag: str) -> float | None:
         raise UsageError(f"{flag} {text}: expected a timestamp or a duration like 10m") from None
 
 
-def top(ctx: typer.Context, container: str = typer.Argument(...)) -> None:
+def top(ctx: typer.Context, container: str = typer.Argument(...),
+        ps_args: Optional[list[str]] = typer.Argument(None, metavar="[ps OPTIONS]")  # noqa: UP045
+        ) -> None:
     """Display the running processes of a container."""
     from stackctl.cli.render import table
 
     with open_engine(ctx) as engine:
-        titles, rows = engine.top(container)
+        titles, rows = _ps(engine, container, ps_args) if ps_args else engine.top(container)
     typer.echo(table(titles, rows))
 
 
+def _ps(engine: Engine, ref: str, args: list[str]) -> tuple[list[str], list[list[str]]]:
+    """docker top CONTAINER [ps OPTIONS]: the host's ps with those options, cut to the
+    container's processes by its PID column."""
+    import subprocess
+
+    from stackctl.engine import oci
+    from stackctl.errors import Conflict, UsageError
+
+    rec = engine.get(ref)
+    if not rec.running:
+        raise Conflict(f"container {rec.name} is not running")
+    pids = {str(p) for p in oci.cgroup_pids(engine.paths(rec.id).cgroup_name)}
+    res = subprocess.run(["ps", *args], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise UsageError(f"top: ps {' '.join(args)}: {res.stderr.strip() or 'failed'}",
+                         hint="ps options as for ps(1), e.g. aux or -o pid,comm")
+    lines = res.stdout.splitlines()
+    titles = lines[0].split() if lines else []
+    if "PID" not in titles:
+        raise UsageError(f"top: ps {' '.join(args)}: couldn't find PID field in ps output",
+                         hint="keep the pid column, e.g. -o pid,comm")
+    at = titles.index("PID")
+    rows = [cols for cols in (ln.split(None, len(titles) - 1) for ln in lines[1:])
+            if len(cols) > at and cols[at] in pids]
+    return titles, rows
+
+
 def stats(ctx: typer.Context, containers: Optional[list[str]] = typer.Argument(None),  # noqa: UP045
+          all_: bool = typer.Option(False, "--all", "-a",
+                                    help="Show all containers (default shows just running)."),
           no_stream: bool = typer.Option(False, "--no-stream", help="One sample, then exit."),
           no_trunc: bool = typer.Option(False, "--no-trunc"),
           fmt: Optional[str] = typer.Option(None, "--format")) -> None:  # noqa: UP045
@@ -85,7 +120,7 @@ def stats(ctx: typer.Context, containers: Optional[list[str]] = typer.Argument(N
 
     with open_engine(ctx) as engine:
         while True:
-            text = _stats_text(engine, containers, no_trunc=no_trunc, fmt=fmt)
+            text = _stats_text(engine, containers, all_=all_, no_trunc=no_trunc, fmt=fmt)
             if no_stream:
                 typer.echo(text)
                 return
@@ -96,14 +131,21 @@ def stats(ctx: typer.Context, containers: Optional[list[str]] = typer.Argument(N
                 return
 
 
-def _stats_text(engine: Engine, containers: list[str] | None, *, no_trunc: bool,
+def _stats_text(engine: Engine, containers: list[str] | None, *, all_: bool, no_trunc: bool,
                 fmt: str | None) -> str:
     from stackctl.cli.render import bytes_size, format_rows, table
     from stackctl.humanize import human_size
 
-    refs = containers or [r.id for r in engine.list()]
+    recs = [engine.get(c) for c in containers] if containers else engine.list(all_=all_)
+    live = engine.stats_many([r.id for r in recs if r.running])
+    # a stopped container has nothing to sample: docker shows it with zeros
+    zero = dict.fromkeys(("cpu_percent", "memory_usage", "memory_limit", "net_rx", "net_tx",
+                          "block_read", "block_write", "pids"), 0)
+    samples: list[dict[str, Any]] = [live.pop(0) if r.running else
+                                     {**zero, "id": r.id, "name": r.name}
+                                     for r in recs]
     rows = []
-    for s in engine.stats_many(refs):
+    for s in samples:
         pct = s["memory_usage"] / s["memory_limit"] * 100 if s["memory_limit"] else 0.0
         # docker stats: memory in binary units, I/O in decimal ones (3 digits)
         rows.append({"ID": s["id"] if no_trunc else s["id"][:12], "Name": s["name"],
@@ -125,41 +167,50 @@ def _stats_text(engine: Engine, containers: list[str] | None, *, no_trunc: bool,
 
 def inspect(ctx: typer.Context, names: Names = typer.Argument(...),
             fmt: Optional[str] = typer.Option(None, "--format", "-f"),  # noqa: UP045
-            type_: Optional[str] = typer.Option(None, "--type")) -> None:  # noqa: UP045
-    """Docker-shaped JSON for containers (and images)."""
-
+            type_: Optional[str] = typer.Option(None, "--type",  # noqa: UP045
+                                                help="container, image or volume.")) -> None:
+    """Docker-shaped JSON for containers, images and volumes."""
     from stackctl.cli.render import inspect_text
-    from stackctl.errors import NotFound
+    from stackctl.errors import UsageError
 
+    kinds = ("container", "image", "volume")
+    if type_ is not None and type_ not in kinds:
+        raise UsageError(f'--type {type_}: "{type_}" is not a valid value for --type',
+                         hint="use container, image or volume")
     out: list[Any] = []
     failed = False
     with open_engine(ctx) as engine:
         for name in names:
-            try:
-                if type_ == "image":
-                    raise NotFound(name)
-                out.append(engine.inspect(name))
-            except NotFound:
-                data = _image_json(engine, name) if type_ != "container" else None
-                if data is None:
-                    sys.stderr.write(f"Error: No such object: {name}\n")
-                    failed = True
-                else:
-                    out.append(data)
+            # as docker: a container first, then an image, then a volume of that name
+            data = next((d for k in kinds if type_ in (None, k)
+                         for d in [_object_json(engine, k, name)] if d is not None), None)
+            if data is None:
+                what = f"{type_}: {name}" if type_ else f"object: {name}"
+                sys.stderr.write(f"Error: No such {what}\n")
+                failed = True
+            else:
+                out.append(data)
     typer.echo(inspect_text(out, fmt), nl=False)
     if failed:
         raise typer.Exit(1)
 
 
-def _image_json(engine: Engine, name: str) -> dict[str, Any] | None:
+def _object_json(engine: Engine, kind: str, name: str) -> dict[str, Any] | None:
     from stackctl.engine.images.inspect import image_json
-    from stackctl.errors import StackctlError
+    from stackctl.errors import NotFound, StackctlError
 
     try:
-        rec = engine.images.resolve(name)
-    except StackctlError:
+        if kind == "container":
+            return engine.inspect(name)
+        if kind == "volume":
+            return dict(engine.volumes.get(name).inspect())
+        return image_json(engine.images, engine.images.resolve(name))
+    except NotFound:
         return None
-    return image_json(engine.images, rec)
+    except StackctlError:
+        if kind == "image":  # not an image reference at all
+            return None
+        raise
 
 
 __all__ = ["inspect", "logs", "stats", "top"]

@@ -74,28 +74,26 @@ def inspect_cmd(
     fmt: str = typer.Option("", "--format", "-f", help="Go template, e.g. {{.Config.Cmd}}."),
 ) -> None:
     """Display detailed information on one or more images."""
-    import json
+    import sys
 
+    from stackctl.cli.render import inspect_text
     from stackctl.engine.images import present
-    from stackctl.errors import NotFound, StackctlError
+    from stackctl.errors import NotFound
 
     docs = []
-    missing: StackctlError | None = None
+    failed = False
     with open_store(ctx) as store:
         for name in images:
             try:
                 rec = store.resolve(name)
-            except NotFound as exc:
-                missing = exc
+            except NotFound:  # docker: reports each missing one, shows the rest, exits 1
+                sys.stderr.write(f"Error: No such image: {name}\n")
+                failed = True
                 continue
             docs.append(present.inspect(rec, layer_sizes=store.layer_sizes(rec)))
-    if fmt:
-        for d in docs:
-            typer.echo(present.render_template(fmt, d))
-    else:
-        typer.echo(json.dumps(docs, indent=4))
-    if missing is not None:
-        raise missing
+    typer.echo(inspect_text(docs, fmt or None), nl=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 __all__ = ["history_cmd", "inspect_cmd"]

@@ -45,9 +45,9 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, Any]:
 
 
 def _mount_name(m: Any, no_trunc: bool) -> str:
-    # docker ps: a volume by name (an anonymous one's 64-hex name cut to 15), a bind by path
+    # docker ps: a volume by name, a bind by its source, cut to 15 characters (Ellipsis)
     name = str(m.source)
-    return name if no_trunc or len(name) <= 15 or m.kind == "bind" else name[:15] + "…"
+    return name if no_trunc or len(name) <= 15 else name[:14] + "…"
 
 
 def ports_text(publish: Sequence[str], expose: Sequence[str] = ()) -> str:

@@ -23,7 +23,10 @@ def _store(ctx: typer.Context):  # type: ignore[no-untyped-def]
 @volume.command("create")
 def create(ctx: typer.Context, name: Optional[str] = typer.Argument(None),  # noqa: UP045
            label: Optional[list[str]] = typer.Option(None, "--label", "-l"),  # noqa: UP045
-           driver: str = typer.Option("local", "--driver", "-d")) -> None:
+           driver: str = typer.Option("local", "--driver", "-d"),
+           opt: Optional[list[str]] = typer.Option(None, "--opt", "-o",  # noqa: UP045
+                                                   help="Driver options (not supported).")
+           ) -> None:
     """Create a volume (a random name when none is given)."""
     import secrets
 
@@ -31,6 +34,9 @@ def create(ctx: typer.Context, name: Optional[str] = typer.Argument(None),  # no
 
     if driver != "local":
         raise UsageError(f"--driver {driver}: only the local driver exists")
+    if opt:  # refused rather than ignored: type=nfs/tmpfs volumes would silently be dirs
+        raise UsageError(f"--opt {opt[0]}: local driver options (type=, device=, o=) "
+                         "are not supported", hint="use a bind mount or --tmpfs instead")
     labels = {}
     for lab in label or []:
         k, _, v = lab.partition("=")
@@ -59,6 +65,13 @@ def ls(ctx: typer.Context, quiet: bool = typer.Option(False, "--quiet", "-q"),
         elif key == "label":
             k, sep, val = value.partition("=")
             vols = [v for v in vols if k in v.labels and (not sep or v.labels[k] == val)]
+        elif key == "driver":
+            vols = [v for v in vols if v.driver == value]
+        else:
+            from stackctl.errors import UsageError
+
+            raise UsageError(f"--filter {f}: invalid filter {key!r}",
+                             hint="volume ls filters: dangling=, driver=, label=, name=")
     if quiet:
         for v in vols:
             typer.echo(v.name)
@@ -97,15 +110,20 @@ def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
 @volume.command("rm")
 def rm(ctx: typer.Context, names: list[str] = typer.Argument(...),
        force: bool = typer.Option(False, "--force", "-f")) -> None:
-    """Remove volumes (refused while a container uses one)."""
-    from stackctl.errors import StackctlError
+    """Remove volumes (refused while a container uses one, even with -f)."""
+    from stackctl.errors import NotFound, StackctlError
 
     store = _store(ctx)
     failed = False
     for n in names:
         try:
-            store.remove(n, force=force)
+            # docker: -f ignores a missing volume; an in-use one is never removed
+            store.remove(n)
             typer.echo(n)
+        except NotFound:
+            if not force:
+                sys.stderr.write(f"Error response from daemon: get {n}: no such volume\n")
+                failed = True
         except StackctlError as exc:
             sys.stderr.write(f"Error response from daemon: {exc.message}\n")
             failed = True
@@ -115,13 +133,35 @@ def rm(ctx: typer.Context, names: list[str] = typer.Argument(...),
 
 @volume.command("prune")
 def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f"),
-          all_: bool = typer.Option(False, "--all", "-a", help="Named volumes too.")) -> None:
+          all_: bool = typer.Option(False, "--all", "-a", help="Named volumes too."),
+          filters: Optional[list[str]] = typer.Option(  # noqa: UP045
+              None, "--filter", help="label=K[=V], label!=K[=V], all=true.")) -> None:
     """Remove unused anonymous volumes (with -a, unused named ones too)."""
+    from stackctl.errors import UsageError
+
+    labels: list[tuple[bool, str, str | None]] = []
+    for f in filters or []:
+        key, _, value = f.partition("=")
+        if key == "all":
+            all_ = all_ or value.lower() in ("1", "true")
+        elif key in ("label", "label!"):
+            k, sep, v = value.partition("=")
+            labels.append((key == "label!", k, v if sep else None))
+        else:
+            raise UsageError(f"--filter {f}: invalid filter {key!r}",
+                             hint="volume prune filters: label=, label!=, all=")
+    what = "all local volumes" if all_ else "anonymous local volumes"
     if not force and not typer.confirm(
-            "WARNING! This will remove anonymous local volumes not used by at least one "
+            f"WARNING! This will remove {what} not used by at least one "
             "container.\nAre you sure you want to continue?", default=False):
         raise typer.Exit(1)
-    removed = _store(ctx).prune(all_=all_)
+    store = _store(ctx)
+    # pruned: unused, anonymous (or -a), every label= matching and no label!= matching
+    removed = [v.name for v in store.list()
+               if (all_ or v.anonymous)
+               and all((k in v.labels and (val is None or v.labels[k] == val)) != negate
+                       for negate, k, val in labels)
+               and store.remove_if_unused(v.name)]
     if removed:
         typer.echo("Deleted Volumes:")
         for n in removed:

@@ -8,7 +8,9 @@ and unmounted afterwards. Rules (as ``cp -a`` / docker cp):
     SRC file, DEST a directory        -> DEST/basename(SRC)
     SRC dir,  DEST missing            -> DEST is a copy of SRC
     SRC dir,  DEST a directory        -> DEST/basename(SRC)  (SRC/. copies the content)
+    SRC a symlink                     -> the link itself; with -L, what it points to
     DEST "-" (from a container)       -> a tar stream on stdout
+    SRC "-" (into a container)        -> a tar stream on stdin, extracted into DEST
 """
 
 from __future__ import annotations
@@ -42,13 +44,13 @@ def _rootfs(engine: Any, ref: str) -> Iterator[Path]:
             oci.umount(paths.rootfs)
 
 
-def _copy(src: Path, dest: Path, *, content_only: bool) -> None:
-    if src.is_dir() and not src.is_symlink():
+def _copy(src: Path, dest: Path, *, content_only: bool, follow: bool = False) -> None:
+    if src.is_dir() and (follow or not src.is_symlink()):
         target = dest if not dest.exists() or content_only else dest / src.name
         shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True)
         return
     target = dest / src.name if dest.is_dir() else dest
-    if src.is_symlink():
+    if src.is_symlink() and not follow:
         if target.exists() or target.is_symlink():
             target.unlink()
         target.symlink_to(os.readlink(src))
@@ -56,10 +58,19 @@ def _copy(src: Path, dest: Path, *, content_only: bool) -> None:
         shutil.copy2(src, target)
 
 
-def copy_from(engine: Any, ref: str, path: str, dest: str) -> None:
+def _source(root: Path, path: str, follow: bool) -> Path:
+    """SRC in the container: a symlink itself (docker cp), its target with -L."""
+    if path.endswith("/."):
+        return prepare.resolve_in_root(root, path[:-2])
+    head, _, base = path.rstrip("/").rpartition("/")
+    if follow or path.endswith("/") or base in ("", ".", ".."):
+        return prepare.resolve_in_root(root, path)
+    return prepare.resolve_in_root(root, head or "/") / base
+
+
+def copy_from(engine: Any, ref: str, path: str, dest: str, *, follow: bool = False) -> None:
     with _rootfs(engine, ref) as root:
-        src = prepare.resolve_in_root(root, path) if not path.endswith("/.") else \
-            prepare.resolve_in_root(root, path[:-2])
+        src = _source(root, path, follow)
         if not src.exists() and not src.is_symlink():
             raise NotFound(f"could not find the file {path} in container {ref}")
         if dest == "-":
@@ -72,7 +83,8 @@ def copy_from(engine: Any, ref: str, path: str, dest: str) -> None:
         _copy(src, d, content_only=path.endswith("/."))
 
 
-def copy_to(engine: Any, src: str, ref: str, path: str, *, archive: bool = False) -> None:
+def copy_to(engine: Any, src: str, ref: str, path: str, *, archive: bool = False,
+            follow: bool = False) -> None:
     s = Path(src)
     if src != "-" and not s.exists() and not s.is_symlink():
         raise UsageError(f"cp: no such file or directory: {src}")
@@ -84,7 +96,7 @@ def copy_to(engine: Any, src: str, ref: str, path: str, *, archive: bool = False
             return
         if not dest.parent.exists():
             raise UsageError(f"cp: destination directory {path} does not exist in {ref}")
-        _copy(s, dest, content_only=src.endswith("/."))
+        _copy(s, dest, content_only=src.endswith("/."), follow=follow)
         if not archive:
             target = dest / s.name if dest.is_dir() and s.is_file() else dest
             _chown_tree(target, 0, 0)
