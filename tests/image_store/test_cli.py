@@ -46,7 +46,7 @@ def test_import_images_tag_rmi(roots: tuple[Path, Path]) -> None:
     assert inspect[0]["Config"]["Cmd"] == ["sh"]
     assert inspect[0]["Comment"] == "base"
     assert cli(root, "image", "inspect", "-f", "{{.Config.Cmd}}", "busybox").stdout \
-        == '["sh"]\n'
+        == '[sh]\n'  # Go prints a list as [a b], as docker does
     hist = cli(root, "history", "busybox").stdout.splitlines()
     assert hist[0].split()[:2] == ["IMAGE", "CREATED"]
     assert "stackctl import" in hist[1] and "base" in hist[1]
