@@ -5,7 +5,9 @@ Module level imports typer and the standard library only (cold start budget).
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -18,12 +20,23 @@ if TYPE_CHECKING:
 Names = list[str]  # one or more CONTAINER arguments
 
 
-def open_engine(ctx: typer.Context) -> Engine:
-    """The engine on the state and run roots of the global options."""
+@contextlib.contextmanager
+def open_engine(ctx: typer.Context) -> Iterator[Engine]:
+    """The engine on the state and run roots of the global options.
+
+    An engine error exits 1 here, as every docker command but run/create exits on an
+    error response from the daemon (125 is run's code: run_cmd.py keeps it)."""
     from stackctl.engine.api import Engine
+    from stackctl.errors import EngineError
 
     g: GlobalOptions = ctx.obj
-    return Engine(g.root, g.run_root)
+    try:
+        with Engine(g.root, g.run_root) as engine:
+            yield engine
+    except EngineError as exc:
+        if exc.exit_code == 125:
+            exc.exit_code = 1
+        raise
 
 
 def for_each(ctx: typer.Context, refs: list[str], action: Any, *, echo: bool = False) -> None:

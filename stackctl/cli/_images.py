@@ -5,6 +5,8 @@ Module level imports typer and the standard library only (cold start budget).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import typer
@@ -15,11 +17,20 @@ if TYPE_CHECKING:
     from stackctl.engine.images.store import ImageStore
 
 
-def open_store(ctx: typer.Context) -> ImageStore:
-    """The image store of the state root (``--root``)."""
+@contextlib.contextmanager
+def open_store(ctx: typer.Context) -> Iterator[ImageStore]:
+    """The image store of the state root (``--root``). An engine error exits 1, as
+    docker's image commands do on an error response from the daemon."""
     from stackctl.engine.images.store import ImageStore
+    from stackctl.errors import EngineError
 
-    return ImageStore(ctx.obj.root)
+    try:
+        with ImageStore(ctx.obj.root) as store:
+            yield store
+    except EngineError as exc:
+        if exc.exit_code == 125:
+            exc.exit_code = 1
+        raise
 
 
 def now() -> datetime:

@@ -89,6 +89,11 @@ def _stop(engine: Engine, ref: str, time: int | None, signal: str | None) -> Non
 def kill(ctx: typer.Context, containers: Names = typer.Argument(...),
          signal: str = typer.Option("SIGKILL", "--signal", "-s", help="Signal to send.")) -> None:
     """Kill one or more running containers."""
+    from stackctl.errors import UsageError
+
+    if signal.strip().lstrip("-").isdigit() and int(signal) <= 0:  # docker: not a signal
+        raise UsageError(f"--signal {signal}: invalid signal: {signal}",
+                         hint="use a name like SIGTERM or a number from 1")
     for_each(ctx, containers, lambda e, r: e.kill(r, signal), echo=True)
 
 

@@ -68,20 +68,34 @@ def load_cmd(
 
 def commit_cmd(
     ctx: typer.Context,
-    container: str = typer.Argument(..., metavar="CONTAINER"),
+    container: Optional[str] = typer.Argument(None, metavar="CONTAINER"),  # noqa: UP045
     repository: Optional[str] = typer.Argument(None, metavar="[REPOSITORY[:TAG]]"),  # noqa: UP045
     author: str = typer.Option("", "--author", "-a", help="Author (e.g. \"Name <mail>\")."),
     message: str = typer.Option("", "--message", "-m", help="Commit message."),
     change: list[str] = typer.Option([], "--change", "-c",
                                       help="Apply a Dockerfile instruction (CMD, ENV, ...)."),
-    pause: bool = typer.Option(True, "--pause/--no-pause", "-p",
-                               help="Pause the container during commit."),
+    pause_flag: str = typer.Option("true", "--pause", "-p", is_flag=False, flag_value="true",
+                                   metavar="[=true|false]",
+                                   help="Pause the container during commit."),
+    no_pause: bool = typer.Option(False, "--no-pause", hidden=True),
 ) -> None:
     """Create a new image from a container's changes."""
     from stackctl.engine.images import reference
     from stackctl.engine.images.commit import RunOverrides, commit_upper, merged_config
-    from stackctl.errors import StackctlError
+    from stackctl.errors import StackctlError, UsageError
 
+    # docker: --pause is a bool flag, so --pause=false is how its users turn it off; a
+    # bare --pause takes the next word as its value here, which is then the container
+    args = [a for a in (container, repository) if a is not None]
+    pause = not no_pause
+    if pause_flag.lower() in ("false", "0"):
+        pause = False
+    elif pause_flag.lower() not in ("true", "1"):
+        args.insert(0, pause_flag)
+    if not 1 <= len(args) <= 2:
+        raise UsageError("commit: expected CONTAINER [REPOSITORY[:TAG]]",
+                         hint="e.g. stackctl commit --pause=false web me/web:snapshot")
+    container, repository = args[0], (args[1] if len(args) == 2 else None)
     if repository is not None:
         reference.parse(repository)  # a bad name fails before anything is written
     with open_engine(ctx) as engine:

@@ -132,6 +132,7 @@ def rmi_cmd(
     if failed is not None:
         if len(images) > 1:
             raise typer.Exit(1)
+        failed.exit_code = 1  # docker rmi: 1 on an error response from the daemon
         raise failed
 
 

@@ -68,7 +68,10 @@ def _header(cell: str) -> str:
     m = _ACTION.search(cell)
     if not m:
         return cell
-    name = m.group(1).split()[-1].lstrip(".")
+    words = m.group(1).split()
+    # the field it shows: {{.Names}}, {{json .Config}}, {{.Label "k"}} -> LABEL
+    name = next((w for w in words if w.startswith(".")), words[-1] if words else "")
+    name = name.lstrip(".").split(".")[-1]
     special = {"ID": "CONTAINER ID", "RunningFor": "CREATED", "CreatedAt": "CREATED AT"}
     return special.get(name, re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).upper())
 

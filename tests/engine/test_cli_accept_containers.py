@@ -167,3 +167,29 @@ def test_volume_rm_force_prune_filters(cli: Cli, unique: str) -> None:
     assert cli("volume", "ls", "--filter", "colour=red").returncode != 0
     assert cli("volume", "create", "-o", "type=tmpfs", f"t-{unique}").returncode != 0
     assert f"t-{unique}" not in cli("volume", "ls", "-q").stdout
+
+
+def test_exit_codes_and_commit_pause(cli: Cli, unique: str) -> None:
+    name, other = f"e-{unique}", f"o-{unique}"
+    cli("run", "-d", "--network", "none", "--name", name, "-l", "tier=web", "busybox",
+        "sleep", "60", check=True)
+    cli("create", "--network", "none", "--name", other, "busybox", check=True)
+    # docker exits 1 on an error response for every command but run/create (125)
+    assert cli("rename", name, other).returncode == 1
+    assert cli("exec", other, "true").returncode == 1
+    assert cli("rmi", f"nope-{unique}").returncode == 1
+    res = cli("kill", "-s", "0", name)  # docker: not a signal; it used to mean SIGKILL
+    assert res.returncode != 0 and "invalid signal" in res.stderr
+    assert cli("inspect", "-f", "{{.State.Running}}", name).stdout == "true\n"
+    out = cli("ps", "--format", 'table {{.Names}}\t{{.Label "tier"}}', check=True).stdout
+    assert out.splitlines()[0].split() == ["NAMES", "LABEL"]
+    # commit --pause=false (Go's bool flag spelling) and a bare --pause before CONTAINER
+    for i, flags in enumerate((["--pause=false"], ["--pause"], ["--no-pause"])):
+        res = cli("commit", "-c", "ENV X=1", *flags, name, f"snap-{unique}:{i}")
+        assert res.returncode == 0 and res.stdout.startswith("sha256:"), res.stderr
+    assert cli("inspect", "-f", "{{.State.Status}}", name).stdout == "running\n"
+    assert cli("image", "inspect", "-f", "{{.Config.Env}}", f"snap-{unique}:0").stdout \
+        .endswith("X=1]\n")
+    assert cli("commit", "--pause=maybe", name).returncode != 0
+    res = cli("rmi", *(f"snap-{unique}:{i}" for i in range(3)), check=True)
+    assert res.stdout.count("Untagged:") == 3
