@@ -219,16 +219,23 @@ def prune(ctx: typer.Context,
             "WARNING! This will remove all stopped containers.\nAre you sure you want to "
             "continue?", default=False):
         raise typer.Exit(1)
+    from stackctl.engine.images.system_df import du
+    from stackctl.humanize import human_size
+
+    freed = 0
+    removed = []
     with open_engine(ctx) as engine:
-        removed = [engine.remove(r.id) for r in engine.list(all_=True)
-                   if not r.running and not keep(r)]
+        for r in engine.list(all_=True):
+            if not r.running and not keep(r):
+                size = du(engine.paths(r.id).upper)  # what docker reports: the writable layer
+                removed.append(engine.remove(r.id))
+                freed += size
     if removed:
         typer.echo("Deleted Containers:")
         for cid in removed:
             typer.echo(cid)
         typer.echo("")
-    typer.echo("Total reclaimed space: 0B")
-
+    typer.echo(f"Total reclaimed space: {human_size(freed)}")
 
 
 def _prune_keep(filters: list[str]) -> Any:

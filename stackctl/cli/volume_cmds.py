@@ -155,19 +155,28 @@ def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f")
             f"WARNING! This will remove {what} not used by at least one "
             "container.\nAre you sure you want to continue?", default=False):
         raise typer.Exit(1)
+    from pathlib import Path
+
+    from stackctl.engine.images.system_df import du
+    from stackctl.humanize import human_size
+
     store = _store(ctx)
-    # pruned: unused, anonymous (or -a), every label= matching and no label!= matching
-    removed = [v.name for v in store.list()
-               if (all_ or v.anonymous)
-               and all((k in v.labels and (val is None or v.labels[k] == val)) != negate
-                       for negate, k, val in labels)
-               and store.remove_if_unused(v.name)]
+    removed, freed = [], 0
+    for v in store.list():
+        # pruned: unused, anonymous (or -a), every label= matching and no label!= matching
+        if (all_ or v.anonymous) and all(
+                (k in v.labels and (val is None or v.labels[k] == val)) != negate
+                for negate, k, val in labels):
+            size = du(Path(v.mountpoint))
+            if store.remove_if_unused(v.name):
+                removed.append(v.name)
+                freed += size
     if removed:
         typer.echo("Deleted Volumes:")
         for n in removed:
             typer.echo(n)
         typer.echo("")
-    typer.echo("Total reclaimed space: 0B")
+    typer.echo(f"Total reclaimed space: {human_size(freed)}")
 
 
 def register(app: typer.Typer) -> None:

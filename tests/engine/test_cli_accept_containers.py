@@ -160,8 +160,10 @@ def test_volume_rm_force_prune_filters(cli: Cli, unique: str) -> None:
     res = cli("volume", "rm", "-f", used, "nope")  # docker: -f never removes one in use
     assert res.returncode == 1 and "in use" in res.stderr and "nope" not in res.stderr
     assert cli("volume", "rm", "nope").returncode == 1
+    mountpoint = cli("volume", "inspect", "-f", "{{.Mountpoint}}", b).stdout.strip()
+    Path(mountpoint, "data").write_bytes(b"x" * 1000)
     res = cli("volume", "prune", "-f", "--filter", "all=true", "--filter", "label!=keep")
-    assert res.stdout.splitlines()[:2] == ["Deleted Volumes:", b]
+    assert res.stdout.splitlines() == ["Deleted Volumes:", b, "", "Total reclaimed space: 1kB"]
     assert sorted(cli("volume", "ls", "-q").stdout.split()) == sorted([used, a])
     assert cli("volume", "ls", "-q", "--filter", "driver=local").returncode == 0
     assert cli("volume", "ls", "--filter", "colour=red").returncode != 0
