@@ -26,6 +26,11 @@ def start(ctx: typer.Context, containers: Names = typer.Argument(...),
           interactive: bool = typer.Option(False, "--interactive", "-i", help="Attach stdin.")
           ) -> None:
     """Start one or more stopped containers."""
+    if (attach or interactive) and len(containers) > 1:
+        from stackctl.errors import UsageError
+
+        raise UsageError("you cannot start and attach multiple containers at once",
+                         hint="start -a takes one container; start the others without -a")
     if attach or interactive:
         with open_engine(ctx) as engine:
             rec = engine.start(containers[0], hold=True)

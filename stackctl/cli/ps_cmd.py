@@ -159,6 +159,7 @@ def ps(ctx: typer.Context,
        latest: bool = typer.Option(False, "--latest", "-l", help="Only the latest created."),
        last: int = typer.Option(-1, "--last", "-n", help="Show n last created."),
        no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output."),
+       size: bool = typer.Option(False, "--size", "-s", help="Display total file sizes."),
        filter_: Optional[list[str]] = typer.Option(None, "--filter", "-f",  # noqa: UP045
                                                    help="e.g. status=exited, label=k=v."),
        fmt: Optional[str] = typer.Option(None, "--format",  # noqa: UP045
@@ -183,6 +184,8 @@ def ps(ctx: typer.Context,
             typer.echo(r.id if no_trunc else r.short_id)
         return
     rows = [ps_row(r, no_trunc=no_trunc) for r in recs]
+    if size or (fmt is not None and ".Size" in fmt):
+        _sizes(ctx, recs, rows)
     for row, rec in zip(rows, recs, strict=True):
         # {{.Label "k"}}: a method of docker's ps context (not in --format json)
         row["Label"] = lambda key, labels=rec.labels: labels.get(key, "")
@@ -191,10 +194,28 @@ def ps(ctx: typer.Context,
         if out:
             typer.echo(out)
         return
+    extra = ["SIZE"] if size else []
     typer.echo(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS",
-                      "NAMES"],
+                      "NAMES", *extra],
                      [[r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"],
-                       r["Ports"], r["Names"]] for r in rows]))
+                       r["Ports"], r["Names"], *([r["Size"]] if size else [])] for r in rows]))
+
+
+def _sizes(ctx: typer.Context, recs: list[ContainerRecord], rows: list[dict[str, Any]]
+           ) -> None:
+    """docker ps -s: the writable layer's size, and with the image's ("virtual")."""
+    from stackctl.engine.images.system_df import du
+    from stackctl.errors import StackctlError
+    from stackctl.humanize import human_size
+
+    with open_engine(ctx) as engine:
+        for rec, row in zip(recs, rows, strict=True):
+            rw = du(engine.paths(rec.id).upper)
+            try:
+                image = engine.images.get(rec.image_id).size
+            except StackctlError:
+                image = 0
+            row["Size"] = f"{human_size(rw, 3)} (virtual {human_size(rw + image, 3)})"
 
 
 

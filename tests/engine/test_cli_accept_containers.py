@@ -195,3 +195,14 @@ def test_exit_codes_and_commit_pause(cli: Cli, unique: str) -> None:
     assert cli("commit", "--pause=maybe", name).returncode != 0
     res = cli("rmi", *(f"snap-{unique}:{i}" for i in range(3)), check=True)
     assert res.stdout.count("Untagged:") == 3
+
+
+def test_ps_size_and_start_attach_several(cli: Cli, unique: str) -> None:
+    name = f"z-{unique}"
+    cli("run", "--network", "none", "--name", name, "busybox", "sh", "-c",
+        "head -c 2000 /dev/zero > /big", check=True)
+    out = cli("ps", "-a", "--size", check=True).stdout.splitlines()
+    assert out[0].split()[-1] == "SIZE" and "2kB (virtual " in out[1]
+    assert cli("ps", "-a", "--format", "{{.Size}}").stdout.startswith("2kB (virtual ")
+    res = cli("start", "-a", name, name)
+    assert res.returncode != 0 and "multiple containers" in res.stderr
