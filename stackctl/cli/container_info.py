@@ -26,11 +26,8 @@ def logs(ctx: typer.Context, container: str = typer.Argument(...),
          since: Optional[str] = typer.Option(None, "--since"),  # noqa: UP045
          until: Optional[str] = typer.Option(None, "--until")) -> None:  # noqa: UP045
     """Fetch the logs of a container."""
-    from stackctl.errors import UsageError
-
-    if tail != "all" and not tail.lstrip("-").isdigit():
-        raise UsageError(f"--tail {tail}: expected a number or 'all'")
-    n = None if tail == "all" or int(tail) < 0 else int(tail)
+    # docker: a negative number or a non-integer --tail means all
+    n = int(tail) if tail.strip().isdigit() else None
     out, err = sys.stdout.buffer, sys.stderr.buffer
     with open_engine(ctx) as engine:
         try:

@@ -104,6 +104,9 @@ def test_stats_all_and_logs_details(cli: Cli, unique: str) -> None:
               check=True).stdout
     assert out == f"{name} 0.00% 0\n"  # a stopped container: zeros, as docker shows it
     assert cli("logs", "--details", name, check=True).stdout == " hi\n"
+    # docker: a negative or non-integer --tail means all; 0 means none
+    assert [cli("logs", "--tail", t, name).stdout for t in ("x", "-1", "0")] == ["hi\n",
+                                                                            "hi\n", ""]
     # --since/--until: relative, Unix and RFC 3339 times
     assert cli("logs", "--since", "1h", name).stdout == "hi\n"
     assert cli("logs", "--until", "2000-01-01T00:00:00Z", name).stdout == ""
