@@ -142,18 +142,22 @@ def _stats_text(engine: Engine, containers: list[str] | None, *, all_: bool, no_
                                      {**zero, "id": r.id, "name": r.name}
                                      for r in recs]
     rows = []
-    for s in samples:
+    # {{.Container}}: the name or id as given on the command line (docker), else the id
+    given = containers or [s["id"][:12] for s in samples]
+    for s, container in zip(samples, given, strict=True):
         pct = s["memory_usage"] / s["memory_limit"] * 100 if s["memory_limit"] else 0.0
         # docker stats: memory in binary units, I/O in decimal ones (3 digits)
-        rows.append({"ID": s["id"] if no_trunc else s["id"][:12], "Name": s["name"],
-                     "CPUPerc": f"{s['cpu_percent']:.2f}%",
-                     "MemUsage": f"{bytes_size(s['memory_usage'])} / "
-                                 f"{bytes_size(s['memory_limit'])}",
-                     "MemPerc": f"{pct:.2f}%",
-                     "NetIO": f"{human_size(s['net_rx'], 3)} / {human_size(s['net_tx'], 3)}",
-                     "BlockIO": f"{human_size(s['block_read'], 3)} / "
-                                f"{human_size(s['block_write'], 3)}",
-                     "PIDs": str(s["pids"])})
+        row = {"Container": container,
+               "ID": s["id"] if no_trunc else s["id"][:12], "Name": s["name"],
+               "CPUPerc": f"{s['cpu_percent']:.2f}%",
+               "MemUsage": f"{bytes_size(s['memory_usage'])} / "
+                           f"{bytes_size(s['memory_limit'])}",
+               "MemPerc": f"{pct:.2f}%",
+               "NetIO": f"{human_size(s['net_rx'], 3)} / {human_size(s['net_tx'], 3)}",
+               "BlockIO": f"{human_size(s['block_read'], 3)} / "
+                          f"{human_size(s['block_write'], 3)}",
+               "PIDs": str(s["pids"])}
+        rows.append(dict(sorted(row.items())))  # docker's --format json: keys sorted
     if fmt:
         return format_rows(fmt, rows)
     return table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O",

@@ -103,6 +103,9 @@ def test_stats_all_and_logs_details(cli: Cli, unique: str) -> None:
     out = cli("stats", "--no-stream", "-a", "--format", "{{.Name}} {{.CPUPerc}} {{.PIDs}}",
               check=True).stdout
     assert out == f"{name} 0.00% 0\n"  # a stopped container: zeros, as docker shows it
+    assert cli("stats", "--no-stream", "--format", "{{.Container}}", name).stdout == f"{name}\n"
+    row = json.loads(cli("stats", "--no-stream", "--format", "json", name).stdout)
+    assert list(row) == sorted(row) and row["Container"] == name
     assert cli("logs", "--details", name, check=True).stdout == " hi\n"
     # docker: a negative or non-integer --tail means all; 0 means none
     assert [cli("logs", "--tail", t, name).stdout for t in ("x", "-1", "0")] == ["hi\n",
