@@ -29,7 +29,7 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, Any]:
         "ID": rec.id if no_trunc else rec.short_id,
         "Image": rec.image_ref,
         "Command": command,
-        "CreatedAt": rec.created,
+        "CreatedAt": _go_time(parse_time(rec.created)),
         "RunningFor": ago(parse_time(rec.created)),
         "Ports": ports_text(rec.config.publish, rec.config.expose),
         "State": rec.status.value,
@@ -42,6 +42,13 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, Any]:
         "LocalVolumes": str(sum(m.kind != "bind" for m in rec.config.mounts)),
         "Size": "0B",
     }
+
+
+def _go_time(when: float) -> str:
+    """Go's time.String() in UTC, which docker ps prints for {{.CreatedAt}}."""
+    import time as _time
+
+    return _time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", _time.gmtime(when))
 
 
 def _mount_name(m: Any, no_trunc: bool) -> str:

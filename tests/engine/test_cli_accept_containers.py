@@ -58,6 +58,7 @@ def test_ps_filters_and_placeholders(cli: Cli, unique: str) -> None:
     assert out == "front 1 15\n"  # an anonymous volume's name, cut to 15 as docker does
     row = json.loads(cli("ps", "-a", "--filter", f"name={a}", "--format", "json").stdout)
     assert "Label" not in row and row["LocalVolumes"] == "1"
+    assert row["CreatedAt"].endswith(" +0000 UTC")  # Go's time.String(), as docker ps
     res = cli("ps", "--filter", "colour=red")
     assert res.returncode != 0 and "invalid filter 'colour'" in res.stderr
 
