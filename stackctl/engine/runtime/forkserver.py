@@ -38,33 +38,46 @@ def serve(sock: socket.socket) -> int:
     from stackctl.engine.runtime import _exec, init, launch  # warm: every child has them
 
     del _exec, init
-    children: dict[int, tuple[int, Any]] = {}  # pidfd -> (pid, tag)
+    tags: dict[int, Any] = {}  # child pid -> request tag
+    pidfds: dict[int, int] = {}  # pidfd -> child pid (Linux >= 5.3; else poll below)
     own = sock.fileno()
     open_ = True
-    while open_ or children:
-        ready, _, _ = select.select([*([own] if open_ else []), *children], [], [])
-        for r in ready:
-            if r == own:
-                try:
-                    msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 3)
-                except OSError:
-                    msg, fds = b"", []
-                if not msg:
-                    open_ = False
-                    continue
+    while open_ or tags:
+        polling = len(pidfds) < len(tags)
+        ready, _, _ = select.select([*([own] if open_ else []), *pidfds], [], [],
+                                    0.02 if polling else None)
+        if own in ready:
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 3)
+            except OSError:
+                msg, fds = b"", []
+            if not msg:
+                open_ = False
+            else:
                 req = json.loads(msg)
                 pid = os.fork()
                 if pid == 0:
-                    _child(launch.main, req, fds, sock, list(children))
+                    _child(launch.main, req, fds, sock, list(pidfds))
                 for fd in fds:
                     os.close(fd)
-                children[os.pidfd_open(pid)] = (pid, req["tag"])
-            else:
-                pid, tag = children.pop(r)
-                os.close(r)
-                _, status = os.waitpid(pid, 0)
-                _send(sock, {"tag": tag, "exit": os.waitstatus_to_exitcode(status)})
+                tags[pid] = req["tag"]
+                try:
+                    pidfds[os.pidfd_open(pid)] = pid
+                except (AttributeError, OSError):  # an older kernel: polled instead
+                    pass
+        for fd in [fd for fd in ready if fd in pidfds]:
+            os.close(fd)
+            _reap(sock, tags, pidfds.pop(fd), 0)
+        if polling:
+            for pid in [pid for pid in tags if pid not in pidfds.values()]:
+                _reap(sock, tags, pid, os.WNOHANG)
     return 0
+
+
+def _reap(sock: socket.socket, tags: dict[int, Any], pid: int, flags: int) -> None:
+    done, status = os.waitpid(pid, flags)
+    if done:
+        _send(sock, {"tag": tags.pop(pid), "exit": os.waitstatus_to_exitcode(status)})
 
 
 def _child(run: Any, req: dict[str, Any], fds: list[int], sock: socket.socket,
