@@ -68,6 +68,9 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
         "Labels": rec.labels,
         "StopSignal": c.stop_signal or "SIGTERM",
     }
+    exposed = {p if "/" in p else p + "/tcp" for p in c.expose} | set(_port_bindings(c.publish))
+    if exposed:
+        config["ExposedPorts"] = {p: {} for p in sorted(exposed)}
     if c.stop_timeout is not None:
         config["StopTimeout"] = c.stop_timeout
     if hc is not None:
@@ -96,7 +99,7 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
         "Sysctls": dict(c.sysctls) or None,
         "LogConfig": {"Type": "json-file", "Config": _log_opts(rec)},
         "Runtime": c.runtime,
-        "PortBindings": {p: [] for p in c.publish} or {},
+        "PortBindings": _port_bindings(c.publish),
     }
     argv = [*(c.entrypoint or ()), *(c.command or ())]
     return {
@@ -143,12 +146,34 @@ def _network_settings(rec: ContainerRecord, paths: oci.ContainerPaths) -> dict[s
             return settings
     # not running: what the config says it joins at start (Docker shows them too)
     nets = rec.config.attachments()
+    # the address fields empty, as docker shows a stopped container's: templates such as
+    # {{.NetworkSettings.IPAddress}} print "" instead of failing
+    unset = {"Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}
     networks = {a.name: {"Aliases": list(a.aliases) or None,
                          "IPAMConfig": {"IPv4Address": a.ipv4_address} if a.ipv4_address
-                         else None} for a in nets}
+                         else None, **unset} for a in nets}
     if not rec.config.bridged:
-        networks = {mode: {"Aliases": None}}
-    return {"Networks": networks, "Ports": {}, "SandboxKey": ""}
+        networks = {mode: {"Aliases": None, **unset}}
+    return {"Networks": networks, "Ports": {}, "SandboxKey": "", **unset}
+
+
+def _port_bindings(publish: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
+    """HostConfig.PortBindings as docker shows it: ``{"80/tcp": [{"HostIp": "",
+    "HostPort": "8080"}]}`` (empty strings for an address or port left to choose)."""
+    from stackctl.errors import StackctlError
+    from stackctl.net.ports import ANY, parse_publish
+
+    out: dict[str, list[dict[str, str]]] = {}
+    for spec in publish:
+        try:
+            mappings = parse_publish(spec)
+        except StackctlError:
+            continue
+        for m in mappings:
+            out.setdefault(f"{m.container_port}/{m.protocol}", []).append(
+                {"HostIp": "" if m.host_ip == ANY else str(m.host_ip),
+                 "HostPort": str(m.host_port) if m.host_port else ""})
+    return out
 
 
 __all__ = ["container_json"]

@@ -213,3 +213,16 @@ def test_ps_size_and_start_attach_several(cli: Cli, unique: str) -> None:
     assert cli("ps", "-a", "--format", "{{.Size}}").stdout.startswith("2kB (virtual ")
     res = cli("start", "-a", name, name)
     assert res.returncode != 0 and "multiple containers" in res.stderr
+
+
+def test_inspect_ports_and_stopped_network_fields(cli: Cli, unique: str) -> None:
+    name = f"p-{unique}"
+    cli("create", "--name", name, "-p", "127.0.0.1:18080:80", "-p", "9000/udp", "busybox",
+        check=True)  # created, never started: no network is set up
+    fmt = ('{{(index (index .HostConfig.PortBindings "80/tcp") 0).HostPort}} '
+           '{{json .HostConfig.PortBindings}} {{range $p, $v := .Config.ExposedPorts}}{{$p}} '
+           '{{end}}[{{.NetworkSettings.IPAddress}}]'
+           '{{range .NetworkSettings.Networks}}[{{.IPAddress}}]{{end}}')
+    assert cli("inspect", "-f", fmt, name, check=True).stdout == (
+        '18080 {"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"18080"}],'
+        '"9000/udp":[{"HostIp":"","HostPort":""}]} 80/tcp 9000/udp [][]\n')
