@@ -104,6 +104,9 @@ def _status_text(rec: ContainerRecord, human: Any, parse_time: Any) -> str:
     return {"created": "Created", "removing": "Removal In Progress", "dead": "Dead"}.get(s, s)
 
 
+_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
 def _match(rec: ContainerRecord, filters: list[str], created: dict[str, float]) -> bool:
     """Docker's ps filters; ``created`` maps before=/since= references to their times."""
     import re
@@ -114,6 +117,9 @@ def _match(rec: ContainerRecord, filters: list[str], created: dict[str, float]) 
     for f in filters:
         key, _, value = f.partition("=")
         if key == "status":
+            if value not in _STATUSES:
+                raise UsageError(f"--filter {f}: unrecognised filter value for status: "
+                                 f"{value}", hint="one of " + ", ".join(_STATUSES))
             ok = rec.status.value == value
         elif key == "name":  # docker: a regular expression, searched in the name
             ok = re.search(value, rec.name) is not None

@@ -61,6 +61,8 @@ def test_ps_filters_and_placeholders(cli: Cli, unique: str) -> None:
     assert row["CreatedAt"].endswith(" +0000 UTC")  # Go's time.String(), as docker ps
     res = cli("ps", "--filter", "colour=red")
     assert res.returncode != 0 and "invalid filter 'colour'" in res.stderr
+    res = cli("ps", "--filter", "status=sleeping")
+    assert res.returncode != 0 and "value for status: sleeping" in res.stderr
 
 
 def test_exec_env_file_top_ps_options_stop_signal(cli: Cli, unique: str, tmp_path: Path
