@@ -228,3 +228,17 @@ def test_inspect_ports_and_stopped_network_fields(cli: Cli, unique: str) -> None
     assert cli("inspect", "-f", fmt, name, check=True).stdout == (
         '18080 {"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"18080"}],'
         '"9000/udp":[{"HostIp":"","HostPort":""}]} 80/tcp 9000/udp [][]\n')
+
+
+def test_rm_force_volumes(cli: Cli, unique: str) -> None:
+    keep, drop = f"rk-{unique}", f"rd-{unique}"
+    for n in (keep, drop):
+        cli("run", "-d", "--network", "none", "--name", n, "-v", "/data", "busybox",
+            "sleep", "60", check=True)
+    vols = {n: cli("inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", n).stdout.strip()
+            for n in (keep, drop)}
+    assert cli("rm", keep).returncode == 1  # running: refused without -f
+    assert cli("rm", "-f", keep).stdout == f"{keep}\n"
+    assert cli("rm", "-fv", drop).stdout == f"{drop}\n"
+    left = cli("volume", "ls", "-q").stdout.split()
+    assert vols[keep] in left and vols[drop] not in left  # -v: its anonymous volumes go too
