@@ -169,7 +169,9 @@ def _stats_text(engine: Engine, containers: list[str] | None, *, all_: bool, no_
 def inspect(ctx: typer.Context, names: Names = typer.Argument(...),
             fmt: Optional[str] = typer.Option(None, "--format", "-f"),  # noqa: UP045
             type_: Optional[str] = typer.Option(None, "--type",  # noqa: UP045
-                                                help="container, image or volume.")) -> None:
+                                                help="container, image or volume."),
+            size: bool = typer.Option(False, "--size", "-s",
+                                      help="Display total file sizes (containers).")) -> None:
     """Docker-shaped JSON for containers, images and volumes."""
     from stackctl.cli.render import inspect_text
     from stackctl.errors import UsageError
@@ -190,10 +192,25 @@ def inspect(ctx: typer.Context, names: Names = typer.Argument(...),
                 sys.stderr.write(f"Error: No such {what}\n")
                 failed = True
             else:
+                if size and "State" in data:
+                    data.update(_sizes(engine, data["Id"]))
                 out.append(data)
     typer.echo(inspect_text(out, fmt), nl=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _sizes(engine: Engine, cid: str) -> dict[str, int]:
+    """inspect -s: the writable layer, and with the image under it (docker's fields)."""
+    from stackctl.engine.images.system_df import du
+    from stackctl.errors import StackctlError
+
+    rw = du(engine.paths(cid).upper)
+    try:
+        image = int(engine.images.get(engine.get(cid).image_id).size)
+    except StackctlError:
+        image = 0
+    return {"SizeRw": rw, "SizeRootFs": rw + image}
 
 
 def _object_json(engine: Engine, kind: str, name: str) -> dict[str, Any] | None:

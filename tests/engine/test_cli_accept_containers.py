@@ -213,6 +213,8 @@ def test_ps_size_and_start_attach_several(cli: Cli, unique: str) -> None:
     out = cli("ps", "-a", "--size", check=True).stdout.splitlines()
     assert out[0].split()[-1] == "SIZE" and "2kB (virtual " in out[1]
     assert cli("ps", "-a", "--format", "{{.Size}}").stdout.startswith("2kB (virtual ")
+    rw, rootfs = cli("inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", name).stdout.split()
+    assert int(rw) >= 2000 and int(rootfs) > int(rw)
     res = cli("start", "-a", name, name)
     assert res.returncode != 0 and "multiple containers" in res.stderr
 
