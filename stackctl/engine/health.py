@@ -8,7 +8,9 @@ is set), and the first success makes it ``healthy``.
 The status and the last five results go to ``containers.health``.
 
 ``evaluate`` is the pure rule; ``HealthRunner`` drives it from the monitor loop
-(stdlib only, no threads: the probe's pid and output pipe join the selector).
+(stdlib only, no threads: the probe's pid and output pipe join the selector). A
+stack's monitor forks the probe's launcher from its warm server, as it does the
+containers' (monitor_launch.LaunchServer).
 """
 
 from __future__ import annotations
@@ -55,6 +57,15 @@ def evaluate(health: Health, check: Healthcheck, *, exit_code: int, output: str,
     return Health(status, streak, log)
 
 
+class _Probe:
+    """A running probe: the runtime's ``exec`` (pid once known) and its output pipe."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pid: int | None = None
+        self.popen: subprocess.Popen[bytes] | None = None  # when exec'd, not forked
+
+
 class HealthRunner:
     def __init__(self, monitor: Monitor, c: Container) -> None:
         assert c.config.healthcheck is not None
@@ -65,7 +76,7 @@ class HealthRunner:
         self.started = monitor.clock()
         self.due: float | None = self.started + self._interval(self.started)
         self.deadline: float | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: _Probe | None = None  # the probe running now
         self.output = b""
         self.probe_start = ""
         self._save()
@@ -85,10 +96,11 @@ class HealthRunner:
         if self.proc is not None:
             if self.deadline is not None and now >= self.deadline:
                 self.deadline = None
-                try:
-                    os.kill(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                if self.proc.pid:
+                    try:
+                        os.kill(self.proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 self.output += f"Health check exceeded timeout ({self.check.timeout}s)".encode()
             return
         if self.due is not None and now >= self.due and self.c.pid:
@@ -100,19 +112,29 @@ class HealthRunner:
                              probe_args(self.check))
         self.output = b""
         self.probe_start = rfc3339_nano()
+        r, w = os.pipe()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        probe = _Probe(r)
+        # a stack's monitor forks the launcher from its warm server (monitor_launch.py)
+        server = self.mon._server() if self.c.config.runtime != "runc" else None
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT)
+            if server is None or not server.launch(
+                    argv[len(oci.LAUNCHER):], "/", (devnull, w, w), self._on_exit,
+                    on_pid=lambda pid: setattr(probe, "pid", pid)):
+                probe.popen = subprocess.Popen(argv, stdin=devnull, stdout=w, stderr=w)
+                probe.pid = probe.popen.pid
+                self.mon.children[probe.pid] = self._on_exit
         except OSError as exc:
+            os.close(r)
             self._result(126, str(exc))
             return
-        self.proc = proc
+        finally:
+            os.close(w)
+            os.close(devnull)
+        self.proc = probe
         self.deadline = now + self.check.timeout
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        os.set_blocking(fd, False)
-        self.mon.sel.register(fd, selectors.EVENT_READ, lambda ev: self._on_output(fd))
-        self.mon.children[proc.pid] = self._on_exit
+        os.set_blocking(r, False)
+        self.mon.sel.register(r, selectors.EVENT_READ, lambda ev: self._on_output(r))
 
     def _on_output(self, fd: int) -> None:
         try:
@@ -126,20 +148,20 @@ class HealthRunner:
         self.mon.sel.unregister(fd)
 
     def _on_exit(self, code: int) -> None:
-        proc, self.proc = self.proc, None
+        probe, self.proc = self.proc, None
         self.deadline = None
-        if proc is not None and proc.stdout is not None:
-            fd = proc.stdout.fileno()
+        if probe is not None:
+            if probe.popen is not None:
+                probe.popen.returncode = code  # reaped by the monitor's loop, not by Popen
             try:
-                self.mon.sel.unregister(fd)
+                self.mon.sel.unregister(probe.fd)
             except (KeyError, ValueError):
                 pass
             try:
-                self.output += os.read(fd, MAX_OUTPUT)
+                self.output += os.read(probe.fd, MAX_OUTPUT)
             except OSError:
                 pass
-            proc.stdout.close()
-            proc.returncode = code  # reaped by the monitor's loop, not by Popen
+            os.close(probe.fd)
         self._result(code if code >= 0 else 128 - code, self.output.decode(errors="replace"))
 
     def _result(self, code: int, output: str) -> None:

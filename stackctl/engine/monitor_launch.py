@@ -47,6 +47,7 @@ class LaunchServer:
         self.alive = True
         self._tag = 0
         self._waiting: dict[int, Callable[[int], None]] = {}
+        self._pids: dict[int, Callable[[int], None]] = {}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(oci.forkserver_argv(theirs.fileno()),
@@ -58,9 +59,11 @@ class LaunchServer:
         sel.register(ours, selectors.EVENT_READ, lambda ev: self._on_message())
 
     def launch(self, argv: list[str], cwd: str, fds: tuple[int, int, int],
-               on_exit: Callable[[int], None]) -> bool:
+               on_exit: Callable[[int], None],
+               on_pid: Callable[[int], None] | None = None) -> bool:
         """Run ``launch.main(argv)`` in a forked child with ``fds`` as its stdio;
-        ``on_exit(code)`` once it exits. False when the server is gone."""
+        ``on_pid(pid)`` once forked, ``on_exit(code)`` once it exits. False when the
+        server is gone."""
         if not self.alive:
             return False
         self._tag += 1
@@ -71,6 +74,8 @@ class LaunchServer:
             self._gone()
             return False
         self._waiting[self._tag] = on_exit
+        if on_pid is not None:
+            self._pids[self._tag] = on_pid
         return True
 
     def _on_message(self) -> None:
@@ -84,7 +89,14 @@ class LaunchServer:
             self._gone()
             return
         msg = json.loads(data)
-        callback = self._waiting.pop(int(msg["tag"]), None)
+        tag = int(msg["tag"])
+        if "pid" in msg:
+            on_pid = self._pids.pop(tag, None)
+            if on_pid is not None:
+                on_pid(int(msg["pid"]))
+            return
+        self._pids.pop(tag, None)
+        callback = self._waiting.pop(tag, None)
         if callback is not None:
             callback(int(msg["exit"]))
 
@@ -194,6 +206,7 @@ class LaunchMixin:
         self.children[proc.pid] = lambda status: self._launched(pending, status)
 
     def _server(self) -> LaunchServer | None:
+        """The fork server of a stack's monitor (started on first use), or None."""
         if not self.warm_launcher:
             return None
         if self.launch_server is None or not self.launch_server.alive:

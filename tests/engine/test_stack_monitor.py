@@ -13,7 +13,12 @@ import pytest
 
 from stackctl.engine import oci
 from stackctl.engine.api import Engine
-from stackctl.engine.containers import ContainerConfig, ContainerStatus, RestartPolicy
+from stackctl.engine.containers import (
+    ContainerConfig,
+    ContainerStatus,
+    Healthcheck,
+    RestartPolicy,
+)
 from stackctl.errors import RuntimeFailure
 from tests.engine.conftest import eventually, mounts_under
 
@@ -148,3 +153,20 @@ def test_stack_monitor_forks_its_launchers_and_reports_their_errors(engine: Engi
                        group=group)
     eventually(lambda: "/dev/pts/" in logs_text(engine, tty.id), what="a pty via the server")
     assert engine.get(a.id).status == S.RUNNING
+
+
+def test_stack_monitor_runs_healthchecks_through_its_fork_server(engine: Engine,
+                                                                 unique: str) -> None:
+    group = f"project:{unique}"
+    ok = engine.start(engine.create(cfg(healthcheck=Healthcheck(
+        ("CMD-SHELL", "echo fine; exit 0"), interval=0.2))).id, group=group)
+    slow = engine.start(engine.create(cfg(healthcheck=Healthcheck(
+        ("CMD", "sleep", "5"), interval=0.2, timeout=0.3, retries=1))).id, group=group)
+    assert ok.monitor_pid == slow.monitor_pid
+    eventually(lambda: (h := engine.get(ok.id).health) and h.status == "healthy",
+               what="healthy")
+    assert "fine" in engine.inspect(ok.id)["State"]["Health"]["Log"][-1]["Output"]
+    eventually(lambda: (h := engine.get(slow.id).health) and h.status == "unhealthy",
+               what="unhealthy after a timeout (the forked probe killed)")
+    last = engine.inspect(slow.id)["State"]["Health"]["Log"][-1]
+    assert last["ExitCode"] != 0 and "timeout" in last["Output"]

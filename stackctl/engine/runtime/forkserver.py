@@ -14,7 +14,8 @@ children's pidfds, and the child never returns into it.
 Protocol over a SOCK_SEQPACKET socket (``--fd N``), one message each:
 
     monitor -> server  {"tag": T, "argv": [...], "cwd": DIR} + 3 fds (stdin, stdout, stderr)
-    server -> monitor  {"tag": T, "exit": CODE}  once that child exited
+    server -> monitor  {"tag": T, "pid": P}      once forked (a probe's timeout kills it)
+                       {"tag": T, "exit": CODE}  once that child exited
 
 The server exits when the monitor closes its end and its children are done.
 The container's init, the child's child, is re-parented to the monitor (the
@@ -61,6 +62,7 @@ def serve(sock: socket.socket) -> int:
                 for fd in fds:
                     os.close(fd)
                 tags[pid] = req["tag"]
+                _send(sock, {"tag": req["tag"], "pid": pid})
                 try:
                     pidfds[os.pidfd_open(pid)] = pid
                 except (AttributeError, OSError):  # an older kernel: polled instead
