@@ -23,12 +23,12 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from stackctl.engine import oci
 from stackctl.engine.logs import rfc3339_nano
 from stackctl.engine.monitor_clients import STDERR, STDOUT, _read_all, _receive_fd
 
+TYPE_CHECKING = False  # typing costs the monitor ~2 MiB resident; annotations only
 if TYPE_CHECKING:
     from stackctl.engine.monitor import Container
     from stackctl.engine.state import StateStore
