@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackctl.engine import oci
+from stackctl.engine import names, oci
 from stackctl.engine.containers import ContainerConfig
-from stackctl.errors import Conflict, NotFound, UsageError
+from stackctl.errors import Conflict, UsageError
 
 MODES = ("private", "shareable", "host", "none")
 SHM = "shm"  # the shareable /dev/shm under the container's state dir
@@ -97,17 +97,7 @@ def setup(store: Any, paths: oci.ContainerPaths, config: ContainerConfig) -> Ipc
 
 
 def _lookup(store: Any, ref: str) -> tuple[str, str]:
-    rows = store.db.execute(
-        "SELECT id, name FROM containers WHERE name = ? OR id = ? OR id LIKE ?",
-        (ref, ref, ref + "%")).fetchall()
-    exact = [r for r in rows if ref in (r[0], r[1])]
-    rows = exact or rows
-    if not rows:
-        raise NotFound(f"--ipc container:{ref}: no such container")
-    if len(rows) > 1:
-        raise Conflict(f"--ipc container:{ref}: the id prefix is ambiguous",
-                       hint="give more characters of the id, or the name")
-    return str(rows[0][0]), str(rows[0][1])
+    return names.lookup(store.db, ref, flag=f"--ipc container:{ref}")
 
 
 __all__ = ["MODES", "IpcSetup", "parse", "resolve", "setup"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
+from typing import Any
 
 from stackctl.errors import NotFound, UsageError
 
@@ -119,4 +120,17 @@ def resolve(ref: str, candidates: Iterable[tuple[str, str]], *, what: str = "con
                    if what == "container" else None)
 
 
-__all__ = ["ID_RE", "NAME_RE", "new_id", "random_name", "resolve", "validate_name"]
+def lookup(db: Any, ref: str, *, flag: str) -> tuple[str, str]:
+    """(id, name) of the container that ``ref`` names, as ``resolve`` picks it, for a
+    flag that points at another container (``--ipc container:X``,
+    ``--network container:X``); errors name the flag."""
+    rows = db.execute("SELECT id, name FROM containers WHERE name = ? OR id = ? OR id LIKE ?",
+                      (ref, ref, ref + "%")).fetchall()
+    try:
+        cid = resolve(ref, [(str(r[0]), str(r[1])) for r in rows])
+    except NotFound as exc:
+        raise NotFound(f"{flag}: {exc.message}", hint=exc.hint) from None
+    return cid, next(str(r[1]) for r in rows if r[0] == cid)
+
+
+__all__ = ["ID_RE", "NAME_RE", "lookup", "new_id", "random_name", "resolve", "validate_name"]

@@ -81,19 +81,11 @@ def join_container(store: Any, root: Path, run_root: Path, state_dir: Path, ref:
     """
     import shutil
 
-    from stackctl.errors import Conflict, NotFound
+    from stackctl.engine.names import lookup
+    from stackctl.errors import Conflict
     from stackctl.net.netns import is_netns
 
-    rows = store.db.execute(
-        "SELECT id, name FROM containers WHERE name = ? OR id = ? OR id LIKE ?",
-        (ref, ref, ref + "%")).fetchall()
-    exact = [r for r in rows if ref in (r[0], r[1])]
-    rows = exact or rows
-    if not rows:
-        raise NotFound(f"--network container:{ref}: no such container")
-    if len(rows) > 1:
-        raise Conflict(f"--network container:{ref}: the id prefix is ambiguous")
-    other_id, other_name = rows[0][0], rows[0][1]
+    other_id, other_name = lookup(store.db, ref, flag=f"--network container:{ref}")
     path = Path(run_root) / "netns" / str(other_id)
     if not is_netns(path):
         raise Conflict(f"--network container:{ref}: {other_name} has no network namespace "
