@@ -74,7 +74,7 @@ def commit_cmd(
     message: str = typer.Option("", "--message", "-m", help="Commit message."),
     change: list[str] = typer.Option([], "--change", "-c",
                                       help="Apply a Dockerfile instruction (CMD, ENV, ...)."),
-    pause_flag: str = typer.Option("true", "--pause", "-p", is_flag=False, flag_value="true",
+    pause_flag: str = typer.Option("true", "--pause", "-p",
                                    metavar="[=true|false]",
                                    help="Pause the container during commit."),
     no_pause: bool = typer.Option(False, "--no-pause", hidden=True),
