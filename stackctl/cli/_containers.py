@@ -6,7 +6,6 @@ Module level imports typer and the standard library only (cold start budget).
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ def open_engine(ctx: typer.Context) -> Iterator[Engine]:
 
 def for_each(ctx: typer.Context, refs: list[str], action: Any, *, echo: bool = False) -> None:
     """Apply ``action`` to every container; report failures like Docker, exit 1 at the end."""
+    from stackctl.cli.app import report_error
     from stackctl.errors import StackctlError
 
     failed = False
@@ -50,10 +50,8 @@ def for_each(ctx: typer.Context, refs: list[str], action: Any, *, echo: bool = F
                 action(engine, ref)
                 if echo:
                     typer.echo(ref)
-            except StackctlError as exc:
-                sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-                if exc.hint:
-                    sys.stderr.write(f"Hint: {exc.hint}\n")
+            except StackctlError as exc:  # reported, and the others still go
+                report_error(exc, debug=False)
                 failed = True
     if failed:
         raise typer.Exit(1)

@@ -58,15 +58,11 @@ def create(
 
     if driver != "bridge":
         raise UsageError(f"--driver {driver}: only the bridge driver exists")
-    from stackctl.net.firewall import Firewall
-
+    # without nftables the network layer itself warns (net/networks.py), for
+    # every network it makes: this one, the default one, a stack's
     with _manager(ctx) as nm:
         info = nm.create(name, subnet=subnet, gateway=gateway, internal=internal,
                          labels=_pairs(label, "--label"), options=_pairs(opt, "--opt"))
-    if not Firewall.available():
-        sys.stderr.write("Warning: nftables (`nft`) is not installed: containers on this "
-                         "network get no outbound masquerade and cannot publish ports "
-                         "(apt-get install nftables)\n")
     typer.echo(info.id)
 
 
@@ -153,6 +149,7 @@ def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
 @network.command("rm")
 def rm(ctx: typer.Context, names: list[str] = typer.Argument(...)) -> None:
     """Remove networks (refused while a container uses one)."""
+    from stackctl.cli.app import report_error
     from stackctl.errors import Conflict, StackctlError
 
     failed = False
@@ -163,10 +160,8 @@ def rm(ctx: typer.Context, names: list[str] = typer.Argument(...)) -> None:
                     raise Conflict(f"{n} is a pre-defined network and cannot be removed")
                 nm.remove(n)
                 typer.echo(n)
-            except StackctlError as exc:
-                sys.stderr.write(f"Error: {exc.message}\n")
-                if exc.hint:
-                    sys.stderr.write(f"Hint: {exc.hint}\n")
+            except StackctlError as exc:  # reported, and the others still go
+                report_error(exc, debug=False)
                 failed = True
     if failed:
         raise typer.Exit(1)

@@ -111,6 +111,7 @@ def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
 def rm(ctx: typer.Context, names: list[str] = typer.Argument(...),
        force: bool = typer.Option(False, "--force", "-f")) -> None:
     """Remove volumes (refused while a container uses one, even with -f)."""
+    from stackctl.cli.app import report_error
     from stackctl.errors import NotFound, StackctlError
 
     store = _store(ctx)
@@ -122,10 +123,10 @@ def rm(ctx: typer.Context, names: list[str] = typer.Argument(...),
             typer.echo(n)
         except NotFound:
             if not force:
-                sys.stderr.write(f"Error response from daemon: get {n}: no such volume\n")
+                sys.stderr.write(f"Error: no such volume: {n}\n")
                 failed = True
-        except StackctlError as exc:
-            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+        except StackctlError as exc:  # reported, and the others still go
+            report_error(exc, debug=False)
             failed = True
     if failed:
         raise typer.Exit(1)
