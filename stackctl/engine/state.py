@@ -151,7 +151,10 @@ class StateStore:
                 hint="check --root / STACKCTL_ROOT and that you are root",
             ) from exc
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        # Switching a new database to WAL takes an exclusive lock, and SQLite
+        # answers SQLITE_BUSY at once (no busy handler) when two processes
+        # open a fresh root together; retry it like BEGIN IMMEDIATE.
+        self._retry_busy("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
@@ -180,10 +183,13 @@ class StateStore:
     def _begin_immediate(self) -> None:
         # sqlite3's busy handler covers most waits; retry the rare SQLITE_BUSY
         # that BEGIN IMMEDIATE can still return under heavy contention.
+        self._retry_busy("BEGIN IMMEDIATE")
+
+    def _retry_busy(self, statement: str) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                self.db.execute("BEGIN IMMEDIATE")
+                self.db.execute(statement)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
