@@ -1,3 +1,3 @@
-from stackctl.cli.app import main
+from stackctl.cli.main import main
 
 main()

@@ -26,7 +26,7 @@ Exit codes are decided once, in the CLI, from the class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from stackctl.lightdc import dataclass
 
 
 class StackctlError(Exception):

@@ -53,7 +53,7 @@ def test_error_is_one_message_and_hint() -> None:
     import contextlib
     import io
 
-    from stackctl.cli.app import report_error
+    from stackctl.cli.report import report_error
     from stackctl.errors import NotFound
 
     buf = io.StringIO()

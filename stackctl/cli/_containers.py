@@ -40,7 +40,7 @@ def open_engine(ctx: typer.Context) -> Iterator[Engine]:
 
 def for_each(ctx: typer.Context, refs: list[str], action: Any, *, echo: bool = False) -> None:
     """Apply ``action`` to every container; report failures like Docker, exit 1 at the end."""
-    from stackctl.cli.app import report_error
+    from stackctl.cli.report import report_error
     from stackctl.errors import StackctlError
 
     failed = False

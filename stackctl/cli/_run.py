@@ -9,13 +9,13 @@ at module level.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 from typing import Any
 
 import typer
 
+from stackctl import lightdc
 from stackctl.cli._stack import ProjectFlags, env_flag, merged_flags, open_runner
 from stackctl.cli.project_opts import load_options
 
@@ -26,7 +26,7 @@ def run_oneoff(ctx: typer.Context, service: str, command: list[str] | None, *, r
                volumes: list[str], tty: bool) -> int:
     import shlex
 
-    from stackctl.cli.run_cmd import attach_session
+    from stackctl.cli.run_flow import attach_session
     from stackctl.engine.containers import MountRequest, RestartPolicy
     from stackctl.errors import SchedulerError, UsageError
     from stackctl.scheduler import graph as g
@@ -91,7 +91,7 @@ def run_oneoff(ctx: typer.Context, service: str, command: list[str] | None, *, r
             changes["working_dir"] = workdir
         if not service_ports:
             changes["publish"] = ()
-        cfg = dataclasses.replace(cfg, **changes)
+        cfg = lightdc.replace(cfg, **changes)
         engine = runner.driver.engine()
         rec = engine.create(cfg)
         try:

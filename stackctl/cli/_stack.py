@@ -13,13 +13,13 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import typer
 
 from stackctl.cli.options import GlobalOptions
 from stackctl.cli.project_opts import load_options
+from stackctl.lightdc import dataclass
 
 PROGRESS_HELP = "Progress output: auto, tty, plain, json or quiet."
 

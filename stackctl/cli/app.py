@@ -15,6 +15,7 @@ import typer
 
 from stackctl import __version__
 from stackctl.cli.options import GlobalOptions
+from stackctl.cli.report import debug_requested, report_error
 
 # Command modules, each with ``register(app)``. Order is the order in --help.
 COMMAND_MODULES = (
@@ -129,30 +130,6 @@ def _global(
     ctx.obj = GlobalOptions.resolve(root, run_root, debug)
 
 
-def _debug_requested(argv: list[str]) -> bool:
-    import os
-
-    return "--debug" in argv or os.environ.get("STACKCTL_DEBUG", "") not in ("", "0")
-
-
-def report_error(exc: BaseException, *, debug: bool) -> int:
-    """Print one clear message (and a hint) for ``exc``; return the exit code."""
-    from stackctl.errors import StackctlError
-
-    if debug:
-        import traceback
-
-        traceback.print_exception(exc, file=sys.stderr)
-    if isinstance(exc, StackctlError):
-        sys.stderr.write(f"Error: {exc.message}\n")
-        if exc.hint:
-            sys.stderr.write(f"Hint: {exc.hint}\n")
-        return exc.exit_code
-    sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}\n")
-    sys.stderr.write("Hint: run again with --debug for the traceback, and report it.\n")
-    return 125
-
-
 HELP_FILE = "help.txt"  # stackctl/cli/help.txt: `stackctl --help`, pre-rendered
 
 
@@ -194,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("Interrupted\n")
         raise SystemExit(130) from None
     except BaseException as exc:  # the one place errors become exit codes
-        raise SystemExit(report_error(exc, debug=_debug_requested(args))) from None
+        raise SystemExit(report_error(exc, debug=debug_requested(args))) from None
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write-help"]:

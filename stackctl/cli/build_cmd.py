@@ -189,12 +189,12 @@ def build(
 ) -> None:
     """Build an image from a Dockerfile."""
     import tempfile
-    from dataclasses import replace
 
     from stackctl.engine.build.api import registry_puller
     from stackctl.engine.build.builder import Builder
     from stackctl.engine.images.store import ImageStore
     from stackctl.errors import UsageError
+    from stackctl.lightdc import replace
 
     if network not in ("default", "none", "host"):
         raise UsageError(f"--network {network!r}: use default, none or host",

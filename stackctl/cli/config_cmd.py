@@ -115,8 +115,7 @@ def config(
         normalize=not no_normalize,
     )
     if variables:
-        from dataclasses import replace
-
+        from stackctl.lightdc import replace
         from stackctl.spec.interpolate import extract_variables
         from stackctl.spec.raw import load_raw
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from stackctl.cli import container_info, ps_cmd, run_cmd
+from stackctl.cli import container_info, ps_cmd, run_flow
 from stackctl.cli._containers import Names, for_each, open_engine
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def start(ctx: typer.Context, containers: Names = typer.Argument(...),
     if attach or interactive:
         with open_engine(ctx) as engine:
             rec = engine.start(containers[0], hold=True)
-            code = run_cmd.attach_session(engine, rec.id, stdin=interactive,
+            code = run_flow.attach_session(engine, rec.id, stdin=interactive,
                                           tty=rec.config.tty)
         raise typer.Exit(code)
     for_each(ctx, containers, lambda e, r: e.start(r), echo=True)
@@ -46,7 +46,7 @@ def attach(ctx: typer.Context, container: str = typer.Argument(...),
     """Attach this terminal to a running container's output (and input)."""
     with open_engine(ctx) as engine:
         rec = engine.get(container)
-        code = run_cmd.attach_session(engine, rec.id, stdin=rec.config.open_stdin and
+        code = run_flow.attach_session(engine, rec.id, stdin=rec.config.open_stdin and
                                       not no_stdin, tty=rec.config.tty, replay=False)
     raise typer.Exit(code)
 

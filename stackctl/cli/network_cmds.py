@@ -149,7 +149,7 @@ def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
 @network.command("rm")
 def rm(ctx: typer.Context, names: list[str] = typer.Argument(...)) -> None:
     """Remove networks (refused while a container uses one)."""
-    from stackctl.cli.app import report_error
+    from stackctl.cli.report import report_error
     from stackctl.errors import Conflict, StackctlError
 
     failed = False

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from stackctl.lightdc import dataclass
 
 DEFAULT_ROOT = "/var/lib/stackctl"
 DEFAULT_RUN_ROOT = "/run/stackctl"

@@ -1,18 +1,16 @@
 """``stackctl run`` and ``stackctl create``: one set of Docker flags, two commands.
 
 Module level imports typer and the standard library only (cold-start budget);
-the engine is imported inside the command.
+what the commands do is in cli/run_flow.py, which cli/fastpath.py also calls
+when it can parse a plain ``run`` without typer.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional
 
 import typer
 from typer.core import TyperCommand
-
-from stackctl.cli.options import GlobalOptions
 
 # Options stop at the image: `run busybox ls -l` passes -l to ls. -h is --hostname here.
 RUN_SETTINGS = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
@@ -79,121 +77,9 @@ def _run(
                                 help="stackctl (built-in) or runc."),
 ) -> None:
     """Create and run a new container from an image."""
-    from stackctl.cli.run_opts import RunFlags, to_config
-    from stackctl.engine.api import Engine
-    from stackctl.errors import RuntimeFailure, StackctlError
+    from stackctl.cli.run_flow import run_container
 
-    try:
-        g: GlobalOptions = ctx.obj
-        t = tuple
-        flags = RunFlags(
-            image=image, args=t(args or ()), name=name, env=t(env or ()),
-            env_file=t(env_file or ()), volume=t(volume or ()), tmpfs=t(tmpfs or ()),
-            mount=t(mount or ()),
-            workdir=workdir, user=user, hostname=hostname, entrypoint=entrypoint, restart=restart,
-            rm=rm, interactive=interactive, tty=tty, memory=memory, memory_swap=memory_swap,
-            cpus=cpus, pids_limit=pids_limit, cap_add=t(cap_add or ()), cap_drop=t(cap_drop or ()),
-            privileged=privileged, read_only=read_only, init=init, label=t(label or ()),
-            network=network, network_alias=t(network_alias or ()), ip=ip,
-            publish=t(publish or ()),
-            publish_all=publish_all, expose=t(expose or ()),
-            health_cmd=health_cmd, health_interval=health_interval, health_timeout=health_timeout,
-            health_retries=health_retries, health_start_period=health_start_period,
-            health_start_interval=health_start_interval,
-            no_healthcheck=no_healthcheck, stop_signal=stop_signal, stop_timeout=stop_timeout,
-            log_opt=t(log_opt or ()), ulimit=t(ulimit or ()), sysctl=t(sysctl or ()),
-            runtime=runtime, ipc=ipc, link=t(link or ()))
-        config = to_config(flags)
-        with Engine(g.root, g.run_root) as engine:
-            rec = engine.create(config)
-            if ctx.info_name == "create":
-                typer.echo(rec.id)
-                return
-            attached = not detach
-            if attached and rm:
-                # No detached monitor: this process supervises (saves a Python start-up).
-                try:
-                    code = engine.run_foreground(rec.id, stdin=interactive, tty=tty)
-                except BaseException:
-                    _discard(engine, rec.id)
-                    raise
-                raise typer.Exit(code)
-            try:
-                engine.start(rec.id, hold=attached)
-            except BaseException:
-                _discard(engine, rec.id)
-                raise
-            if detach:
-                typer.echo(rec.id)
-                return
-            code = attach_session(engine, rec.id, stdin=interactive, tty=tty)
-        raise typer.Exit(code)
-    except StackctlError as exc:
-        # docker run: 125 for every error of the engine or of the flags, so a
-        # script tells them from the container's own exit code (126, 127 and
-        # the command's codes come through as RuntimeFailure or typer.Exit)
-        if not isinstance(exc, RuntimeFailure):
-            exc.exit_code = 125
-        raise
-
-
-def _discard(engine: object, cid: str) -> None:
-    """A container that never ran is not left behind (bad command, user, mount…)."""
-    from stackctl.errors import StackctlError
-
-    try:
-        engine.remove(cid, force=True, volumes=True)  # type: ignore[attr-defined]
-    except StackctlError:
-        pass
-
-
-def attach_session(engine: object, cid: str, *, stdin: bool, tty: bool,
-                   replay: bool = True) -> int:
-    """Attach this terminal to ``cid`` until it ends; its exit code (removal awaited)."""
-    from stackctl.engine.api import Engine
-    from stackctl.engine.attach import DETACHED, attach
-    from stackctl.errors import NotFound, StackctlError
-
-    assert isinstance(engine, Engine)
-    rec = engine.get(cid)
-    sock = engine.connect(cid)
-
-    def forward(sig: int) -> None:
-        try:
-            engine.kill(cid, sig)
-        except StackctlError:
-            pass
-
-    try:
-        code = attach(sock, stdin=stdin, tty=tty, sock_path=engine.paths(cid).sock,
-                      on_signal=forward, replay=replay)
-    finally:
-        sock.close()
-    if code == DETACHED:  # Ctrl-P Ctrl-Q: leave it running, like docker
-        return 0
-    if code is None:
-        try:
-            code = engine.wait(cid)
-        except NotFound:
-            code = 0
-    if rec.config.auto_remove:
-        _await_removal(engine, cid)
-    sys.stdout.flush()
-    return code
-
-
-def _await_removal(engine: object, cid: str) -> None:
-    import time
-
-    from stackctl.errors import NotFound
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            engine.get(cid)  # type: ignore[attr-defined]
-        except NotFound:
-            return
-        time.sleep(0.01)
+    raise typer.Exit(run_container(ctx.obj, ctx.params, create_only=ctx.info_name == "create"))
 
 
 class _RunCommand(TyperCommand):

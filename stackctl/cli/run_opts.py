@@ -6,7 +6,6 @@ Every bad value raises ``UsageError`` naming the flag, before anything exists.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackctl.engine.containers import (
@@ -19,6 +18,7 @@ from stackctl.engine.containers import (
     Ulimit,
 )
 from stackctl.errors import UsageError
+from stackctl.lightdc import dataclass, field
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
 def rm(ctx: typer.Context, names: list[str] = typer.Argument(...),
        force: bool = typer.Option(False, "--force", "-f")) -> None:
     """Remove volumes (refused while a container uses one, even with -f)."""
-    from stackctl.cli.app import report_error
+    from stackctl.cli.report import report_error
     from stackctl.errors import NotFound, StackctlError
 
     store = _store(ctx)

@@ -230,6 +230,7 @@ class Engine:
             self._failed_start(rec, exc)
             raise
         set_subreaper()  # the runtime's detached child is re-parented to us, not to init
+        mon.fork_launcher = True  # this process has no threads yet (forkserver.fork_launcher)
         mon.install_signals(sig_proxy=not tty)
         try:
             msg = mon.add(rec.id, local=local)

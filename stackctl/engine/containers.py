@@ -18,10 +18,10 @@ The lifecycle is a state machine (runc's ``state_linux.go``, youki's
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 
 from stackctl.errors import InvalidStateTransition
+from stackctl.lightdc import asdict, dataclass, field, fields, replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the monitor ~2 MiB resident; annotations only

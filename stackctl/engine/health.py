@@ -19,12 +19,12 @@ import os
 import selectors
 import signal
 import subprocess
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from stackctl.engine import oci
 from stackctl.engine.containers import Health, Healthcheck
 from stackctl.engine.logs import rfc3339_nano
+from stackctl.lightdc import replace
 
 if TYPE_CHECKING:
     from stackctl.engine.monitor import Container, Monitor

@@ -23,13 +23,13 @@ shows in ``HostConfig.IpcMode``), so a rename of the donor changes nothing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stackctl.engine import names, oci
 from stackctl.engine.containers import ContainerConfig
 from stackctl.errors import Conflict, UsageError
+from stackctl.lightdc import dataclass
 
 MODES = ("private", "shareable", "host", "none")
 SHM = "shm"  # the shareable /dev/shm under the container's state dir

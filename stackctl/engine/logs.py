@@ -14,9 +14,10 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from stackctl.lightdc import dataclass
 
 # Docker splits a line longer than this into several records (partial messages).
 MAX_LINE = 16 * 1024

@@ -471,7 +471,8 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         except OSError:
             pass
         if c.local is not None and c.local.stdin:
-            self.sel.unregister(c.local.stdin_fd)
+            if c.local.stdin_fd in self.sel.get_map():  # not yet, if the start failed
+                self.sel.unregister(c.local.stdin_fd)
             os.set_blocking(c.local.stdin_fd, True)
             c.local.stdin = False
         self._close_dns(c)

@@ -143,6 +143,7 @@ class LaunchMixin:
     _unclaimed: dict[int, int]
     launch_server: LaunchServer | None = None
     warm_launcher = False  # a stack's monitor: fork the built-in launcher (LaunchServer)
+    fork_launcher = False  # a foreground run: fork the launcher from this very process
 
     def _on_exit(self, c: Container, code: int) -> None:
         raise NotImplementedError
@@ -180,6 +181,17 @@ class LaunchMixin:
                 stdin_r = os.open(os.devnull, os.O_RDONLY)
         child_fds.append(stdin_r)
         argv = oci.run_argv(runtime, c.paths, console=console is not None)
+        if self.fork_launcher and runtime != "runc":
+            from stackctl.engine.runtime.forkserver import fork_launcher
+
+            pid = fork_launcher(argv[len(oci.LAUNCHER):], str(c.paths.bundle),
+                                (stdin_r, out_w, err_w))
+            if pid is not None:
+                for fd in child_fds:
+                    os.close(fd)
+                pending = _Pending(c, None, err_r, out_r, console, done)
+                self.children[pid] = lambda status: self._launched(pending, status)
+                return
         server = self._server() if runtime != "runc" else None
         if server is not None:
             pending = _Pending(c, None, err_r, out_r, console, done)

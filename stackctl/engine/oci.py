@@ -23,8 +23,9 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+
+from stackctl.lightdc import dataclass
 
 RUNTIMES = ("runc", "stackctl")
 MNT_DETACH = 2

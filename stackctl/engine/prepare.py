@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from stackctl.engine.containers import ContainerConfig, Healthcheck, MountReques
 from stackctl.engine.runtime.securejoin import secure_join
 from stackctl.engine.volumes import VolumeStore
 from stackctl.errors import RuntimeFailure, UsageError
+from stackctl.lightdc import replace
 
 NS = 1_000_000_000
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from stackctl.lightdc import dataclass
 
 WINDOW = 0.2  # seconds between the two CPU readings
 

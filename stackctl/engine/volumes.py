@@ -15,13 +15,13 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl.engine.containers import ContainerConfig
 from stackctl.engine.logs import rfc3339_nano
 from stackctl.engine.state import StateStore
 from stackctl.errors import AlreadyExists, Conflict, NotFound, UsageError
+from stackctl.lightdc import dataclass
 
 _Names = list[str]
 VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")

@@ -33,8 +33,9 @@ import sqlite3
 import struct
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from stackctl.lightdc import dataclass
 
 DNS_ADDRESS = "127.0.0.11"
 DNS_PORT = 53

@@ -35,11 +35,11 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stackctl.errors import NetError
+from stackctl.lightdc import dataclass
 from stackctl.net.ports import PortMapping
 
 DEFAULT_ROOT = Path("/var/lib/stackctl")

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from stackctl.errors import NetError, UsageError
+from stackctl.lightdc import dataclass
 
 IPv4Network = ipaddress.IPv4Network
 IPv4Address = ipaddress.IPv4Address

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stackctl.lightdc import dataclass, field
 from stackctl.net.ports import PortMapping
 
 

@@ -18,9 +18,9 @@ import errno
 import ipaddress
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from stackctl.errors import NetError, UsageError
+from stackctl.lightdc import dataclass
 
 ANY = ipaddress.IPv4Address("0.0.0.0")
 PROTOCOLS = ("tcp", "udp")

@@ -24,10 +24,10 @@ with no change must change nothing. Other stopped containers are started.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from stackctl.errors import SchedulerError
+from stackctl.lightdc import dataclass
 from stackctl.scheduler import graph as g
 from stackctl.scheduler.model import DesiredState, ServiceModel, container_name
 from stackctl.scheduler.observe import ObservedContainer, ObservedState

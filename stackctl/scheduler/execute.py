@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import anyio
 import anyio.to_thread
 
 from stackctl.errors import SchedulerError, StackctlError
+from stackctl.lightdc import dataclass, field
 from stackctl.scheduler import graph as g
 from stackctl.scheduler.model import Dependency
 from stackctl.scheduler.observe import ObservedContainer

@@ -15,10 +15,10 @@ it and lets every unrelated branch settle; an optional edge never blocks.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from stackctl.errors import SchedulerError
+from stackctl.lightdc import dataclass, field
 
 if TYPE_CHECKING:
     import networkx as nx

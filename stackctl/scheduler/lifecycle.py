@@ -8,10 +8,10 @@ dependents have) and start in dependency order, with conditions awaited.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Literal
 
 from stackctl.errors import SchedulerError
+from stackctl.lightdc import dataclass
 from stackctl.scheduler import graph as g
 from stackctl.scheduler.model import DesiredState
 from stackctl.scheduler.observe import ObservedState

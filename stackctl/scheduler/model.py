@@ -14,14 +14,14 @@ which order containers run, not what each one is, are left out (as Compose's
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from stackctl import lightdc
 from stackctl.errors import SchedulerError, UsageError
+from stackctl.lightdc import dataclass, field
 from stackctl.scheduler.graph import Edge
 
 # Keys of a service that do not change what a container is.
@@ -180,7 +180,7 @@ def desired_state(
                     for r in svc.config.get(kind) or [] if isinstance(r, Mapping)}
             if used:
                 resolved[kind] = used
-        services[svc.name] = dataclasses.replace(
+        services[svc.name] = lightdc.replace(
             svc, config_hash=config_hash({**svc.config, "x-stackctl-resolved": resolved},
                                          svc.image_id))
     return DesiredState(
@@ -287,7 +287,7 @@ def dependencies_of(cfg: Mapping[str, Any]) -> tuple[Dependency, ...]:
         # compose's loader adds a depends_on of its own for ipc/pid/network_mode
         # service:X; the implicit kind must still win (X must run before the create)
         dep = deps.get(svc)
-        deps[svc] = Dependency(svc, kind=kind) if dep is None else dataclasses.replace(
+        deps[svc] = Dependency(svc, kind=kind) if dep is None else lightdc.replace(
             dep, kind=kind)
     return tuple(deps[k] for k in sorted(deps))
 

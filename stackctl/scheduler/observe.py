@@ -17,8 +17,9 @@ Networks and volumes carry ``stackctl.project`` and ``stackctl.network`` /
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from stackctl.lightdc import dataclass, field
 
 LABEL_PROJECT = "stackctl.project"
 LABEL_SERVICE = "stackctl.service"

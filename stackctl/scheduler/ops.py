@@ -8,9 +8,9 @@ operation id ``"<verb> <resource>"`` is unique within a plan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from stackctl.lightdc import dataclass
 from stackctl.scheduler.model import Dependency
 
 

@@ -9,9 +9,9 @@ plan never imports networkx (the no-op ``up`` budget).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stackctl.lightdc import dataclass, field
 from stackctl.scheduler.observe import ObservedContainer
 from stackctl.scheduler.ops import Operation, RemoveContainer, StopContainer
 

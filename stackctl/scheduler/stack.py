@@ -8,7 +8,6 @@ fresh image ids, so a rebuilt image that came out identical recreates nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from stackctl import lightdc
 from stackctl.errors import SchedulerError
 from stackctl.scheduler.driver import EngineDriver
 from stackctl.scheduler.execute import Event, ExecResult, Executor, condition_verdict
@@ -27,7 +27,7 @@ from stackctl.scheduler.plan import DownOptions, Plan, UpOptions, plan_down, pla
 from stackctl.scheduler.progress import Sink
 
 
-@dataclasses.dataclass(frozen=True)
+@lightdc.dataclass(frozen=True)
 class LoadedStack:
     """A loaded stack file, reduced to what the scheduler needs."""
 
@@ -38,7 +38,7 @@ class LoadedStack:
     files: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # from loading (unset variables...)
     # COMPOSE_* / STACKCTL_* settings from the project's .env (COMPOSE_REMOVE_ORPHANS...)
-    settings: dict[str, str] = dataclasses.field(default_factory=dict)
+    settings: dict[str, str] = lightdc.field(default_factory=dict)
 
 
 def load_stack(load_opts: Any, services: Sequence[str] = (), *,
@@ -55,7 +55,7 @@ def load_stack(load_opts: Any, services: Sequence[str] = (), *,
     cacheable = cache_dir is not None and load_opts.stdin is None and load_opts.environ is None
     if cacheable:
         assert cache_dir is not None
-        key = loadcache.cache_key(dataclasses.asdict(load_opts), services, os.getcwd(),
+        key = loadcache.cache_key(lightdc.asdict(load_opts), services, os.getcwd(),
                                   os.environ)
         hit = loadcache.load(cache_dir, key)
         if hit is not None:
@@ -82,11 +82,11 @@ def load_stack(load_opts: Any, services: Sequence[str] = (), *,
         deps = loadcache.dependencies(stack.files, stack.config, stack.working_dir,
                                       [os.path.abspath(f) for f in env_files])
         if deps is not None:
-            loadcache.store(cache_dir, key, deps, dataclasses.asdict(stack))
+            loadcache.store(cache_dir, key, deps, lightdc.asdict(stack))
     return stack
 
 
-@dataclasses.dataclass
+@lightdc.dataclass
 class StackRunner:
     root: Path
     run_root: Path
@@ -174,7 +174,7 @@ class StackRunner:
             if not result.ok:
                 return done, result
             # images are present now: plan the rest against their fresh ids
-            opts = dataclasses.replace(opts, build="auto", pull="missing")
+            opts = lightdc.replace(opts, build="auto", pull="missing")
             plan = self.plan_up(opts, scale)
         else:
             plan = first

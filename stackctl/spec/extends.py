@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import SpecError
+from stackctl.lightdc import dataclass, field
 from stackctl.spec.merge import merge
 from stackctl.spec.options import format_key_path
 from stackctl.spec.yamlpos import Pos

@@ -22,10 +22,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl.errors import Location, SpecError, UsageError
+from stackctl.lightdc import dataclass
 from stackctl.spec.dotenv import read_dotenv
 from stackctl.spec.options import LoadOptions
 

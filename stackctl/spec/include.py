@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from stackctl.errors import Location, SpecError
+from stackctl.lightdc import dataclass
 from stackctl.spec.dotenv import read_dotenv
 from stackctl.spec.extends import rebase_path, rebase_service_paths
 from stackctl.spec.options import format_key_path

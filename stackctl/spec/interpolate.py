@@ -17,10 +17,10 @@ an "Invalid template" error. Names are ``[_A-Za-z][_A-Za-z0-9]*``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from stackctl.errors import SpecError
+from stackctl.lightdc import dataclass
 from stackctl.spec.options import KeyPath, format_key_path
 from stackctl.spec.yamlpos import Override, Pos
 

@@ -9,10 +9,10 @@ raw data into pydantic models, locating every problem through ``positions``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from stackctl.errors import Location
+from stackctl.lightdc import dataclass, field
 
 KeyPath = tuple[str | int, ...]
 

@@ -14,10 +14,10 @@ on them and ``strip_markers`` removes what remains.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import Location
+from stackctl.lightdc import dataclass, field
 from stackctl.spec.options import KeyPath
 
 __all__ = [

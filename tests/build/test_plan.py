@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from stackctl.engine.build.stages import load
 from stackctl.engine.build.targets import meta_values, needed_stages
 from stackctl.engine.images.config import ImageConfig
 from stackctl.errors import DockerfileParseError
+from stackctl.lightdc import replace
 
 BASE = ImageConfig(env=("PATH=/usr/bin:/bin",), cmd=("sh",))
 

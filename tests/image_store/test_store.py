@@ -203,7 +203,7 @@ def test_import_compressed_rootfs(roots: tuple[Path, Path], compress: str) -> No
 
 
 def test_config_only_child_and_history(roots: tuple[Path, Path]) -> None:
-    from dataclasses import replace
+    from stackctl.lightdc import replace
 
     root, _ = roots
     base = import_busybox(root)

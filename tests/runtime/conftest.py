@@ -16,7 +16,7 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from stackctl.engine.runtime import mounts
 from stackctl.engine.runtime.cgroups import Cgroup
 from stackctl.engine.runtime.spec import BundleRequest, write_bundle
 from stackctl.engine.runtime.syscalls import LinuxSyscalls
+from stackctl.lightdc import replace
 from tests.images import busybox_rootfs_tar
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from stackctl.errors import EngineError
+from stackctl.lightdc import replace
 from stackctl.scheduler.observe import ObservedContainer
 from stackctl.scheduler.ops import (
     CreateContainer,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from stackctl.lightdc import dataclass
 
 __all__ = ["FlagError", "Flags", "parse_flags"]
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackctl.engine.build import instructions as ins
@@ -39,6 +38,7 @@ from stackctl.engine.build.targets import (
 from stackctl.engine.images.config import ImageConfig
 from stackctl.engine.images.store import ImageRecord, ImageStore
 from stackctl.errors import BuildError, NotFound, StackctlError
+from stackctl.lightdc import dataclass, field
 
 __all__ = ["BuildRequest", "BuildResult", "Builder", "NullProgress", "Progress"]
 

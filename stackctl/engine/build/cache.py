@@ -25,10 +25,10 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 from stackctl.engine.build.plan import Step
+from stackctl.lightdc import asdict
 
 __all__ = ["BuildCache", "cache_key"]
 

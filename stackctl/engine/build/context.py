@@ -19,12 +19,12 @@ import posixpath
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackctl.engine.build.dockerignore import Matcher, PatternError
 from stackctl.engine.runtime.securejoin import secure_join
 from stackctl.errors import BuildError
+from stackctl.lightdc import dataclass, field
 
 __all__ = ["BuildContext", "ContextError"]
 

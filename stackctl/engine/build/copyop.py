@@ -26,7 +26,6 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl.engine.build.context import BuildContext
@@ -35,6 +34,7 @@ from stackctl.engine.build.plan import CopySpec
 from stackctl.engine.runtime.rootfs import secure_join
 from stackctl.engine.runtime.users import resolve_user
 from stackctl.errors import BuildError, StackctlError
+from stackctl.lightdc import dataclass
 
 __all__ = ["CopyError", "apply_copy", "is_url"]
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 from functools import cached_property
+
+from stackctl.lightdc import dataclass
 
 __all__ = ["IgnorePattern", "Matcher", "PatternError", "parse_dockerignore"]
 

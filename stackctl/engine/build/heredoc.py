@@ -10,10 +10,10 @@ is used, from every body line).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from stackctl.engine.build.shell import Lex, ShellError
 from stackctl.errors import DockerfileParseError
+from stackctl.lightdc import dataclass, replace
 
 __all__ = ["Heredoc", "chomp", "heredocs_in_line", "parse_heredoc", "read_heredoc_bodies"]
 

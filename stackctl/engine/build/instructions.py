@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from stackctl.engine.build._durations import parse_duration
@@ -19,6 +18,7 @@ from stackctl.engine.build._flags import FlagError, Flags, parse_flags
 from stackctl.engine.build.heredoc import chomp, parse_heredoc
 from stackctl.engine.build.parser import Node
 from stackctl.errors import DockerfileParseError
+from stackctl.lightdc import dataclass
 
 __all__ = [
     "Add", "Arg", "ArgDef", "Cmd", "Copy", "Entrypoint", "Env", "Expose", "From",

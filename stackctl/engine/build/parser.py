@@ -16,13 +16,13 @@ Errors are ``DockerfileParseError`` naming the file and line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 
 from stackctl.engine.build import _args, _lines
 from stackctl.engine.build.gostr import quote, quote_list
 from stackctl.engine.build.heredoc import Heredoc, heredocs_in_line, read_heredoc_bodies
 from stackctl.engine.build.shell import ShellError
 from stackctl.errors import DockerfileParseError
+from stackctl.lightdc import dataclass, field, replace
 
 __all__ = ["Directive", "Dockerfile", "Node", "parse", "parse_file"]
 

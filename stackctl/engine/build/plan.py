@@ -24,7 +24,6 @@ import json
 import posixpath
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 
 from stackctl.engine.build import instructions as ins
 from stackctl.engine.build._expand import Expander, fail
@@ -32,6 +31,7 @@ from stackctl.engine.build.runmounts import RunMount, parse_mount
 from stackctl.engine.build.shell import Lex
 from stackctl.engine.build.stages import BuildFile, Stage
 from stackctl.engine.images.config import Healthcheck, ImageConfig
+from stackctl.lightdc import dataclass, replace
 
 __all__ = ["CopySpec", "RunSpec", "StageState", "Step", "plan_stage"]
 

@@ -8,7 +8,7 @@ offline builder does not have, and say so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from stackctl.lightdc import dataclass
 
 __all__ = ["RunMount", "parse_mount"]
 

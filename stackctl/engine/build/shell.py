@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from stackctl.lightdc import dataclass, field
 
 __all__ = ["Expansion", "Lex", "ShellError"]
 

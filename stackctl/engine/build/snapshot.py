@@ -21,12 +21,12 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl.engine.images.store import ImageRecord, ImageStore
 from stackctl.engine.runtime.syscalls import LinuxSyscalls
 from stackctl.errors import BuildError
+from stackctl.lightdc import dataclass
 
 __all__ = ["Snapshot", "mounted", "overlay_options", "sweep_stale"]
 

@@ -3,11 +3,10 @@ then each stage with its typed instructions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from stackctl.engine.build.instructions import Arg, From, Instruction, parse_instruction
 from stackctl.engine.build.parser import Dockerfile, parse
 from stackctl.errors import DockerfileParseError
+from stackctl.lightdc import dataclass
 
 __all__ = ["BuildFile", "Stage", "describe", "load"]
 
@@ -93,7 +92,7 @@ def load(source: str | bytes, *, file: str = "Dockerfile") -> BuildFile:
 
 def describe(build: BuildFile) -> str:
     """A stable text form of the typed result (the corpus's expected files)."""
-    from dataclasses import fields
+    from stackctl.lightdc import fields
 
     def one(inst: Instruction) -> str:
         parts = [f"{inst.line}:", type(inst).__name__]

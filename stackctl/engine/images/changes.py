@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Sequence
-from dataclasses import replace
 
 from stackctl.engine.images.config import ImageConfig
 from stackctl.errors import ImageError
+from stackctl.lightdc import replace
 
 SUPPORTED = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "USER", "VOLUME",
              "WORKDIR", "STOPSIGNAL", "SHELL")

@@ -20,7 +20,6 @@ import secrets
 import shutil
 import stat
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +27,7 @@ from stackctl.engine.images.changes import apply_changes
 from stackctl.engine.images.config import Healthcheck, ImageConfig
 from stackctl.engine.images.store import ImageRecord, ImageStore
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass, replace
 
 MOUNT_TARGETS = frozenset({"etc/hosts", "etc/hostname", "etc/resolv.conf"})
 NANO = 1_000_000_000

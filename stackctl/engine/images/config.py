@@ -3,7 +3,7 @@
 ``ImageConfig`` is the runtime part (the ``config`` object of the OCI image
 config: Env, Cmd, Entrypoint, ...); ``Image`` is the whole config blob
 (architecture, os, created, author, config, rootfs.diff_ids, history).
-Both are frozen; ``replace`` (dataclasses.replace) makes changed copies.
+Both are frozen; ``replace`` (lightdc.replace) makes changed copies.
 JSON keys are the OCI/Docker ones, so the blobs interoperate with
 ``docker save``/``docker load`` and registries. Unknown keys of a loaded
 config are kept in ``extra`` so a round trip does not lose them (the digest
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass, field, fields, replace
 
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

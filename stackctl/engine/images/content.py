@@ -19,11 +19,11 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass
 
 _DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
 CHUNK = 1 << 20

@@ -15,7 +15,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from stackctl.engine.images.layers import chain_ids
 from stackctl.engine.images.layout import Manifest
 from stackctl.engine.images.records import ImageRecord
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass
 
 if TYPE_CHECKING:
     from stackctl.engine.images.store import ImageStore

@@ -17,13 +17,13 @@ import json
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stackctl.engine.images.config import MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST
 from stackctl.engine.images.content import Descriptor
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass
 
 LAYOUT_VERSION = "1.0.0"
 ANNOT_REF_NAME = "org.opencontainers.image.ref.name"

@@ -10,7 +10,6 @@ import fnmatch
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from stackctl.engine.images.store import ImageRecord
 from stackctl.errors import UsageError
 from stackctl.humanize import human_duration
 from stackctl.humanize import human_size as _human_size
+from stackctl.lightdc import dataclass
 
 NONE = "<none>"
 

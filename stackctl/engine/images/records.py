@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from stackctl.engine.images.config import Image, ImageConfig
 from stackctl.engine.images.content import Descriptor
 from stackctl.engine.images.layers import chain_ids
+from stackctl.lightdc import dataclass
 
 
 @dataclass(frozen=True)

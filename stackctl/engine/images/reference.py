@@ -15,9 +15,9 @@ name is at most 255 characters. Pure: no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAIN = "index.docker.io"

@@ -253,7 +253,7 @@ class ImageStore(ImageCatalog):
         history entry (``empty_layer`` when no layer): what ``commit`` and each
         Dockerfile step make. ``parent=None`` starts from scratch.
         Write the layer (``add_layer*``) inside ``writing()`` with this call."""
-        from dataclasses import replace
+        from stackctl.lightdc import replace
 
         base = parent.image if parent is not None else Image()
         when = created or now_rfc3339()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from stackctl.engine.images import present, reference
 from stackctl.engine.images.store import ImageStore
 from stackctl.engine.images.usage import StoreUsage
 from stackctl.humanize import table
+from stackctl.lightdc import dataclass
 
 ACTIVE_STATUSES = ("running", "paused", "restarting")
 

@@ -35,11 +35,11 @@ import os
 import shutil
 import stat
 import tarfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass, field
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"

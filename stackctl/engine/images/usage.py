@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from stackctl.engine.images.store import ImageRecord, ImageStore
+from stackctl.lightdc import dataclass
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stackctl.engine.registry.hosts import DOCKER_HUB_AUTH_KEY, auth_key
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass
 
 AUTH_FILE = "auth.json"
 

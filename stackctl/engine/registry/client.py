@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from stackctl.engine.registry.tls import ssl_context
 from stackctl.engine.registry.tokens import fetch_token
 from stackctl.engine.registry.transport import Body, Transport, connection_error
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass
 
 if TYPE_CHECKING:
     from stackctl.engine.registry.pull import PullResult

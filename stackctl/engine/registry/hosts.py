@@ -16,10 +16,10 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from stackctl.engine.images.reference import _DOMAIN, DEFAULT_DOMAIN
 from stackctl.errors import UsageError
+from stackctl.lightdc import dataclass
 
 DOCKER_HUB_HOST = "registry-1.docker.io"
 DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
 from stackctl.engine.images.content import Descriptor
 from stackctl.errors import ImageError, UsageError
+from stackctl.lightdc import dataclass
 
 _ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
                  "armel": "arm", "i386": "386", "i686": "386"}

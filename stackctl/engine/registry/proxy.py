@@ -15,11 +15,11 @@ import base64
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from stackctl.engine.registry.hosts import is_loopback, split_host
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from stackctl.engine.registry.fetch import fetch_layer
 from stackctl.engine.registry.parallel import run_cancellable
 from stackctl.engine.registry.platform import Platform, host_platform, select_manifest
 from stackctl.errors import ImageError
+from stackctl.lightdc import dataclass
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", DOCKER_LIST)
 SCHEMA1_TYPES = ("application/vnd.docker.distribution.manifest.v1+json",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from urllib.parse import quote
@@ -34,6 +33,7 @@ from stackctl.engine.registry.client import RegistryClient
 from stackctl.engine.registry.compress import compressed_manifest
 from stackctl.engine.registry.parallel import run_cancellable
 from stackctl.errors import ImageError, NotFound, UsageError
+from stackctl.lightdc import dataclass
 
 CHUNK_SIZE = 32 << 20  # larger blobs go up in PATCH chunks of this size
 

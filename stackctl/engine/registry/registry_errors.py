@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import http.client
 import json
-from dataclasses import dataclass
 
 from stackctl.errors import ImageError, NotFound, StackctlError
+from stackctl.lightdc import dataclass
 
 
 class TransientRegistryError(ImageError):

@@ -20,11 +20,11 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from stackctl.engine.runtime import syscalls as sc
 from stackctl.engine.runtime.mountopts import parse_options
 from stackctl.errors import EngineError
+from stackctl.lightdc import dataclass
 
 __all__ = [
     "MOUNT_DATA_MAX",

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import resource
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from stackctl.engine.runtime.caps import RLIMIT_NUMBERS
 from stackctl.errors import UsageError
+from stackctl.lightdc import dataclass
 
 # Docker's `--ulimit` names -> RLIMIT_* (resource module numbering = the kernel's).
 ULIMIT_NAMES: dict[str, str] = {

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from stackctl.engine.runtime.caps import effective_caps, host_capabilities
 from stackctl.engine.runtime.rlimits import Rlimit, check_rlimits, default_rlimits
 from stackctl.engine.runtime.sysctls import sysctl_problem
 from stackctl.errors import UsageError
+from stackctl.lightdc import dataclass, field
 
 __all__ = [
     "DEFAULT_MASKED_PATHS",

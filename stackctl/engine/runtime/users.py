@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl.engine.runtime.securejoin import secure_join
 from stackctl.errors import NotFound, UsageError
+from stackctl.lightdc import dataclass
 
 __all__ = ["ExecUser", "resolve_user"]
 
