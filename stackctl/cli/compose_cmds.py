@@ -48,7 +48,8 @@ def exec_(ctx: typer.Context, service: Annotated[str, typer.Argument()],
           env: Annotated[Optional[list[str]], typer.Option("--env", "-e")] = None,  # noqa: UP045
           user: Annotated[Optional[str], typer.Option("--user", "-u")] = None,  # noqa: UP045
           workdir: Annotated[Optional[str], typer.Option("--workdir", "-w")] = None,  # noqa: UP045
-          index: Annotated[Optional[int], typer.Option("--index")] = None) -> None:  # noqa: UP045
+          index: Annotated[Optional[int], typer.Option("--index")] = None,  # noqa: UP045
+          privileged: Annotated[bool, typer.Option("--privileged")] = False) -> None:
     import subprocess
 
     from stackctl.errors import SchedulerError
@@ -64,7 +65,8 @@ def exec_(ctx: typer.Context, service: Annotated[str, typer.Argument()],
         tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
         argv = runner.driver.engine().exec_argv(found[0].name, command, tty=tty,
                                                 env=tuple(env or ()), user=user,
-                                                workdir=workdir, detach=detach)
+                                                workdir=workdir, detach=detach,
+                                                privileged=privileged)
     code = subprocess.run(argv, stdin=None if tty else subprocess.DEVNULL,
                           check=False).returncode
     raise typer.Exit(code if code >= 0 else 128 - code)

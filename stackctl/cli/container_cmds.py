@@ -141,7 +141,10 @@ def exec_(ctx: typer.Context, container: str = typer.Argument(...),
           env_file: Optional[list[str]] = typer.Option(  # noqa: UP045
               None, "--env-file", help="Read environment variables from a file."),
           user: Optional[str] = typer.Option(None, "--user", "-u"),  # noqa: UP045
-          workdir: Optional[str] = typer.Option(None, "--workdir", "-w")) -> None:  # noqa: UP045
+          workdir: Optional[str] = typer.Option(None, "--workdir", "-w"),  # noqa: UP045
+          privileged: bool = typer.Option(False, "--privileged",
+                                          help="Give extended privileges to the command."),
+          ) -> None:
     """Run a command in a running container."""
     import subprocess
 
@@ -149,7 +152,7 @@ def exec_(ctx: typer.Context, container: str = typer.Argument(...),
     variables = [*(v for f in env_file or [] for v in _env_file(f)), *_env_flags(env or [])]
     with open_engine(ctx) as engine:
         argv = engine.exec_argv(container, command, tty=tty, env=tuple(variables), user=user,
-                                workdir=workdir, detach=detach)
+                                workdir=workdir, detach=detach, privileged=privileged)
     stdin = None if interactive or tty else subprocess.DEVNULL
     code = subprocess.run(argv, stdin=stdin, check=False).returncode
     raise typer.Exit(code if code >= 0 else 128 - code)

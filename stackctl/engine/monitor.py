@@ -224,7 +224,8 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         try:
             from stackctl.net import dns
 
-            c.dns = dns.for_container(self.run_root / "netns" / c.id, self.store.path, c.id)
+            c.dns = dns.for_container(self.run_root / "netns" / c.id, self.store.path, c.id,
+                                      db=self.store.db)  # one connection for all
         except Exception as exc:  # names still resolve through the hosts file
             sys.stderr.write(f"monitor: no DNS responder for {c.id[:12]}: {exc}\n")
             return
@@ -550,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     if values.get("--group"):  # before the first ready line: the engine then adopts here
         mon.listen_group(Path(values["--group"]))
         mon.warm_launcher = True  # many starts to come: fork them from a warm launcher
+    else:
+        mon.fork_launcher = True  # one container: fork the launcher from here (no exec)
     left = len(ids)
 
     def ready(msg: dict[str, Any]) -> None:

@@ -20,7 +20,6 @@ import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
 from collections.abc import Callable
 
@@ -30,6 +29,7 @@ from stackctl.engine.monitor_clients import STDERR, STDOUT, _read_all, _receive_
 
 TYPE_CHECKING = False  # typing costs the monitor ~2 MiB resident; annotations only
 if TYPE_CHECKING:
+
     from stackctl.engine.monitor import Container
     from stackctl.engine.state import StateStore
 
@@ -43,6 +43,8 @@ class LaunchServer:
     launcher, imported once, forked per container start."""
 
     def __init__(self, sel: selectors.BaseSelector) -> None:
+        import subprocess
+
         self.sel = sel
         self.alive = True
         self._tag = 0
@@ -123,10 +125,9 @@ class LaunchServer:
 class _Pending:
     """A runtime process still starting a container, and what it was given."""
 
-    def __init__(self, c: Container, proc: subprocess.Popen[bytes] | None, err_r: int,
-                 out_r: int | None, console: socket.socket | None, done: Done) -> None:
+    def __init__(self, c: Container, err_r: int, out_r: int | None,
+                 console: socket.socket | None, done: Done) -> None:
         self.c = c
-        self.proc = proc
         self.err_r = err_r
         self.out_r = out_r
         self.console = console
@@ -143,7 +144,7 @@ class LaunchMixin:
     _unclaimed: dict[int, int]
     launch_server: LaunchServer | None = None
     warm_launcher = False  # a stack's monitor: fork the built-in launcher (LaunchServer)
-    fork_launcher = False  # a foreground run: fork the launcher from this very process
+    fork_launcher = False  # fork the launcher from this very process (one container's)
 
     def _on_exit(self, c: Container, code: int) -> None:
         raise NotImplementedError
@@ -189,21 +190,22 @@ class LaunchMixin:
             if pid is not None:
                 for fd in child_fds:
                     os.close(fd)
-                pending = _Pending(c, None, err_r, out_r, console, done)
+                pending = _Pending(c, err_r, out_r, console, done)
                 self.children[pid] = lambda status: self._launched(pending, status)
                 return
         server = self._server() if runtime != "runc" else None
         if server is not None:
-            pending = _Pending(c, None, err_r, out_r, console, done)
+            pending = _Pending(c, err_r, out_r, console, done)
             if server.launch(argv[len(oci.LAUNCHER):], str(c.paths.bundle),
                              (stdin_r, out_w, err_w),
                              lambda status: self._launched(pending, status)):
                 for fd in child_fds:
                     os.close(fd)
                 return
-        try:
-            proc = subprocess.Popen(argv, stdin=stdin_r, stdout=out_w, stderr=err_w,
-                                    close_fds=True, cwd=str(c.paths.bundle))
+        try:  # posix_spawn, not subprocess: a monitor then never imports it (memory)
+            pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
+                (os.POSIX_SPAWN_DUP2, stdin_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                (os.POSIX_SPAWN_DUP2, err_w, 2)])
         except OSError as exc:
             for fd in (*child_fds, err_r, *((out_r,) if out_r is not None else ())):
                 os.close(fd)
@@ -214,8 +216,8 @@ class LaunchMixin:
             return
         for fd in child_fds:
             os.close(fd)
-        pending = _Pending(c, proc, err_r, out_r, console, done)
-        self.children[proc.pid] = lambda status: self._launched(pending, status)
+        pending = _Pending(c, err_r, out_r, console, done)
+        self.children[pid] = lambda status: self._launched(pending, status)
 
     def _server(self) -> LaunchServer | None:
         """The fork server of a stack's monitor (started on first use), or None."""
@@ -233,8 +235,6 @@ class LaunchMixin:
         return self.launch_server
 
     def _launched(self, p: _Pending, rc: int) -> None:
-        if p.proc is not None:
-            p.proc.returncode = rc  # reaped by the loop, not by Popen
         c = p.c
         if rc != 0:
             os.set_blocking(p.err_r, False)

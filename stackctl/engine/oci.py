@@ -160,8 +160,10 @@ def runtime_delete(runtime: str, paths: ContainerPaths) -> None:
 
 def exec_argv(runtime: str, paths: ContainerPaths, pid: int, args: list[str], *,
               tty: bool = False, env: tuple[str, ...] = (), user: str | None = None,
-              cwd: str | None = None, detach: bool = False) -> list[str]:
-    """A command that runs ``args`` inside a running container and waits for it."""
+              cwd: str | None = None, detach: bool = False,
+              caps: tuple[str, ...] = ()) -> list[str]:
+    """A command that runs ``args`` inside a running container and waits for it;
+    ``caps`` are added to its capabilities (runc's ``exec --cap``)."""
     del pid  # both runtimes find the container by id in their state
     argv = [*runtime_argv(runtime, paths), "exec"]
     if tty:
@@ -174,6 +176,8 @@ def exec_argv(runtime: str, paths: ContainerPaths, pid: int, args: list[str], *,
         argv += ["--user", user]
     if cwd:
         argv += ["--cwd", cwd]
+    for cap in caps:
+        argv += ["--cap", cap]
     return [*argv, paths.id, "--", *args] if runtime != "runc" else [*argv, paths.id, *args]
 
 

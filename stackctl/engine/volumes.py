@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 from stackctl.engine.containers import ContainerConfig
@@ -123,6 +122,8 @@ class VolumeStore:
 
     def seed(self, name: str, source: Path) -> None:
         """Copy the image's content at the mount point into a new, empty volume."""
+        import subprocess
+
         dest = self.path(name)
         if not source.is_dir() or any(dest.iterdir()):
             return

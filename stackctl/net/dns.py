@@ -26,7 +26,7 @@ stdlib only (the monitor imports stdlib + anyio).
 
 from __future__ import annotations
 
-import random
+import os
 import select
 import socket
 import sqlite3
@@ -93,7 +93,7 @@ def build_answer(q: Question, addresses: Sequence[str], *, rcode: int = 0) -> by
 
 def build_query(name: str, qtype: int = QTYPE_A, qid: int | None = None) -> bytes:
     """A recursive query for ``name`` (used by tests and the bench)."""
-    qid = random.randrange(65536) if qid is None else qid
+    qid = int.from_bytes(os.urandom(2), "big") if qid is None else qid
     labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p)
     return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + labels + b"\0" + \
         struct.pack("!HH", qtype, QCLASS_IN)
@@ -134,10 +134,11 @@ class StoreLookup:
                OR EXISTS (SELECT 1 FROM json_each(e.aliases) a WHERE lower(a.value) = :name))
     """
 
-    def __init__(self, db_path: Path, container_id: str) -> None:
+    def __init__(self, db_path: Path, container_id: str,
+                 db: sqlite3.Connection | None = None) -> None:
         self.db_path = db_path
         self.container_id = container_id
-        self._db: sqlite3.Connection | None = None
+        self._db = db  # the monitor's own connection, when given: one page cache
 
     # the asking container's links (``NAME:ALIAS``, ContainerConfig.links): an alias is
     # visible to the container that declares it only, as with Docker's links
@@ -159,7 +160,7 @@ class StoreLookup:
         rows = self._db.execute(self._SQL, {"me": self.container_id,
                                             "name": name}).fetchall()
         ips = [r[0] for r in rows]
-        random.shuffle(ips)  # spread clients over replicas
+        ips.sort(key=lambda _ip: os.urandom(4))  # shuffled: spreads clients over replicas
         return ips
 
 
@@ -269,7 +270,8 @@ class Responder:
 
 
 def for_container(netns: Path, db_path: Path, container_id: str,
-                  upstreams: Sequence[str] | None = None) -> Responder:
+                  upstreams: Sequence[str] | None = None,
+                  db: sqlite3.Connection | None = None) -> Responder:
     """A responder on 127.0.0.11:53 in the container's namespace, socket non-blocking.
 
     For a selector loop (the monitor)::
@@ -281,7 +283,7 @@ def for_container(netns: Path, db_path: Path, container_id: str,
     """
     sock = bind_in_netns(netns)
     sock.setblocking(False)
-    return Responder(sock, StoreLookup(db_path, container_id),
+    return Responder(sock, StoreLookup(db_path, container_id, db),
                      host_upstreams() if upstreams is None else upstreams)
 
 

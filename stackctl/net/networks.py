@@ -23,7 +23,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import secrets
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,7 +146,7 @@ class Networks:
         gw_wanted = ipam.parse_address(gateway, flag="--gateway") if gateway else None
         if bridge_opt is not None:
             names.check_ifname(bridge_opt)
-        net_id = secrets.token_hex(32)
+        net_id = os.urandom(32).hex()
         bridge = bridge_opt or names.bridge_name(net_id)
         with self.state.transaction() as db:
             if db.execute("SELECT 1 FROM networks WHERE name = ?", (name,)).fetchone():

@@ -53,3 +53,22 @@ def test_tty_through_the_console_socket(engine: Engine, runtime: str) -> None:
     assert code == 6
     text = out.getvalue().decode()
     assert "/dev/pts/0" in text and "xterm" in text
+
+
+def test_exec_privileged_gets_every_capability(engine: Engine, runtime: str) -> None:
+    # docker exec --privileged: all capabilities for the exec'd process only
+    rec = engine.create(ContainerConfig(image="busybox", runtime=runtime, network="none",
+                                        command=("sleep", "30")))
+    engine.start(rec.id)
+    try:
+        masks = {}
+        for privileged in (False, True):
+            argv = engine.exec_argv(rec.id, ["sh", "-c", "grep CapEff /proc/self/status"],
+                                    privileged=privileged)
+            res = subprocess.run(argv, capture_output=True, text=True, check=True)
+            masks[privileged] = int(res.stdout.split()[1], 16)
+        sys_admin = 1 << 21
+        assert not masks[False] & sys_admin and masks[True] & sys_admin
+        assert masks[True] & masks[False] == masks[False]  # a superset of the default set
+    finally:
+        engine.remove(rec.id, force=True)

@@ -25,7 +25,6 @@ import fcntl
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
 
 from stackctl.engine.images import reference
 from stackctl.engine.images.catalog import NOT_FOUND_HINT, ImageCatalog
@@ -58,6 +57,10 @@ from stackctl.engine.images.layout import (
 from stackctl.engine.images.records import ImageRecord, Layer, RemoveEvent
 from stackctl.engine.state import StateStore
 from stackctl.errors import ImageError, NotFound
+
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; annotations only
+if TYPE_CHECKING:
+    from typing import IO
 
 _Paths = list[Path]
 _Events = list[RemoveEvent]

@@ -16,7 +16,7 @@ DEFAULT_STATE_ROOT = "/run/stackctl/launch"
 USAGE = """    python -m stackctl.engine.runtime.launch [--root DIR] run --bundle DIR
         [--pid-file FILE] [--detach] [--console-socket SOCK] [--preserve-fds N] ID
     ... exec (--pid PID | ID) (--process process.json | [--] ARGS...) [--detach]
-        [--tty] [--env K=V]... [--user U[:G]] [--cwd DIR]
+        [--tty] [--env K=V]... [--user U[:G]] [--cwd DIR] [--cap CAP]...
         [--pid-file FILE] [--console-socket SOCK] [--preserve-fds N]
     ... state ID | kill [--all] ID [SIGNAL] | delete [--force] ID"""
 
@@ -41,6 +41,7 @@ class Options:
         self.signal = "SIGTERM"
         self.args: list[str] = []
         self.env: list[str] = []
+        self.caps: list[str] = []  # exec --cap: added to the process's capability sets
         self.user: str | None = None
         self.cwd: str | None = None
         self.debug = False
@@ -50,7 +51,7 @@ _VALUED = {"--root": "root", "--bundle": "bundle", "-b": "bundle", "--pid-file":
            "--console-socket": "console_socket", "--preserve-fds": "preserve_fds",
            "--pid": "pid", "--process": "process", "-p": "process", "--log": "",
            "--log-format": "", "--env": "env", "-e": "env", "--user": "user", "-u": "user",
-           "--cwd": "cwd"}
+           "--cwd": "cwd", "--cap": "caps", "-c": "caps"}
 _FLAGGED = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
             "--all": "all", "-a": "all", "--force": "force", "-f": "force", "--debug": "debug"}
 _POSITIONAL = {"run": ("id",), "exec": ("id",), "state": ("id",), "kill": ("id", "signal"),
@@ -90,6 +91,8 @@ def parse_args(argv: Sequence[str]) -> Options:
                 setattr(opts, attr, int(value))
             elif attr == "env":
                 opts.env.append(value)
+            elif attr == "caps":
+                opts.caps.append(value)
             elif attr:
                 setattr(opts, attr, value)
         elif arg in _FLAGGED:

@@ -133,7 +133,13 @@ def process_of(pid: int) -> dict[str, Any]:
 
 
 def _apply_exec_options(process: dict[str, Any], opts: Options, pid: int) -> None:
-    """runc exec's --env/--user/--cwd/--tty on top of the base process."""
+    """runc exec's --env/--user/--cwd/--tty/--cap on top of the base process."""
+    if opts.caps:  # as runc: into the bounding, effective and permitted sets
+        caps = dict(process.get("capabilities") or {})
+        for kind in ("bounding", "effective", "permitted"):
+            have = list(caps.get(kind) or [])
+            caps[kind] = have + [c for c in opts.caps if c not in have]
+        process["capabilities"] = caps
     if opts.tty:
         process["terminal"] = True
     if opts.cwd:
