@@ -25,7 +25,7 @@ def create(ctx: typer.Context, name: Optional[str] = typer.Argument(None),  # no
            label: Optional[list[str]] = typer.Option(None, "--label", "-l"),  # noqa: UP045
            driver: str = typer.Option("local", "--driver", "-d"),
            opt: Optional[list[str]] = typer.Option(None, "--opt", "-o",  # noqa: UP045
-                                                   help="Driver options (not supported).")
+                                                   help="type=none,o=bind,device=PATH.")
            ) -> None:
     """Create a volume (a random name when none is given)."""
     import secrets
@@ -34,15 +34,18 @@ def create(ctx: typer.Context, name: Optional[str] = typer.Argument(None),  # no
 
     if driver != "local":
         raise UsageError(f"--driver {driver}: only the local driver exists")
-    if opt:  # refused rather than ignored: type=nfs/tmpfs volumes would silently be dirs
-        raise UsageError(f"--opt {opt[0]}: local driver options (type=, device=, o=) "
-                         "are not supported", hint="use a bind mount or --tmpfs instead")
+    options = {}
+    for o in opt or []:
+        key, eq, value = o.partition("=")
+        if not eq:
+            raise UsageError(f"--opt {o!r}: expected KEY=VALUE", hint="e.g. -o type=none")
+        options[key] = value
     labels = {}
     for lab in label or []:
         k, _, v = lab.partition("=")
         labels[k] = v
     vol, _ = _store(ctx).create(name or secrets.token_hex(32), labels=labels,
-                                anonymous=name is None)
+                                anonymous=name is None, options=options)
     typer.echo(vol.name)
 
 

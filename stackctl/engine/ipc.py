@@ -3,8 +3,7 @@
     private      a new IPC namespace and /dev/shm of its own (the default)
     shareable    the same, and other containers may join it
     host         the host's IPC namespace and /dev/shm
-    none         a new IPC namespace (Docker also leaves /dev/shm unmounted; here it
-                 keeps the default tmpfs)
+    none         a new IPC namespace and no /dev/shm at all, as Docker
     container:X  X's IPC namespace and /dev/shm; X must run and be shareable, as
                  Docker requires ("non-shareable IPC")
 
@@ -41,10 +40,12 @@ SHM = "shm"  # the shareable /dev/shm under the container's state dir
 @dataclass(frozen=True)
 class IpcSetup:
     """What the bundle gets: the namespace ("new", "host" or a namespace file) and
-    the directory bound on /dev/shm (None: the runtime's own tmpfs)."""
+    the directory bound on /dev/shm (None: the runtime's own tmpfs, unless
+    ``no_shm``: no /dev/shm at all, ``--ipc none``)."""
 
     namespace: str = "new"
     shm: Path | None = None
+    no_shm: bool = False
 
 
 def parse(value: str, *, flag: str = "--ipc") -> str:
@@ -74,6 +75,8 @@ def setup(store: Any, paths: oci.ContainerPaths, config: ContainerConfig) -> Ipc
     mode = config.ipc
     if mode == "host":
         return IpcSetup("host", Path("/dev/shm"))
+    if mode == "none":
+        return IpcSetup(no_shm=True)
     if mode == "shareable":
         shm = paths.state_dir / SHM
         shm.mkdir(mode=0o1777, exist_ok=True)

@@ -191,7 +191,7 @@ def bundle_mounts(paths: oci.ContainerPaths, config: ContainerConfig, volumes: V
         _vol, new = volumes.create(m.source, anonymous=m.kind == "anonymous")
         if new:
             volumes.seed(m.source, resolve_in_root(paths.rootfs, m.target))
-        out.append(MountSpec(m.target, "bind", str(volumes.path(m.source)),
+        out.append(MountSpec(m.target, "bind", str(volumes.source(m.source)),
                              ("rbind", "rprivate", *ro)))
     for t in config.tmpfs:
         opts = tuple(o for o in t.options.split(",") if o) or ()
@@ -239,7 +239,7 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         rlimits=tuple(Rlimit(u.name, u.soft, u.hard) for u in config.ulimits),
         mounts=tuple(bundle_mounts(paths, config, volumes, ipc.shm if ipc else None)),
         network=netns, uts="host" if config.network == "host" else "new",
-        ipc=ipc.namespace if ipc else "new",
+        ipc=ipc.namespace if ipc else "new", shm=not (ipc and ipc.no_shm),
         cgroups_path="/" + paths.cgroup_name,
         resources=Resources(memory=config.memory, memory_swap=config.memory_swap,
                             cpus=config.cpus, pids_limit=config.pids_limit),

@@ -125,6 +125,10 @@ MIGRATIONS: tuple[str, ...] = (
         updated TEXT NOT NULL
     );
     """,
+    # 2: the local driver's options of a volume (type=none, o=bind, device=PATH)
+    """
+    ALTER TABLE volumes ADD COLUMN options TEXT NOT NULL DEFAULT '{}'
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

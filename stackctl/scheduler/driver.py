@@ -106,7 +106,8 @@ class EngineDriver:
         elif isinstance(op, RemoveNetwork):
             self.networks().remove(op.name)
         elif isinstance(op, CreateVolume):
-            eng.volumes.create(op.name, labels=self._volume_labels(op))
+            eng.volumes.create(op.name, labels=self._volume_labels(op),
+                               options=self._volume_options(op))
         elif isinstance(op, RemoveVolume):
             eng.volumes.remove(op.name)
         elif isinstance(op, RemoveImage):
@@ -146,6 +147,16 @@ class EngineDriver:
         if vol is not None:
             labels[L.LABEL_HASH] = volume_hash(vol)
         return labels
+
+    def _volume_options(self, op: CreateVolume) -> dict[str, str]:
+        """The file's driver_opts (engine/volumes.py says which it supports)."""
+        vol = self.desired.volumes.get(op.key) if self.desired is not None else None
+        spec = getattr(vol, "config", None) or {}
+        driver = spec.get("driver") or "local"
+        if driver != "local":
+            raise SchedulerError(f"volume {op.key!r}: driver {driver!r} is not available",
+                                 hint="stackctl has the local driver only")
+        return {str(k): str(v) for k, v in (spec.get("driver_opts") or {}).items()}
 
     def _create_network(self, op: CreateNetwork) -> None:
         desired = self._need_desired()

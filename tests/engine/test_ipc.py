@@ -61,3 +61,12 @@ def test_ipc_refusals(cli: Cli, engine: Engine, unique: str) -> None:
     r = cli("run", "--rm", "--ipc", "sideways", "busybox", "true")
     assert r.returncode != 0 and "--ipc 'sideways': invalid IPC mode" in r.stderr
     assert [c.name for c in engine.list(all_=True)] == [private]  # bad input left nothing
+
+
+def test_ipc_none_has_no_dev_shm(cli: Cli) -> None:
+    # docker: "none: own private IPC namespace, with /dev/shm not mounted"
+    probe = ["busybox", "sh", "-c", "grep -c ' /dev/shm ' /proc/mounts; ls -d /dev/shm"]
+    none = cli("run", "--rm", "--network", "none", "--ipc", "none", *probe)
+    assert none.stdout.split()[0] == "0" and none.returncode != 0
+    private = cli("run", "--rm", "--network", "none", *probe, check=True)
+    assert private.stdout.split() == ["1", "/dev/shm"]

@@ -157,6 +157,7 @@ class BundleRequest:
     network: str = "new"
     pid: str = "new"
     ipc: str = "new"
+    shm: bool = True  # the default tmpfs on /dev/shm (False: none, --ipc none)
     uts: str = "new"
     cgroupns: str = "new"
     cgroups_path: str | None = None
@@ -251,6 +252,8 @@ def _default_mounts(req: BundleRequest) -> list[MountSpec]:
         # fresh sysfs (it would show the host's interfaces anyway): bind it.
         mounts[3] = MountSpec("/sys", "bind", "/sys", ("rbind", "nosuid", "noexec", "nodev", "ro"))
     taken = {m.destination.rstrip("/") for m in req.mounts}
+    if not req.shm:
+        taken.add("/dev/shm")
     return [m for m in mounts if m.destination not in taken]
 
 
