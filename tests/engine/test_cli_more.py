@@ -164,3 +164,10 @@ def test_stats_counts_network_bytes(cli: Cli, unique: str) -> None:
                for p in rows[name][1].split("/"))
     for n in (name, idle):
         cli("rm", "-f", n, check=True)
+
+
+def test_link_to_no_container_is_refused_at_create(cli: Cli, engine: Engine) -> None:
+    # docker: "could not get container for nosuch", exit 125, and nothing created
+    res = cli("run", "--rm", "--link", "nosuch:alias", "busybox", "true")
+    assert res.returncode == 125 and "--link" in res.stderr and "nosuch" in res.stderr
+    assert engine.list(all_=True) == []
