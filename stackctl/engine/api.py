@@ -236,6 +236,8 @@ class Engine:
             raise
         set_subreaper()  # the runtime's detached child is re-parented to us, not to init
         mon.fork_launcher = True  # this process has no threads yet (forkserver.fork_launcher)
+        mon.preload_launcher = True
+        mon.releaser.inline = mon.store  # one container, whose cleanup we wait for anyway
         mon.install_signals(sig_proxy=not tty)
         try:
             msg = mon.add(rec.id, local=local)

@@ -145,6 +145,7 @@ class LaunchMixin:
     launch_server: LaunchServer | None = None
     warm_launcher = False  # a stack's monitor: fork the built-in launcher (LaunchServer)
     fork_launcher = False  # fork the launcher from this very process (one container's)
+    preload_launcher = False  # and import it before forking (a foreground run's CLI)
 
     def _on_exit(self, c: Container, code: int) -> None:
         raise NotImplementedError
@@ -186,7 +187,7 @@ class LaunchMixin:
             from stackctl.engine.runtime.forkserver import fork_launcher
 
             pid = fork_launcher(argv[len(oci.LAUNCHER):], str(c.paths.bundle),
-                                (stdin_r, out_w, err_w))
+                                (stdin_r, out_w, err_w), preload=self.preload_launcher)
             if pid is not None:
                 for fd in child_fds:
                     os.close(fd)

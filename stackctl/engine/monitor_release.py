@@ -9,8 +9,11 @@ connections are per thread); the loop hears each completion through a pipe and
 only then tells the container's waiters, so that whoever hears an exit code can
 still rely on the cleanup being done.
 
-The monitor never forks from Python (a runtime is started with exec), so these
-threads are safe beside it. Stdlib only.
+The monitor forks (forkserver.fork_launcher) only while it has no thread, and
+otherwise starts a runtime with exec, so these threads are safe beside it. A
+foreground ``run`` supervises one container and waits for its cleanup anyway:
+there (``inline``) the work runs on the loop with the loop's own store, without
+a thread or a second connection. Stdlib only.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Releaser:
     def __init__(self, sel: selectors.BaseSelector, root: Path) -> None:
         self.sel = sel
         self.root = root
+        self.inline: StateStore | None = None
         self._lock = threading.Lock()
         self._finished: list[Callable[[], None]] = []
         self._r, self._w = os.pipe()
@@ -42,11 +46,14 @@ class Releaser:
         (failed or not: the failure is reported on stderr, the monitor's log)."""
         def run() -> None:
             try:
-                store = StateStore(self.root)
-                try:
-                    work(store)
-                finally:
-                    store.close()
+                if self.inline is not None:
+                    work(self.inline)
+                else:
+                    store = StateStore(self.root)
+                    try:
+                        work(store)
+                    finally:
+                        store.close()
             except Exception as exc:  # finish anyway: `ps` repairs what is left
                 sys.stderr.write(f"monitor: cleanup failed: {exc}\n")
             with self._lock:
@@ -56,7 +63,10 @@ class Releaser:
             except OSError:  # closed: the monitor is shutting down
                 pass
 
-        threading.Thread(target=run, name="release", daemon=True).start()
+        if self.inline is not None:
+            run()  # ``then`` still runs from the loop, as after a worker
+        else:
+            threading.Thread(target=run, name="release", daemon=True).start()
 
     def _on_finished(self, events: int) -> None:
         try:
