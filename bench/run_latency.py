@@ -3,7 +3,9 @@
 Each run is a fresh CLI process, as a user types it. Prints min / median / max for
 `--network none` and for the default bridge network, under both runtimes, then an
 in-process breakdown of one run (import, create, start, attach+exit, removal).
-Uses a throwaway state root with busybox imported (offline, from tests/images.py).
+The first line, `python -c pass`, is the floor every figure stands on (a shared
+machine's interpreter start-up varies by 2x over a day). Uses a throwaway state
+root with busybox imported (offline, from tests/images.py).
 Byte-compiles stackctl first: this environment sets PYTHONDONTWRITEBYTECODE, and
 without .pyc files every process recompiles each module it imports (an installed
 package has them). The load average is printed: on a shared 2-core machine the
@@ -28,11 +30,12 @@ sys.path.insert(0, str(REPO))
 BIN = str(Path(sys.executable).with_name("stackctl"))
 
 
-def measure(env: dict[str, str], args: list[str], n: int) -> list[float]:
+def measure(env: dict[str, str], args: list[str], n: int, *,
+            argv0: list[str] | None = None) -> list[float]:
     out = []
     for _ in range(n):
         t0 = time.perf_counter()
-        res = subprocess.run([BIN, *args], env=env, stdout=subprocess.DEVNULL,
+        res = subprocess.run([*(argv0 or [BIN]), *args], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True, check=False)
         out.append((time.perf_counter() - t0) * 1000)
         if res.returncode != 0:
@@ -74,6 +77,10 @@ def main() -> None:
         import_busybox(root)
         env = {**os.environ, "STACKCTL_ROOT": str(root), "STACKCTL_RUN_ROOT": str(run_root)}
         print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        # the floor: this machine's interpreter start-up (it moves with the host's load)
+        ms = measure(env, ["-c", "pass"], n, argv0=[sys.executable])
+        print(f"{'python -c pass (the floor)':45s} min {min(ms):6.0f}  median "
+              f"{statistics.median(ms):6.0f}  max {max(ms):6.0f} ms   (n={n})")
         for label, args in [
             ("--help (CLI cold start)", ["--help"]),
             ("run --rm --network none busybox true", ["run", "--rm", "--network", "none",

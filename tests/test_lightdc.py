@@ -134,3 +134,4 @@ def test_standard_dataclasses_are_accepted_by_replace_fields_asdict() -> None:
     assert lightdc.replace(Std(1), b=3) == Std(1, 3)
     assert [f.name for f in lightdc.fields(Std)] == ["a", "b"]
     assert lightdc.asdict(Std(1)) == {"a": 1, "b": 0}
+

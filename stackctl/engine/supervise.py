@@ -51,10 +51,10 @@ def start_monitored(root: Path, run_root: Path, ids: list[str], *, hold: bool,
 
 
 def group_sock(root: Path, run_root: Path, group: str) -> Path:
-    import hashlib
+    from stackctl.hashing import sha256_hex
 
     # hashed: a project name may be long, and sun_path holds 108 bytes
-    key = hashlib.sha256(f"{root}\0{group}".encode()).hexdigest()[:16]
+    key = sha256_hex(f"{root}\0{group}".encode())[:16]
     return run_root / "m" / f"{key}.sock"
 
 

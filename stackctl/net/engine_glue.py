@@ -19,11 +19,14 @@ the container's monitor serves (``dns.start_for_container``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from stackctl.net.manager import NetworkManager
 from stackctl.net.model import ContainerNetwork, EndpointRequest
 from stackctl.net.ports import PortMapping, parse_expose, parse_publish, publish_all
+
+TYPE_CHECKING = False  # typing: ~3 ms of every bridge run; annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 SERVICE_LABEL = "stackctl.service"
 

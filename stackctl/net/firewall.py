@@ -28,19 +28,21 @@ cannot be published; outbound traffic is not masqueraded).
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 from stackctl.errors import NetError
+from stackctl.hashing import sha256_hex
 from stackctl.lightdc import dataclass
 from stackctl.net.ports import PortMapping
+
+TYPE_CHECKING = False  # typing and subprocess: ~5 ms of every bridge run, which rarely calls nft
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_ROOT = Path("/var/lib/stackctl")
 
@@ -52,7 +54,7 @@ class FirewallUnavailable(NetError):
 def table_name(root: Path) -> str:
     if Path(root).resolve() == DEFAULT_ROOT:
         return "stackctl"
-    return "stackctl_" + hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:10]
+    return "stackctl_" + sha256_hex(str(Path(root).resolve()).encode())[:10]
 
 
 _SKELETON = """
@@ -114,6 +116,8 @@ class Firewall:
                 hint="install nftables (apt-get install nftables) to publish ports "
                      "and masquerade outbound traffic",
             )
+        import subprocess
+
         for attempt in range(20):
             proc = subprocess.run([nft, "-f", "-"], input=script, capture_output=True,
                                   text=True, check=False)
@@ -134,6 +138,8 @@ class Firewall:
         # ruleset change fails with EINTR ("cache initialization failed"):
         # taking that for "absent" left tables and rules behind when several
         # networks went down at once. Retry it instead.
+        import subprocess
+
         for attempt in range(20):
             proc = subprocess.run([nft, "-j", "list", "table", "ip", self.table],
                                   capture_output=True, text=True, check=False)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
 
 from stackctl.lightdc import dataclass, field
 from stackctl.net.ports import PortMapping
+
+TYPE_CHECKING = False  # typing: ~3 ms of every bridge run; annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass(frozen=True)

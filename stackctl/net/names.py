@@ -9,10 +9,10 @@ option) are checked here, with an error that says which limit was broken.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from stackctl.errors import UsageError
+from stackctl.hashing import sha256_hex
 
 IFNAMSIZ = 15
 DEFAULT_NETWORK = "bridge"
@@ -27,7 +27,7 @@ _IFNAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
 
 
 def _digest(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return sha256_hex("\0".join(parts).encode())
 
 
 def bridge_name(network_id: str) -> str:

@@ -26,13 +26,16 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
 
 from stackctl.engine.state import StateStore
 from stackctl.errors import AlreadyExists, Conflict, NotFound, UsageError
 from stackctl.net import ipam, names
 from stackctl.net.firewall import Firewall, FirewallUnavailable
 from stackctl.net.model import Endpoint, NetworkInfo
+
+TYPE_CHECKING = False  # typing: ~3 ms of every bridge run; annotations only
+if TYPE_CHECKING:
+    from typing import Any, Self
 
 DEFAULT_ROOT = Path("/var/lib/stackctl")
 _BRIDGE_OPTS = ("com.docker.network.bridge.name", "bridge.name")

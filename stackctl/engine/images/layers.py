@@ -60,10 +60,10 @@ def max_lowers(layers_dir: Path, budget: int = LOWERDIR_BUDGET) -> int:
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:
     out: list[str] = list(diff_ids[:1])
     if len(diff_ids) > 1:
-        from hashlib import sha256  # here: OpenSSL's start-up (~4 ms) only when it hashes
+        from stackctl.hashing import sha256_hex
 
         for diff_id in diff_ids[1:]:
-            out.append("sha256:" + sha256(f"{out[-1]} {diff_id}".encode()).hexdigest())
+            out.append("sha256:" + sha256_hex(f"{out[-1]} {diff_id}".encode()))
     return out
 
 
