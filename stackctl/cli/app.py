@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 
 from stackctl import __version__
+from stackctl.cli.main import HELP_FILE
 from stackctl.cli.options import GlobalOptions
 from stackctl.cli.report import debug_requested, report_error
 
@@ -130,9 +131,10 @@ def _global(
     ctx.obj = GlobalOptions.resolve(root, run_root, debug)
 
 
-HELP_FILE = "help.txt"  # stackctl/cli/help.txt: `stackctl --help`, pre-rendered
-
-
+# stackctl/cli/help.txt: `stackctl --help`, pre-rendered and printed by cli/main.py.
+# Top-level help needs every command converted by typer (~150 ms); the text only
+# changes with the code. A test fails when it differs from render_help();
+# `python -m stackctl.cli.app --write-help` renews it.
 def render_help() -> str:
     """The top-level help as typer renders it (every command module registered)."""
     import contextlib
@@ -144,25 +146,8 @@ def render_help() -> str:
     return buf.getvalue()
 
 
-def _prerendered_help() -> str | None:
-    # Top-level help needs every command converted by typer (~150 ms); the text
-    # only changes with the code, so it ships pre-rendered. A test fails when it
-    # differs from render_help(); `python -m stackctl.cli.app --write-help` renews it.
-    from pathlib import Path
-
-    try:
-        return (Path(__file__).with_name(HELP_FILE)).read_text()
-    except OSError:
-        return None
-
-
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    if args in (["--help"], ["-h"]):
-        text = _prerendered_help()
-        if text is not None:
-            sys.stdout.write(text)
-            return
     try:
         build_app(args)(args=args, prog_name="stackctl")
     except SystemExit:

@@ -1,13 +1,25 @@
 """The ``stackctl`` entry point: a plain ``run``/``create`` goes the fast path
-(cli/fastpath.py, no typer import); everything else goes to the typer app."""
+(cli/fastpath.py, no typer import), ``--help`` prints the pre-rendered help;
+everything else goes to the typer app."""
 
 from __future__ import annotations
 
 import sys
 
+HELP_FILE = "help.txt"  # the top-level help, pre-rendered (cli/app.py renews it)
+
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if args in (["--help"], ["-h"]):  # pre-rendered (cli/app.py HELP_FILE): no typer
+        import os
+
+        try:
+            with open(os.path.join(os.path.dirname(__file__), HELP_FILE)) as f:
+                sys.stdout.write(f.read())
+            return
+        except OSError:
+            pass
     if len(args) > 1 and ("run" in args or "create" in args):
         from stackctl.cli import fastpath
 
