@@ -100,13 +100,18 @@ def fork_launcher(argv: list[str], cwd: str, fds: tuple[int, int, int], *,
 
     if len(os.listdir("/proc/self/task")) != 1:
         return None
+    import gc
+
     if preload:
         from stackctl.engine.runtime import launch
+
+        gc.freeze()  # a process about to exit: its objects stay out of every collection
     for stream in (sys.stdout, sys.stderr):  # or the child would write them again
         stream.flush()
     pid = os.fork()
     if pid:
         return pid
+    gc.disable()  # a collection would touch every shared page (copy-on-write faults)
     try:
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH):
