@@ -171,3 +171,19 @@ def test_link_to_no_container_is_refused_at_create(cli: Cli, engine: Engine) -> 
     res = cli("run", "--rm", "--link", "nosuch:alias", "busybox", "true")
     assert res.returncode == 125 and "--link" in res.stderr and "nosuch" in res.stderr
     assert engine.list(all_=True) == []
+
+
+def test_run_and_create_through_typer_and_the_fast_path_alike(cli: Cli, engine: Engine) -> None:
+    from stackctl.cli import fastpath
+
+    via_typer = ["--label", "-k=v"]  # a value that looks like a flag: the fast path steps aside
+    assert fastpath.parse_run([*via_typer, "busybox"]) is None
+    assert fastpath.parse_run(["busybox"]) is not None
+    for extra in ([], via_typer):
+        res = cli("run", "--rm", "--network", "none", *extra, "busybox", "sh", "-c",
+                  "echo out; echo err >&2; exit 3")
+        assert (res.returncode, res.stdout, res.stderr) == (3, "out\n", "err\n")
+        made = cli("create", "--network", "none", *extra, "busybox", check=True).stdout.strip()
+        assert len(made) == 64 and engine.get(made).status == ContainerStatus.CREATED
+        cli("rm", made, check=True)
+    assert engine.list(all_=True) == []
