@@ -43,6 +43,7 @@ def run_container(g: GlobalOptions, params: dict[str, Any], *, create_only: bool
         flags = flags_from_params(params)
         config = to_config(flags)
         with Engine(g.root, g.run_root) as engine:
+            _check_links(engine, flags.link)
             rec = engine.create(config)
             if create_only:
                 _print(rec.id)
@@ -72,6 +73,19 @@ def run_container(g: GlobalOptions, params: dict[str, Any], *, create_only: bool
         if not isinstance(exc, RuntimeFailure):
             exc.exit_code = 125
         raise
+
+
+def _check_links(engine: Engine, links: tuple[str, ...]) -> None:
+    """docker run: a --link to no container is refused before anything is made.
+    (Only here: a stack's links name services, which its DNS resolves.)"""
+    from stackctl.errors import NotFound
+
+    for link in links:
+        target = link.split(":", 1)[0]
+        try:
+            engine.get(target)
+        except NotFound as exc:
+            raise NotFound(f"--link {link}: {exc.message}", hint=exc.hint) from None
 
 
 def _print(line: str) -> None:

@@ -135,8 +135,6 @@ class Engine:
                              hint=f"use one of {', '.join(oci.RUNTIMES)}")
         config = prepare.effective_config(config, image.config)
         config = ipc.resolve(self.store, config)  # --ipc container:NAME -> its id
-        for link in config.links:  # docker: a link to no container is refused at create
-            names.lookup(self.store.db, link.rpartition(":")[0] or link, flag="--link")
         self._validate_bundle(config)
         cid = names.new_id()
         name = names.validate_name(config.name) if config.name else None
