@@ -425,13 +425,9 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         paths, config = c.paths, c.config
 
         def release(store: StateStore) -> None:
-            try:
-                oci.umount(paths.rootfs)
-            except OSError as exc:
-                sys.stderr.write(f"monitor: cannot unmount {paths.rootfs}: {exc}\n")
             from stackctl.engine import teardown  # after the run: costs nothing before
 
-            teardown.release(store, paths, config, remove=config.auto_remove)
+            teardown.release(store, paths, config, remove=config.auto_remove, unmount=True)
 
         self.releaser.submit(release, lambda: self._released(c))
 

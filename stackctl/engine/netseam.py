@@ -55,9 +55,20 @@ def setup(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig)
 
 
 def teardown(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig) -> None:
+    finish = begin_teardown(store, paths, config)
+    if finish is not None:
+        finish()
+
+
+def begin_teardown(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig
+                   ) -> Callable[[], None] | None:
+    """Start releasing the container's network (its namespace goes now; the kernel
+    drops the veths meanwhile); the returned call finishes it (leases, files)."""
     manager = _manager(store, paths)
-    if manager is not None:
-        manager.teardown_container(paths.id)
+    if manager is None:
+        return None
+    eps = manager.begin_teardown(paths.id)
+    return lambda: manager.finish_teardown(paths.id, eps)
 
 
 def connect(store: StateStore, paths: oci.ContainerPaths, attachment: NetworkAttachment

@@ -285,6 +285,12 @@ class NetworkManager(Networks):
 
     def teardown_container(self, container_id: str) -> None:
         """Release ports, leases, veths, namespace and files. Idempotent."""
+        self.finish_teardown(container_id, self.begin_teardown(container_id))
+
+    def begin_teardown(self, container_id: str) -> list[Endpoint]:
+        """The first half of ``teardown_container``: ports and the namespace. The
+        kernel then destroys the veths in the background (10-30 ms); the caller may
+        do other work before ``finish_teardown`` waits for that."""
         eps = self.endpoints(container_id=container_id)
         if eps and self._ports_marker(container_id).exists() and Firewall.available():
             for ep in eps:
@@ -296,6 +302,10 @@ class NetworkManager(Networks):
         # (1.3 s of a 50-service down). The leases go only once the veths are
         # gone, so a reused address never meets its old owner on the bridge.
         remove_netns(self.netns_path(container_id))
+        return eps
+
+    def finish_teardown(self, container_id: str, eps: list[Endpoint]) -> None:
+        """The second half: wait for the veths to go, then leases and files."""
         self._await_unplugged(eps)
         # leases of networks whose row vanished cannot be joined; drop them directly
         with self.state.transaction() as db:
