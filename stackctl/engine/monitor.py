@@ -549,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         mon.warm_launcher = True  # many starts to come: fork them from a warm launcher
     else:
         mon.fork_launcher = True  # one container: fork the launcher from here (no exec)
+        mon.releaser.inline = mon.store  # and clean it up on the loop (no thread)
     left = len(ids)
 
     def ready(msg: dict[str, Any]) -> None:

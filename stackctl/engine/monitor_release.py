@@ -11,17 +11,17 @@ still rely on the cleanup being done.
 
 The monitor forks (forkserver.fork_launcher) only while it has no thread, and
 otherwise starts a runtime with exec, so these threads are safe beside it. A
-foreground ``run`` supervises one container and waits for its cleanup anyway:
-there (``inline``) the work runs on the loop with the loop's own store, without
-a thread or a second connection. Stdlib only.
+foreground ``run`` or a single container's monitor has nothing else to serve
+while it cleans up: there (``inline``) the work runs on the loop with the loop's
+own store, without a thread or a second connection. Stdlib only.
 """
 
 from __future__ import annotations
 
+import _thread  # not threading: its import is ~0.25 MiB of every monitor
 import os
 import selectors
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +35,7 @@ class Releaser:
         self.sel = sel
         self.root = root
         self.inline: StateStore | None = None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._finished: list[Callable[[], None]] = []
         self._r, self._w = os.pipe()
         os.set_blocking(self._r, False)
@@ -66,7 +66,7 @@ class Releaser:
         if self.inline is not None:
             run()  # ``then`` still runs from the loop, as after a worker
         else:
-            threading.Thread(target=run, name="release", daemon=True).start()
+            _thread.start_new_thread(run, ())
 
     def _on_finished(self, events: int) -> None:
         try:

@@ -31,11 +31,14 @@ import select
 import socket
 import sqlite3
 import struct
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stackctl.lightdc import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
 
 DNS_ADDRESS = "127.0.0.11"
 DNS_PORT = 53
@@ -229,6 +232,8 @@ class Responder:
         if reply is not None:
             self._send(reply, peer)
         else:  # not ours: relay without blocking the loop
+            import threading  # here: a monitor that relays nothing never imports it
+
             threading.Thread(target=self._relay, args=(data, peer), daemon=True).start()
 
     def answer(self, data: bytes) -> bytes | None:
@@ -295,6 +300,8 @@ def start_for_container(netns: Path, db_path: Path, container_id: str,
     The monitor calls this after the namespace exists; ``responder.stop()``
     then ``thread.join()`` and ``responder.close()`` end it.
     """
+    import threading
+
     r = for_container(netns, db_path, container_id, upstreams)
     t = threading.Thread(target=r.serve, name=f"dns-{container_id[:12]}", daemon=True)
     t.start()
