@@ -6,10 +6,12 @@ A stack's monitor instead execs this server once; it imports the launcher and
 forks one child per request, which runs ``launch.main(argv)`` with the
 request's stdio and exits with its status, as the exec'd launcher would.
 
-Forking here is safe where forking the monitor is not (DESIGN.md: never fork a
-process that has threads or an event loop running): this process has one
-thread and no event loop, only a blocking ``select`` over its socket and its
-children's pidfds, and the child never returns into it.
+Forking here is safe (DESIGN.md: never fork a process that has threads or an
+event loop running): this process has one thread and no event loop, only a
+blocking ``select`` over its socket and its children's pidfds, and the child
+never returns into it. ``fork_launcher`` forks the caller itself (a foreground
+run's CLI, a single container's monitor) on the same terms: only while it has
+one thread, from a callback whose child never returns to the loop.
 
 Protocol over a SOCK_SEQPACKET socket (``--fd N``), one message each:
 
