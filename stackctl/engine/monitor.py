@@ -401,7 +401,32 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
                 self._record_failed_start(c, *error)
                 self._end(c)
 
+        problem = self._rejoin_ipc(c) if c.config.ipc.startswith("container:") else None
+        if problem is not None:
+            relaunched((problem, 125))
+            return
         self._launch(c, relaunched)
+
+    def _rejoin_ipc(self, c: Container) -> str | None:
+        """``--ipc container:X``: the bundle names X's IPC namespace by X's pid at the
+        first start; a restart joins the one X has now (X may have restarted, and an
+        old pid may belong to anyone by then). None, or why it cannot."""
+        donor = c.config.ipc.split(":", 1)[1]
+        row = self.store.db.execute("SELECT name, status, pid, pid_start FROM containers "
+                                    "WHERE id=?", (donor,)).fetchone()
+        if row is None or row["status"] not in ("running", "paused") or not oci.alive(
+                row["pid"], row["pid_start"]):
+            name = row["name"] if row is not None else donor[:12]
+            return f"--ipc container:{name}: container {name} is not running"
+        path = c.paths.bundle / "config.json"
+        spec = json.loads(path.read_text())
+        for ns in spec.get("linux", {}).get("namespaces", []):
+            if ns.get("type") == "ipc" and ns.get("path"):
+                ns["path"] = f"/proc/{row['pid']}/ns/ipc"
+        tmp = path.with_name("config.json.tmp")
+        tmp.write_text(json.dumps(spec))
+        os.replace(tmp, path)
+        return None
 
     def _end(self, c: Container) -> None:
         """The container stopped for good; with ``hold``, finish once a client attached."""

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from stackctl.engine.api import Engine
-from tests.engine.conftest import Cli
+from tests.engine.conftest import Cli, eventually
 
 pytestmark = pytest.mark.kernel
 
@@ -70,3 +70,28 @@ def test_ipc_none_has_no_dev_shm(cli: Cli) -> None:
     assert none.stdout.split()[0] == "0" and none.returncode != 0
     private = cli("run", "--rm", "--network", "none", *probe, check=True)
     assert private.stdout.split() == ["1", "/dev/shm"]
+
+
+def test_a_restarted_joiner_joins_the_donors_current_namespace(cli: Cli, engine: Engine,
+                                                               unique: str) -> None:
+    # the bundle names the donor's namespace by pid; a restart policy's restart must
+    # look again, or it joins a dead pid (or whatever process has it now)
+    donor, joiner = f"ipcd-{unique}", f"ipcj-{unique}"
+    cli("run", "-d", "--name", donor, "--network", "none", "--ipc", "shareable", "busybox",
+        "sleep", "300", check=True)
+    cli("run", "-d", "--name", joiner, "--network", "none", "--ipc", f"container:{donor}",
+        "--restart", "always", "busybox", "sh", "-c", "sleep 0.5; exit 1", check=True)
+    before = _ns(engine, donor)
+    cli("restart", "-t", "0", donor, check=True)
+    after = _ns(engine, donor)
+    assert after != before
+
+    def joined_the_new_one() -> bool:
+        rec = engine.get(joiner)
+        try:
+            return rec.restart_count >= 2 and rec.pid is not None and _ns(engine, joiner) == after
+        except OSError:  # between two restarts
+            return False
+
+    eventually(joined_the_new_one, timeout=20, what="the joiner in the donor's new namespace")
+    assert engine.get(joiner).error == ""
