@@ -101,11 +101,18 @@ def ls(
     fmt: Optional[str] = typer.Option(None, "--format"),  # noqa: UP045
 ) -> None:
     """List networks."""
+    import contextlib
     from types import SimpleNamespace
 
     from stackctl.cli.render import format_rows, table
+    from stackctl.errors import StackctlError
+    from stackctl.net import names
 
     with _manager(ctx) as nm:
+        # Docker's daemon has its bridge network from the start; here it is made on
+        # first use, and listing it is a use (as `network inspect bridge` is)
+        with contextlib.suppress(StackctlError):  # e.g. no privileges: list what is
+            nm.get(names.DEFAULT_NETWORK)
         nets = [(n, len(nm._users(n.id))) for n in nm.networks()]
     nets += [(SimpleNamespace(id=_pseudo_id(p), name=p, bridge="", labels={}, internal=False),
               0) for p in PREDEFINED]

@@ -32,6 +32,8 @@ def test_network_commands(roots: tuple[Path, Path], unique: str) -> None:
         r = cli(roots, "network", "ls")
         assert r.stdout.splitlines()[0].split() == ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"]
         assert name in r.stdout and "host" in r.stdout and "none" in r.stdout
+        # as Docker's: the default bridge network is listed from the start
+        assert "bridge" in [line.split()[1] for line in r.stdout.splitlines()[1:]]
         assert cli(roots, "network", "ls", "-q", "--filter", "label=tier=web").stdout.split() \
             == [net_id[:12]]
         doc = json.loads(cli(roots, "network", "inspect", name).stdout)[0]
