@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import Cli
+from tests.engine.conftest import Cli, eventually
 
 pytestmark = pytest.mark.kernel
 
@@ -63,7 +63,9 @@ def test_compose_driver_opts_bind(cli: Cli, unique: str, tmp_path: Path) -> None
     compose = ["compose", "-f", str(tmp_path / "compose.yaml"), "-p", project]
     try:
         cli(*compose, "up", "-d", "--wait", check=True)
-        assert (tmp_path / "shared" / "out").read_text() == "written\n"
+        out = tmp_path / "shared" / "out"  # --wait means running, not done writing
+        eventually(lambda: out.exists() and out.read_text() == "written\n",
+                   what="the container's file in the host directory")
         info = json.loads(cli("volume", "inspect", f"{project}_shared", check=True).stdout)[0]
         assert info["Options"]["device"] == str(tmp_path / "shared")
     finally:
