@@ -35,10 +35,27 @@ def main(argv: list[str] | None = None) -> None:
 
             raise SystemExit(report_error(exc, debug=debug_requested(args))) from None
         if code is not None:
+            if argv is None:
+                _exit_now(code)
             raise SystemExit(code)
     from stackctl.cli.app import main as typer_main
 
     typer_main(args)
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's finalization (~5 ms of freeing
+    every module on a ``run --rm``): the fast path has closed its engine and
+    database, runs no thread and registers no atexit hook; only the streams
+    need flushing."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 120  # as the interpreter: output was lost
+    os._exit(code)
 
 
 if __name__ == "__main__":
