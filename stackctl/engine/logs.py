@@ -14,7 +14,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from stackctl.lightdc import dataclass
@@ -45,6 +44,8 @@ def parse_time(text: str) -> float:
         text = head + rest[len(digits):]
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
+    from datetime import UTC, datetime  # only when parsing: a monitor never does
+
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)

@@ -113,6 +113,7 @@ class Container:
         self.health: Any = None  # health.HealthRunner, imported only when used
         self.local: LocalAttach | None = None
         self.dns: Any = None  # stackctl.net.dns.Responder on bridge networks
+        self.finish_network: Callable[[], None] | None = None  # its release has begun
 
 
 class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
@@ -370,9 +371,11 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         c.log.flush()
         self._close_stdin(c)
         oom = c.config.memory is not None and oci.oom_killed(c.paths.cgroup_name)
+        restart = should_restart(c.config.restart, code, c.restart_count, c.manual_stop)
+        if not restart and self.releaser.inline is not None:
+            self._begin_network_release(c, self.releaser.inline)  # overlaps what follows
         self._runtime_delete(c)
         c.exit_code = code
-        restart = should_restart(c.config.restart, code, c.restart_count, c.manual_stop)
         try:
             with self.store.transaction() as db:
                 db.execute("UPDATE containers SET status=?, pid=NULL, pid_start=NULL, "
@@ -443,16 +446,14 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         if c.releasing:
             return
         c.releasing = True
-        # the DNS socket holds the container's network namespace open: closed
-        # first, the namespace dies with its veths as soon as the release
-        # unmounts it (net/manager.py teardown_container)
         self._close_dns(c)
-        paths, config = c.paths, c.config
+        paths, config, network = c.paths, c.config, c.finish_network
 
         def release(store: StateStore) -> None:
             from stackctl.engine import teardown  # after the run: costs nothing before
 
-            teardown.release(store, paths, config, remove=config.auto_remove, unmount=True)
+            teardown.release(store, paths, config, remove=config.auto_remove, unmount=True,
+                             network=network)
 
         self.releaser.submit(release, lambda: self._released(c))
 
@@ -500,6 +501,22 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         self._close_dns(c)
         self.containers.pop(c.id, None)
         self._let_go(c)
+
+    def _begin_network_release(self, c: Container, store: StateStore) -> None:
+        """Let the container's network namespace go as soon as its process has. The
+        kernel takes 10-30 ms to destroy the veths; the release (which finishes with
+        ``c.finish_network``) does not wait for that, it quarantines the addresses
+        of veths not gone yet (net/manager.py). Only with the inline releaser (a
+        foreground run, a single container's monitor): elsewhere the release runs
+        on a worker, off the loop, and a stack's ``down`` removes its networks
+        right after, which must find the veths gone."""
+        from stackctl.engine import teardown
+
+        # the DNS socket holds the namespace open: closed first, the namespace
+        # dies with its veths as soon as it is unmounted (net/manager.py)
+        self._close_dns(c)
+        c.finish_network = teardown.begin_network_release(store, c.paths, c.config,
+                                                          wait=False)
 
     def _close_dns(self, c: Container) -> None:
         if c.dns is not None:

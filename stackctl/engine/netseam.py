@@ -60,15 +60,17 @@ def teardown(store: StateStore, paths: oci.ContainerPaths, config: ContainerConf
         finish()
 
 
-def begin_teardown(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig
-                   ) -> Callable[[], None] | None:
+def begin_teardown(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig,
+                   *, wait: bool = True) -> Callable[[], None] | None:
     """Start releasing the container's network (its namespace goes now; the kernel
-    drops the veths meanwhile); the returned call finishes it (leases, files)."""
+    drops the veths meanwhile); the returned call finishes it (leases, files),
+    waiting for the veths to go, or without ``wait`` quarantining their addresses
+    (net/manager.py)."""
     manager = _manager(store, paths)
     if manager is None:
         return None
     eps = manager.begin_teardown(paths.id)
-    return lambda: manager.finish_teardown(paths.id, eps)
+    return lambda: manager.finish_teardown(paths.id, eps, wait=wait)
 
 
 def connect(store: StateStore, paths: oci.ContainerPaths, attachment: NetworkAttachment

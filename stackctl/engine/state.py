@@ -25,6 +25,9 @@ order, each in its own transaction, and each is tested):
                 · ifname (eth0, eth1... inside the container)
                 UNIQUE (network_id, ip)          ← the IP lease: at most one holder
     stacks      project PK · config_files (JSON) · working_dir · updated
+    draining    (network_id, ip) PK · host_veth · ifindex · since (epoch seconds):
+                addresses of released endpoints whose veth the kernel has not
+                destroyed yet; not leased again until it has (net/manager.py)
 
 Until the first release, migration 1 may be edited in place: no database made
 by a released version exists yet. After it, append migrations only.
@@ -128,6 +131,17 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: the local driver's options of a volume (type=none, o=bind, device=PATH)
     """
     ALTER TABLE volumes ADD COLUMN options TEXT NOT NULL DEFAULT '{}'
+    """,
+    # 3: released addresses in quarantine until the kernel drops their old veth
+    """
+    CREATE TABLE draining (
+        network_id TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        host_veth TEXT NOT NULL,
+        ifindex INTEGER NOT NULL,
+        since REAL NOT NULL,
+        PRIMARY KEY (network_id, ip)
+    )
     """,
 )
 

@@ -8,13 +8,13 @@ imported lazily and only for modes that made something to release.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
 
 from stackctl.engine import oci
 from stackctl.engine.containers import ContainerConfig
 from stackctl.engine.state import StateStore
+from stackctl.fsutil import rmtree
 
 HOST_MODES = ("none", "host")
 
@@ -26,10 +26,13 @@ def release_network(store: StateStore, paths: oci.ContainerPaths,
 
 
 def begin_network_release(store: StateStore, paths: oci.ContainerPaths,
-                          config: ContainerConfig) -> Callable[[], None]:
+                          config: ContainerConfig, *, wait: bool = True
+                          ) -> Callable[[], None]:
     """``release_network`` in two halves: the namespace goes now, and the returned
     call waits for the kernel to drop its veths and gives the leases back. Other
-    cleanup in between overlaps that wait (10-30 ms of every bridge container's end)."""
+    cleanup in between overlaps that wait (10-30 ms of every bridge container's end).
+    Without ``wait``, the addresses of veths not gone yet are quarantined instead
+    of waited for (net/manager.py)."""
     if config.network in HOST_MODES or config.network.startswith("container:"):
         return _nothing
     try:
@@ -41,7 +44,7 @@ def begin_network_release(store: StateStore, paths: oci.ContainerPaths,
         sys.stderr.write(f"stackctl: network teardown of {paths.id[:12]} failed: {exc}\n")
 
     try:
-        finish = netseam.begin_teardown(store, paths, config)
+        finish = netseam.begin_teardown(store, paths, config, wait=wait)
     except Exception as exc:
         report(exc)
         return _nothing
@@ -69,8 +72,8 @@ def stop_runtime(paths: oci.ContainerPaths, config: ContainerConfig) -> None:
 
 
 def remove_files(paths: oci.ContainerPaths) -> None:
-    shutil.rmtree(paths.run_dir, ignore_errors=True)
-    shutil.rmtree(paths.state_dir, ignore_errors=True)
+    rmtree(paths.run_dir)
+    rmtree(paths.state_dir)
 
 
 def remove_anonymous_volumes(store: StateStore, config: ContainerConfig) -> None:
@@ -85,11 +88,13 @@ def remove_anonymous_volumes(store: StateStore, config: ContainerConfig) -> None
 
 
 def release(store: StateStore, paths: oci.ContainerPaths, config: ContainerConfig, *,
-            remove: bool, unmount: bool = False) -> None:
+            remove: bool, unmount: bool = False,
+            network: Callable[[], None] | None = None) -> None:
     """The container has stopped for good: release what it held; ``remove`` deletes
     it, ``unmount`` unmounts its root first. The network namespace goes first, and
-    the rest is done while the kernel drops its veths."""
-    finish_network = begin_network_release(store, paths, config)
+    the rest is done while the kernel drops its veths; ``network`` is the second
+    half of a ``begin_network_release`` the caller has made already."""
+    finish_network = network or begin_network_release(store, paths, config)
     if unmount:
         try:
             oci.umount(paths.rootfs)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 from stackctl.engine.containers import ContainerConfig
 from stackctl.engine.logs import rfc3339_nano
 from stackctl.engine.state import StateStore
 from stackctl.errors import AlreadyExists, Conflict, NotFound, UsageError
+from stackctl.fsutil import rmtree
 from stackctl.lightdc import dataclass, field
 
 _Names = list[str]
@@ -162,7 +162,7 @@ class VolumeStore:
     def _delete(self, name: str) -> None:
         with self.store.transaction() as db:
             db.execute("DELETE FROM volumes WHERE name=?", (name,))
-        shutil.rmtree(self.root / "volumes" / name, ignore_errors=True)
+        rmtree(self.root / "volumes" / name)
 
     def source(self, name: str) -> Path:
         """What a container mounts for volume ``name``: its device for a bind volume."""

@@ -31,7 +31,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -287,6 +286,8 @@ def _nft() -> str | None:
     """The ``nft`` binary. It lives in /usr/sbin, which a PATH may lack (``su``
     without ``-``, cron, an emptied environment): not finding it there made a
     table that exists look absent, and its rules were left behind."""
+    import shutil
+
     path = os.environ.get("PATH") or os.defpath
     return shutil.which("nft", path=f"{path}{os.pathsep}/usr/sbin{os.pathsep}/sbin")
 

@@ -20,6 +20,13 @@ Order of effects, and why it is safe to crash anywhere:
 
 Endpoint rows whose namespace is gone (a crash) are removed by ``repair``,
 which every setup runs first. The network half lives in networks.py.
+
+A released namespace's veths are destroyed by the kernel 10-30 ms later. An
+address is leased again only once its old veth is gone, or a stale ARP answer
+from the dying namespace could shadow the new holder. ``teardown_container``
+waits for that; a foreground ``run --rm`` does not (``finish_teardown(wait=
+False)``): a veth still there puts its address in quarantine (the ``draining``
+table), which every setup purges of the veths the kernel has dropped since.
 """
 
 from __future__ import annotations
@@ -29,12 +36,12 @@ import fcntl
 import ipaddress
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from stackctl.errors import AlreadyExists, Conflict, NetError, NotFound, UsageError
+from stackctl.fsutil import rmtree
 from stackctl.net import ipam, names
 from stackctl.net.firewall import Firewall
 from stackctl.net.model import ContainerNetwork, Endpoint, EndpointRequest, NetworkInfo
@@ -98,7 +105,9 @@ class NetworkManager(Networks):
                 raise AlreadyExists(f"container {container_id[:12]} is already connected "
                                     f"to network {info.name!r}")
             taken = [ipaddress.IPv4Address(r[0]) for r in
-                     db.execute("SELECT ip FROM endpoints WHERE network_id = ?", (info.id,))]
+                     db.execute("SELECT ip FROM endpoints WHERE network_id = ? UNION "
+                                "SELECT ip FROM draining WHERE network_id = ?",
+                                (info.id, info.id))]
             if req.ip is not None:
                 ip = ipam.check_static_address(info.subnet, info.gateway, req.ip, taken,
                                                network_name=info.name)
@@ -265,6 +274,38 @@ class NetworkManager(Networks):
             db.execute("DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                        (ep.container_id, ep.network_id))
 
+    def _plugged(self, eps: Sequence[Endpoint]) -> list[tuple[Endpoint, int]]:
+        """The endpoints whose host veth still exists, with its interface index."""
+        if not eps:
+            return []
+        from stackctl.net.netlink import Netlink
+
+        with Netlink() as nl:
+            found = [(ep, nl.link_index(ep.host_veth)) for ep in eps]
+        return [(ep, index) for ep, index in found if index is not None]
+
+    def _purge_draining(self) -> None:
+        """Free the quarantined addresses whose old veth the kernel has destroyed;
+        delete a veth still there after UNPLUG_WAIT (its namespace is held: a
+        process joined it). A veth of the same name with another index is a new
+        one (the container started again): its old one is gone."""
+        rows = self.state.db.execute(
+            "SELECT network_id, ip, host_veth, ifindex, since FROM draining").fetchall()
+        if not rows:
+            return
+        from stackctl.net.netlink import Netlink
+
+        done = []
+        with Netlink() as nl:
+            for network_id, ip, veth, ifindex, since in rows:
+                if nl.link_index(veth) == ifindex:
+                    if time.time() - since < UNPLUG_WAIT:
+                        continue
+                    nl.delete_link(veth)
+                done.append((network_id, ip))
+        with self.state.transaction() as db:
+            db.executemany("DELETE FROM draining WHERE network_id = ? AND ip = ?", done)
+
     def _await_unplugged(self, eps: Sequence[Endpoint]) -> None:
         """Wait for the kernel to destroy the veths of a released namespace; delete
         what is left after UNPLUG_WAIT (the namespace is still held: a process
@@ -304,13 +345,22 @@ class NetworkManager(Networks):
         remove_netns(self.netns_path(container_id))
         return eps
 
-    def finish_teardown(self, container_id: str, eps: list[Endpoint]) -> None:
-        """The second half: wait for the veths to go, then leases and files."""
-        self._await_unplugged(eps)
+    def finish_teardown(self, container_id: str, eps: list[Endpoint], *,
+                        wait: bool = True) -> None:
+        """The second half: wait for the veths to go, then leases and files. Without
+        ``wait``, the address of a veth still there goes into quarantine instead
+        (see the module docstring)."""
+        if wait:
+            self._await_unplugged(eps)
+        left = [] if wait else self._plugged(eps)
         # leases of networks whose row vanished cannot be joined; drop them directly
         with self.state.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO draining (network_id, ip, host_veth, ifindex, since)"
+                " VALUES (?,?,?,?,?)", [(ep.network_id, str(ep.address.ip), ep.host_veth,
+                                         index, time.time()) for ep, index in left])
             db.execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))
-        shutil.rmtree(self.files_dir(container_id), ignore_errors=True)
+        rmtree(self.files_dir(container_id))
         if eps:
             self.refresh_hosts(ep.network_id for ep in eps)
 
@@ -331,6 +381,7 @@ class NetworkManager(Networks):
     def repair(self, live: Iterable[str] | None = None) -> list[str]:
         """Tear down endpoints of containers whose namespace is gone (or not in
         ``live``, when the engine says which containers are running)."""
+        self._purge_draining()
         keep = set(live) if live is not None else None
         ids = {r[0] for r in self.state.db.execute("SELECT DISTINCT container_id FROM endpoints")}
         dead = sorted(c for c in ids if (keep is not None and c not in keep)

@@ -184,6 +184,11 @@ class Netlink:
             raise NotFound(f"interface {ifname!r} does not exist")
         return found[0]
 
+    def link_index(self, ifname: str) -> int | None:
+        """The interface index of ``ifname``, or None when it does not exist."""
+        found = self._get_link(ifname)
+        return None if found is None else found[0]
+
     def link_exists(self, ifname: str) -> bool:
         return self._get_link(ifname) is not None
 

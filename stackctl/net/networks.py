@@ -24,7 +24,6 @@ import ipaddress
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from stackctl.engine.state import StateStore
@@ -53,6 +52,8 @@ def _warn_once(text: str) -> None:
 
 
 def _now() -> str:
+    from datetime import UTC, datetime
+
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -210,6 +211,9 @@ class Networks:
     def _destroy_network(self, info: NetworkInfo) -> None:
         with self.state.transaction() as db:
             db.execute("DELETE FROM networks WHERE id = ?", (info.id,))
+            # quarantined addresses of the network (net/manager.py): their veths
+            # leave with the bridge or with their namespaces
+            db.execute("DELETE FROM draining WHERE network_id = ?", (info.id,))
             last = db.execute("SELECT COUNT(*) FROM networks").fetchone()[0] == 0
         self._remove_kernel_side(info, drop_table=last)
 

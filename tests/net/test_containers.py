@@ -175,3 +175,29 @@ def test_network_connect_and_disconnect(stack: tuple[Path, Path], unique: str) -
     assert sh(stack, *probe).returncode != 0
     r = sh(stack, "network", "disconnect", back, f"app{unique}")
     assert r.returncode != 0 and "not connected" in r.stderr
+
+
+def test_run_rm_leaves_no_lease_and_its_veth_goes(stack: tuple[Path, Path],
+                                                  unique: str) -> None:
+    """A foreground run --rm returns without waiting for the kernel to drop its
+    veth (the address is quarantined meanwhile): nothing of it stays."""
+    import time
+
+    net = f"q{unique}"
+    assert sh(stack, "network", "create", net).returncode == 0
+    for _ in range(3):
+        r = sh(stack, "run", "--rm", "--network", net, "busybox", "true")
+        assert r.returncode == 0, r.stderr
+    with NetworkManager(*stack) as nm:
+        bridge = nm.get(net).bridge
+        assert nm.endpoints() == []
+
+        def ports() -> str:
+            return subprocess.run(["ip", "-o", "link", "show", "master", bridge],
+                                  capture_output=True, text=True).stdout
+
+        deadline = time.monotonic() + 5
+        while ports() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ports() == ""
+    assert sh(stack, "network", "rm", net).returncode == 0

@@ -11,6 +11,7 @@ import json
 import secrets
 import select
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -527,3 +528,74 @@ def test_without_nftables_networks_work_and_say_what_is_missing(
     assert "apt-get install nftables" in (exc.value.hint or "")
     nm.teardown_container(c.container_id)
     nm.remove(net.name)
+
+
+def _draining(nm: NetworkManager) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in nm.state.db.execute("SELECT network_id, ip FROM draining")]
+
+
+def _release_without_waiting(nm: NetworkManager, c: str) -> None:
+    nm.finish_teardown(c, nm.begin_teardown(c), wait=False)
+
+
+def _gone(link: str, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while link in links():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_an_address_is_not_leased_again_while_its_old_veth_lingers(
+        nm: NetworkManager, unique: str) -> None:
+    """finish_teardown(wait=False) (a foreground run --rm) returns before the kernel
+    drops the veth: the address waits in quarantine until it has."""
+    net = nm.create(f"dr{unique}")
+    a = cid()
+    cn = nm.setup_container(a, [EndpointRequest(net.name)])
+    old_ip, old_veth = str(cn.primary_ip), cn.endpoints[0].host_veth
+    held = open(cn.netns)  # noqa: SIM115 - keeps the namespace (and its veth) alive
+    try:
+        _release_without_waiting(nm, a)
+        assert nm.endpoints(container_id=a) == []
+        assert _draining(nm) == [(net.id, old_ip)] and old_veth in links()
+        b = cid()
+        assert str(nm.setup_container(b, [EndpointRequest(net.name)]).primary_ip) != old_ip
+        with pytest.raises(NetError, match="already in use"):
+            nm.setup_container(cid(), [EndpointRequest(net.name, ip=ipaddress.IPv4Address(
+                old_ip))])
+        assert nm.inspect(net.name)["Containers"].keys() == {b}
+    finally:
+        held.close()  # the namespace dies, and the kernel destroys the veth
+    assert _gone(old_veth)
+    c = cid()
+    assert str(nm.setup_container(c, [EndpointRequest(net.name)]).primary_ip) == old_ip
+    assert _draining(nm) == []
+    nm.teardown_container(b)
+    nm.teardown_container(c)
+
+
+def test_a_veth_held_past_the_wait_is_deleted_and_its_address_freed(
+        nm: NetworkManager, unique: str) -> None:
+    net = nm.create(f"dh{unique}")
+    a = cid()
+    cn = nm.setup_container(a, [EndpointRequest(net.name)])
+    old_ip, old_veth = str(cn.primary_ip), cn.endpoints[0].host_veth
+    with open(cn.netns):  # a process that joined the namespace holds it so
+        _release_without_waiting(nm, a)
+        nm.repair()  # within the wait: left alone
+        assert _draining(nm) == [(net.id, old_ip)] and old_veth in links()
+        with nm.state.transaction() as db:
+            db.execute("UPDATE draining SET since = since - 60")
+        nm.repair()
+        assert _draining(nm) == [] and old_veth not in links()
+    # a quarantined address does not keep its network in use
+    b = cid()
+    cn_b = nm.setup_container(b, [EndpointRequest(net.name)])
+    assert str(cn_b.primary_ip) == old_ip
+    with open(cn_b.netns):
+        _release_without_waiting(nm, b)
+        assert _draining(nm) == [(net.id, old_ip)]
+        nm.remove(net.name)
+        assert _draining(nm) == []

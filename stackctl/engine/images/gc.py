@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from stackctl.engine.images.layers import chain_ids
 from stackctl.engine.images.layout import Manifest
 from stackctl.engine.images.records import ImageRecord
 from stackctl.errors import ImageError
+from stackctl.fsutil import rmtree
 from stackctl.lightdc import dataclass
 
 TYPE_CHECKING = False  # typing costs ~3 ms at start-up; annotations only
@@ -116,7 +116,7 @@ def collect(store: ImageStore) -> int:
 
 def _rmtree(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        rmtree(path)
     else:
         with contextlib.suppress(OSError):
             os.unlink(path)

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from stackctl.engine.images.content import digest_hex
 from stackctl.errors import ImageError
+from stackctl.fsutil import rmtree
 
 TYPE_CHECKING = False  # typing costs ~3 ms at start-up; annotations only
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class LayerStore:
             if same is not None and same.is_dir() and _link_copy(same, work / "diff"):
                 pass
             else:
-                shutil.rmtree(work, ignore_errors=True)
+                rmtree(work)
                 tarsafe.extract(tar, work / "diff", whiteouts="overlay", devices="allow")
             size = _du(work / "diff")  # the same measure whether unpacked now or before
             try:
@@ -210,10 +210,10 @@ class LayerStore:
             except OSError:
                 if not (final / "diff").is_dir():  # not a lost race: a real failure
                     raise
-                shutil.rmtree(work, ignore_errors=True)
+                rmtree(work)
             return size
         except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
+            rmtree(work)
             raise
 
     def remove(self, chain_id: str) -> None:
@@ -222,14 +222,14 @@ class LayerStore:
             # rename first: a half-deleted dir must never look like a complete layer
             doomed = self.layers_dir / f"tmp-rm-{os.urandom(6).hex()}"
             os.rename(target, doomed)
-            shutil.rmtree(doomed, ignore_errors=True)
+            rmtree(doomed)
         flat = self.flat_dir / digest_hex(chain_id)
         if flat.exists():
-            shutil.rmtree(flat, ignore_errors=True)
+            rmtree(flat)
 
     def clean_tmp(self) -> None:
         for p in self.layers_dir.glob("tmp-*"):
-            shutil.rmtree(p, ignore_errors=True)
+            rmtree(p)
 
     def lower_dirs(self, chains: Sequence[str], blobs: Sequence[Path],
                    max_layers: int | None = None) -> list[Path]:
@@ -262,7 +262,7 @@ class LayerStore:
             with contextlib.suppress(OSError):
                 os.rename(work, final)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            rmtree(work)
         return final / "diff"
 
 
