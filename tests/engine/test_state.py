@@ -26,6 +26,28 @@ def test_reopen_does_not_migrate_again(tmp_path: Path) -> None:
         assert st.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_a_store_of_every_older_version_migrates_and_keeps_its_rows(tmp_path: Path) -> None:
+    from stackctl.engine.state import MIGRATIONS, _statements
+
+    for version in range(1, SCHEMA_VERSION):
+        root = tmp_path / f"v{version}"
+        root.mkdir()
+        db = sqlite3.connect(root / "state.db")
+        for migration in MIGRATIONS[:version]:
+            for stmt in _statements(migration):
+                db.execute(stmt)
+        db.execute(f"PRAGMA user_version = {version}")
+        db.execute("INSERT INTO stacks(project, updated) VALUES ('p', 'then')")
+        db.commit()
+        db.close()
+        with StateStore(root) as st:
+            assert st.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            assert [tuple(r) for r in st.db.execute("SELECT updated FROM stacks")] == [("then",)]
+            st.db.execute("SELECT options FROM volumes").fetchall()  # migration 2
+            st.db.execute("SELECT network_id, ip, host_veth, ifindex, since "
+                          "FROM draining").fetchall()  # migration 3
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     StateStore(tmp_path).close()
     db = sqlite3.connect(tmp_path / "state.db")
