@@ -1,8 +1,10 @@
 """Latency of `stackctl run --rm busybox true` (budget: 150 ms median), and where it goes.
 
 Each run is a fresh CLI process, as a user types it. Prints min / median / max for
-`--network none` and for the default bridge network, under both runtimes, then an
-in-process breakdown of one run (import, create, start, attach+exit, removal).
+`--network none` and for the default bridge network, under both runtimes, then
+where the time of a bridge run goes: the medians of each phase's end, from the
+timelines (STACKCTL_TIMELINE, stackctl/timeline.py) that the CLI, the launcher
+and the container's init write during real runs.
 The first line, `python -c pass`, is the floor every figure stands on (a shared
 machine's interpreter start-up varies by 2x over a day). Uses a throwaway state
 root with busybox imported (offline, from tests/images.py).
@@ -43,24 +45,34 @@ def measure(env: dict[str, str], args: list[str], n: int, *,
     return out
 
 
-def breakdown(root: Path, run_root: Path) -> str:
-    code = f"""
-import time
-t0 = time.perf_counter()
-from stackctl.engine.api import Engine
-from stackctl.engine.containers import ContainerConfig
-t1 = time.perf_counter()
-e = Engine({str(root)!r}, {str(run_root)!r})
-rec = e.create(ContainerConfig(image="busybox", command=("true",), auto_remove=True,
-                               network="none"))
-t2 = time.perf_counter()
-code = e.run_foreground(rec.id, stdin=False, tty=False)
-t3 = time.perf_counter()
-print(f"import {{(t1-t0)*1000:.0f}} ms, create {{(t2-t1)*1000:.0f}} ms, "
-      f"start+run+exit+remove (in-process monitor) {{(t3-t2)*1000:.0f}} ms, exit {{code}}")
-"""
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False).stdout.strip()
+def timeline(env: dict[str, str], args: list[str], n: int) -> list[str]:
+    """Per-phase medians of ``n`` real runs, from STACKCTL_TIMELINE (stackctl/
+    timeline.py): each event's time since the CLI process was started, in ms."""
+    runs: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as d:
+        log = Path(d) / "timeline"
+        for _ in range(n):
+            log.unlink(missing_ok=True)
+            t0 = time.monotonic() * 1000
+            subprocess.run([BIN, *args], env={**env, "STACKCTL_TIMELINE": str(log)},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            end = time.monotonic() * 1000
+            events = {"process started": 0.0}
+            for line in log.read_text().splitlines():
+                ms, _, event = line.split(" ", 2)
+                if event.startswith("launcher: container process"):
+                    event = "launcher: container process started"
+                events.setdefault(event, float(ms) - t0)
+            events["process exited"] = end - t0
+            runs.append(events)
+    names = sorted({e for r in runs for e in r},
+                   key=lambda e: statistics.median(r[e] for r in runs if e in r))
+    out, last = [], 0.0
+    for name in names:
+        at = statistics.median(r[name] for r in runs if name in r)
+        out.append(f"  {at:7.1f} ms  (+{at - last:5.1f})  {name}")
+        last = at
+    return out
 
 
 def main() -> None:
@@ -94,7 +106,9 @@ def main() -> None:
             ms = measure(env, args, n)
             print(f"{label:45s} min {min(ms):6.0f}  median {statistics.median(ms):6.0f}  "
                   f"max {max(ms):6.0f} ms   (n={n})")
-        print("breakdown:", breakdown(root, run_root))
+        n_tl = max(5, n // 2)
+        print(f"where a bridge run --rm goes (medians of {n_tl} runs, STACKCTL_TIMELINE):")
+        print("\n".join(timeline(env, ["run", "--rm", "busybox", "true"], n_tl)))
     finally:
         subprocess.run([BIN, "rm", "-f", *subprocess.run(
             [BIN, "ps", "-aq"], env=env, capture_output=True, text=True).stdout.split()],

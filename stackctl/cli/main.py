@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import sys
 
+from stackctl.timeline import mark
+
 HELP_FILE = "help.txt"  # the top-level help, pre-rendered (cli/app.py renews it)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    mark("cli: start")
     if args in (["--help"], ["-h"]):  # pre-rendered (cli/app.py HELP_FILE): no typer
         import os
 
@@ -34,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
             from stackctl.cli.report import debug_requested, report_error
 
             raise SystemExit(report_error(exc, debug=debug_requested(args))) from None
+        mark("cli: done")
         if code is not None:
             if argv is None:
                 _exit_now(code)

@@ -38,13 +38,16 @@ def run_container(g: GlobalOptions, params: dict[str, Any], *, create_only: bool
     from stackctl.cli.run_opts import to_config
     from stackctl.engine.api import Engine
     from stackctl.errors import RuntimeFailure, StackctlError
+    from stackctl.timeline import mark
 
+    mark("cli: imported")
     try:
         flags = flags_from_params(params)
         config = to_config(flags)
         with Engine(g.root, g.run_root) as engine:
             _check_links(engine, flags.link)
             rec = engine.create(config)
+            mark("engine: created")
             if create_only:
                 _print(rec.id)
                 return 0

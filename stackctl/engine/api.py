@@ -29,6 +29,7 @@ from stackctl.engine.logs import LogEntry, read_logs, rfc3339_nano
 from stackctl.engine.state import StateStore
 from stackctl.engine.volumes import VolumeStore
 from stackctl.errors import AlreadyExists, Conflict, EngineError, NotFound, RuntimeFailure
+from stackctl.timeline import mark
 
 TYPE_CHECKING = False  # typing costs ~3 ms at start-up; annotations only
 if TYPE_CHECKING:
@@ -256,12 +257,15 @@ class Engine:
         try:
             prepare.mount_rootfs(paths, self.images.lower_dirs(image),
                                  readonly=rec.config.read_only)
+            mark("engine: rootfs mounted")
             netns = netseam.setup(self.store, paths, rec.config)
+            mark("engine: network ready")
             req = prepare.build_request(paths, rec.config, image.config, self.volumes, netns,
                                         ipc.setup(self.store, paths, rec.config))
             from stackctl.engine.runtime.spec import write_bundle
 
             write_bundle(paths.bundle, req)
+            mark("engine: bundle written")
         except BaseException as exc:
             self._failed_start(rec, exc)
             raise

@@ -68,6 +68,7 @@ from stackctl.engine.monitor_launch import Failure, LaunchMixin
 from stackctl.engine.monitor_release import Releaser
 from stackctl.engine.restart import next_backoff, should_restart
 from stackctl.engine.state import StateStore
+from stackctl.timeline import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the monitor ~2 MiB resident; annotations only
@@ -365,6 +366,7 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         self._process_ended(c)
 
     def _process_ended(self, c: Container) -> None:
+        mark("monitor: process ended")
         code = c.exit_status if c.exit_status is not None else 255
         c.pid = None
         c.health = None
@@ -458,6 +460,7 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         self.releaser.submit(release, lambda: self._released(c))
 
     def _released(self, c: Container) -> None:
+        mark("monitor: released")
         code = c.exit_code if c.exit_code is not None else 0
         # before the replies: a stopper that hears the exit code finds the record free
         # (and a start it sends next is read after _drop below, in this same turn)

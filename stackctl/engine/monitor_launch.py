@@ -26,6 +26,7 @@ from collections.abc import Callable
 from stackctl.engine import oci
 from stackctl.engine.logs import rfc3339_nano
 from stackctl.engine.monitor_clients import STDERR, STDOUT, _read_all, _receive_fd
+from stackctl.timeline import mark
 
 TYPE_CHECKING = False  # typing costs the monitor ~2 MiB resident; annotations only
 if TYPE_CHECKING:
@@ -183,6 +184,7 @@ class LaunchMixin:
                 stdin_r = os.open(os.devnull, os.O_RDONLY)
         child_fds.append(stdin_r)
         argv = oci.run_argv(runtime, c.paths, console=console is not None)
+        mark("monitor: launching")
         if self.fork_launcher and runtime != "runc":
             from stackctl.engine.runtime.forkserver import fork_launcher
 

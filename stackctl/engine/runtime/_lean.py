@@ -13,6 +13,8 @@ from __future__ import annotations
 import _signal
 import os
 
+from stackctl.timeline import mark
+
 # Imported now, not on first use: the container's init calls dumps() after
 # pivot_root, when the host's lib-dynload/ is no longer reachable.
 try:
@@ -108,6 +110,7 @@ def enable_trace() -> None:
 
 
 def trace(what: str) -> None:
+    mark(f"launcher: {what}")
     if _trace_start is not None:
         import time
 

@@ -95,6 +95,7 @@ def launcher_argv(python: str | None = None) -> list[str]:
 
 
 def cmd_run(opts: Options) -> int:
+    _lean.trace("run")
     bundle = os.path.abspath(opts.bundle)
     try:
         with open(os.path.join(bundle, "config.json")) as f:

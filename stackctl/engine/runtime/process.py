@@ -19,6 +19,7 @@ import stat
 from stackctl.engine.runtime import syscalls as sc
 from stackctl.engine.runtime._lean import suppress
 from stackctl.engine.runtime.caps import CAP_NUMBERS, RLIMIT_NUMBERS, caps_mask
+from stackctl.timeline import mark
 
 TYPE_CHECKING = False  # no `typing` import at run time: launcher start-up cost
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ def execute(process: Mapping[str, Any], *, keep_fds: Sequence[int] = ()) -> None
     args = list(process["args"])
     env = list(process.get("env") or [])
     path = lookup(args[0], env)
+    mark("init: exec")  # before close_fds closes the timeline's fd
     close_fds(keep_fds)
     try:
         os.execve(path, args, dict(e.split("=", 1) if "=" in e else (e, "") for e in env))
