@@ -8,18 +8,33 @@ PSS (proportional: shared pages divided among the processes sharing them, the
 fair per-container cost). Also prints a bare `python -c pass`-style process for
 the floor. Uses a throwaway state root; removes everything afterwards.
 
+The relaying case keeps RELAY_IN_FLIGHT queries for names the store does not know
+in flight to each bridge container's DNS responder (127.0.0.11 in its namespace);
+the monitors relay them to a stand-in resolver on this host's loopback
+(``STACKCTL_DNS``) that answers each RELAY_DELAY seconds later. It samples the
+monitors while relaying and again once the traffic stopped, and counts their
+threads. No traffic leaves the host's loopback and the containers' namespaces.
+
 Usage: .venv/bin/python bench/monitor_memory.py [N]
 """
 
 from __future__ import annotations
 
+import os
+import selectors
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from stackctl.engine.api import Engine
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -33,6 +48,122 @@ def rollup(pid: int) -> tuple[float, float]:
         if parts[0] in ("Rss:", "Pss:"):
             vals[parts[0]] = int(parts[1]) / 1024
     return vals["Rss:"], vals["Pss:"]
+
+
+RELAY_IN_FLIGHT = 8  # queries per container
+RELAY_DELAY = 0.05  # the stand-in resolver's answer time
+RELAY_SECONDS = 2.0
+
+
+def threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+class StandInResolver:
+    """Answers every query on 127.0.0.1 with 192.0.2.1, RELAY_DELAY seconds later."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.01)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        from stackctl.net import dns
+
+        due: list[tuple[float, bytes, tuple[str, int]]] = []  # in time order: one delay
+        while not self.stopping:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+                q = dns.parse_query(data)
+                if q is not None:
+                    due.append((time.monotonic() + RELAY_DELAY,
+                                dns.build_answer(q, ["192.0.2.1"]), peer))
+            except TimeoutError:
+                pass
+            while due and due[0][0] <= time.monotonic():
+                _, reply, peer = due.pop(0)
+                self.sock.sendto(reply, peer)
+
+    def close(self) -> None:
+        self.stopping = True
+        self.thread.join()
+        self.sock.close()
+
+
+def relay_load(netns: list[Path], stop: threading.Event, answers: list[int]) -> None:
+    """Keep RELAY_IN_FLIGHT queries in flight to each namespace's responder."""
+    from stackctl.net import dns
+    from stackctl.net.netns import run_in_netns
+
+    def ask(s: socket.socket, name: str) -> None:
+        s.sendto(dns.build_query(name), (dns.DNS_ADDRESS, 53))
+        sent_at[s] = time.monotonic()
+
+    sel = selectors.DefaultSelector()
+    sent_at: dict[socket.socket, float] = {}
+    for ns in netns:
+        for _ in range(RELAY_IN_FLIGHT):
+            s = run_in_netns(ns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+            ask(s, f"n{len(sent_at)}.example.org")
+    try:
+        while not stop.is_set():
+            for key, _ in sel.select(0.1):
+                s = key.fileobj  # type: ignore[assignment]
+                s.recv(4096)
+                answers[0] += 1
+                ask(s, "again.example.org")
+            for s, t in sent_at.items():  # dropped (a busy relay): ask again, as libc would
+                if time.monotonic() - t > 2:
+                    ask(s, "retry.example.org")
+    finally:
+        sel.close()
+        for s in sent_at:
+            s.close()
+
+
+def relaying_case(engine: Engine, n: int, run_root: Path) -> None:
+    """N bridge containers, each under its own monitor, relaying names to a stand-in."""
+    from stackctl.engine.containers import ContainerConfig
+
+    resolver = StandInResolver()
+    os.environ["STACKCTL_DNS"] = f"127.0.0.1:{resolver.port}"  # the monitors inherit it
+    try:
+        recs = [engine.start(engine.create(ContainerConfig(
+            image="busybox", command=("sleep", "60"), network="bridge")).id) for _ in range(n)]
+        pids = [r.monitor_pid for r in recs if r.monitor_pid]
+        time.sleep(0.5)
+        idle = [rollup(pid) for pid in pids]
+        stop, answers = threading.Event(), [0]
+        load = threading.Thread(target=relay_load, args=(
+            [run_root / "netns" / r.id for r in recs], stop, answers))
+        load.start()
+        time.sleep(RELAY_SECONDS)
+        busy = [rollup(pid) for pid in pids]
+        most_threads = max(threads(pid) for pid in pids)
+        stop.set()
+        load.join()
+        time.sleep(0.5)
+        after = [rollup(pid) for pid in pids]
+        for label, samples in (("bridge, before relaying", idle),
+                               ("bridge, relaying", busy),
+                               ("bridge, after relaying", after)):
+            print(f"{label:32s} RSS {statistics.median(s[0] for s in samples):5.1f} MiB  "
+                  f"PSS {statistics.median(s[1] for s in samples):5.1f} MiB  "
+                  f"(median of {len(samples)} monitors; budget 15 MiB)")
+        print(f"{'':32s} {answers[0]} answers relayed in {RELAY_SECONDS:.0f} s with "
+              f"{RELAY_IN_FLIGHT} queries in flight per monitor; "
+              f"at most {most_threads} thread(s) in a monitor")
+        for r in recs:
+            engine.remove(r.id, force=True, volumes=True)
+    finally:
+        del os.environ["STACKCTL_DNS"]
+        resolver.close()
 
 
 def main() -> None:
@@ -69,6 +200,7 @@ def main() -> None:
                   f"(median of {len(samples)} monitors; budget 15 MiB)")
             for r in recs:
                 engine.remove(r.id, force=True, volumes=True)
+        relaying_case(engine, n, run_root)
         # one monitor per stack (what `up` does): its cost divided among its containers
         for label, kw in (("stack, network none", {"network": "none"}),
                           ("stack, bridge (+ DNS responder)", {"network": "bridge"})):

@@ -167,9 +167,17 @@ class StoreLookup:
         return ips
 
 
+UPSTREAMS_ENV = "STACKCTL_DNS"
+
+
 def host_upstreams(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
-    """The host's nameservers (loopback ones are unreachable from a container
-    but reachable from the relay socket, which lives in the host namespace)."""
+    """The resolvers names are relayed to: ``$STACKCTL_DNS`` when set (``ADDR[:PORT]``,
+    comma- or space-separated: what dockerd's ``--dns`` is to Docker's embedded DNS),
+    else the host's nameservers (loopback ones are unreachable from a container but
+    reachable from the relay socket, which lives in the host namespace). IPv4 only."""
+    env = os.environ.get(UPSTREAMS_ENV, "").replace(",", " ").split()
+    if env:
+        return env
     out = []
     try:
         for line in resolv_conf.read_text().splitlines():
@@ -179,6 +187,14 @@ def host_upstreams(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
     except OSError:
         pass
     return out
+
+
+def _address(upstream: str, default_port: int) -> tuple[str, int]:
+    """``ADDR`` or ``ADDR:PORT`` -> (ADDR, PORT)."""
+    host, sep, port = upstream.rpartition(":")
+    if sep and port.isdigit():
+        return host, int(port)
+    return upstream, default_port
 
 
 def bind_in_netns(netns: Path, address: str = DNS_ADDRESS, port: int = DNS_PORT
@@ -202,8 +218,7 @@ class Responder:
                  timeout: float = 3.0) -> None:
         self.sock = sock
         self.lookup = lookup
-        self.upstreams = list(upstreams)
-        self.upstream_port = upstream_port
+        self.upstreams = [_address(u, upstream_port) for u in upstreams]
         self.timeout = timeout
         self._stop_r, self._stop_w = socket.socketpair()
 
@@ -264,7 +279,7 @@ class Responder:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(self.timeout)
                 try:
-                    s.sendto(data, (upstream, self.upstream_port))
+                    s.sendto(data, upstream)
                     reply, _ = s.recvfrom(65535)
                 except OSError:
                     continue
