@@ -190,7 +190,8 @@ def _env_file(path: str) -> list[str]:
 
 
 def cp(ctx: typer.Context, src: str = typer.Argument(...), dest: str = typer.Argument(...),
-       archive: bool = typer.Option(False, "--archive", "-a", help="Keep uid/gid."),
+       archive: bool = typer.Option(False, "--archive", "-a",
+                                    help="Archive mode (copy all uid/gid information)."),
        follow: bool = typer.Option(False, "--follow-link", "-L",
                                    help="Always follow symbol link in SRC_PATH.")) -> None:
     """Copy files between a container and the local filesystem (CONTAINER:PATH)."""
@@ -203,7 +204,7 @@ def cp(ctx: typer.Context, src: str = typer.Argument(...), dest: str = typer.Arg
                          hint="e.g. stackctl cp web:/etc/hosts ./hosts")
     with open_engine(ctx) as engine:
         if src_c is not None:
-            copy_from(engine, src_c[0], src_c[1], dest, follow=follow)
+            copy_from(engine, src_c[0], src_c[1], dest, archive=archive, follow=follow)
         else:
             assert dst_c is not None
             copy_to(engine, src, dst_c[0], dst_c[1], archive=archive, follow=follow)
