@@ -195,7 +195,8 @@ def bundle_mounts(paths: oci.ContainerPaths, config: ContainerConfig, volumes: V
                              ("rbind", "rprivate", *ro)))
     for t in config.tmpfs:
         opts = tuple(o for o in t.options.split(",") if o) or ()
-        out.append(MountSpec(t.target, "tmpfs", "tmpfs", ("nosuid", "nodev", *opts)))
+        # docker: noexec,nosuid,nodev unless the options say otherwise (exec wins: later)
+        out.append(MountSpec(t.target, "tmpfs", "tmpfs", ("noexec", "nosuid", "nodev", *opts)))
     taken = {m.destination for m in out}
     if shm is not None and "/dev/shm" not in taken:  # an explicit mount there wins
         out.append(MountSpec("/dev/shm", "bind", str(shm),
