@@ -227,11 +227,12 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
             from stackctl.net import dns
 
             c.dns = dns.for_container(self.run_root / "netns" / c.id, self.store.path, c.id,
-                                      db=self.store.db)  # one connection for all
+                                      db=self.store.db,  # one connection for all
+                                      clock=self.clock)
         except Exception as exc:  # names still resolve through the hosts file
             sys.stderr.write(f"monitor: no DNS responder for {c.id[:12]}: {exc}\n")
             return
-        self.sel.register(c.dns.sock, selectors.EVENT_READ, lambda ev: c.dns.handle_one())
+        c.dns.attach(self.sel)  # relayed names: its timers are ours (_next_deadline)
 
     def _record_failed_start(self, c: Container, message: str, code: int) -> None:
         with self.store.transaction() as db:
@@ -261,7 +262,8 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
     def _next_deadline(self) -> float | None:
         deadlines = [t for c in self.containers.values()
                      for t in (c.kill_at, c.restart_at, c.finalize_at, c.drain_at,
-                               c.health.next_at() if c.health else None) if t is not None]
+                               c.health.next_at() if c.health else None,
+                               c.dns.next_at() if c.dns else None) if t is not None]
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - self.clock())
@@ -284,6 +286,8 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
                 self._finalize(c)
             if c.health is not None and c.pid:
                 c.health.tick(now)
+            if c.dns is not None:  # relayed queries past their deadline
+                c.dns.tick(now)
 
     def _on_wakeup(self, events: int) -> None:
         _read_all(self._wake_r)
@@ -523,8 +527,7 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
 
     def _close_dns(self, c: Container) -> None:
         if c.dns is not None:
-            self.sel.unregister(c.dns.sock)
-            c.dns.close()
+            c.dns.close()  # leaves the selector, relay socket included
             c.dns = None
 
     def _let_go(self, c: Container) -> None:

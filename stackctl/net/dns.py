@@ -9,8 +9,11 @@ it is at that moment:
 * A records for container names, short ids, service names and aliases of
   every endpoint that shares a network with the asking container, all of
   them (replicas under one name all resolve, in shuffled order);
-* anything else is relayed to the host's resolvers, from a socket in the
-  host namespace, and the answer is passed back unchanged.
+* anything else is relayed to the host's resolvers (or ``$STACKCTL_DNS``),
+  from a socket in the host namespace, and the answer is passed back with the
+  client's id. The relay (dns_relay.py) is event-driven: queries in flight are
+  entries in a table, served by the same loop, with deadlines it folds into the
+  loop's timers; no thread (each would cost the monitor a stack and an arena).
 
 Why DNS first, and hosts files only beside it: a hosts file bind-mounted
 into a container cannot be replaced atomically (a rename breaks the bind
@@ -21,20 +24,22 @@ The responder reads the store per query (~0.1 ms): always current, all
 replicas, nothing to rewrite. The hosts files (hostsfile.py) are kept current
 too, as the fallback for libc clients while no responder runs.
 
-stdlib only (the monitor imports stdlib + anyio).
+stdlib only (the monitor imports the standard library only).
 """
 
 from __future__ import annotations
 
 import os
-import select
+import selectors
 import socket
 import sqlite3
 import struct
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stackctl.lightdc import dataclass
+from stackctl.net import dns_relay
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -189,12 +194,21 @@ def host_upstreams(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
     return out
 
 
-def _address(upstream: str, default_port: int) -> tuple[str, int]:
-    """``ADDR`` or ``ADDR:PORT`` -> (ADDR, PORT)."""
-    host, sep, port = upstream.rpartition(":")
-    if sep and port.isdigit():
-        return host, int(port)
-    return upstream, default_port
+def _addresses(upstreams: Sequence[str], default_port: int) -> list[tuple[str, int]]:
+    """``ADDR`` or ``ADDR:PORT`` -> (ADDR, PORT); IPv4 literals only, the rest skipped
+    (a host name would need a blocking lookup, on the loop that serves lookups)."""
+    out = []
+    for upstream in upstreams:
+        host, sep, port = upstream.rpartition(":")
+        if not sep:
+            host, port = upstream, str(default_port)
+        try:
+            socket.inet_pton(socket.AF_INET, host)
+        except OSError:
+            continue
+        if port.isdigit() and 0 < int(port) < 65536:
+            out.append((host, int(port)))
+    return out
 
 
 def bind_in_netns(netns: Path, address: str = DNS_ADDRESS, port: int = DNS_PORT
@@ -211,49 +225,101 @@ def bind_in_netns(netns: Path, address: str = DNS_ADDRESS, port: int = DNS_PORT
 
 
 class Responder:
-    """Serves one bound socket until ``stop()``; run ``serve`` in a thread."""
+    """Answers the queries that reach one bound socket, relaying what it does not
+    know (dns_relay.py). Event-driven, threads of its own: none.
+
+    In a selector loop (the monitor): ``attach(sel)``, fold ``next_at()`` into the
+    select timeout and call ``tick(now)`` after each round; ``close()`` at the end.
+    Alone: ``serve()`` in a thread runs such a loop until ``stop()``.
+    """
 
     def __init__(self, sock: socket.socket, lookup: Callable[[str], list[str]],
                  upstreams: Sequence[str], *, upstream_port: int = 53,
-                 timeout: float = 3.0) -> None:
+                 timeout: float = dns_relay.TIMEOUT,
+                 max_in_flight: int = dns_relay.MAX_IN_FLIGHT,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.sock = sock
+        sock.setblocking(False)  # read until drained, in whatever loop serves it
         self.lookup = lookup
-        self.upstreams = [_address(u, upstream_port) for u in upstreams]
-        self.timeout = timeout
+        self.clock = clock
+        self.relay = dns_relay.Relay(_addresses(upstreams, upstream_port), self._send,
+                                     clock=clock, timeout=timeout,
+                                     max_in_flight=max_in_flight)
+        self._sel: selectors.BaseSelector | None = None
         self._stop_r, self._stop_w = socket.socketpair()
 
-    def stop(self) -> None:
-        self._stop_w.send(b"x")
+    # ---- in a loop -------------------------------------------------------------------
+    def attach(self, sel: selectors.BaseSelector) -> None:
+        """Serve from ``sel``, whose callbacks are ``key.data(events)``."""
+        self._sel = sel
+        sel.register(self.sock, selectors.EVENT_READ, lambda events: self.handle_one())
+        self.relay.attach(sel)
+
+    def next_at(self) -> float | None:
+        """When ``tick`` has work: the first relayed query's deadline."""
+        return self.relay.next_at()
+
+    def tick(self, now: float) -> None:
+        self.relay.tick(now)
 
     def close(self) -> None:
+        """Leave the loop and free every socket, the relay's included."""
+        if self._sel is not None:
+            try:
+                self._sel.unregister(self.sock)
+            except (KeyError, ValueError):  # its loop closed first
+                pass
+            self._sel = None
+        self.relay.close()
         self.sock.close()
         self._stop_r.close()
         self._stop_w.close()
 
+    # ---- alone, in a thread ------------------------------------------------------------
     def serve(self) -> None:
-        while True:
-            ready, _, _ = select.select([self.sock, self._stop_r], [], [])
-            if self._stop_r in ready:
-                return
-            self.handle_one()
-
-    def handle_one(self) -> None:
-        """Answer one waiting query; for an event loop that polls ``self.sock``."""
+        """A loop of its own until ``stop()``."""
+        sel = selectors.DefaultSelector()
+        sel.register(self._stop_r, selectors.EVENT_READ)
+        self.attach(sel)
         try:
-            data, peer = self.sock.recvfrom(4096)
-        except OSError:  # BlockingIOError on a spurious wakeup, or a closed socket
-            return
-        reply = self.answer(data)
-        if reply is not None:
-            self._send(reply, peer)
-        else:  # not ours: relay without blocking the loop
-            import threading  # here: a monitor that relays nothing never imports it
+            while True:
+                at = self.next_at()
+                ready = sel.select(None if at is None else max(0.0, at - self.clock()))
+                for key, events in ready:
+                    if key.fileobj is self._stop_r:
+                        return
+                    key.data(events)
+                self.tick(self.clock())
+        finally:
+            self.relay.close()  # its clients ask again; close() frees the rest
+            sel.unregister(self.sock)
+            self._sel = None
+            sel.close()
 
-            threading.Thread(target=self._relay, args=(data, peer), daemon=True).start()
+    def stop(self) -> None:
+        self._stop_w.send(b"x")
 
-    def answer(self, data: bytes) -> bytes | None:
+    # ---- queries ---------------------------------------------------------------------
+    def handle_one(self) -> None:
+        """Answer the waiting queries (a burst at most: the loop has more to serve)."""
+        for _ in range(64):
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:  # drained (BlockingIOError), or a closed socket
+                return
+            q = parse_query(data)
+            if q is None:
+                continue  # not a query we can read: neither answered nor relayed
+            reply = self.answer(data, q)
+            if reply is not None:
+                self._send(reply, peer)
+            else:
+                self.relay.forward(data, q.raw_question, peer,
+                                   build_answer(q, [], rcode=RCODE_SERVFAIL))
+
+    def answer(self, data: bytes, q: Question | None = None) -> bytes | None:
         """Our reply, or None when the query must go to the host's resolvers."""
-        q = parse_query(data)
+        q = parse_query(data) if q is None else q
         if q is None or q.qclass != QCLASS_IN:
             return None
         try:
@@ -261,7 +327,7 @@ class Responder:
         except sqlite3.Error:
             return build_answer(q, [], rcode=RCODE_SERVFAIL)
         if not ips:
-            if "." not in q.name.rstrip(".") and not self.upstreams:
+            if "." not in q.name.rstrip(".") and not self.relay.upstreams:
                 return build_answer(q, [], rcode=RCODE_NXDOMAIN)
             return None
         # a known name: A records, and an empty NOERROR for AAAA and the rest
@@ -270,50 +336,34 @@ class Responder:
     def _send(self, reply: bytes, peer: tuple[str, int]) -> None:
         try:
             self.sock.sendto(reply, peer)
-        except OSError:
+        except OSError:  # the client went, or its buffer is full: UDP may drop
             pass
-
-    def _relay(self, data: bytes, peer: tuple[str, int]) -> None:
-        q = parse_query(data)
-        for upstream in self.upstreams:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.settimeout(self.timeout)
-                try:
-                    s.sendto(data, upstream)
-                    reply, _ = s.recvfrom(65535)
-                except OSError:
-                    continue
-            self._send(reply, peer)
-            return
-        if q is not None:
-            self._send(build_answer(q, [], rcode=RCODE_SERVFAIL), peer)
 
 
 def for_container(netns: Path, db_path: Path, container_id: str,
                   upstreams: Sequence[str] | None = None,
-                  db: sqlite3.Connection | None = None) -> Responder:
-    """A responder on 127.0.0.11:53 in the container's namespace, socket non-blocking.
+                  db: sqlite3.Connection | None = None,
+                  clock: Callable[[], float] = time.monotonic) -> Responder:
+    """A responder on 127.0.0.11:53 in the container's namespace.
 
     For a selector loop (the monitor)::
 
-        r = dns.for_container(netns, store.path, cid)
-        sel.register(r.sock, selectors.EVENT_READ, lambda ev: r.handle_one())
-        ...
-        sel.unregister(r.sock); r.close()
+        r = dns.for_container(netns, store.path, cid, clock=loop_clock)
+        r.attach(sel)
+        ... timeout = min(..., r.next_at()); sel.select(timeout); r.tick(loop_clock())
+        r.close()
     """
-    sock = bind_in_netns(netns)
-    sock.setblocking(False)
-    return Responder(sock, StoreLookup(db_path, container_id, db),
-                     host_upstreams() if upstreams is None else upstreams)
+    return Responder(bind_in_netns(netns), StoreLookup(db_path, container_id, db),
+                     host_upstreams() if upstreams is None else upstreams, clock=clock)
 
 
 def start_for_container(netns: Path, db_path: Path, container_id: str,
                         upstreams: Sequence[str] | None = None) -> tuple[Responder,
                                                                         threading.Thread]:
-    """Bind 127.0.0.11:53 in the container's namespace and serve it in a thread.
+    """Bind 127.0.0.11:53 in the container's namespace and serve it in a thread
+    (tests and benches; the monitor serves it from its own loop).
 
-    The monitor calls this after the namespace exists; ``responder.stop()``
-    then ``thread.join()`` and ``responder.close()`` end it.
+    ``responder.stop()`` then ``thread.join()`` and ``responder.close()`` end it.
     """
     import threading
 
