@@ -20,10 +20,14 @@ from stackctl.cli import fastpath
 from stackctl.cli.app import build_app
 
 
-def _run_command() -> click_core.Command:
-    group = typer.main.get_command(build_app(["run"]))
+def _command(name: str = "run") -> click_core.Command:
+    group = typer.main.get_command(build_app([name]))
     assert isinstance(group, typer.core.TyperGroup)
-    return group.commands["run"]
+    return group.commands[name]
+
+
+def _run_command() -> click_core.Command:
+    return _command("run")
 
 
 def _kind(opt: typer.core.TyperOption) -> str:
@@ -36,16 +40,25 @@ def _kind(opt: typer.core.TyperOption) -> str:
     return fastpath.STR
 
 
-def test_option_table_matches_the_typer_command() -> None:
-    options = {p.name: p for p in _run_command().params if isinstance(p, typer.core.TyperOption)}
-    assert set(options) - {"help"} == set(fastpath.RUN_OPTIONS)
-    for param, (kind, names) in fastpath.RUN_OPTIONS.items():
+@pytest.mark.parametrize(("name", "table", "defaults", "envvars"), [
+    ("run", fastpath.RUN_OPTIONS, fastpath.DEFAULTS, fastpath.ENVVARS),
+    ("ps", fastpath.PS_OPTIONS, fastpath.PS_DEFAULTS, {}),
+])
+def test_option_table_matches_the_typer_command(name: str, table: dict[str, Any],
+                                                defaults: dict[str, Any],
+                                                envvars: dict[str, str]) -> None:
+    command = _command(name)
+    options = {p.name: p for p in command.params if isinstance(p, typer.core.TyperOption)}
+    assert set(options) - {"help"} == set(table)
+    for param, (kind, names) in table.items():
         opt = options[param]
         assert set(names) == set(opt.opts) | set(opt.secondary_opts), param
         assert kind == _kind(opt), param
         if kind in (fastpath.STR, fastpath.INT):
-            assert fastpath.DEFAULTS.get(param) == opt.default, param
-        assert fastpath.ENVVARS.get(param) == opt.envvar, param
+            assert defaults.get(param) == opt.default, param
+        assert envvars.get(param) == opt.envvar, param
+    if name == "ps":  # and it takes no argument
+        assert not [p for p in command.params if isinstance(p, typer.core.TyperArgument)]
 
 
 def _typer_params(args: list[str]) -> dict[str, Any]:
@@ -115,9 +128,33 @@ def test_what_it_does_not_vouch_for_goes_to_typer(args: list[str]) -> None:
     assert fastpath.parse_run(args) is None
 
 
+PS_CORPUS = [
+    [], ["-a"], ["-aq"], ["-q", "--no-trunc"], ["-l"], ["-n", "3"], ["--last=2", "-s"],
+    ["-f", "status=exited", "--filter", "label=a=b", "-fname=web"],
+    ["--format", "{{.Names}}\t{{.Status}}"], ["--format=json"], ["-an1"],
+]
+
+
+@pytest.mark.parametrize("args", PS_CORPUS, ids=[" ".join(a) or "ps" for a in PS_CORPUS])
+def test_both_parsers_read_the_same_ps_parameters(args: list[str]) -> None:
+    fast = fastpath.parse_ps(args)
+    assert fast is not None, "the fast path should take this command line"
+    typed = _command("ps").make_context("ps", list(args)).params
+    assert {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in fast.items()} == {
+        k: tuple(v or ()) if k == "filter_" else v for k, v in typed.items()}
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"], ["web"], ["-a", "web"], ["-n", "x"], ["--last"], ["--bogus"], ["--", "-a"],
+])
+def test_ps_lines_it_does_not_vouch_for_go_to_typer(args: list[str]) -> None:
+    assert fastpath.parse_ps(args) is None
+
+
 @pytest.mark.parametrize("argv", [
-    ["run", "--help"], ["--version"], ["ps"], ["--root"], ["--bogus", "run", "x"],
-    ["compose", "run", "web"], ["--root", "/r", "rm", "run"],
+    ["run", "--help"], ["--version"], ["ps", "--help"], ["--root"], ["--bogus", "run", "x"],
+    ["compose", "run", "web"], ["--root", "/r", "rm", "run"], ["compose", "ps"],
+    ["container", "ps"],
 ])
 def test_other_command_lines_are_not_taken(argv: list[str]) -> None:
     assert fastpath.try_run(argv) is None

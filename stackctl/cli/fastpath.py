@@ -1,16 +1,18 @@
-"""A plain ``stackctl run``/``create`` without importing typer.
+"""A plain ``stackctl run``/``create``/``ps`` without importing typer.
 
 Importing typer (and the click it vendors) and converting the command costs
-about 60 ms, a third of a ``run --rm busybox true``. This module parses the
-``run`` flags itself, for the command lines it fully understands, and hands
-the same parameter dict typer would build to cli/run_flow.py. Anything else
-(``--help``, an unknown flag, a value that does not parse, a flag given a
-value it does not take) returns None and the caller goes the typer way, so
-typer stays the one source of help texts and flag errors.
+about 60 ms, a third of a ``run --rm busybox true`` and half of a ``ps``. This
+module parses those commands' flags itself, for the command lines it fully
+understands, and hands the same parameters typer would build to the same code
+(cli/run_flow.py, cli/ps_list.py). Anything else (``--help``, an unknown flag,
+a value that does not parse, a flag given a value it does not take) returns
+None and the caller goes the typer way, so typer stays the one source of help
+texts and flag errors.
 
-``RUN_OPTIONS`` must match ``run_cmd._run``'s options name for name and kind;
-tests/test_fastpath.py checks it against the typer command, and checks that
-both parsers agree on a corpus of command lines.
+``RUN_OPTIONS`` and ``PS_OPTIONS`` must match the typer commands' options
+(``run_cmd._run``, ``ps_cmd.ps``) name for name and kind; tests/test_fastpath.py
+checks them against typer, and checks that both parsers agree on a corpus of
+command lines.
 """
 
 from __future__ import annotations
@@ -75,8 +77,33 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}
 
-_BY_NAME = {name: (param, kind) for param, (kind, names) in RUN_OPTIONS.items()
-            for name in names}
+# parameter -> (kind, option names): as declared in ps_cmd.ps
+PS_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "all_": (FLAG, ("--all", "-a")),
+    "quiet": (FLAG, ("--quiet", "-q")),
+    "latest": (FLAG, ("--latest", "-l")),
+    "last": (INT, ("--last", "-n")),
+    "no_trunc": (FLAG, ("--no-trunc",)),
+    "size": (FLAG, ("--size", "-s")),
+    "filter_": (MULTI, ("--filter", "-f")),
+    "fmt": (STR, ("--format",)),
+}
+PS_DEFAULTS: dict[str, Any] = {"last": -1}
+
+
+class _Command:
+    """One command's options, as its typer declaration has them."""
+
+    def __init__(self, options: dict[str, tuple[str, tuple[str, ...]]],
+                 defaults: dict[str, Any], envvars: dict[str, str], *, image: bool) -> None:
+        self.options, self.defaults, self.envvars = options, defaults, envvars
+        self.image = image  # run/create: IMAGE [COMMAND...] follows; ps: nothing
+        self.by_name = {name: (param, kind) for param, (kind, names) in options.items()
+                        for name in names}
+
+
+_RUN = _Command(RUN_OPTIONS, DEFAULTS, ENVVARS, image=True)
+_PS = _Command(PS_OPTIONS, PS_DEFAULTS, {}, image=False)
 
 
 class _Fallback(Exception):
@@ -87,16 +114,24 @@ def parse_run(args: list[str]) -> dict[str, Any] | None:
     """``run``'s parameters from the tokens after ``run``, as typer would give
     them (click's grammar: options up to the image, then the command), or None."""
     try:
-        return _parse(args)
+        return _parse(_RUN, args)
     except _Fallback:
         return None
 
 
-def _parse(args: list[str]) -> dict[str, Any]:
+def parse_ps(args: list[str]) -> dict[str, Any] | None:
+    """``ps``'s parameters from the tokens after ``ps``, or None."""
+    try:
+        return _parse(_PS, args)
+    except _Fallback:
+        return None
+
+
+def _parse(cmd: _Command, args: list[str]) -> dict[str, Any]:
     params: dict[str, Any] = {p: (False if kind == FLAG else () if kind == MULTI else None)
-                              for p, (kind, _n) in RUN_OPTIONS.items()}
-    params.update(DEFAULTS)
-    for param, var in ENVVARS.items():
+                              for p, (kind, _n) in cmd.options.items()}
+    params.update(cmd.defaults)
+    for param, var in cmd.envvars.items():
         if os.environ.get(var):
             params[param] = os.environ[var]
     i = 0
@@ -110,7 +145,7 @@ def _parse(args: list[str]) -> dict[str, Any]:
             break
         if tok.startswith("--"):
             name, eq, inline = tok.partition("=")
-            param, kind = _option(name)
+            param, kind = _option(cmd, name)
             if kind == FLAG:
                 if eq:
                     raise _Fallback
@@ -123,7 +158,7 @@ def _parse(args: list[str]) -> dict[str, Any]:
             _store(params, param, kind, value)
             continue
         for pos in range(1, len(tok)):  # -it, -e K=V, -eK=V, -dp 80:80
-            param, kind = _option("-" + tok[pos])
+            param, kind = _option(cmd, "-" + tok[pos])
             if kind == FLAG:
                 params[param] = True
                 continue
@@ -134,6 +169,10 @@ def _parse(args: list[str]) -> dict[str, Any]:
                 value, i = _next_value(args, i)
             _store(params, param, kind, value)
             break
+    if not cmd.image:
+        if i < len(args):
+            raise _Fallback  # an argument ps does not take (or after --): typer says so
+        return params
     if i >= len(args):
         raise _Fallback  # no image: typer says what is missing
     params["image"] = args[i]
@@ -141,9 +180,9 @@ def _parse(args: list[str]) -> dict[str, Any]:
     return params
 
 
-def _option(name: str) -> tuple[str, str]:
+def _option(cmd: _Command, name: str) -> tuple[str, str]:
     try:
-        return _BY_NAME[name]
+        return cmd.by_name[name]
     except KeyError:
         raise _Fallback from None
 
@@ -169,8 +208,11 @@ def _store(params: dict[str, Any], param: str, kind: str, value: str) -> None:
 _VALUED_GLOBALS = {"--root": "root", "--run-root": "run_root"}
 
 
+FAST_COMMANDS = ("run", "create", "ps")
+
+
 def try_run(argv: list[str]) -> int | None:
-    """Run ``argv`` (``[global options] run|create ...``) without typer: its exit
+    """Run ``argv`` (``[global options] run|create|ps ...``) without typer: its exit
     code, or None when typer must handle it."""
     globals_: dict[str, Any] = {"root": None, "run_root": None, "debug": False}
     i = 0
@@ -190,16 +232,40 @@ def try_run(argv: list[str]) -> int | None:
         else:
             return None
         i += 1
-    if i >= len(argv) or argv[i] not in ("run", "create"):
+    if i >= len(argv) or argv[i] not in FAST_COMMANDS:
         return None
-    params = parse_run(argv[i + 1:])
+    command = argv[i]
+    params = parse_ps(argv[i + 1:]) if command == "ps" else parse_run(argv[i + 1:])
     if params is None:
         return None
     from stackctl.cli.options import GlobalOptions
-    from stackctl.cli.run_flow import run_container
 
     g = GlobalOptions.resolve(globals_["root"], globals_["run_root"], globals_["debug"])
-    return run_container(g, params, create_only=argv[i] == "create")
+    if command == "ps":
+        return _ps(g, params)
+    from stackctl.cli.run_flow import run_container
+
+    return run_container(g, params, create_only=command == "create")
 
 
-__all__ = ["RUN_OPTIONS", "parse_run", "try_run"]
+def _ps(g: Any, params: dict[str, Any]) -> int:
+    """``ps`` as cli/ps_cmd.py runs it (an engine error exits 1, as _containers.open_engine
+    makes it)."""
+    import sys
+
+    from stackctl.cli.ps_list import list_containers
+    from stackctl.engine.api import Engine
+    from stackctl.errors import EngineError
+
+    try:
+        with Engine(g.root, g.run_root) as engine:
+            out = list_containers(engine, **params)
+    except EngineError as exc:
+        if exc.exit_code == 125:
+            exc.exit_code = 1
+        raise
+    sys.stdout.write("".join(text + "\n" for text in out))
+    return 0
+
+
+__all__ = ["FAST_COMMANDS", "PS_OPTIONS", "RUN_OPTIONS", "parse_ps", "parse_run", "try_run"]

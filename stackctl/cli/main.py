@@ -1,5 +1,5 @@
-"""The ``stackctl`` entry point: a plain ``run``/``create`` goes the fast path
-(cli/fastpath.py, no typer import), ``--help`` prints the pre-rendered help;
+"""The ``stackctl`` entry point: a plain ``run``/``create``/``ps`` goes the fast
+path (cli/fastpath.py, no typer import), ``--help`` prints the pre-rendered help;
 everything else goes to the typer app."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         except OSError:
             pass
-    if len(args) > 1 and ("run" in args or "create" in args):
+    if any(a in ("run", "create", "ps") for a in args):  # fastpath.FAST_COMMANDS
         from stackctl.cli import fastpath
 
         try:
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> None:
             from stackctl.cli.report import debug_requested, report_error
 
             raise SystemExit(report_error(exc, debug=debug_requested(args))) from None
-        mark("cli: done")
         if code is not None:
+            mark("cli: done")
             if argv is None:
                 _exit_now(code)
             raise SystemExit(code)

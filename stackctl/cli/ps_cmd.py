@@ -1,169 +1,18 @@
 """``ps``: list containers with Docker's columns, filters and formats.
 
-Module level imports typer and the standard library only; ``ps_row`` is also
-what ``compose ps`` prints.
+The typer command; what it prints comes from cli/ps_list.py, which the
+typer-free fast path (cli/fastpath.py) calls too. Module level imports typer
+and the standard library only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Optional
 
 import typer
 
 from stackctl.cli._containers import open_engine
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from stackctl.engine.containers import ContainerRecord
-
-
-def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, Any]:
-    from stackctl.cli.render import ago, human_duration
-    from stackctl.engine.logs import parse_time
-
-    command = " ".join([*(rec.config.entrypoint or ()), *(rec.config.command or ())])
-    command = f'"{command}"' if no_trunc or len(command) <= 20 else f'"{command[:19]}…"'
-    status = _status_text(rec, human_duration, parse_time)
-    return {
-        "ID": rec.id if no_trunc else rec.short_id,
-        "Image": rec.image_ref,
-        "Command": command,
-        "CreatedAt": _go_time(parse_time(rec.created)),
-        "RunningFor": ago(parse_time(rec.created)),
-        "Ports": ports_text(rec.config.publish, rec.config.expose),
-        "State": rec.status.value,
-        "Status": status,
-        "Names": rec.name,
-        "Labels": ",".join(f"{k}={v}" for k, v in rec.labels.items()),
-        # every network it joins, as docker ps --format {{.Networks}} lists them
-        "Networks": ",".join(a.name for a in rec.config.attachments()) or rec.config.network,
-        "Mounts": ",".join(_mount_name(m, no_trunc) for m in rec.config.mounts),
-        "LocalVolumes": str(sum(m.kind != "bind" for m in rec.config.mounts)),
-        "Size": "0B",
-    }
-
-
-def _go_time(when: float) -> str:
-    """Go's time.String() in UTC, which docker ps prints for {{.CreatedAt}}."""
-    import time as _time
-
-    return _time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", _time.gmtime(when))
-
-
-def _mount_name(m: Any, no_trunc: bool) -> str:
-    # docker ps: a volume by name, a bind by its source, cut to 15 characters (Ellipsis)
-    name = str(m.source)
-    return name if no_trunc or len(name) <= 15 else name[:14] + "…"
-
-
-def ports_text(publish: Sequence[str], expose: Sequence[str] = ()) -> str:
-    """Docker's PORTS column: ``127.0.0.1:8080->80/tcp`` for a published port (not the
-    ``-p`` spec as given), ``3306/tcp`` for an exposed one that is not published; by
-    container port. A random host port, unknown here, shows as the container port."""
-    from stackctl.errors import StackctlError
-    from stackctl.net.ports import parse_publish
-
-    entries: list[tuple[int, str, str]] = []
-    published: set[str] = set()
-    for spec in publish:
-        try:
-            mappings = parse_publish(spec)
-        except StackctlError:
-            entries.append((0, "", spec))
-            continue
-        for m in mappings:
-            published.add(f"{m.container_port}/{m.protocol}")
-            entries.append((m.container_port, m.protocol, m.display() if m.host_port
-                            else f"{m.container_port}/{m.protocol}"))
-    for port in expose:
-        number, _, proto = port.partition("/")
-        key = f"{number}/{proto or 'tcp'}"
-        if key not in published and number.isdigit():
-            published.add(key)
-            entries.append((int(number), proto or "tcp", key))
-    return ", ".join(text for _, _, text in sorted(entries))
-
-
-def _status_text(rec: ContainerRecord, human: Any, parse_time: Any) -> str:
-    import time as _time
-
-    s = rec.status.value
-    if s in ("running", "paused") and rec.started_at:
-        text = "Up " + str(human(_time.time() - parse_time(rec.started_at)))
-        if rec.health is not None:
-            hs = rec.health.status
-            text += f" ({'health: starting' if hs == 'starting' else hs})"
-        return text + (" (Paused)" if s == "paused" else "")
-    if s == "exited":
-        since = parse_time(rec.finished_at) if rec.finished_at else None
-        when = f" {human(_time.time() - since)} ago" if since else ""
-        return f"Exited ({rec.exit_code or 0}){when}"
-    if s == "restarting":
-        return f"Restarting ({rec.exit_code or 0}) Less than a second ago"
-    return {"created": "Created", "removing": "Removal In Progress", "dead": "Dead"}.get(s, s)
-
-
-_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-
-
-def _match(rec: ContainerRecord, filters: list[str], created: dict[str, float]) -> bool:
-    """Docker's ps filters; ``created`` maps before=/since= references to their times."""
-    import re
-
-    from stackctl.errors import UsageError
-    from stackctl.net.ports import parse_publish
-
-    for f in filters:
-        key, _, value = f.partition("=")
-        if key == "status":
-            if value not in _STATUSES:
-                raise UsageError(f"--filter {f}: unrecognised filter value for status: "
-                                 f"{value}", hint="one of " + ", ".join(_STATUSES))
-            ok = rec.status.value == value
-        elif key == "name":  # docker: a regular expression, searched in the name
-            ok = re.search(value, rec.name) is not None
-        elif key in ("before", "since"):
-            mine = _created(rec)
-            ok = mine < created[value] if key == "before" else mine > created[value]
-        elif key == "volume":
-            ok = any(value in (m.source, m.target) for m in rec.config.mounts)
-        elif key == "network":
-            ok = any(a.name == value for a in rec.config.attachments()) or \
-                rec.config.network == value
-        elif key in ("publish", "expose"):
-            want = value if "/" in value else value + "/tcp"
-            ports = {f"{m.host_port if key == 'publish' else m.container_port}/{m.protocol}"
-                     for spec in rec.config.publish for m in parse_publish(spec)}
-            if key == "expose":
-                ports |= {p if "/" in p else p + "/tcp" for p in rec.config.expose}
-            ok = want in ports
-        elif key == "is-task":
-            ok = value.lower() in ("0", "false")
-        elif key == "id":
-            ok = rec.id.startswith(value)
-        elif key == "label":
-            k, sep, v = value.partition("=")
-            ok = k in rec.labels and (not sep or rec.labels[k] == v)
-        elif key == "exited":
-            ok = rec.status.value == "exited" and str(rec.exit_code) == value
-        elif key == "ancestor":
-            ok = rec.image_ref == value or rec.image_id.startswith(value)
-        elif key == "health":
-            ok = (rec.health.status if rec.health else "none") == value
-        else:
-            raise UsageError(f"--filter {f}: invalid filter {key!r}",
-                             hint="use status, name, id, label, exited, ancestor, health, "
-                                  "before, since, volume, network, publish or expose")
-        if not ok:
-            return False
-    return True
-
-
-def _created(rec: ContainerRecord) -> float:
-    from stackctl.engine.logs import parse_time
-
-    return float(parse_time(rec.created))
+from stackctl.cli.ps_list import ports_text, ps_row
 
 
 def ps(ctx: typer.Context,
@@ -178,58 +27,13 @@ def ps(ctx: typer.Context,
        fmt: Optional[str] = typer.Option(None, "--format",  # noqa: UP045
                                          help="table | json | Go template.")) -> None:
     """List containers."""
-    from stackctl.cli.render import format_rows, table
+    from stackctl.cli.ps_list import list_containers
 
     with open_engine(ctx) as engine:
-        recs = engine.list(all_=all_ or latest or last >= 0 or bool(filter_))
-        created = {}
-        for f in filter_ or []:
-            key, _, value = f.partition("=")
-            if key in ("before", "since"):
-                created[value] = _created(engine.get(value))
-    recs = [r for r in recs if _match(r, filter_ or [], created)]
-    if latest:
-        recs = recs[:1]
-    elif last >= 0:
-        recs = recs[:last]
-    if quiet:
-        for r in recs:
-            typer.echo(r.id if no_trunc else r.short_id)
-        return
-    rows = [ps_row(r, no_trunc=no_trunc) for r in recs]
-    if size or (fmt is not None and ".Size" in fmt):
-        _sizes(ctx, recs, rows)
-    for row, rec in zip(rows, recs, strict=True):
-        # {{.Label "k"}}: a method of docker's ps context (not in --format json)
-        row["Label"] = lambda key, labels=rec.labels: labels.get(key, "")
-    if fmt and fmt != "table":
-        out = format_rows(fmt, rows)
-        if out:
-            typer.echo(out)
-        return
-    extra = ["SIZE"] if size else []
-    typer.echo(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS",
-                      "NAMES", *extra],
-                     [[r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"],
-                       r["Ports"], r["Names"], *([r["Size"]] if size else [])] for r in rows]))
-
-
-def _sizes(ctx: typer.Context, recs: list[ContainerRecord], rows: list[dict[str, Any]]
-           ) -> None:
-    """docker ps -s: the writable layer's size, and with the image's ("virtual")."""
-    from stackctl.engine.images.system_df import du
-    from stackctl.errors import StackctlError
-    from stackctl.humanize import human_size
-
-    with open_engine(ctx) as engine:
-        for rec, row in zip(recs, rows, strict=True):
-            rw = du(engine.paths(rec.id).upper)
-            try:
-                image = engine.images.get(rec.image_id).size
-            except StackctlError:
-                image = 0
-            row["Size"] = f"{human_size(rw, 3)} (virtual {human_size(rw + image, 3)})"
-
+        out = list_containers(engine, all_=all_, quiet=quiet, latest=latest, last=last,
+                              no_trunc=no_trunc, size=size, filter_=filter_, fmt=fmt)
+    for text in out:
+        typer.echo(text)
 
 
 __all__ = ["ports_text", "ps", "ps_row"]

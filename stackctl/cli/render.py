@@ -12,11 +12,14 @@ import json
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from stackctl import humanize
 from stackctl.errors import UsageError
 from stackctl.humanize import bytes_size, human_duration, human_size
+
+TYPE_CHECKING = False  # typing costs ~4 ms at start-up: annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
 

@@ -187,3 +187,32 @@ def test_run_and_create_through_typer_and_the_fast_path_alike(cli: Cli, engine: 
         assert len(made) == 64 and engine.get(made).status == ContainerStatus.CREATED
         cli("rm", made, check=True)
     assert engine.list(all_=True) == []
+
+
+def test_ps_through_the_fast_path_prints_what_typer_prints(cli: Cli, engine: Engine) -> None:
+    """``ps`` goes the fast path; ``container ls`` is the same command through typer."""
+    from stackctl.cli import fastpath
+
+    made = [cli("create", "--network", "none", "--name", f"ps{i}", "-l", f"n={i}", "busybox",
+                "sleep", str(i), check=True).stdout.strip() for i in range(2)]
+    cli("run", "--network", "none", "--name", "ps-ran", "busybox", "sh", "-c", "exit 4")
+    try:
+        for args in (["-a"], ["-aq"], ["-a", "--no-trunc"], ["-n", "1"], ["-a", "-s"],
+                     ["-a", "--filter", "label=n=1"], ["-a", "-f", "status=exited"],
+                     ["-a", "--format", "{{.Names}} {{.Status}} {{.Label \"n\"}}"],
+                     ["-a", "--format", "json"], []):
+            assert fastpath.parse_ps(args) is not None
+            pairs = []
+            for _ in range(3):  # "CREATED 1 second ago" may tick between the two
+                fast, typed = cli("ps", *args), cli("container", "ls", *args)
+                pairs.append(((fast.returncode, fast.stdout, fast.stderr),
+                              (typed.returncode, typed.stdout, typed.stderr)))
+                if pairs[-1][0] == pairs[-1][1]:
+                    break
+            assert pairs[-1][0] == pairs[-1][1], (args, pairs)
+        assert len(cli("ps", "-aq").stdout.split()) == 3
+        bad = cli("ps", "--filter", "bogus=1")
+        assert bad.returncode == cli("container", "ls", "--filter", "bogus=1").returncode != 0
+        assert "bogus" in bad.stderr
+    finally:
+        cli("rm", "-f", *made, "ps-ran")
