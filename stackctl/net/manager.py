@@ -170,6 +170,11 @@ class NetworkManager(Networks):
         infos = [self.get(r.network) for r in requests]  # NotFound before anything exists
         if len({i.id for i in infos}) != len(infos):
             raise UsageError("a container can join each network only once")
+        # a restart (its old veths may still be dying) or an --ip still quarantined
+        self._purge_draining(mine={names.host_veth_name(container_id, i.id) for i in infos},
+                             wanted={(i.id, str(r.ip)) for r, i in zip(requests, infos,
+                                                                       strict=True)
+                                     if r.ip is not None})
         for req, info in zip(requests, infos, strict=True):
             if req.ip is not None and req.ip not in info.subnet:
                 raise UsageError(f"--ip {req.ip} is outside network {info.name!r} "
@@ -242,6 +247,8 @@ class NetworkManager(Networks):
             raise Conflict(f"container {container_id[:12]} has no network namespace",
                            hint="start the container first")
         info = self.get(req.network)
+        self._purge_draining(mine={names.host_veth_name(container_id, info.id)},
+                             wanted={(info.id, str(req.ip))} if req.ip is not None else ())
         used = {ep.ifname for ep in self.endpoints(container_id=container_id)}
         ifname = next(names.container_ifname(i) for i in range(len(used) + 1)
                       if names.container_ifname(i) not in used)
@@ -284,21 +291,35 @@ class NetworkManager(Networks):
             found = [(ep, nl.link_index(ep.host_veth)) for ep in eps]
         return [(ep, index) for ep, index in found if index is not None]
 
-    def _purge_draining(self) -> None:
+    def _purge_draining(self, *, mine: Iterable[str] = (),
+                        wanted: Iterable[tuple[str, str]] = ()) -> None:
         """Free the quarantined addresses whose old veth the kernel has destroyed;
         delete a veth still there after UNPLUG_WAIT (its namespace is held: a
         process joined it). A veth of the same name with another index is a new
-        one (the container started again): its old one is gone."""
+        one (the container started again): its old one is gone.
+
+        A container starting again deletes its own old veths (``mine``: their
+        names) at once, and gets its old addresses back; an address asked for with
+        --ip (``wanted``: (network id, ip)) is waited for, up to UNPLUG_WAIT."""
         rows = self.state.db.execute(
             "SELECT network_id, ip, host_veth, ifindex, since FROM draining").fetchall()
         if not rows:
             return
         from stackctl.net.netlink import Netlink
 
+        mine, wanted = set(mine), set(wanted)
         done = []
         with Netlink() as nl:
             for network_id, ip, veth, ifindex, since in rows:
-                if nl.link_index(veth) == ifindex:
+                if veth in mine:
+                    if nl.link_index(veth) == ifindex:
+                        nl.delete_link(veth)
+                elif (network_id, ip) in wanted:
+                    while nl.link_index(veth) == ifindex and time.time() - since < UNPLUG_WAIT:
+                        time.sleep(0.005)
+                    if nl.link_index(veth) == ifindex:
+                        nl.delete_link(veth)
+                elif nl.link_index(veth) == ifindex:
                     if time.time() - since < UNPLUG_WAIT:
                         continue
                     nl.delete_link(veth)
