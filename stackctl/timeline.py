@@ -19,11 +19,15 @@ _path = os.environ.get("STACKCTL_TIMELINE")
 # no longer resolves (and close_fds closes it before the exec)
 _fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644) \
     if _path else -1
+_file = (os.fstat(_fd).st_dev, os.fstat(_fd).st_ino) if _fd >= 0 else None
 
 
 def mark(event: str) -> None:
     if _fd >= 0:
         try:
+            st = os.fstat(_fd)
+            if (st.st_dev, st.st_ino) != _file:
+                return  # closed, and its number reused for another file: never write there
             os.write(_fd, f"{time.monotonic() * 1000:.3f} {os.getpid()} {event}\n".encode())
         except OSError:
             pass
