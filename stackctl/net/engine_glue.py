@@ -13,7 +13,7 @@ here for every network mode other than ``none`` and ``host``:
 
 hosts and resolv.conf are written into the container's state dir, where the
 engine bind-mounts them; resolv.conf names the embedded DNS responder, which
-the container's monitor serves (``dns.start_for_container``).
+the container's monitor serves from its loop (``dns.for_container``).
 """
 
 from __future__ import annotations
