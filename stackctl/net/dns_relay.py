@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import selectors
 import socket
+import sys
 from collections.abc import Callable, Sequence
 
 TYPE_CHECKING = False
@@ -47,9 +48,10 @@ class _Pending:
     __slots__ = ("client_id", "deadline", "next_upstream", "peer", "query", "question",
                  "servfail")
 
-    def __init__(self, query: bytes, question: bytes, peer: Peer, servfail: bytes) -> None:
-        self.query = query  # as sent upstream: our id
-        self.client_id = b""
+    def __init__(self, query: bytes, client_id: bytes, question: bytes, peer: Peer,
+                 servfail: bytes) -> None:
+        self.query = query  # as sent upstream: with our id
+        self.client_id = client_id
         self.question = question.lower()
         self.peer = peer
         self.servfail = servfail
@@ -71,6 +73,7 @@ class Relay:
         self.max_in_flight = max_in_flight
         self.sock: socket.socket | None = None
         self.dropped = 0  # queries refused because max_in_flight were pending
+        self._busy = False  # said so once; quiet until the table has drained
         self._pending: dict[int, _Pending] = {}  # by our id
         self._clients: set[tuple[Peer, bytes]] = set()  # (peer, client id) pending
         self._sel: selectors.BaseSelector | None = None
@@ -89,6 +92,7 @@ class Relay:
         """Forget every pending query (their clients ask again) and free the socket."""
         self._pending.clear()
         self._clients.clear()
+        self._busy = False
         self._close_socket()
         self._sel = None
 
@@ -100,14 +104,16 @@ class Relay:
             return
         if len(self._pending) >= self.max_in_flight:
             self.dropped += 1
+            if not self._busy:  # the monitor's log: once per busy spell, not per query
+                self._busy = True
+                sys.stderr.write(f"dns relay: {self.max_in_flight} queries in flight to "
+                                 f"{self.upstreams}; dropping more until they are done\n")
             return
-        p = _Pending(query, question, peer, servfail)
-        p.client_id = query[:2]
         while True:
             qid = int.from_bytes(os.urandom(2), "big")
             if qid not in self._pending:
                 break
-        p.query = qid.to_bytes(2, "big") + query[2:]
+        p = _Pending(qid.to_bytes(2, "big") + query[2:], query[:2], question, peer, servfail)
         self._pending[qid] = p
         self._clients.add(client)
         self._send_next(qid, p)
@@ -144,6 +150,7 @@ class Relay:
         self._clients.discard((p.peer, p.client_id))
         self.deliver(reply, p.peer)
         if not self._pending:
+            self._busy = False
             self._close_socket()  # idle: hold nothing; the next burst gets a new port
 
     def _socket(self) -> socket.socket | None:

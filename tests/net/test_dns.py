@@ -169,7 +169,9 @@ def test_many_queries_in_flight_at_once_are_all_answered() -> None:
             c.close()
 
 
-def test_a_busy_relay_drops_queries_beyond_its_bound(driven: list[Driven]) -> None:
+def test_a_busy_relay_drops_queries_beyond_its_bound(driven: list[Driven],
+                                                     capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
     up = udp()
     d = Driven([f"127.0.0.1:{up.getsockname()[1]}"], max_in_flight=4)
     driven.append(d)
@@ -178,6 +180,7 @@ def test_a_busy_relay_drops_queries_beyond_its_bound(driven: list[Driven]) -> No
     d.ask("n0.example.org", qid=0)  # a client's retransmission: still in flight
     d.step()
     assert (d.r.relay.in_flight, d.r.relay.dropped) == (4, 2)
+    assert capsys.readouterr().err.count("dns relay: 4 queries in flight") == 1  # once
     relayed = [answer_from(up, ["192.0.2.1"]) for _ in range(4)]
     up.settimeout(0)
     with pytest.raises(BlockingIOError):
