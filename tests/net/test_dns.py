@@ -374,3 +374,54 @@ def test_a_monitor_relays_from_its_loop_without_a_thread(
             engine.remove(r.id, force=True, volumes=True)
         engine.close()
         up.close()
+
+
+@pytest.mark.kernel
+def test_a_container_resolves_relayed_names_with_its_own_resolver(
+        busybox_image: tuple[Path, str], roots: tuple[Path, Path],  # noqa: F811
+        unique: str) -> None:
+    """busybox's nslookup in a container (resolv.conf: 127.0.0.11) gets the stand-in's
+    answer for a name no container has, and a peer's address for a name one has."""
+    import subprocess
+    import sys
+
+    up = udp(timeout=0.1)
+    stop = threading.Event()
+
+    def upstream() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = up.recvfrom(512)
+            except TimeoutError:
+                continue
+            q = dns.parse_query(data)
+            if q is not None:  # A: an address; AAAA: none
+                up.sendto(dns.build_answer(q, ["192.0.2.42"] if q.qtype == dns.QTYPE_A
+                                           else []), peer)
+
+    feeder = threading.Thread(target=upstream, daemon=True)
+    feeder.start()
+    root, run_root = roots
+    env = {**os.environ, dns.UPSTREAMS_ENV: f"127.0.0.1:{up.getsockname()[1]}"}
+
+    def stackctl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "stackctl", "--root", str(root),
+                               "--run-root", str(run_root), *args], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    try:
+        r = stackctl("run", "-d", "--name", f"peer{unique}", "busybox", "sleep", "60")
+        assert r.returncode == 0, r.stderr
+        ip = stackctl("inspect", "-f", "{{.NetworkSettings.IPAddress}}", f"peer{unique}")
+        assert ip.returncode == 0 and ip.stdout.strip(), ip.stderr
+        r = stackctl("run", "--rm", "busybox", "sh", "-c",
+                     f"nslookup example.org && nslookup peer{unique}")
+        assert r.returncode == 0, r.stdout + r.stderr
+        relayed, local = r.stdout.split("Name:")[1:3]
+        assert "Address: 192.0.2.42" in relayed, r.stdout
+        assert f"Address: {ip.stdout.strip()}" in local, r.stdout
+    finally:
+        stackctl("rm", "-f", f"peer{unique}")
+        stop.set()
+        feeder.join(5)
+        up.close()
