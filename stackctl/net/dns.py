@@ -252,7 +252,7 @@ class Responder:
     def attach(self, sel: selectors.BaseSelector) -> None:
         """Serve from ``sel``, whose callbacks are ``key.data(events)``."""
         self._sel = sel
-        sel.register(self.sock, selectors.EVENT_READ, lambda events: self.handle_one())
+        sel.register(self.sock, selectors.EVENT_READ, lambda events: self.handle_waiting())
         self.relay.attach(sel)
 
     def next_at(self) -> float | None:
@@ -300,7 +300,7 @@ class Responder:
         self._stop_w.send(b"x")
 
     # ---- queries ---------------------------------------------------------------------
-    def handle_one(self) -> None:
+    def handle_waiting(self) -> None:
         """Answer the waiting queries (a burst at most: the loop has more to serve)."""
         for _ in range(64):
             try:

@@ -2,8 +2,8 @@
 relaying from its loop (kernel). The "upstream" is always a stand-in resolver on
 127.0.0.1 that the test runs: no query leaves the host's loopback.
 
-Most relay tests drive the responder by hand (``handle_one``, a selector round,
-``tick`` with a clock of their own): no thread, no sleep, nothing timed.
+Most relay tests drive the responder by hand (one selector round at a time,
+``tick`` with a clock moved by the test): no thread, no sleep, nothing timed.
 """
 
 from __future__ import annotations
