@@ -29,6 +29,7 @@ stdlib only (the monitor imports the standard library only).
 
 from __future__ import annotations
 
+import _thread
 import os
 import selectors
 import socket
@@ -246,7 +247,10 @@ class Responder:
                                      clock=clock, timeout=timeout,
                                      max_in_flight=max_in_flight)
         self._sel: selectors.BaseSelector | None = None
-        self._stop_r, self._stop_w = socket.socketpair()
+        # serve()'s wake-up pair, made on first use: a monitor serving many containers
+        # from its own loop needs none (2 fds each); _thread: builtin, costs nothing
+        self._stop: tuple[socket.socket, socket.socket] | None = None
+        self._stop_lock = _thread.allocate_lock()
 
     # ---- in a loop -------------------------------------------------------------------
     def attach(self, sel: selectors.BaseSelector) -> None:
@@ -272,21 +276,23 @@ class Responder:
             self._sel = None
         self.relay.close()
         self.sock.close()
-        self._stop_r.close()
-        self._stop_w.close()
+        if self._stop is not None:
+            for s in self._stop:
+                s.close()
 
     # ---- alone, in a thread ------------------------------------------------------------
     def serve(self) -> None:
         """A loop of its own until ``stop()``."""
         sel = selectors.DefaultSelector()
-        sel.register(self._stop_r, selectors.EVENT_READ)
+        stop_r = self._stop_pair()[0]
+        sel.register(stop_r, selectors.EVENT_READ)
         self.attach(sel)
         try:
             while True:
                 at = self.next_at()
                 ready = sel.select(None if at is None else max(0.0, at - self.clock()))
                 for key, events in ready:
-                    if key.fileobj is self._stop_r:
+                    if key.fileobj is stop_r:
                         return
                     key.data(events)
                 self.tick(self.clock())
@@ -297,7 +303,13 @@ class Responder:
             sel.close()
 
     def stop(self) -> None:
-        self._stop_w.send(b"x")
+        self._stop_pair()[1].send(b"x")  # before serve() began: it returns at once
+
+    def _stop_pair(self) -> tuple[socket.socket, socket.socket]:
+        with self._stop_lock:  # stop() and serve() run in different threads
+            if self._stop is None:
+                self._stop = socket.socketpair()
+            return self._stop
 
     # ---- queries ---------------------------------------------------------------------
     def handle_waiting(self) -> None:

@@ -123,6 +123,14 @@ def test_known_names_answered_unknown_relayed_to_upstream() -> None:
     assert not t.is_alive()
 
 
+def test_stop_before_serve_begins_still_stops_it() -> None:
+    with udp() as sock:
+        r = dns.Responder(sock, lambda n: [], [])
+        r.stop()
+        r.serve()  # returns at once
+        r.close()
+
+
 def test_many_queries_in_flight_at_once_are_all_answered() -> None:
     """60 queries from two clients (reusing each other's ids) wait at the upstream
     together; its answers, in reverse order, each reach the right client."""
