@@ -83,12 +83,21 @@ def _stop(engine: Engine, ref: str, time: int | None, signal: str | None) -> Non
     rec = engine.get(ref)
     if not rec.running:
         return
+    from stackctl.errors import NotFound
+
+    def running() -> bool:  # a --rm container is removed once it exits: stopped
+        try:
+            return engine.get(rec.id).running
+        except NotFound:
+            return False
+
     engine.kill(rec.id, signal)
     grace = time if time is not None else (rec.config.stop_timeout or 10)
     deadline = _time.monotonic() + (grace if grace >= 0 else float("inf"))
-    while engine.get(rec.id).running and _time.monotonic() < deadline:
+    while running() and _time.monotonic() < deadline:
         _time.sleep(0.05)
-    engine.stop(rec.id, 0)  # still up after the grace period: SIGKILL (no-op if gone)
+    if running():
+        engine.stop(rec.id, 0)  # still up after the grace period: SIGKILL
 
 
 def kill(ctx: typer.Context, containers: Names = typer.Argument(...),

@@ -375,7 +375,15 @@ class Engine:
         if reply is None and oci.alive(rec.pid, rec.pid_start):
             self._kill_orphan(rec, sig, grace)
         self._wait_released(rec)
-        return self.get(rec.id)
+        return self._after(rec)
+
+    def _after(self, rec: ContainerRecord) -> ContainerRecord:
+        """``rec`` as it is after a stop or kill; as it was if --rm has removed it
+        meanwhile (docker stop/kill of a --rm container succeed)."""
+        try:
+            return self.get(rec.id)
+        except NotFound:
+            return rec
 
     def _kill_orphan(self, rec: ContainerRecord, sig: int, grace: float) -> None:
         """The monitor is gone but the process lives: signal it directly."""
@@ -406,7 +414,7 @@ class Engine:
                 pass
         if sig == _signal.SIGKILL:
             self._wait_released(rec)
-        return self.get(rec.id)
+        return self._after(rec)
 
     def restart(self, ref: str, timeout: float | None = None) -> ContainerRecord:
         rec = self.stop(ref, timeout)
@@ -454,7 +462,10 @@ class Engine:
                     f"you cannot remove a {rec.status.value} container {rec.short_id}",
                     hint="stop the container first, or force removal with `rm -f`")
             self.kill(rec.id, "SIGKILL")
-            rec = self.get(rec.id)
+            try:
+                rec = self.get(rec.id)
+            except NotFound:  # --rm removed it (and its anonymous volumes) as it exited
+                return rec.id
             if rec.status in ACTIVE:
                 raise EngineError(f"container {rec.name} did not stop")
         with self.store.transaction() as db:

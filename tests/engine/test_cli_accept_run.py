@@ -23,3 +23,25 @@ def test_tmpfs_is_noexec_unless_asked(cli: Cli) -> None:
     res = cli("run", "--rm", "--network", "none", "--tmpfs", "/t:exec,mode=1777", "busybox",
               "sh", "-c", script)
     assert res.stdout.startswith("rc=0\n") and "noexec" not in res.stdout
+
+
+@pytest.mark.parametrize("how", [["stop", "-t", "1"], ["kill"], ["stop", "-s", "KILL"]])
+def test_stop_or_kill_a_rm_container(cli: Cli, unique: str, how: list[str]) -> None:
+    # docker: the command succeeds and names it, though --rm removes it as it exits
+    name = f"rm-{unique}"
+    cli("run", "-d", "--rm", "--network", "none", "--name", name, "busybox", "sleep", "60",
+        check=True)
+    res = cli(*how, name)
+    assert (res.returncode, res.stdout, res.stderr) == (0, f"{name}\n", "")
+    assert cli("ps", "-aq", "--filter", f"name=^{name}$").stdout == ""
+
+
+def test_rm_force_a_rm_container(cli: Cli, unique: str) -> None:
+    name = f"rmf-{unique}"
+    cli("run", "-d", "--rm", "--network", "none", "--name", name, "-v", "/anon", "busybox",
+        "sleep", "60", check=True)
+    vol = cli("inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", name).stdout.strip()
+    res = cli("rm", "-f", name)
+    assert (res.returncode, res.stdout, res.stderr) == (0, f"{name}\n", "")
+    assert cli("ps", "-aq", "--filter", f"name=^{name}$").stdout == ""
+    assert cli("volume", "inspect", vol).returncode == 1  # --rm takes its anonymous volume
