@@ -523,6 +523,8 @@ class Engine:
                                        workdir or rec.config.working_dir or "/"):
             raise RuntimeFailure(f'exec: "{args[0]}": executable file not found in $PATH',
                                  exit_code=127)
+        if tty and not any(e.startswith("TERM=") for e in (*rec.config.env, *env)):
+            env = ("TERM=xterm", *env)  # as docker: a tty gets TERM unless one is set
         caps: tuple[str, ...] = ()
         if privileged:
             from stackctl.engine.runtime.caps import effective_caps

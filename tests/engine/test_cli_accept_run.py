@@ -45,3 +45,14 @@ def test_rm_force_a_rm_container(cli: Cli, unique: str) -> None:
     assert (res.returncode, res.stdout, res.stderr) == (0, f"{name}\n", "")
     assert cli("ps", "-aq", "--filter", f"name=^{name}$").stdout == ""
     assert cli("volume", "inspect", vol).returncode == 1  # --rm takes its anonymous volume
+
+
+def test_exec_with_a_tty_gets_term(cli: Cli, unique: str) -> None:
+    name = f"t-{unique}"
+    cli("run", "-d", "--network", "none", "--name", name, "-e", "KEEP=1", "busybox", "sleep",
+        "60", check=True)
+    term = 'echo "${TERM:-unset} $KEEP"'
+    assert cli("exec", "-t", name, "sh", "-c", term).stdout.replace("\r", "") == "xterm 1\n"
+    assert cli("exec", "-t", "-e", "TERM=vt100", name, "sh", "-c", term
+               ).stdout.replace("\r", "") == "vt100 1\n"
+    assert cli("exec", name, "sh", "-c", term).stdout == "unset 1\n"
