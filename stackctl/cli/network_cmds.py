@@ -6,9 +6,11 @@ pyroute2 behind it) is imported inside the commands that touch networks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
-from typing import Any, Optional
+from collections.abc import Callable
+from typing import Any, Optional, TypeVar
 
 import typer
 
@@ -16,6 +18,22 @@ from stackctl.cli.options import GlobalOptions
 
 network = typer.Typer(help="Manage networks.", no_args_is_help=True)
 PREDEFINED = ("host", "none")  # listed like Docker's; they have no bridge
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _exit_1(fn: _F) -> _F:
+    """docker network and port exit 1 on an error response of the daemon; 125 is
+    run/create's code (stackctl's engine errors carry it)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if getattr(exc, "exit_code", None) == 125:
+                exc.exit_code = 1  # type: ignore[attr-defined]
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _manager(ctx: typer.Context) -> Any:
@@ -42,6 +60,7 @@ def _pseudo_id(name: str) -> str:
 
 
 @network.command("create")
+@_exit_1
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Network name."),
@@ -93,6 +112,7 @@ def _matches(info: Any, filters: list[str], users: int) -> bool:
 
 
 @network.command("ls")
+@_exit_1
 def ls(
     ctx: typer.Context,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only IDs."),
@@ -133,6 +153,7 @@ def ls(
 
 
 @network.command("inspect")
+@_exit_1
 def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
             fmt: Optional[str] = typer.Option(None, "--format", "-f")) -> None:  # noqa: UP045
     """Display detailed information on networks."""
@@ -154,6 +175,7 @@ def inspect(ctx: typer.Context, names: list[str] = typer.Argument(...),
 
 
 @network.command("rm")
+@_exit_1
 def rm(ctx: typer.Context, names: list[str] = typer.Argument(...)) -> None:
     """Remove networks (refused while a container uses one)."""
     from stackctl.cli.report import report_error
@@ -175,6 +197,7 @@ def rm(ctx: typer.Context, names: list[str] = typer.Argument(...)) -> None:
 
 
 @network.command("prune")
+@_exit_1
 def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f"),
           filter_: Optional[list[str]] = typer.Option(None, "--filter")) -> None:  # noqa: UP045
     """Remove all networks that no container uses."""
@@ -201,6 +224,7 @@ def _container(ctx: typer.Context, ref: str) -> tuple[str, str]:
 
 
 @network.command("connect")
+@_exit_1
 def connect(
     ctx: typer.Context,
     net: str = typer.Argument(..., metavar="NETWORK"),
@@ -224,6 +248,7 @@ def connect(
 
 
 @network.command("disconnect")
+@_exit_1
 def disconnect(ctx: typer.Context, net: str = typer.Argument(..., metavar="NETWORK"),
                container: str = typer.Argument(..., metavar="CONTAINER"),
                force: bool = typer.Option(False, "--force", "-f")) -> None:
@@ -237,6 +262,7 @@ def disconnect(ctx: typer.Context, net: str = typer.Argument(..., metavar="NETWO
         netseam.disconnect(eng.store, eng.paths(rec.id), net, force=force)
 
 
+@_exit_1
 def port(ctx: typer.Context, container: str = typer.Argument(..., metavar="CONTAINER"),
          private: Optional[str] = typer.Argument(None, metavar="[PRIVATE_PORT[/PROTO]]"),  # noqa: UP045
          ) -> None:

@@ -1,0 +1,24 @@
+"""Exit codes as docker's: every command but run/create exits 1 on an error of the
+engine (docker's "Error response from daemon"); run/create exit 125."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.engine.conftest import Cli
+
+pytestmark = pytest.mark.kernel
+
+
+def test_network_and_port_errors_exit_1(cli: Cli, unique: str) -> None:
+    name = f"n-{unique}"
+    cli("create", "--network", "none", "--name", name, "busybox", check=True)
+    for args, says in [(["port", "nosuch"], "no such container: nosuch"),
+                       (["port", name, "81"], f"no public port '81/tcp' published for {name}"),
+                       (["network", "create", "none"], "'none' is reserved"),
+                       (["network", "connect", "bridge", name], "--network none"),
+                       (["network", "rm", f"nonet-{unique}"], "not found")]:
+        res = cli(*args)
+        assert (res.returncode, says in res.stderr) == (1, True), (args, res.stderr)
+    assert cli("run", "--rm", "--network", f"container:nosuch-{unique}", "busybox", "true"
+               ).returncode == 125
