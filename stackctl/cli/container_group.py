@@ -18,7 +18,9 @@ def register(app: typer.Typer) -> None:
                      ("prune", container_cmds.prune)]:
         group.command(name, context_settings=container_cmds.settings(name))(fn)
     group.command("exec", context_settings=container_cmds.EXEC_SETTINGS)(container_cmds.exec_)
-    group.command("run", context_settings=run_cmd.RUN_SETTINGS)(run_cmd._run)
-    group.command("create", context_settings=run_cmd.RUN_SETTINGS,
+    # as `stackctl run`: a command line that does not parse exits 125
+    group.command("run", cls=run_cmd._RunCommand, context_settings=run_cmd.RUN_SETTINGS
+                  )(run_cmd._run)
+    group.command("create", cls=run_cmd._RunCommand, context_settings=run_cmd.RUN_SETTINGS,
                   help="Create a new container (not started).")(run_cmd._run)
     app.add_typer(group, name="container")

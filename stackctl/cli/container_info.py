@@ -177,6 +177,8 @@ def inspect(ctx: typer.Context, names: Names = typer.Argument(...),
     from stackctl.errors import UsageError
 
     kinds = ("container", "image", "volume")
+    if type_ is None and ctx.parent is not None and ctx.parent.info_name == "container":
+        type_ = "container"  # docker container inspect: containers only
     if type_ is not None and type_ not in kinds:
         raise UsageError(f'--type {type_}: "{type_}" is not a valid value for --type',
                          hint="use container, image or volume")

@@ -22,3 +22,15 @@ def test_network_and_port_errors_exit_1(cli: Cli, unique: str) -> None:
         assert (res.returncode, says in res.stderr) == (1, True), (args, res.stderr)
     assert cli("run", "--rm", "--network", f"container:nosuch-{unique}", "busybox", "true"
                ).returncode == 125
+
+
+def test_container_inspect_and_run_spellings(cli: Cli, unique: str) -> None:
+    # docker container inspect looks up containers only; inspect finds the image too
+    res = cli("container", "inspect", "busybox")
+    assert (res.returncode, res.stdout, res.stderr) == (1, "[]\n",
+                                                        "Error: No such container: busybox\n")
+    assert cli("inspect", "-f", "{{.Os}}", "busybox").stdout == "linux\n"
+    # `container run` parses as `run`: a bad command line is run's error, 125
+    res = cli("container", "run", "--pids-limit", "many", "busybox")
+    assert res.returncode == 125 and "--pids-limit" in res.stderr
+    assert cli("ps", "-aq").stdout == ""
