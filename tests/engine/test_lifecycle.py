@@ -80,9 +80,10 @@ def test_isolation_pid_hostname_network(engine: Engine) -> None:
 
 def test_stop_sends_signal_then_status_exited(engine: Engine) -> None:
     rec = engine.start(engine.create(cfg("sh", "-c", "trap 'echo got-term; exit 0' TERM; "
-                                         "while true; do sleep 0.1; done")).id)
+                                         "echo trapped; while true; do sleep 0.1; done")).id)
     assert rec.status == S.RUNNING and rec.pid
-    eventually(lambda: "got" not in logs_text(engine, rec.id))
+    # a SIGTERM before the trap is set is ignored: the shell is PID 1 (no default action)
+    eventually(lambda: "trapped" in logs_text(engine, rec.id))
     stopped = engine.stop(rec.id, timeout=10)
     assert stopped.status == S.EXITED and stopped.exit_code == 0
     assert "got-term" in logs_text(engine, rec.id)

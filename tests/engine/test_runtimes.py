@@ -13,17 +13,20 @@ from stackctl.engine.api import Engine
 from stackctl.engine.attach import attach
 from stackctl.engine.containers import ContainerConfig, ContainerStatus
 from stackctl.errors import RuntimeFailure
+from tests.engine.conftest import eventually
 
 pytestmark = [pytest.mark.kernel, pytest.mark.parametrize("runtime", ["stackctl", "runc"])]
 
 
 def test_run_exit_code_logs_stop_exec(engine: Engine, runtime: str) -> None:
     rec = engine.create(ContainerConfig(image="busybox", runtime=runtime, network="none", command=(
-        "sh", "-c", "echo started; trap 'exit 9' TERM; while true; do sleep 0.1; done")))
+        "sh", "-c", "trap 'exit 9' TERM; echo started; while true; do sleep 0.1; done")))
     engine.start(rec.id)
+    # the trap first: a SIGTERM before it is ignored (the shell is PID 1)
+    eventually(lambda: [e.log for e in engine.logs(rec.id)] == ["started\n"])
     argv = engine.exec_argv(rec.id, ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 2"])
     res = subprocess.run(argv, capture_output=True, text=True, check=False)
-    assert res.returncode == 2 and res.stdout.startswith("sh -c echo started")
+    assert res.returncode == 2 and res.stdout.startswith("sh -c trap 'exit 9' TERM; echo started")
     done = engine.stop(rec.id, timeout=5)
     assert (done.status, done.exit_code) == (ContainerStatus.EXITED, 9)
     assert [e.log for e in engine.logs(rec.id)] == ["started\n"]
