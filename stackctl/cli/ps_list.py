@@ -24,7 +24,10 @@ def list_containers(engine: Engine, *, all_: bool = False, quiet: bool = False,
     from stackctl.cli.render import format_rows, table
 
     filters = list(filter_ or [])
-    recs = engine.list(all_=all_ or latest or last >= 0 or bool(filters))
+    _check(filters)
+    # docker lists stopped containers with -a, -l, -n N, or a status filter only
+    recs = engine.list(all_=all_ or latest or last > 0
+                       or any(f.startswith("status=") for f in filters))
     created = {}
     for f in filters:
         key, _, value = f.partition("=")
@@ -33,7 +36,7 @@ def list_containers(engine: Engine, *, all_: bool = False, quiet: bool = False,
     recs = [r for r in recs if _match(r, filters, created)]
     if latest:
         recs = recs[:1]
-    elif last >= 0:
+    elif last > 0:  # docker: -n 0 is no limit
         recs = recs[:last]
     if quiet:
         return [r.id if no_trunc else r.short_id for r in recs]
@@ -142,57 +145,79 @@ def _status_text(rec: ContainerRecord, human: Any, parse_time: Any) -> str:
 _STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
-def _match(rec: ContainerRecord, filters: list[str], created: dict[str, float]) -> bool:
-    """Docker's ps filters; ``created`` maps before=/since= references to their times."""
-    import re
+_KEYS = ("status", "name", "id", "label", "exited", "ancestor", "health", "before", "since",
+         "volume", "network", "publish", "expose", "is-task")
 
+
+def _check(filters: list[str]) -> None:
+    """Refuse a filter docker refuses, whether or not any container is listed."""
     from stackctl.errors import UsageError
-    from stackctl.net.ports import parse_publish
 
     for f in filters:
         key, _, value = f.partition("=")
-        if key == "status":
-            if value not in _STATUSES:
-                raise UsageError(f"--filter {f}: unrecognised filter value for status: "
-                                 f"{value}", hint="one of " + ", ".join(_STATUSES))
-            ok = rec.status.value == value
-        elif key == "name":  # docker: a regular expression, searched in the name
-            ok = re.search(value, rec.name) is not None
-        elif key in ("before", "since"):
-            mine = _created(rec)
-            ok = mine < created[value] if key == "before" else mine > created[value]
-        elif key == "volume":
-            ok = any(value in (m.source, m.target) for m in rec.config.mounts)
-        elif key == "network":
-            ok = any(a.name == value for a in rec.config.attachments()) or \
-                rec.config.network == value
-        elif key in ("publish", "expose"):
-            want = value if "/" in value else value + "/tcp"
-            ports = {f"{m.host_port if key == 'publish' else m.container_port}/{m.protocol}"
-                     for spec in rec.config.publish for m in parse_publish(spec)}
-            if key == "expose":
-                ports |= {p if "/" in p else p + "/tcp" for p in rec.config.expose}
-            ok = want in ports
-        elif key == "is-task":
-            ok = value.lower() in ("0", "false")
-        elif key == "id":
-            ok = rec.id.startswith(value)
-        elif key == "label":
-            k, sep, v = value.partition("=")
-            ok = k in rec.labels and (not sep or rec.labels[k] == v)
-        elif key == "exited":
-            ok = rec.status.value == "exited" and str(rec.exit_code) == value
-        elif key == "ancestor":
-            ok = rec.image_ref == value or rec.image_id.startswith(value)
-        elif key == "health":
-            ok = (rec.health.status if rec.health else "none") == value
-        else:
+        if key not in _KEYS:
             raise UsageError(f"--filter {f}: invalid filter {key!r}",
                              hint="use status, name, id, label, exited, ancestor, health, "
                                   "before, since, volume, network, publish or expose")
-        if not ok:
+        if key == "status" and value not in _STATUSES:
+            raise UsageError(f"--filter {f}: unrecognised filter value for status: "
+                             f"{value}", hint="one of " + ", ".join(_STATUSES))
+        if key == "exited" and not value.lstrip("-").isdigit():
+            raise UsageError(f"--filter {f}: exited takes an exit code (a number)")
+
+
+def _match(rec: ContainerRecord, filters: list[str], created: dict[str, float]) -> bool:
+    """Docker's ps filters: values of one key are alternatives (status=running
+    --filter status=exited lists both), except labels, which must all match;
+    different keys must all hold. ``created`` maps before=/since= references to
+    their times."""
+    by_key: dict[str, list[str]] = {}
+    for f in filters:
+        key, _, value = f.partition("=")
+        by_key.setdefault(key, []).append(value)
+    for key, values in by_key.items():
+        hits = (_one(rec, key, value, created) for value in values)
+        if not (all(hits) if key == "label" else any(hits)):
             return False
     return True
+
+
+def _one(rec: ContainerRecord, key: str, value: str, created: dict[str, float]) -> bool:
+    import re
+
+    from stackctl.net.ports import parse_publish
+
+    if key == "status":
+        return rec.status.value == value
+    if key == "name":  # docker: a regular expression, searched in the name
+        return re.search(value, rec.name) is not None
+    if key in ("before", "since"):
+        mine = _created(rec)
+        return mine < created[value] if key == "before" else mine > created[value]
+    if key == "volume":
+        return any(value in (m.source, m.target) for m in rec.config.mounts)
+    if key == "network":
+        return any(a.name == value for a in rec.config.attachments()) or \
+            rec.config.network == value
+    if key in ("publish", "expose"):
+        want = value if "/" in value else value + "/tcp"
+        ports = {f"{m.host_port if key == 'publish' else m.container_port}/{m.protocol}"
+                 for spec in rec.config.publish for m in parse_publish(spec)}
+        if key == "expose":
+            ports |= {p if "/" in p else p + "/tcp" for p in rec.config.expose}
+        return want in ports
+    if key == "is-task":
+        return value.lower() in ("0", "false")
+    if key == "id":
+        return rec.id.startswith(value)
+    if key == "label":
+        k, sep, v = value.partition("=")
+        return k in rec.labels and (not sep or rec.labels[k] == v)
+    if key == "exited":
+        return rec.status.value == "exited" and rec.exit_code == int(value)
+    if key == "ancestor":
+        return rec.image_ref == value or rec.image_id.startswith(value)
+    return (rec.health.status if rec.health else "none") == value  # health
 
 
 def _created(rec: ContainerRecord) -> float:
