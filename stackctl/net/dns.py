@@ -15,6 +15,10 @@ it is at that moment:
   entries in a table, served by the same loop, with deadlines it folds into the
   loop's timers; no thread (each would cost the monitor a stack and an arena).
 
+Over UDP and TCP both, as Docker's: an answer too big for the client's UDP limit
+(512 bytes, or its EDNS size: 40 replicas under one name) goes back truncated,
+and the client asks again over TCP (dns_tcp.py, loaded on the first connection).
+
 Why DNS first, and hosts files only beside it: a hosts file bind-mounted
 into a container cannot be replaced atomically (a rename breaks the bind
 mount, an in-place rewrite can be read half-written), every endpoint change
@@ -45,6 +49,8 @@ from stackctl.net import dns_relay
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
+
+    from stackctl.net.dns_tcp import TcpServer
 
 DNS_ADDRESS = "127.0.0.11"
 DNS_PORT = 53
@@ -88,16 +94,31 @@ def parse_query(data: bytes) -> Question | None:
     return Question(qid, flags, ".".join(labels), qtype, qclass, data[12: pos + 4])
 
 
-def build_answer(q: Question, addresses: Sequence[str], *, rcode: int = 0) -> bytes:
-    """A response with one A record per address (name compressed to the question)."""
-    # QR, opcode copied, AA, RD copied, RA
+def build_answer(q: Question, addresses: Sequence[str], *, rcode: int = 0,
+                 truncated: bool = False) -> bytes:
+    """A response with one A record per address (name compressed to the question);
+    ``truncated``: none, and TC set (the client asks again over TCP)."""
+    # QR, opcode copied, AA, TC, RD copied, RA
     flags = 0x8000 | (q.flags & 0x7900) | 0x0400 | 0x0080 | rcode
+    if truncated:
+        flags, addresses = flags | 0x0200, ()
     head = struct.pack("!HHHHHH", q.id, flags, 1, len(addresses), 0, 0)
     body = b"".join(
         struct.pack("!HHHIH", 0xC00C, QTYPE_A, QCLASS_IN, TTL, 4) + socket.inet_aton(a)
         for a in addresses
     )
     return head + q.raw_question + body
+
+
+def udp_limit(data: bytes, q: Question) -> int:
+    """The largest UDP answer the client of query ``data`` takes: 512 bytes, or the
+    payload size of its EDNS OPT record (RFC 6891), which stub resolvers put first
+    among the additional records."""
+    end = 12 + len(q.raw_question)
+    if data[10:12] != b"\x00\x00" and data[end: end + 3] == b"\x00\x00\x29" \
+            and len(data) >= end + 5:
+        return max(512, int.from_bytes(data[end + 3: end + 5], "big"))
+    return 512
 
 
 def build_query(name: str, qtype: int = QTYPE_A, qid: int | None = None) -> bytes:
@@ -225,9 +246,32 @@ def bind_in_netns(netns: Path, address: str = DNS_ADDRESS, port: int = DNS_PORT
     return run_in_netns(netns, make)
 
 
+def bind_both_in_netns(netns: Path, address: str = DNS_ADDRESS, port: int = DNS_PORT
+                       ) -> tuple[socket.socket, socket.socket]:
+    """UDP and listening TCP sockets on ``address:port`` inside ``netns`` (one setns)."""
+    from stackctl.net.netns import run_in_netns
+
+    def make() -> tuple[socket.socket, socket.socket]:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            udp.bind((address, port))
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart's
+            tcp.bind((address, port))
+            tcp.listen(8)
+        except OSError:
+            udp.close()
+            tcp.close()
+            raise
+        return udp, tcp
+
+    return run_in_netns(netns, make)
+
+
 class Responder:
-    """Answers the queries that reach one bound socket, relaying what it does not
-    know (dns_relay.py). Event-driven, threads of its own: none.
+    """Answers the queries that reach one bound UDP socket (and, when given, a
+    listening TCP socket: dns_tcp.py), relaying what it does not know
+    (dns_relay.py). Event-driven, threads of its own: none.
 
     In a selector loop (the monitor): ``attach(sel)``, fold ``next_at()`` into the
     select timeout and call ``tick(now)`` after each round; ``close()`` at the end.
@@ -238,14 +282,20 @@ class Responder:
                  upstreams: Sequence[str], *, upstream_port: int = 53,
                  timeout: float = dns_relay.TIMEOUT,
                  max_in_flight: int = dns_relay.MAX_IN_FLIGHT,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 tcp: socket.socket | None = None) -> None:
         self.sock = sock
         sock.setblocking(False)  # read until drained, in whatever loop serves it
+        self.tcp = tcp
+        if tcp is not None:
+            tcp.setblocking(False)
         self.lookup = lookup
         self.clock = clock
+        self.timeout = timeout
         self.relay = dns_relay.Relay(_addresses(upstreams, upstream_port), self._send,
                                      clock=clock, timeout=timeout,
                                      max_in_flight=max_in_flight)
+        self._connections: TcpServer | None = None  # made at the first connection
         self._sel: selectors.BaseSelector | None = None
         # serve()'s wake-up pair, made on first use: a monitor serving many containers
         # from its own loop needs none (2 fds each); _thread: builtin, costs nothing
@@ -257,25 +307,27 @@ class Responder:
         """Serve from ``sel``, whose callbacks are ``key.data(events)``."""
         self._sel = sel
         sel.register(self.sock, selectors.EVENT_READ, lambda events: self.handle_waiting())
+        if self.tcp is not None:
+            sel.register(self.tcp, selectors.EVENT_READ, lambda events: self._accept())
         self.relay.attach(sel)
 
     def next_at(self) -> float | None:
-        """When ``tick`` has work: the first relayed query's deadline."""
-        return self.relay.next_at()
+        """When ``tick`` has work: the first deadline of a relayed query or connection."""
+        times = [self.relay.next_at(),
+                 self._connections.next_at() if self._connections else None]
+        return min((t for t in times if t is not None), default=None)
 
     def tick(self, now: float) -> None:
         self.relay.tick(now)
+        if self._connections is not None:
+            self._connections.tick(now)
 
     def close(self) -> None:
-        """Leave the loop and free every socket, the relay's included."""
-        if self._sel is not None:
-            try:
-                self._sel.unregister(self.sock)
-            except (KeyError, ValueError):  # its loop closed first
-                pass
-            self._sel = None
-        self.relay.close()
+        """Leave the loop and free every socket, the relay's and connections' included."""
+        self._detach()
         self.sock.close()
+        if self.tcp is not None:
+            self.tcp.close()
         if self._stop is not None:
             for s in self._stop:
                 s.close()
@@ -297,9 +349,7 @@ class Responder:
                     key.data(events)
                 self.tick(self.clock())
         finally:
-            self.relay.close()  # its clients ask again; close() frees the rest
-            sel.unregister(self.sock)
-            self._sel = None
+            self._detach()  # queries in flight are forgotten: their clients ask again
             sel.close()
 
     def stop(self) -> None:
@@ -311,7 +361,43 @@ class Responder:
                 self._stop = socket.socketpair()
             return self._stop
 
+    def _detach(self) -> None:
+        sel, self._sel = self._sel, None
+        if self._connections is not None:
+            self._connections.close()
+            self._connections = None
+        self.relay.close()
+        if sel is not None:
+            for s in (self.sock, self.tcp):
+                try:
+                    if s is not None:
+                        sel.unregister(s)
+                except (KeyError, ValueError):  # its loop closed first
+                    pass
+
     # ---- queries ---------------------------------------------------------------------
+    def _accept(self) -> None:
+        if self._sel is None or self.tcp is None:
+            return
+        if self._connections is None:
+            from stackctl.net import dns_tcp  # TCP is the rare path: loaded when used
+
+            self._connections = dns_tcp.TcpServer(self.resolve, self.relay.upstreams,
+                                                  self._sel, clock=self.clock,
+                                                  timeout=self.timeout)
+        self._connections.accept(self.tcp)
+
+    def resolve(self, data: bytes) -> tuple[bytes | None, bytes | None]:
+        """(our reply, None), or (None, the SERVFAIL to send if relaying fails), or
+        (None, None) for what is not a query we can read."""
+        q = parse_query(data)
+        if q is None:
+            return None, None
+        reply = self.answer(data, q)
+        if reply is not None:
+            return reply, None
+        return None, build_answer(q, [], rcode=RCODE_SERVFAIL)
+
     def handle_waiting(self) -> None:
         """Answer the waiting queries (a burst at most: the loop has more to serve)."""
         for _ in range(64):
@@ -324,6 +410,8 @@ class Responder:
                 continue  # not a query we can read: neither answered nor relayed
             reply = self.answer(data, q)
             if reply is not None:
+                if len(reply) > udp_limit(data, q):  # many replicas under one name
+                    reply = build_answer(q, [], truncated=True)
                 self._send(reply, peer)
             else:
                 self.relay.forward(data, q.raw_question, peer,
@@ -365,8 +453,10 @@ def for_container(netns: Path, db_path: Path, container_id: str,
         ... timeout = min(..., r.next_at()); sel.select(timeout); r.tick(loop_clock())
         r.close()
     """
-    return Responder(bind_in_netns(netns), StoreLookup(db_path, container_id, db),
-                     host_upstreams() if upstreams is None else upstreams, clock=clock)
+    udp, tcp = bind_both_in_netns(netns)
+    return Responder(udp, StoreLookup(db_path, container_id, db),
+                     host_upstreams() if upstreams is None else upstreams, clock=clock,
+                     tcp=tcp)
 
 
 def start_for_container(netns: Path, db_path: Path, container_id: str,
@@ -389,6 +479,7 @@ __all__ = [
     "DNS_ADDRESS",
     "Responder",
     "StoreLookup",
+    "bind_both_in_netns",
     "bind_in_netns",
     "build_answer",
     "build_query",
@@ -397,4 +488,5 @@ __all__ = [
     "parse_answer_addresses",
     "parse_query",
     "start_for_container",
+    "udp_limit",
 ]

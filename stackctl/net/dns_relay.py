@@ -20,8 +20,8 @@ port, the id and the name). At most ``max_in_flight`` queries are pending; more
 are dropped, as a busy resolver does, and the client asks again. A client's
 retransmission of a query still pending is dropped too (the first answer will do).
 
-UDP only: a reply with TC set passes through unchanged, and the client's retry
-over TCP finds nothing listening (Docker's resolver relays TCP as well).
+UDP: a reply with TC set passes through unchanged, and the client asks again over
+TCP, which dns_tcp.py relays on a connection of its own per query.
 
 stdlib only, no wire parsing beyond the id: the responder hands over the
 question bytes and the SERVFAIL reply to send if every upstream fails.

@@ -375,6 +375,23 @@ def test_a_monitor_relays_from_its_loop_without_a_thread(
             threading.Event().wait(0.1)
         assert relay not in socket_inodes(rec.monitor_pid)
         assert len(os.listdir(f"/proc/{rec.monitor_pid}/task")) == 1
+
+        # over TCP too (where clients ask again after a truncated answer)
+        def ask_tcp() -> bytes:
+            from stackctl.net.dns_tcp import frame
+
+            with socket.create_connection((dns.DNS_ADDRESS, 53), timeout=10) as s:
+                s.sendall(frame(dns.build_query(rec.id[:12])))
+                data = b""
+                while len(data) < 2 or len(data) < 2 + int.from_bytes(data[:2], "big"):
+                    chunk = s.recv(4096)
+                    assert chunk
+                    data += chunk
+                return data[2:]
+
+        rcode, addresses = dns.parse_answer_addresses(run_in_netns(netns, ask_tcp))
+        assert rcode == 0 and len(addresses) == 1
+        assert len(os.listdir(f"/proc/{rec.monitor_pid}/task")) == 1
     finally:
         for c in clients:
             c.close()
