@@ -8,11 +8,14 @@ from __future__ import annotations
 import selectors
 import socket
 import struct
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from stackctl.net import dns, dns_tcp
+from tests.fixtures_images import busybox_image  # noqa: F401
 
 
 def read_frame(s: socket.socket) -> bytes:
@@ -220,3 +223,73 @@ def test_an_answer_too_big_for_udp_is_truncated_there_whole_over_tcp(
     c.sendall(dns_tcp.frame(plain))
     d.steps_until(readable(c))
     assert len(dns.parse_answer_addresses(read_frame(c))[1]) == 40
+
+
+# ---- libc in a real container's namespace --------------------------------------------------
+@pytest.mark.kernel
+def test_libc_gets_a_big_relayed_answer_over_tcp_after_a_truncated_one(
+        busybox_image: tuple[Path, str], roots: tuple[Path, Path],  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """glibc's getaddrinfo in a container's namespace: the stand-in upstream answers
+    40 addresses, too many for UDP (TC); glibc asks 127.0.0.11 again over TCP, and
+    the monitor relays that over TCP too."""
+    from stackctl.engine.api import Engine
+    from stackctl.engine.containers import ContainerConfig
+    from tests.net.conftest import run_python
+
+    addresses = [f"192.0.2.{i}" for i in range(1, 41)]
+    tcp_up = listening()
+    port = tcp_up.getsockname()[1]
+    udp_up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp_up.bind(("127.0.0.1", port))  # one upstream address, both transports
+    udp_up.settimeout(0.1)
+    tcp_up.settimeout(0.1)
+    stop = threading.Event()
+    asked_over_tcp: list[str] = []
+
+    def upstream() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = udp_up.recvfrom(512)
+                q = dns.parse_query(data)
+                assert q is not None
+                udp_up.sendto(dns.build_answer(q, [], truncated=True), peer)
+            except TimeoutError:
+                pass
+            try:
+                conn, _ = tcp_up.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                q = dns.parse_query(read_frame(conn))
+                assert q is not None
+                asked_over_tcp.append(q.name)
+                conn.sendall(dns_tcp.frame(dns.build_answer(q, addresses)))
+
+    feeder = threading.Thread(target=upstream, daemon=True)
+    feeder.start()
+    monkeypatch.setenv(dns.UPSTREAMS_ENV, f"127.0.0.1:{port}")
+    root, run_root = roots
+    engine = Engine(root, run_root)
+    try:
+        rec = engine.start(engine.create(ContainerConfig(
+            image="busybox", command=("sleep", "60"), network="bridge")).id)
+        (tmp_path / "resolv.conf").write_text("nameserver 127.0.0.11\n")
+        (tmp_path / "hosts").write_text("127.0.0.1 localhost\n")
+        out = run_python(run_root / "netns" / rec.id, """
+import socket
+print(" ".join(sorted({a[4][0] for a in socket.getaddrinfo("big.example.org", 80,
+                                                            socket.AF_INET)})))
+""", files=(tmp_path / "hosts", tmp_path / "resolv.conf"))
+        assert out.returncode == 0, out.stderr
+        assert sorted(out.stdout.split()) == sorted(addresses)
+        assert asked_over_tcp == ["big.example.org"]
+    finally:
+        stop.set()
+        feeder.join(5)
+        for r in engine.list(all_=True):
+            engine.remove(r.id, force=True, volumes=True)
+        engine.close()
+        tcp_up.close()
+        udp_up.close()
