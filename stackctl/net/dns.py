@@ -256,7 +256,8 @@ def bind_both_in_netns(netns: Path, address: str = DNS_ADDRESS, port: int = DNS_
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             udp.bind((address, port))
-            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart's
+            # bindable while an earlier responder's connections linger in TIME_WAIT
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             tcp.bind((address, port))
             tcp.listen(8)
         except OSError:
