@@ -58,13 +58,18 @@ def check_transition(from_: ContainerStatus, to: ContainerStatus, *, name: str =
     if not can_transition(from_, to):
         hints = {
             (S.RUNNING, S.RUNNING): "it is already running",
-            (S.PAUSED, S.PAUSED): "it is already paused",
             (S.CREATED, S.PAUSED): "start it first",
             (S.EXITED, S.PAUSED): "start it first",
         }
         what = f"container {name}" if name else "container"
-        raise InvalidStateTransition(from_.value, to.value, what=what,
+        exc = InvalidStateTransition(from_.value, to.value, what=what,
                                      hint=hints.get((from_, to)))
+        said = {(S.PAUSED, S.PAUSED): "is already paused",  # docker's words for these
+                (S.CREATED, S.PAUSED): "is not running", (S.EXITED, S.PAUSED): "is not running"}
+        if (from_, to) in said:
+            exc.message = f"{what} {said[from_, to]}"
+            exc.args = (exc.message,)
+        raise exc
 
 
 @dataclass(frozen=True)

@@ -34,3 +34,16 @@ def test_container_inspect_and_run_spellings(cli: Cli, unique: str) -> None:
     res = cli("container", "run", "--pids-limit", "many", "busybox")
     assert res.returncode == 125 and "--pids-limit" in res.stderr
     assert cli("ps", "-aq").stdout == ""
+
+
+def test_pause_says_what_docker_says(cli: Cli, unique: str) -> None:
+    up, down = f"p-{unique}", f"s-{unique}"
+    cli("run", "-d", "--network", "none", "--name", up, "busybox", "sleep", "60", check=True)
+    cli("create", "--network", "none", "--name", down, "busybox", check=True)
+    cli("pause", up, check=True)
+    res = cli("pause", up)
+    assert (res.returncode, res.stderr) == (1, f"Error: container {up} is already paused\n")
+    res = cli("pause", down)
+    assert res.returncode == 1 and res.stderr.startswith(
+        f"Error: container {down} is not running\n")
+    cli("unpause", up, check=True)
