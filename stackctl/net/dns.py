@@ -44,12 +44,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stackctl.lightdc import dataclass
-from stackctl.net import dns_relay
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
 
+    from stackctl.net.dns_relay import Relay
     from stackctl.net.dns_tcp import TcpServer
 
 DNS_ADDRESS = "127.0.0.11"
@@ -57,6 +57,8 @@ DNS_PORT = 53
 TTL = 0  # answers must not be cached: a recreated peer has a new address
 QTYPE_A, QTYPE_AAAA, QCLASS_IN = 1, 28, 1
 RCODE_SERVFAIL, RCODE_NXDOMAIN = 2, 3
+RELAY_TIMEOUT = 3.0  # per upstream tried; glibc's own timeout is 5 s
+MAX_IN_FLIGHT = 128  # relayed UDP queries per responder; Docker's resolver allows 1024
 
 
 @dataclass(frozen=True)
@@ -281,8 +283,7 @@ class Responder:
 
     def __init__(self, sock: socket.socket, lookup: Callable[[str], list[str]],
                  upstreams: Sequence[str], *, upstream_port: int = 53,
-                 timeout: float = dns_relay.TIMEOUT,
-                 max_in_flight: int = dns_relay.MAX_IN_FLIGHT,
+                 timeout: float = RELAY_TIMEOUT, max_in_flight: int = MAX_IN_FLIGHT,
                  clock: Callable[[], float] = time.monotonic,
                  tcp: socket.socket | None = None) -> None:
         self.sock = sock
@@ -293,9 +294,9 @@ class Responder:
         self.lookup = lookup
         self.clock = clock
         self.timeout = timeout
-        self.relay = dns_relay.Relay(_addresses(upstreams, upstream_port), self._send,
-                                     clock=clock, timeout=timeout,
-                                     max_in_flight=max_in_flight)
+        self.upstreams = _addresses(upstreams, upstream_port)
+        self.max_in_flight = max_in_flight
+        self._relay: Relay | None = None  # made at the first name we do not know
         self._connections: TcpServer | None = None  # made at the first connection
         self._sel: selectors.BaseSelector | None = None
         # serve()'s wake-up pair, made on first use: a monitor serving many containers
@@ -310,16 +311,18 @@ class Responder:
         sel.register(self.sock, selectors.EVENT_READ, lambda events: self.handle_waiting())
         if self.tcp is not None:
             sel.register(self.tcp, selectors.EVENT_READ, lambda events: self._accept())
-        self.relay.attach(sel)
+        if self._relay is not None:
+            self._relay.attach(sel)
 
     def next_at(self) -> float | None:
         """When ``tick`` has work: the first deadline of a relayed query or connection."""
-        times = [self.relay.next_at(),
+        times = [self._relay.next_at() if self._relay else None,
                  self._connections.next_at() if self._connections else None]
         return min((t for t in times if t is not None), default=None)
 
     def tick(self, now: float) -> None:
-        self.relay.tick(now)
+        if self._relay is not None:
+            self._relay.tick(now)
         if self._connections is not None:
             self._connections.tick(now)
 
@@ -367,7 +370,8 @@ class Responder:
         if self._connections is not None:
             self._connections.close()
             self._connections = None
-        self.relay.close()
+        if self._relay is not None:
+            self._relay.close()
         if sel is not None:
             for s in (self.sock, self.tcp):
                 try:
@@ -377,13 +381,27 @@ class Responder:
                     pass
 
     # ---- queries ---------------------------------------------------------------------
+    @property
+    def relay(self) -> Relay:
+        """The UDP relay (dns_relay.py), made on first use: a container that only asks
+        for its peers never imports it (~0.4 ms on the start path of every monitor)."""
+        if self._relay is None:
+            from stackctl.net import dns_relay
+
+            self._relay = dns_relay.Relay(self.upstreams, self._send, clock=self.clock,
+                                          timeout=self.timeout,
+                                          max_in_flight=self.max_in_flight)
+            if self._sel is not None:
+                self._relay.attach(self._sel)
+        return self._relay
+
     def _accept(self) -> None:
         if self._sel is None or self.tcp is None:
             return
         if self._connections is None:
             from stackctl.net import dns_tcp  # TCP is the rare path: loaded when used
 
-            self._connections = dns_tcp.TcpServer(self.resolve, self.relay.upstreams,
+            self._connections = dns_tcp.TcpServer(self.resolve, self.upstreams,
                                                   self._sel, clock=self.clock,
                                                   timeout=self.timeout)
         self._connections.accept(self.tcp)
@@ -428,7 +446,7 @@ class Responder:
         except sqlite3.Error:
             return build_answer(q, [], rcode=RCODE_SERVFAIL)
         if not ips:
-            if "." not in q.name.rstrip(".") and not self.relay.upstreams:
+            if "." not in q.name.rstrip(".") and not self.upstreams:
                 return build_answer(q, [], rcode=RCODE_NXDOMAIN)
             return None
         # a known name: A records, and an empty NOERROR for AAAA and the rest
@@ -478,6 +496,8 @@ def start_for_container(netns: Path, db_path: Path, container_id: str,
 
 __all__ = [
     "DNS_ADDRESS",
+    "MAX_IN_FLIGHT",
+    "RELAY_TIMEOUT",
     "Responder",
     "StoreLookup",
     "bind_both_in_netns",

@@ -279,7 +279,7 @@ def test_host_upstreams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     with udp() as s:
         r = dns.Responder(s, lambda n: [], dns.host_upstreams(p))
         # names would need a lookup on the loop, IPv6 a socket of its own: skipped
-        assert r.relay.upstreams == [("127.0.0.1", 5353), ("10.0.0.1", 53)]
+        assert r.upstreams == [("127.0.0.1", 5353), ("10.0.0.1", 53)]
         r.close()
 
 
