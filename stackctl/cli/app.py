@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+from typer._click.exceptions import UsageError as ClickUsageError
+from typer.core import TyperGroup
 
 from stackctl import __version__
 from stackctl.cli.main import HELP_FILE
@@ -70,8 +72,42 @@ COMMAND_INDEX: dict[str, tuple[str, ...]] = {
 _VALUED_GLOBALS = ("--root", "--run-root")
 
 
+# Commands of stackctl's own (no docker counterpart): click's exit code 2 stays.
+_OWN_COMMANDS = frozenset(("up", "down", "plan", "sync", "ls", "config", "compose"))
+
+
+class _App(TyperGroup):
+    """The top-level group: a flag that does not parse exits 125 for a docker
+    command, as docker's every command does (cobra's flag error); click says 2.
+    run/create set it themselves (run_cmd._RunCommand)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClickUsageError as exc:
+            if ctx.invoked_subcommand not in (None, *_OWN_COMMANDS) and _flag_error(exc):
+                exc.exit_code = 125
+            raise
+
+
+def _flag_error(exc: ClickUsageError) -> bool:
+    """An unknown flag, a flag without its value, or a value of the wrong type."""
+    from typer._click.exceptions import (
+        BadOptionUsage,
+        BadParameter,
+        MissingParameter,
+        NoSuchOption,
+    )
+
+    if isinstance(exc, (NoSuchOption, BadOptionUsage)):
+        return True
+    return isinstance(exc, BadParameter) and not isinstance(exc, MissingParameter) and \
+        getattr(exc.param, "param_type_name", "") == "option"
+
+
 def new_app() -> typer.Typer:
     app = typer.Typer(
+        cls=_App,
         name="stackctl",
         help="Declarative multi-container stacks on an embedded, daemonless container engine.",
         no_args_is_help=True,

@@ -47,3 +47,19 @@ def test_pause_says_what_docker_says(cli: Cli, unique: str) -> None:
     assert res.returncode == 1 and res.stderr.startswith(
         f"Error: container {down} is not running\n")
     cli("unpause", up, check=True)
+
+
+@pytest.mark.parametrize("args", [["ps", "--no-such-flag"], ["ps", "-n", "many"],
+                                  ["logs", "--tail"], ["stop", "-t", "soon", "x"],
+                                  ["volume", "ls", "--bogus"], ["container", "ls", "--x"],
+                                  ["images", "--x"]])
+def test_a_flag_that_does_not_parse_exits_125(cli: Cli, args: list[str]) -> None:
+    # docker's every command (cobra's flag error); stackctl's own commands keep 2
+    res = cli(*args)
+    assert res.returncode == 125 and res.stderr.strip().splitlines()[-1].startswith("Error:")
+
+
+def test_own_commands_and_arguments_keep_click_s_code(cli: Cli) -> None:
+    assert cli("up", "--no-such-flag").returncode == 2
+    assert cli("no-such-command").returncode == 2
+    assert cli("rm").returncode == 2  # a missing argument is not a flag error
