@@ -137,7 +137,12 @@ def wait(ctx: typer.Context, containers: Names = typer.Argument(...)) -> None:
 def rename(ctx: typer.Context, container: str = typer.Argument(...),
            new_name: str = typer.Argument(...)) -> None:
     """Rename a container."""
+    from stackctl.errors import Conflict
+
     with open_engine(ctx) as engine:
+        if engine.get(container).name == new_name.lstrip("/"):
+            raise Conflict("renaming a container with the same name as its current name",
+                           hint="choose another name")
         engine.rename(container, new_name)
 
 

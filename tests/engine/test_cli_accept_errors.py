@@ -63,3 +63,13 @@ def test_own_commands_and_arguments_keep_click_s_code(cli: Cli) -> None:
     assert cli("up", "--no-such-flag").returncode == 2
     assert cli("no-such-command").returncode == 2
     assert cli("rm").returncode == 2  # a missing argument is not a flag error
+
+
+def test_rename_to_its_own_name(cli: Cli, unique: str) -> None:
+    name = f"r-{unique}"
+    cli("create", "--network", "none", "--name", name, "busybox", check=True)
+    res = cli("rename", name, name)
+    assert res.returncode == 1 and "the same name as its current name" in res.stderr
+    res = cli("rename", name, f"/{name}-2")  # docker takes the leading slash
+    assert res.returncode == 0 and cli("ps", "-a", "--format", "{{.Names}}").stdout == \
+        f"{name}-2\n"
