@@ -161,11 +161,21 @@ def exec_(ctx: typer.Context, container: str = typer.Argument(...),
           ) -> None:
     """Run a command in a running container."""
     import subprocess
+    import sys
 
+    from stackctl.errors import StackctlError
+
+    if interactive and tty and not detach and not sys.stdin.isatty():
+        # as docker: a pty fed from a pipe never sees the end of its input (hangs)
+        raise StackctlError("the input device is not a TTY",
+                            hint="drop -t to pipe input into the command")
     # docker: --env-file first, then -e, so a flag overrides the file
     variables = [*(v for f in env_file or [] for v in _env_file(f)), *_env_flags(env or [])]
     with open_engine(ctx) as engine:
-        argv = engine.exec_argv(container, command, tty=tty, env=tuple(variables), user=user,
+        # -d with -t: nothing would ever read the pty, and the launcher holds none for a
+        # detached process: it runs without one (docker gives it a pty nobody reads)
+        argv = engine.exec_argv(container, command, tty=tty and not detach,
+                                env=tuple(variables), user=user,
                                 workdir=workdir, detach=detach, privileged=privileged)
     stdin = None if interactive or tty else subprocess.DEVNULL
     code = subprocess.run(argv, stdin=stdin, check=False).returncode

@@ -56,3 +56,18 @@ def test_exec_with_a_tty_gets_term(cli: Cli, unique: str) -> None:
     assert cli("exec", "-t", "-e", "TERM=vt100", name, "sh", "-c", term
                ).stdout.replace("\r", "") == "vt100 1\n"
     assert cli("exec", name, "sh", "-c", term).stdout == "unset 1\n"
+
+
+def test_exec_tty_from_a_pipe_and_detached(cli: Cli, unique: str) -> None:
+    name = f"e-{unique}"
+    cli("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "60",
+        check=True)
+    # docker refuses -it when stdin is not a terminal: a pty never sees a pipe's end
+    res = cli("exec", "-it", name, "cat", input="hi\n", timeout=20)
+    assert (res.returncode, res.stderr.splitlines()[0]) == (
+        1, "Error: the input device is not a TTY")
+    assert cli("exec", "-i", name, "cat", input="hi\n").stdout == "hi\n"
+    # -d with -t runs it in the background as docker does (the launcher refused it)
+    cli("exec", "-dit", name, "sh", "-c", "echo done > /tmp/dt", check=True)
+    cli("exec", name, "sh", "-c", "while [ ! -s /tmp/dt ]; do sleep 0.05; done", check=True,
+        timeout=20)
