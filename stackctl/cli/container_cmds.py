@@ -33,6 +33,8 @@ def start(ctx: typer.Context, containers: Names = typer.Argument(...),
                          hint="start -a takes one container; start the others without -a")
     if attach or interactive:
         with open_engine(ctx) as engine:
+            _check_tty(interactive and engine.get(containers[0]).config.open_stdin,
+                       engine.get(containers[0]).config.tty)
             rec = engine.start(containers[0], hold=True)
             code = run_flow.attach_session(engine, rec.id, stdin=interactive,
                                           tty=rec.config.tty)
@@ -46,9 +48,22 @@ def attach(ctx: typer.Context, container: str = typer.Argument(...),
     """Attach this terminal to a running container's output (and input)."""
     with open_engine(ctx) as engine:
         rec = engine.get(container)
+        _check_tty(rec.config.open_stdin and not no_stdin, rec.config.tty)
         code = run_flow.attach_session(engine, rec.id, stdin=rec.config.open_stdin and
                                       not no_stdin, tty=rec.config.tty, replay=False)
     raise typer.Exit(code)
+
+
+def _check_tty(stdin: bool, tty: bool) -> None:
+    """As docker: a container's pty fed from a pipe never sees the pipe's end (the
+    session would hang), so stdin must be a terminal then."""
+    import sys
+
+    from stackctl.errors import StackctlError
+
+    if stdin and tty and not sys.stdin.isatty():
+        raise StackctlError("the input device is not a TTY",
+                            hint="run it from a terminal, or without -i")
 
 
 def stop(ctx: typer.Context, containers: Names = typer.Argument(...),
@@ -161,14 +176,8 @@ def exec_(ctx: typer.Context, container: str = typer.Argument(...),
           ) -> None:
     """Run a command in a running container."""
     import subprocess
-    import sys
 
-    from stackctl.errors import StackctlError
-
-    if interactive and tty and not detach and not sys.stdin.isatty():
-        # as docker: a pty fed from a pipe never sees the end of its input (hangs)
-        raise StackctlError("the input device is not a TTY",
-                            hint="drop -t to pipe input into the command")
+    _check_tty(interactive and not detach, tty)
     # docker: --env-file first, then -e, so a flag overrides the file
     variables = [*(v for f in env_file or [] for v in _env_file(f)), *_env_flags(env or [])]
     with open_engine(ctx) as engine:

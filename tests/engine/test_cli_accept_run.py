@@ -67,6 +67,12 @@ def test_exec_tty_from_a_pipe_and_detached(cli: Cli, unique: str) -> None:
     assert (res.returncode, res.stderr.splitlines()[0]) == (
         1, "Error: the input device is not a TTY")
     assert cli("exec", "-i", name, "cat", input="hi\n").stdout == "hi\n"
+    cli("create", "-it", "--network", "none", "--name", f"{name}-t", "busybox", "sh",
+        check=True)
+    res = cli("start", "-ai", f"{name}-t", input="exit\n", timeout=20)
+    assert res.returncode == 1 and "not a TTY" in res.stderr
+    assert cli("ps", "-a", "--filter", "status=created", "--format", "{{.Names}}"
+               ).stdout == f"{name}-t\n"  # refused before it started
     # -d with -t runs it in the background as docker does (the launcher refused it)
     cli("exec", "-dit", name, "sh", "-c", "echo done > /tmp/dt", check=True)
     cli("exec", name, "sh", "-c", "while [ ! -s /tmp/dt ]; do sleep 0.05; done", check=True,
