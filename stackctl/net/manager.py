@@ -22,11 +22,9 @@ Endpoint rows whose namespace is gone (a crash) are removed by ``repair``,
 which every setup runs first. The network half lives in networks.py.
 
 A released namespace's veths are destroyed by the kernel 10-30 ms later. An
-address is leased again only once its old veth is gone, or a stale ARP answer
-from the dying namespace could shadow the new holder. ``teardown_container``
+address is leased again only once its old veth is gone. ``teardown_container``
 waits for that; a foreground ``run --rm`` does not (``finish_teardown(wait=
-False)``): a veth still there puts its address in quarantine (the ``draining``
-table), which every setup purges of the veths the kernel has dropped since.
+False)``): its addresses go into quarantine (net/draining.py).
 """
 
 from __future__ import annotations
@@ -42,14 +40,13 @@ from pathlib import Path
 
 from stackctl.errors import AlreadyExists, Conflict, NetError, NotFound, UsageError
 from stackctl.fsutil import rmtree
-from stackctl.net import ipam, names
+from stackctl.net import draining, ipam, names
+from stackctl.net.draining import UNPLUG_WAIT
 from stackctl.net.firewall import Firewall
 from stackctl.net.model import ContainerNetwork, Endpoint, EndpointRequest, NetworkInfo
 from stackctl.net.netns import create_netns, is_netns, remove_netns
 from stackctl.net.networks import Networks
 from stackctl.net.ports import PortMapping, resolve
-
-UNPLUG_WAIT = 1.0  # seconds for the kernel's cleanup of a namespace's veths
 
 
 class _NetworkGone(NotFound):
@@ -171,10 +168,10 @@ class NetworkManager(Networks):
         if len({i.id for i in infos}) != len(infos):
             raise UsageError("a container can join each network only once")
         # a restart (its old veths may still be dying) or an --ip still quarantined
-        self._purge_draining(mine={names.host_veth_name(container_id, i.id) for i in infos},
-                             wanted={(i.id, str(r.ip)) for r, i in zip(requests, infos,
-                                                                       strict=True)
-                                     if r.ip is not None})
+        draining.purge(self.state,
+                       mine={names.host_veth_name(container_id, i.id) for i in infos},
+                       wanted={(i.id, str(r.ip)) for r, i in zip(requests, infos, strict=True)
+                               if r.ip is not None})
         for req, info in zip(requests, infos, strict=True):
             if req.ip is not None and req.ip not in info.subnet:
                 raise UsageError(f"--ip {req.ip} is outside network {info.name!r} "
@@ -247,8 +244,8 @@ class NetworkManager(Networks):
             raise Conflict(f"container {container_id[:12]} has no network namespace",
                            hint="start the container first")
         info = self.get(req.network)
-        self._purge_draining(mine={names.host_veth_name(container_id, info.id)},
-                             wanted={(info.id, str(req.ip))} if req.ip is not None else ())
+        draining.purge(self.state, mine={names.host_veth_name(container_id, info.id)},
+                       wanted={(info.id, str(req.ip))} if req.ip is not None else ())
         used = {ep.ifname for ep in self.endpoints(container_id=container_id)}
         ifname = next(names.container_ifname(i) for i in range(len(used) + 1)
                       if names.container_ifname(i) not in used)
@@ -280,52 +277,6 @@ class NetworkManager(Networks):
         with self.state.transaction() as db:
             db.execute("DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                        (ep.container_id, ep.network_id))
-
-    def _plugged(self, eps: Sequence[Endpoint]) -> list[tuple[Endpoint, int]]:
-        """The endpoints whose host veth still exists, with its interface index."""
-        if not eps:
-            return []
-        from stackctl.net.netlink import Netlink
-
-        with Netlink() as nl:
-            found = [(ep, nl.link_index(ep.host_veth)) for ep in eps]
-        return [(ep, index) for ep, index in found if index is not None]
-
-    def _purge_draining(self, *, mine: Iterable[str] = (),
-                        wanted: Iterable[tuple[str, str]] = ()) -> None:
-        """Free the quarantined addresses whose old veth the kernel has destroyed;
-        delete a veth still there after UNPLUG_WAIT (its namespace is held: a
-        process joined it). A veth of the same name with another index is a new
-        one (the container started again): its old one is gone.
-
-        A container starting again deletes its own old veths (``mine``: their
-        names) at once, and gets its old addresses back; an address asked for with
-        --ip (``wanted``: (network id, ip)) is waited for, up to UNPLUG_WAIT."""
-        rows = self.state.db.execute(
-            "SELECT network_id, ip, host_veth, ifindex, since FROM draining").fetchall()
-        if not rows:
-            return
-        from stackctl.net.netlink import Netlink
-
-        mine, wanted = set(mine), set(wanted)
-        done = []
-        with Netlink() as nl:
-            for network_id, ip, veth, ifindex, since in rows:
-                if veth in mine:
-                    if nl.link_index(veth) == ifindex:
-                        nl.delete_link(veth)
-                elif (network_id, ip) in wanted:
-                    while nl.link_index(veth) == ifindex and time.time() - since < UNPLUG_WAIT:
-                        time.sleep(0.005)
-                    if nl.link_index(veth) == ifindex:
-                        nl.delete_link(veth)
-                elif nl.link_index(veth) == ifindex:
-                    if time.time() - since < UNPLUG_WAIT:
-                        continue
-                    nl.delete_link(veth)
-                done.append((network_id, ip))
-        with self.state.transaction() as db:
-            db.executemany("DELETE FROM draining WHERE network_id = ? AND ip = ?", done)
 
     def _await_unplugged(self, eps: Sequence[Endpoint]) -> None:
         """Wait for the kernel to destroy the veths of a released namespace; delete
@@ -373,13 +324,10 @@ class NetworkManager(Networks):
         (see the module docstring)."""
         if wait:
             self._await_unplugged(eps)
-        left = [] if wait else self._plugged(eps)
+        left = [] if wait else draining.plugged(eps)
         # leases of networks whose row vanished cannot be joined; drop them directly
         with self.state.transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO draining (network_id, ip, host_veth, ifindex, since)"
-                " VALUES (?,?,?,?,?)", [(ep.network_id, str(ep.address.ip), ep.host_veth,
-                                         index, time.time()) for ep, index in left])
+            draining.quarantine(db, left)
             db.execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))
         rmtree(self.files_dir(container_id))
         if eps:
@@ -402,7 +350,7 @@ class NetworkManager(Networks):
     def repair(self, live: Iterable[str] | None = None) -> list[str]:
         """Tear down endpoints of containers whose namespace is gone (or not in
         ``live``, when the engine says which containers are running)."""
-        self._purge_draining()
+        draining.purge(self.state)
         keep = set(live) if live is not None else None
         ids = {r[0] for r in self.state.db.execute("SELECT DISTINCT container_id FROM endpoints")}
         dead = sorted(c for c in ids if (keep is not None and c not in keep)
