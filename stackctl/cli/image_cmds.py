@@ -91,7 +91,9 @@ def _render_rows(rows: list, fmt: str, *, no_trunc: bool, digests: bool) -> None
 
     if fmt == "json":
         for r in rows:
-            typer.echo(json.dumps(r.fields(no_trunc), separators=(",", ":")))
+            # keys sorted, as docker marshals a row (a Go map)
+            typer.echo(json.dumps(r.fields(no_trunc), separators=(",", ":"), sort_keys=True,
+                                  ensure_ascii=False))
         return
     if fmt and fmt != "table":
         render_template_rows([r.fields(no_trunc) for r in rows], fmt)

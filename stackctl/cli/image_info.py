@@ -58,7 +58,8 @@ def history_cmd(
         return
     if fmt == "json":
         for r in rows:
-            typer.echo(json.dumps(r, separators=(",", ":")))
+            typer.echo(json.dumps(r, separators=(",", ":"), sort_keys=True,  # as docker
+                                  ensure_ascii=False))
         return
     if fmt and fmt != "table":
         render_template_rows(rows, fmt)

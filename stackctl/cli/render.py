@@ -45,9 +45,6 @@ def render_template(template: str, data: Any) -> str:
 
 def format_rows(fmt: str, items: Sequence[Mapping[str, Any]]) -> str:
     """``--format`` over list items; ``table ...`` adds a header from the field names."""
-    if fmt == "json":  # a row's methods ({{.Label "k"}}) are not data
-        return "\n".join(json.dumps({k: v for k, v in i.items() if not callable(v)},
-                                    separators=(",", ":")) for i in items)
     if fmt.startswith("table"):
         body = fmt[5:].strip() or "\t".join("{{." + k + "}}" for k, v in
                                             (items[0] if items else {}).items()
@@ -56,7 +53,10 @@ def format_rows(fmt: str, items: Sequence[Mapping[str, Any]]) -> str:
         headers = [_header(c) for c in cols]
         rows = [[render_template(c, i) for c in cols] for i in items]
         return table(headers, rows)
-    return "\n".join(render_template(fmt, i) for i in items)
+    if fmt == "json":  # docker's json format is this template (a row's methods are no data)
+        fmt = "{{json .}}"
+    # docker's row is a Go map, marshalled with its keys sorted: {{json .}} shows it
+    return "\n".join(render_template(fmt, dict(sorted(i.items()))) for i in items)
 
 
 def inspect_text(items: Sequence[Any], fmt: str | None) -> str:

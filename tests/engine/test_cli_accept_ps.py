@@ -29,3 +29,16 @@ def test_filters_combine_as_docker_s(cli: Cli, unique: str) -> None:
     assert ps("-n", "0") == ps() and ps("-n", "2") == [four, three]
     res = cli("ps", "--filter", "exited=x")
     assert res.returncode != 0 and "exited=x" in res.stderr
+
+
+def test_json_rows_have_docker_s_sorted_keys(cli: Cli, unique: str) -> None:
+    import json
+
+    cli("create", "--network", "none", "--name", f"j-{unique}", "busybox", check=True)
+    cli("volume", "create", f"v-{unique}", check=True)
+    for args in (["ps", "-a", "--format", "json"], ["ps", "-a", "--format", "{{json .}}"],
+                 ["images", "--format", "json"], ["volume", "ls", "--format", "json"],
+                 ["history", "--format", "json", "busybox"]):
+        line = cli(*args, check=True).stdout.splitlines()[0]
+        keys = list(json.loads(line))
+        assert keys == sorted(keys), args
