@@ -180,6 +180,12 @@ class ContainerConfig:
     links: tuple[str, ...] = ()  # "NAME:ALIAS": ALIAS resolves to NAME here (net/dns.py)
     ipc: str = "private"  # private | shareable | host | none | container:<id> (engine/ipc.py)
     runtime: str = "stackctl"  # the built-in launcher, or "runc" (same bundle)
+    extra_hosts: tuple[str, ...] = ()  # "NAME:IP" /etc/hosts lines; IP may be host-gateway
+    dns: tuple[str, ...] = ()  # resolvers: the embedded DNS relays to them (--dns)
+    dns_search: tuple[str, ...] = ()  # resolv.conf search domains (--dns-search)
+    dns_options: tuple[str, ...] = ()  # resolv.conf options (--dns-option)
+    shm_size: int | None = None  # bytes of the /dev/shm tmpfs; None: Docker's 64 MiB
+    group_add: tuple[str, ...] = ()  # supplementary groups, names or ids (--group-add)
 
     @property
     def bridged(self) -> bool:
@@ -218,7 +224,7 @@ class ContainerConfig:
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
         for key in ("env", "cap_add", "cap_drop", "network_aliases", "publish", "expose",
-                    "links"):
+                    "links", "extra_hosts", "dns", "dns_search", "dns_options", "group_add"):
             data[key] = tuple(data.get(key) or ())
         data["mounts"] = tuple(MountRequest(**m) for m in data.get("mounts") or ())
         data["tmpfs"] = tuple(TmpfsMount(**m) for m in data.get("tmpfs") or ())
