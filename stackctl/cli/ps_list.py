@@ -96,31 +96,61 @@ def _mount_name(m: Any, no_trunc: bool) -> str:
 
 
 def ports_text(publish: Sequence[str], expose: Sequence[str] = ()) -> str:
-    """Docker's PORTS column: ``127.0.0.1:8080->80/tcp`` for a published port (not the
-    ``-p`` spec as given), ``3306/tcp`` for an exposed one that is not published; by
-    container port. A random host port, unknown here, shows as the container port."""
+    """Docker's PORTS column (docker/cli's DisplayablePorts): ``127.0.0.1:8080->80/tcp``
+    for a port published on another number, consecutive ports published on their own
+    numbers as one range (``0.0.0.0:9000-9001->9000-9001/udp``), ``3306/tcp`` for an
+    exposed one that is not published. A random host port, unknown here, shows as the
+    container port."""
     from stackctl.errors import StackctlError
     from stackctl.net.ports import parse_publish
 
-    entries: list[tuple[int, str, str]] = []
+    ports: list[tuple[int, str, int, str]] = []  # (container port, ip, host port, proto)
+    unparsed: list[str] = []
     published: set[str] = set()
     for spec in publish:
         try:
             mappings = parse_publish(spec)
         except StackctlError:
-            entries.append((0, "", spec))
+            unparsed.append(spec)
             continue
         for m in mappings:
             published.add(f"{m.container_port}/{m.protocol}")
-            entries.append((m.container_port, m.protocol, m.display() if m.host_port
-                            else f"{m.container_port}/{m.protocol}"))
+            ip = str(m.host_ip) if m.host_port else ""
+            ports.append((m.container_port, ip, m.host_port, m.protocol))
     for port in expose:
         number, _, proto = port.partition("/")
         key = f"{number}/{proto or 'tcp'}"
         if key not in published and number.isdigit():
             published.add(key)
-            entries.append((int(number), proto or "tcp", key))
-    return ", ".join(text for _, _, text in sorted(entries))
+            ports.append((int(number), "", 0, proto or "tcp"))
+    return ", ".join([*unparsed, *_displayable(sorted(ports))])
+
+
+def _displayable(ports: list[tuple[int, str, int, str]]) -> list[str]:
+    """docker's grouping, over ports sorted by container port, ip, host port, proto."""
+    groups: dict[str, list[int]] = {}  # in the order docker makes its keys
+    out: list[str] = []
+    mapped: list[str] = []
+    for private, ip, public, proto in ports:
+        if ip and public != private:
+            mapped.append(f"{ip}:{public}->{private}/{proto}")
+            continue
+        key = f"{ip}/{proto}" if ip else proto
+        group = groups.get(key)
+        if group is not None and private == group[1] + 1:
+            group[1] = private
+            continue
+        if group is not None:
+            out.append(_group(key, *group))
+        groups[key] = [private, private]
+    out += [_group(key, first, last) for key, (first, last) in groups.items()]
+    return out + mapped
+
+
+def _group(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    ports = str(first) if first == last else f"{first}-{last}"
+    return f"{ip}:{ports}->{ports}/{proto}" if ip else f"{ports}/{proto}"
 
 
 def _status_text(rec: ContainerRecord, human: Any, parse_time: Any) -> str:
