@@ -227,6 +227,7 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
             from stackctl.net import dns
 
             c.dns = dns.for_container(self.run_root / "netns" / c.id, self.store.path, c.id,
+                                      upstreams=list(c.config.dns) or None,  # --dns
                                       db=self.store.db,  # one connection for all
                                       clock=self.clock)
         except Exception as exc:  # names still resolve through the hosts file

@@ -159,21 +159,30 @@ def mount_rootfs(paths: oci.ContainerPaths, lowers: list[Path], *, readonly: boo
 
 
 def write_etc_files(paths: oci.ContainerPaths, config: ContainerConfig, hostname: str) -> None:
+    """hostname; for ``none`` and ``host`` also hosts and resolv.conf (the host's,
+    with --add-host lines, and --dns/--dns-search/--dns-option in place of the
+    host's nameservers, search domains and options, as Docker writes them)."""
     d = paths.state_dir
     (d / "hostname").write_text(hostname + "\n")
     if config.network not in ("none", "host"):
         return  # bridge networks: stackctl/net wrote hosts and resolv.conf (DNS at 127.0.0.11)
+    from stackctl.net import etc_files
+
     if config.network == "host":
         hosts = Path("/etc/hosts").read_text()
     else:
         hosts = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                  f"127.0.1.1\t{hostname}\n")
-    (d / "hosts").write_text(hosts)
+    # host-gateway: the host itself, which a host-network container reaches on loopback
+    extra = etc_files.hosts_lines(config.extra_hosts,
+                                  "127.0.0.1" if config.network == "host" else None)
+    (d / "hosts").write_text(hosts + "".join(ln + "\n" for ln in extra))
     try:
         resolv = Path("/etc/resolv.conf").read_text()
     except OSError:
         resolv = ""
-    (d / "resolv.conf").write_text(resolv)
+    (d / "resolv.conf").write_text(etc_files.resolv_conf(
+        resolv, nameservers=config.dns, search=config.dns_search, options=config.dns_options))
 
 
 def bundle_mounts(paths: oci.ContainerPaths, config: ContainerConfig, volumes: VolumeStore,
@@ -217,7 +226,8 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
     from stackctl.engine.runtime.users import resolve_user
 
     hostname = config.hostname or paths.id[:12]
-    user = resolve_user(paths.rootfs, config.user or image.user or "")
+    user = resolve_user(paths.rootfs, config.user or image.user or "",
+                        group_add=config.group_add)
     env = merged_env(config, image, hostname)
     if not any(e.startswith("HOME=") for e in env):
         env = (*env, f"HOME={user.home or '/'}")
@@ -241,6 +251,7 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         mounts=tuple(bundle_mounts(paths, config, volumes, ipc.shm if ipc else None)),
         network=netns, uts="host" if config.network == "host" else "new",
         ipc=ipc.namespace if ipc else "new", shm=not (ipc and ipc.no_shm),
+        shm_size=config.shm_size,
         cgroups_path="/" + paths.cgroup_name,
         resources=Resources(memory=config.memory, memory_swap=config.memory_swap,
                             cpus=config.cpus, pids_limit=config.pids_limit),

@@ -52,11 +52,16 @@ def setup_for_config(manager: NetworkManager, container_id: str, config: Any, *,
     requests = endpoint_requests(config)
     if not requests:  # disconnected from every network: loopback only, nothing to publish
         ports = []
+    from stackctl.net.etc_files import EtcRequest
+
     return manager.setup_container(
         container_id, requests,
         names_=container_names(name, dict(getattr(config, "labels", {}) or {})),
         hostname=config.hostname or container_id[:12],
-        ports=ports, files_dir=files_dir)
+        ports=ports, files_dir=files_dir,
+        etc=EtcRequest(tuple(getattr(config, "extra_hosts", ()) or ()),
+                       tuple(getattr(config, "dns_search", ()) or ()),
+                       tuple(getattr(config, "dns_options", ()) or ())))
 
 
 

@@ -40,8 +40,9 @@ from pathlib import Path
 
 from stackctl.errors import AlreadyExists, Conflict, NetError, NotFound, UsageError
 from stackctl.fsutil import rmtree
-from stackctl.net import draining, ipam, names
+from stackctl.net import draining, etc_files, ipam, names
 from stackctl.net.draining import UNPLUG_WAIT
+from stackctl.net.etc_files import EtcRequest
 from stackctl.net.firewall import Firewall
 from stackctl.net.model import ContainerNetwork, Endpoint, EndpointRequest, NetworkInfo
 from stackctl.net.netns import create_netns, is_netns, remove_netns
@@ -140,12 +141,14 @@ class NetworkManager(Networks):
     def setup_container(self, container_id: str, requests: Sequence[EndpointRequest], *,
                         names_: Sequence[str] = (), hostname: str | None = None,
                         ports: Sequence[PortMapping] = (),
-                        files_dir: Path | None = None) -> ContainerNetwork:
+                        files_dir: Path | None = None,
+                        etc: EtcRequest = EtcRequest()) -> ContainerNetwork:
         """Namespace, one veth per network (eth0, eth1...), ports, hosts/resolv.conf.
 
         ``names_`` are the container's own names (container name, service
         name); each request's aliases are added on that network only.
-        hosts and resolv.conf go to ``files_dir`` (default under run_root).
+        hosts and resolv.conf go to ``files_dir`` (default under run_root), with
+        ``etc``'s extra hosts, search domains and options.
         An empty ``requests`` gives a namespace with loopback only.
         On any failure everything made so far is removed again. Retried when
         the default network is removed (``network rm bridge``) between
@@ -154,7 +157,7 @@ class NetworkManager(Networks):
         for attempt in range(3):
             try:
                 return self._setup(container_id, requests, names_=names_, hostname=hostname,
-                                   ports=ports, files_dir=files_dir)
+                                   ports=ports, files_dir=files_dir, etc=etc)
             except _NetworkGone:
                 if attempt == 2:
                     raise
@@ -162,7 +165,8 @@ class NetworkManager(Networks):
 
     def _setup(self, container_id: str, requests: Sequence[EndpointRequest], *,
                names_: Sequence[str], hostname: str | None, ports: Sequence[PortMapping],
-               files_dir: Path | None) -> ContainerNetwork:
+               files_dir: Path | None, etc: EtcRequest) -> ContainerNetwork:
+        etc_files.hosts_lines(etc.extra_hosts, "0.0.0.0")  # a bad --add-host: nothing made
         self.repair()  # leases left by a crash (no namespace behind them) go first
         infos = [self.get(r.network) for r in requests]  # NotFound before anything exists
         if len({i.id for i in infos}) != len(infos):
@@ -191,14 +195,14 @@ class NetworkManager(Networks):
             if ports:
                 published = resolve(list(ports), [m for m, _ in self.firewall.published()])
             cn = self._setup_locked(container_id, requests, infos, names_, hostname,
-                                    published, files_dir, netns)
+                                    published, files_dir, netns, etc)
         self.refresh_hosts(i.id for i in infos)
         return cn
 
     def _setup_locked(self, container_id: str, requests: Sequence[EndpointRequest],
                       infos: Sequence[NetworkInfo], names_: Sequence[str],
                       hostname: str | None, published: list[PortMapping],
-                      files_dir: Path | None, netns: Path) -> ContainerNetwork:
+                      files_dir: Path | None, netns: Path, etc: EtcRequest) -> ContainerNetwork:
         try:
             create_netns(netns)
             eps = []
@@ -218,7 +222,8 @@ class NetworkManager(Networks):
                 marker.write_text("".join(f"{m.display()}\n" for m in published))
                 self.firewall.publish(published, eps[0].address.ip)
             hosts, resolv = self._write_files(files_dir or self.files_dir(container_id), eps,
-                                              hostname or container_id[:12], list(names_))
+                                              hostname or container_id[:12], list(names_),
+                                              etc)
         except BaseException:
             self.teardown_container(container_id)
             raise
@@ -380,20 +385,27 @@ class NetworkManager(Networks):
         return sorted(m for m, ip in self.firewall.published() if ip in mine)
 
     def _write_files(self, d: Path, eps: Sequence[Endpoint], hostname: str,
-                     own_names: list[str]) -> tuple[Path, Path]:
+                     own_names: list[str], etc: EtcRequest) -> tuple[Path, Path]:
+        """hosts (localhost, its own address, ``etc``'s extra hosts; the peers go
+        below hostsfile.MARKER) and resolv.conf: the embedded DNS, the host's search
+        domains unless ``etc`` gives its own, ndots:0 and ``etc``'s options."""
         d.mkdir(parents=True, exist_ok=True)
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         if eps:
             extra = " ".join(dict.fromkeys(n for n in own_names if n != hostname))
             lines.append(f"{eps[0].address.ip}\t{hostname} {extra}".rstrip())
+        lines += etc_files.hosts_lines(etc.extra_hosts,
+                                       str(eps[0].gateway) if eps else None)
         hosts = d / "hosts"
         _write(hosts, "\n".join(lines) + "\n")
         resolv = d / "resolv.conf"
         from stackctl.net.dns import DNS_ADDRESS
 
         search = [ln for ln in _read_lines(Path("/etc/resolv.conf")) if ln.startswith("search")]
-        _write(resolv, "\n".join([f"nameserver {DNS_ADDRESS}", *search, "options ndots:0"])
-               + "\n")
+        text = "\n".join([f"nameserver {DNS_ADDRESS}", *search, "options ndots:0"]) + "\n"
+        _write(resolv, etc_files.resolv_conf(text, search=etc.dns_search,
+                                             options=("ndots:0", *etc.dns_options)
+                                             if etc.dns_options else ()))
         return hosts, resolv
 
 

@@ -22,6 +22,7 @@ from stackctl.engine.containers import (
     Ulimit,
 )
 from stackctl.errors import SchedulerError
+from stackctl.net.etc_files import check_nameservers
 from stackctl.scheduler import observe as L
 from stackctl.scheduler.model import DesiredState, ServiceModel
 from stackctl.spec.units import parse_bytes, parse_duration
@@ -107,8 +108,46 @@ def container_config(
         # links: [db:database]: "database" resolves to the service db, in this container
         links=tuple(f"{t}:{a or t}" for t, _, a in (str(x).partition(":")
                                                     for x in cfg.get("links") or ())),
+        extra_hosts=_extra_hosts(cfg.get("extra_hosts"), where),
+        dns=_checked(check_nameservers, _strs(cfg.get("dns")), f"{where}.dns"),
+        dns_search=_strs(cfg.get("dns_search")),
+        dns_options=_strs(cfg.get("dns_opt")),
+        shm_size=parse_bytes(cfg["shm_size"]) if cfg.get("shm_size") is not None else None,
+        group_add=_strs(cfg.get("group_add")),
         **extra,
     )
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    """A string or a list of them (compose's ``dns: 8.8.8.8`` or ``dns: [...]``)."""
+    if value is None:
+        return ()
+    return (str(value),) if isinstance(value, str | int) else tuple(map(str, value))
+
+
+def _extra_hosts(value: Any, where: str) -> tuple[str, ...]:
+    """``extra_hosts`` (a mapping of host to addresses once loaded, or the list form)
+    as ``HOST:IP`` entries, each checked as --add-host checks it."""
+    from stackctl.net.etc_files import parse_extra_host
+
+    if isinstance(value, Mapping):
+        items = [f"{host}:{ip}" for host, ips in value.items()
+                 for ip in ([ips] if isinstance(ips, str) else ips)]
+    else:
+        items = [str(v) for v in value or ()]
+    for item in items:
+        _checked(parse_extra_host, item, f"{where}.extra_hosts")
+    return tuple(items)
+
+
+def _checked(check: Any, value: Any, where: str) -> Any:
+    """``check(value, flag=where)``, its UsageError as this stack file's error."""
+    from stackctl.errors import UsageError
+
+    try:
+        return check(value, flag=where)
+    except UsageError as exc:
+        raise SchedulerError(exc.message, hint=exc.hint) from None
 
 
 def _words(value: Any) -> tuple[str, ...] | None:

@@ -49,3 +49,33 @@ def test_network_mode_forms() -> None:
 def test_ipc_service_needs_a_running_container() -> None:
     with pytest.raises(SchedulerError, match=r"services.app.ipc: service 'db' has no running"):
         _cfg("app")
+
+
+def _one(service: dict[str, object]) -> object:
+    d = desired_state("p", {"services": {"a": {"image": "busybox", **service}}},
+                      image_ids={"busybox": "sha256:1"})
+    return container_config(d, d.services["a"], name="p-a-1", number=1)
+
+
+@pytest.mark.parametrize("extra_hosts", [
+    ["db:10.0.0.5", "gw:host-gateway", "six=::1"],
+    {"db": "10.0.0.5", "gw": "host-gateway", "six": ["::1"]},
+])
+def test_hosts_dns_shm_and_groups(extra_hosts: object) -> None:
+    cfg = _one({"extra_hosts": extra_hosts, "dns": "9.9.9.9", "dns_search": ["x.example"],
+                "dns_opt": ["ndots:2"], "shm_size": "128m", "group_add": ["wheel", 1234]})
+    assert [h.replace("=", ":", 1) for h in cfg.extra_hosts] == [
+        "db:10.0.0.5", "gw:host-gateway", "six:::1"]
+    assert (cfg.dns, cfg.dns_search, cfg.dns_options) == (("9.9.9.9",), ("x.example",),
+                                                          ("ndots:2",))
+    assert (cfg.shm_size, cfg.group_add) == (128 << 20, ("wheel", "1234"))
+
+
+@pytest.mark.parametrize(("service", "where"), [
+    ({"extra_hosts": ["nocolon"]}, "services.a.extra_hosts"),
+    ({"extra_hosts": ["db:10.0.0.999"]}, "services.a.extra_hosts"),
+    ({"dns": ["resolver.example"]}, "services.a.dns"),
+])
+def test_bad_hosts_and_dns_name_the_key(service: dict[str, object], where: str) -> None:
+    with pytest.raises(SchedulerError, match=where.replace(".", r"\.")):
+        _one(service)

@@ -158,6 +158,7 @@ class BundleRequest:
     pid: str = "new"
     ipc: str = "new"
     shm: bool = True  # the default tmpfs on /dev/shm (False: none, --ipc none)
+    shm_size: int | None = None  # its size in bytes (None: Docker's 64 MiB)
     uts: str = "new"
     cgroupns: str = "new"
     cgroups_path: str | None = None
@@ -245,7 +246,8 @@ def _default_mounts(req: BundleRequest) -> list[MountSpec]:
                   ("nosuid", "noexec", "nodev", "relatime", "rw" if req.privileged else "ro")),
         MountSpec("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
         MountSpec("/dev/shm", "tmpfs", "shm",
-                  ("nosuid", "noexec", "nodev", "mode=1777", "size=67108864")),
+                  ("nosuid", "noexec", "nodev", "mode=1777",
+                   f"size={req.shm_size or 64 << 20}")),
     ]
     if req.network == "host":
         # Without a network namespace of its own a container may not mount a
