@@ -101,6 +101,9 @@ CORPUS = [
     ["--runtime", "runc", "busybox", "ls", "-l", "--", "-x"],  # the command's own flags
     ["--", "busybox", "--rm"],
     ["-i", "busybox", "-"],
+    ["--add-host", "db:10.0.0.5", "--add-host=gw:host-gateway", "--dns", "9.9.9.9",
+     "--dns-search", "x.example", "--dns-option=ndots:2", "--shm-size", "128m",
+     "--group-add", "wheel", "busybox"],
 ]
 
 

@@ -73,6 +73,12 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ipc": (STR, ("--ipc",)),
     "link": (MULTI, ("--link",)),
     "runtime": (STR, ("--runtime",)),
+    "add_host": (MULTI, ("--add-host",)),
+    "dns": (MULTI, ("--dns",)),
+    "dns_search": (MULTI, ("--dns-search",)),
+    "dns_option": (MULTI, ("--dns-option",)),
+    "shm_size": (STR, ("--shm-size",)),
+    "group_add": (MULTI, ("--group-add",)),
 }
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}

@@ -75,6 +75,13 @@ def _run(
                               help="ALIAS resolves to container NAME in this one."),
     runtime: str = typer.Option("stackctl", "--runtime", envvar="STACKCTL_RUNTIME",
                                 help="stackctl (built-in) or runc."),
+    add_host: Strs = typer.Option(None, "--add-host", metavar="HOST:IP",
+                                  help="An /etc/hosts line; IP may be host-gateway."),
+    dns: Strs = typer.Option(None, "--dns", help="A DNS server to use."),
+    dns_search: Strs = typer.Option(None, "--dns-search", help="A DNS search domain."),
+    dns_option: Strs = typer.Option(None, "--dns-option", help="A resolv.conf option."),
+    shm_size: OStr = typer.Option(None, "--shm-size", help="Size of /dev/shm (default 64m)."),
+    group_add: Strs = typer.Option(None, "--group-add", help="A supplementary group."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

@@ -72,6 +72,12 @@ class RunFlags:
     runtime: str = "stackctl"
     ipc: str = ""  # "": private (engine/ipc.py)
     link: tuple[str, ...] = ()  # NAME[:ALIAS]
+    add_host: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_option: tuple[str, ...] = ()
+    shm_size: str | None = None
+    group_add: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -367,7 +373,34 @@ def to_config(f: RunFlags) -> ContainerConfig:
         ipc=parse_ipc(f.ipc),
         links=tuple(parse_link(v) for v in f.link),
         runtime=f.runtime,
+        extra_hosts=_extra_hosts(f.add_host),
+        dns=_nameservers(f.dns),
+        dns_search=f.dns_search,
+        dns_options=f.dns_option,
+        shm_size=_positive_bytes(f.shm_size, "--shm-size"),
+        group_add=f.group_add,
     )
+
+
+def _extra_hosts(specs: tuple[str, ...]) -> tuple[str, ...]:
+    from stackctl.net.etc_files import parse_extra_host
+
+    return tuple(f"{n}:{ip}" for n, ip in map(parse_extra_host, specs))
+
+
+def _nameservers(servers: tuple[str, ...]) -> tuple[str, ...]:
+    from stackctl.net.etc_files import check_nameservers
+
+    return check_nameservers(servers)
+
+
+def _positive_bytes(value: str | None, flag: str) -> int | None:
+    if value is None:
+        return None
+    n = _bytes(flag, value)
+    if n is None or n <= 0:
+        raise UsageError(f"{flag} {value!r}: must be greater than 0", hint="e.g. 256m")
+    return n
 
 
 __all__ = ["RunFlags", "parse_env", "parse_link", "parse_restart", "parse_tmpfs", "parse_volume",

@@ -9,6 +9,7 @@ import pytest
 from stackctl.engine.api import Engine
 from stackctl.engine.containers import ContainerConfig
 from stackctl.errors import StackctlError
+from tests.engine.conftest import Cli
 
 pytestmark = pytest.mark.kernel
 
@@ -69,4 +70,38 @@ def test_bad_values_are_refused_and_leave_nothing(engine: Engine, kw: dict[str, 
     with pytest.raises(StackctlError, match="add-host"):
         engine.start(rec.id)
     engine.remove(rec.id)
+    assert engine.list(all_=True) == []
+
+
+def test_the_run_flags(cli: Cli) -> None:
+    for via in ([], ["--label", "-x=y"]):  # the fast path, and typer (a flag-like value)
+        res = cli("run", "--rm", *via, "--add-host", "db.local:10.1.2.3", "--add-host=gw=::2",
+                  "--dns", "10.9.9.9", "--dns-search", "x.example", "--dns-option", "ndots:3",
+                  "--shm-size", "16m", "--group-add", "1234", "busybox", *SHOW)
+        assert res.returncode == 0, res.stderr
+        hosts, resolv, rest = res.stdout.split("---\n")
+        assert {"10.1.2.3\tdb.local", "::2\tgw"} <= set(hosts.splitlines())
+        assert resolv.splitlines() == ["nameserver 127.0.0.11", "search x.example",
+                                       "options ndots:0 ndots:3"]
+        shm, groups = rest.splitlines()
+        assert shm.split()[1] == str(16 << 10) and "1234" in groups.split()
+    made = cli("create", "--add-host", "a:10.0.0.1", "--dns", "9.9.9.9", "--shm-size", "1g",
+               "--group-add", "wheel", "busybox", check=True).stdout.strip()
+    host = cli("inspect", "--format", "{{json .HostConfig}}", made, check=True).stdout
+    import json
+
+    hc = json.loads(host)
+    assert (hc["ExtraHosts"], hc["Dns"], hc["ShmSize"], hc["GroupAdd"]) == (
+        ["a:10.0.0.1"], ["9.9.9.9"], 1 << 30, ["wheel"])
+    cli("rm", made, check=True)
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--add-host", "nocolon"), ("--add-host", "x:1.2.3"), ("--dns", "resolver.example"),
+    ("--shm-size", "0"), ("--shm-size", "lots"),
+])
+def test_bad_run_flags_exit_125_naming_the_flag(cli: Cli, engine: Engine, flag: str,
+                                                value: str) -> None:
+    res = cli("run", "--rm", flag, value, "busybox", "true")
+    assert res.returncode == 125 and flag in res.stderr, res.stderr
     assert engine.list(all_=True) == []
