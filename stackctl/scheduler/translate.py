@@ -83,6 +83,7 @@ def container_config(
         tmpfs=_tmpfs(cfg),
         restart=_restart(cfg),
         memory=parse_bytes(memory) if memory is not None else None,
+        memory_swap=_swap(cfg.get("memswap_limit")),
         cpus=float(cpus) if cpus is not None else None,
         pids_limit=int(pids) if pids is not None else None,
         cap_add=tuple(cfg.get("cap_add") or ()),
@@ -116,6 +117,13 @@ def container_config(
         group_add=_strs(cfg.get("group_add")),
         **extra,
     )
+
+
+def _swap(value: Any) -> int | None:
+    """``memswap_limit``: memory plus swap, as --memory-swap (-1: unlimited swap)."""
+    if value is None:
+        return None
+    return -1 if str(value).strip() == "-1" else parse_bytes(value)
 
 
 def _strs(value: Any) -> tuple[str, ...]:

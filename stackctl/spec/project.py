@@ -76,7 +76,7 @@ def project_from_raw(
         models=spec.models,
         extensions=spec.extensions,
         profiles=tuple(profiles),
-        warnings=raw.warnings + _obsolete(raw),
+        warnings=raw.warnings + _obsolete(raw) + _unsupported(raw, active),
     )
     reader = read_env_file or _env_file_reader(raw)
     project = resolve_environment(project, environ.get, reader)
@@ -161,6 +161,34 @@ def _at(data: Any, path: KeyPath) -> Any:
         else:
             return None
     return data
+
+
+# Service keys the compose spec has and stackctl's engine does not apply: said once
+# per use, not silently dropped. (Windows-only, build-time and Compose-tooling keys
+# such as develop, isolation or credential_spec are left out: they change nothing
+# about how a Linux container runs.)
+UNSUPPORTED_SERVICE_KEYS = (
+    "blkio_config", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent", "cpu_period",
+    "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpuset",
+    "device_cgroup_rules", "devices", "domainname", "gpus", "mac_address",
+    "mem_reservation", "mem_swappiness", "oom_kill_disable", "oom_score_adj", "pid",
+    "post_start", "pre_stop", "security_opt", "storage_opt", "userns_mode", "uts",
+)
+
+
+def _unsupported(raw: RawProject, active: Sequence[str]) -> tuple[str, ...]:
+    out = []
+    services = raw.data.get("services") or {}
+    for name in active:
+        svc = services.get(name)
+        if not isinstance(svc, dict):
+            continue
+        for key in UNSUPPORTED_SERVICE_KEYS:
+            if key in svc:
+                loc = raw.positions.locate(("services", name, key))
+                out.append(f"{f'{loc}: ' if loc else ''}services.{name}.{key} is not "
+                           "supported by stackctl and is ignored")
+    return tuple(out)
 
 
 def _obsolete(raw: RawProject) -> tuple[str, ...]:

@@ -79,3 +79,8 @@ def test_hosts_dns_shm_and_groups(extra_hosts: object) -> None:
 def test_bad_hosts_and_dns_name_the_key(service: dict[str, object], where: str) -> None:
     with pytest.raises(SchedulerError, match=where.replace(".", r"\.")):
         _one(service)
+
+
+def test_memswap_limit_is_the_memory_swap() -> None:
+    assert _one({"mem_limit": "64m", "memswap_limit": "128m"}).memory_swap == 128 << 20
+    assert _one({"mem_limit": "64m", "memswap_limit": -1}).memory_swap == -1

@@ -231,3 +231,15 @@ def test_e2e_config_scenarios(capsys: pytest.CaptureFixture[str], conformance: P
     )
     assert '"published": "8080"' in run(capsys, "config", "-f", f, "--format", "json")[1]
     assert "- ${PORT:-8080}:80" in run(capsys, "config", "-f", f, "--no-interpolate")[1]
+
+
+def test_keys_stackctl_does_not_apply_are_warned_about(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n  a:\n    image: x\n    devices: [/dev/fuse]\n"
+                    "    cpu_shares: 512\n    mem_limit: 64m\n")
+    code, _, err = run(capsys, "config", "-f", str(path), "-q")
+    assert code == 0
+    assert f"{path}:4:5: services.a.devices is not supported by stackctl and is ignored" in err
+    assert "services.a.cpu_shares is not supported" in err
+    assert "mem_limit" not in err
