@@ -62,9 +62,11 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365} years"
 
 
-def table(rows: Sequence[Sequence[str]], *, keep_padding: bool = False) -> str:
+def table(rows: Sequence[Sequence[str]], *, keep_padding: bool = False,
+          minwidth: int = 0) -> str:
     """Rows (the header first) as the docker CLI prints them through Go's tabwriter:
-    every column but the last padded to its widest cell, three spaces apart; the last
+    every column but the last padded to its widest cell, three spaces apart, and to
+    ``minwidth`` at least (docker's list formatter says 10, ``top`` 20); the last
     cell is not padded. ``keep_padding``: a line whose last cells are empty keeps the
     padding before them, as tabwriter does (``images``, ``history``, ``system df``);
     otherwise trailing spaces are stripped."""
@@ -76,7 +78,8 @@ def table(rows: Sequence[Sequence[str]], *, keep_padding: bool = False) -> str:
             widths[i] = max(widths[i], len(cell))
     lines = []
     for row in rows:
-        line = "".join(cell.ljust(widths[i] + 3) for i, cell in enumerate(row[:-1]))
+        line = "".join(cell.ljust(max(widths[i] + 3, minwidth))
+                       for i, cell in enumerate(row[:-1]))
         line += row[-1] if row else ""
         lines.append(line if keep_padding else line.rstrip())
     return "\n".join(lines)

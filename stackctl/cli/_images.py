@@ -44,7 +44,7 @@ def tab_table(headers: list[str], lines: list[list[str]]) -> str:
     (as ``docker images`` and ``docker history`` print them)."""
     from stackctl.humanize import table
 
-    return table([headers, *lines], keep_padding=True)
+    return table([headers, *lines], keep_padding=True, minwidth=10)
 
 
 _HEADERS = {"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",

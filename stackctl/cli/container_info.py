@@ -72,11 +72,11 @@ def top(ctx: typer.Context, container: str = typer.Argument(...),
         ps_args: Optional[list[str]] = typer.Argument(None, metavar="[ps OPTIONS]")  # noqa: UP045
         ) -> None:
     """Display the running processes of a container."""
-    from stackctl.cli.render import table
+    from stackctl.humanize import table
 
     with open_engine(ctx) as engine:
         titles, rows = _ps(engine, container, ps_args) if ps_args else engine.top(container)
-    typer.echo(table(titles, rows))
+    typer.echo(table([titles, *rows], minwidth=20))  # docker top's tabwriter: 20 wide
 
 
 def _ps(engine: Engine, ref: str, args: list[str]) -> tuple[list[str], list[list[str]]]:

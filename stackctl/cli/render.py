@@ -25,8 +25,8 @@ _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Docker's table: columns padded to their widest cell, three spaces apart."""
-    return humanize.table([headers, *rows])
+    """Docker's list table (its formatter's tabwriter: minwidth 10, padding 3)."""
+    return humanize.table([headers, *rows], minwidth=10)
 
 
 def render_template(template: str, data: Any) -> str:

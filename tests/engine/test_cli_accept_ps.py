@@ -42,3 +42,14 @@ def test_json_rows_have_docker_s_sorted_keys(cli: Cli, unique: str) -> None:
         line = cli(*args, check=True).stdout.splitlines()[0]
         keys = list(json.loads(line))
         assert keys == sorted(keys), args
+
+
+def test_tables_are_as_wide_as_docker_s(cli: Cli, unique: str) -> None:
+    # docker's list formatter pads every column to 10 at least; top's, to 20
+    cli("volume", "create", f"v-{unique}", check=True)
+    assert cli("volume", "ls").stdout == f"DRIVER    VOLUME NAME\nlocal     v-{unique}\n"
+    assert cli("images").stdout.startswith("REPOSITORY   TAG       IMAGE ID       CREATED")
+    name = f"top-{unique}"
+    cli("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "60",
+        check=True)
+    assert cli("top", name).stdout.startswith("UID" + " " * 17 + "PID" + " " * 17 + "PPID")

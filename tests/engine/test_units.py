@@ -188,7 +188,9 @@ def test_templates_and_tables() -> None:
         render.render_template("{{.Nope}}", data)
     out = render.format_rows("table {{.ID}}\t{{.Names}}", [{"ID": "abc", "Names": "web"}])
     assert out.splitlines()[0].split() == ["CONTAINER", "ID", "NAMES"]
-    assert render.table(["A", "B"], [["xx", "y"]]) == "A    B\nxx   y"
+    # docker's list tables: tabwriter with minwidth 10 (a column is 10 wide at least)
+    assert render.table(["A", "B"], [["xx", "y"]]) == "A         B\nxx        y"
+    assert humanize.table([["A", "B"], ["xx", "y"]]) == "A    B\nxx   y"
     # tabwriter: the last column is never padded; an empty last cell leaves the padding
     # before it (docker history's COMMENT), which only keep_padding keeps
     rows = [["IMAGE", "SIZE", "COMMENT"], ["abc", "1MB", ""], ["<missing>", "0B", "note"]]

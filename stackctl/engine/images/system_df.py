@@ -80,7 +80,7 @@ def collect(root: Path) -> tuple[StoreUsage, list[DfLine], list[tuple[str, str, 
 
 
 def _table(rows: list[list[str]]) -> str:
-    return table(rows, keep_padding=True)
+    return table(rows, keep_padding=True, minwidth=10)  # docker's formatter tabwriter
 
 
 def render_df(root: Path, *, verbose: bool = False, fmt: str = "") -> str:
