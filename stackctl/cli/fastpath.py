@@ -79,6 +79,7 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "dns_option": (MULTI, ("--dns-option",)),
     "shm_size": (STR, ("--shm-size",)),
     "group_add": (MULTI, ("--group-add",)),
+    "cpu_shares": (INT, ("--cpu-shares", "-c")),
 }
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}

@@ -82,6 +82,8 @@ def _run(
     dns_option: Strs = typer.Option(None, "--dns-option", help="A resolv.conf option."),
     shm_size: OStr = typer.Option(None, "--shm-size", help="Size of /dev/shm (default 64m)."),
     group_add: Strs = typer.Option(None, "--group-add", help="A supplementary group."),
+    cpu_shares: OInt = typer.Option(None, "--cpu-shares", "-c",
+                                    help="Relative CPU weight (default 1024)."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

@@ -78,6 +78,7 @@ class RunFlags:
     dns_option: tuple[str, ...] = ()
     shm_size: str | None = None
     group_add: tuple[str, ...] = ()
+    cpu_shares: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -303,6 +304,7 @@ def parse_link(spec: str) -> str:
 
 
 def to_config(f: RunFlags) -> ContainerConfig:
+    from stackctl.engine import resources
     from stackctl.engine.ipc import parse as parse_ipc
 
     cpus: float | None = None
@@ -379,6 +381,7 @@ def to_config(f: RunFlags) -> ContainerConfig:
         dns_options=f.dns_option,
         shm_size=_positive_bytes(f.shm_size, "--shm-size"),
         group_add=f.group_add,
+        cpu_shares=resources.cpu_shares(f.cpu_shares),
     )
 
 

@@ -186,6 +186,7 @@ class ContainerConfig:
     dns_options: tuple[str, ...] = ()  # resolv.conf options (--dns-option)
     shm_size: int | None = None  # bytes of the /dev/shm tmpfs; None: Docker's 64 MiB
     group_add: tuple[str, ...] = ()  # supplementary groups, names or ids (--group-add)
+    cpu_shares: int | None = None  # relative CPU weight, 2..262144 (--cpu-shares; v2: weight)
 
     @property
     def bridged(self) -> bool:

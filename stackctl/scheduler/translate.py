@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from stackctl.engine import resources
 from stackctl.engine.containers import (
     ContainerConfig,
     Healthcheck,
@@ -115,6 +116,7 @@ def container_config(
         dns_options=_strs(cfg.get("dns_opt")),
         shm_size=parse_bytes(cfg["shm_size"]) if cfg.get("shm_size") is not None else None,
         group_add=_strs(cfg.get("group_add")),
+        cpu_shares=_checked(resources.cpu_shares, cfg.get("cpu_shares"), f"{where}.cpu_shares"),
         **extra,
     )
 

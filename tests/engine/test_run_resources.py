@@ -1,0 +1,96 @@
+"""--cpu-shares, --cpuset-cpus/--cpuset-mems, --memory-reservation (and compose's
+cpu_shares, cpuset, mem_reservation) reach the container's cgroup, through ``run``
+(both parsers) and through a stack, as Docker's do; bad values name the flag or key
+and leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackctl.engine.api import Engine
+from tests.engine.conftest import Cli
+from tests.scheduler.stackenv import StackEnv
+
+pytestmark = pytest.mark.kernel
+
+# Through the fast path, and through typer (a flag-like value sends the line there).
+PARSERS = ([], ["--label", "-x=y"])
+V1 = Path("/sys/fs/cgroup/cpu/cpu.shares").exists()  # hybrid or v1: the cpu controller is v1
+
+
+def _shares_file() -> str:
+    """What the container reads for its CPU weight: v1 cpu.shares, else v2 cpu.weight."""
+    return "/sys/fs/cgroup/cpu/cpu.shares" if V1 else "/sys/fs/cgroup/cpu.weight"
+
+
+def _weight(shares: int) -> str:
+    """What the container sees for ``shares`` (runc's conversion on v2)."""
+    return str(shares) if V1 else str(1 + ((shares - 2) * 9999) // 262142)
+
+
+def _host_config(cli: Cli, *flags: str) -> dict[str, object]:
+    made = cli("create", *flags, "busybox", check=True).stdout.strip()
+    try:
+        out = cli("inspect", "--format", "{{json .HostConfig}}", made, check=True).stdout
+        return dict(json.loads(out))
+    finally:
+        cli("rm", made, check=True)
+
+
+@pytest.fixture
+def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Path,
+          unique: str, capfd: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
+    root, run_root = roots
+    env = StackEnv(root, run_root, tmp_path, f"t{unique}", capfd)
+    try:
+        yield env
+    finally:
+        env.cleanup()
+
+
+def _stack_output(stack: StackEnv, service: str) -> str:
+    """Bring the stack up, wait for ``service``'s one container, return its output."""
+    stack.ok("up", "-d")
+    with Engine(stack.root, stack.run_root) as eng:
+        cid = stack.ids()[f"{stack.project}-{service}-1"]
+        assert eng.wait(cid) == 0
+        return "".join(e.log for e in eng.logs(cid))
+
+
+# --- --cpu-shares / cpu_shares -----------------------------------------------------------------
+
+def test_cpu_shares_through_run(cli: Cli) -> None:
+    for via in PARSERS:
+        res = cli("run", "--rm", *via, "--network", "none", "--cpu-shares", "512", "busybox",
+                  "cat", _shares_file())
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.strip() == _weight(512)
+    # -c, and Docker's clamping into the kernel's range
+    res = cli("run", "--rm", "--network", "none", "-c", "1000000", "busybox",
+              "cat", _shares_file())
+    assert res.stdout.strip() == _weight(262144), res.stderr
+    assert _host_config(cli, "--cpu-shares", "256")["CpuShares"] == 256
+    assert _host_config(cli)["CpuShares"] == 0  # Docker's "unset"
+
+
+def test_bad_cpu_shares_exit_125_naming_the_flag(cli: Cli, engine: Engine) -> None:
+    res = cli("run", "--rm", "--cpu-shares", "lots", "busybox", "true")
+    assert res.returncode == 125 and "--cpu-shares" in res.stderr, res.stderr
+    assert engine.list(all_=True) == []
+
+
+def test_cpu_shares_through_a_stack(stack: StackEnv) -> None:
+    stack.write(f"""
+        services:
+          app:
+            image: busybox
+            network_mode: none
+            cpu_shares: 300
+            command: ["cat", "{_shares_file()}"]
+        """)
+    assert _stack_output(stack, "app").strip() == _weight(300)
+    assert "cpu_shares" not in stack.cli("config").err  # no "not supported" warning

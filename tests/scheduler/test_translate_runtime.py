@@ -1,0 +1,32 @@
+"""Service -> ContainerConfig for the runtime keys: cpu_shares, cpuset,
+mem_reservation, oom_score_adj, domainname, pid, uts, security_opt, devices.
+Bad values are the key's error (``services.a.key``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stackctl.engine.containers import ContainerConfig
+from stackctl.errors import SchedulerError
+from stackctl.scheduler.model import desired_state
+from stackctl.scheduler.translate import container_config
+
+
+def _one(**service: Any) -> ContainerConfig:
+    d = desired_state("p", {"services": {"a": {"image": "busybox", **service}}},
+                      image_ids={"busybox": "sha256:1"})
+    return container_config(d, d.services["a"], name="p-a-1", number=1)
+
+
+def _refused(where: str, **service: Any) -> None:
+    with pytest.raises(SchedulerError, match=where.replace(".", r"\.")):
+        _one(**service)
+
+
+def test_cpu_shares() -> None:
+    assert _one(cpu_shares=512).cpu_shares == 512
+    assert _one(cpu_shares=0).cpu_shares is None  # Docker's "unset"
+    assert _one(cpu_shares=1).cpu_shares == 2  # clamped into the kernel's range, as Docker
+    assert _one().cpu_shares is None
