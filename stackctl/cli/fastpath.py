@@ -80,6 +80,8 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shm_size": (STR, ("--shm-size",)),
     "group_add": (MULTI, ("--group-add",)),
     "cpu_shares": (INT, ("--cpu-shares", "-c")),
+    "cpuset_cpus": (STR, ("--cpuset-cpus",)),
+    "cpuset_mems": (STR, ("--cpuset-mems",)),
 }
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}

@@ -84,6 +84,10 @@ def _run(
     group_add: Strs = typer.Option(None, "--group-add", help="A supplementary group."),
     cpu_shares: OInt = typer.Option(None, "--cpu-shares", "-c",
                                     help="Relative CPU weight (default 1024)."),
+    cpuset_cpus: OStr = typer.Option(None, "--cpuset-cpus", metavar="LIST",
+                                     help="CPUs it may run on (0-3, 0,1)."),
+    cpuset_mems: OStr = typer.Option(None, "--cpuset-mems", metavar="LIST",
+                                     help="Memory nodes it may use (0-3, 0,1)."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

@@ -79,6 +79,8 @@ class RunFlags:
     shm_size: str | None = None
     group_add: tuple[str, ...] = ()
     cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -382,6 +384,8 @@ def to_config(f: RunFlags) -> ContainerConfig:
         shm_size=_positive_bytes(f.shm_size, "--shm-size"),
         group_add=f.group_add,
         cpu_shares=resources.cpu_shares(f.cpu_shares),
+        cpuset_cpus=resources.cpuset_cpus(f.cpuset_cpus),
+        cpuset_mems=resources.cpuset_mems(f.cpuset_mems),
     )
 
 

@@ -255,7 +255,8 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         cgroups_path="/" + paths.cgroup_name,
         resources=Resources(memory=config.memory, memory_swap=config.memory_swap,
                             cpus=config.cpus, pids_limit=config.pids_limit,
-                            cpu_shares=config.cpu_shares),
+                            cpu_shares=config.cpu_shares, cpuset_cpus=config.cpuset_cpus,
+                            cpuset_mems=config.cpuset_mems),
         sysctls=_sysctls(config, netns),
         annotations={"org.stackctl.id": paths.id},
         init=config.init,  # the built-in launcher's PID 1 (runc ignores it)

@@ -29,4 +29,67 @@ def cpu_shares(value: int | None, flag: str = "--cpu-shares") -> int | None:
     return min(max(n, MIN_CPU_SHARES), MAX_CPU_SHARES)
 
 
-__all__ = ["MAX_CPU_SHARES", "MIN_CPU_SHARES", "cpu_shares"]
+def parse_list(text: str) -> frozenset[int] | None:
+    """A kernel CPU/node list (``0-2,4``) as numbers; None when it does not parse
+    (Docker's parsers.ParseUintList: ranges low-high, commas, no empty entries)."""
+    out: set[int] = set()
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            return None
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            return None
+        out.update(range(first, last + 1))
+    return frozenset(out)
+
+
+def _online(path: str) -> str:
+    """The host's online CPUs or memory nodes (a kernel list). A kernel without NUMA
+    has no node directory: its one node is 0."""
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return "0"
+
+
+def host_cpus() -> str:
+    return _online("/sys/devices/system/cpu/online")
+
+
+def host_mems() -> str:
+    return _online("/sys/devices/system/node/online")
+
+
+def cpuset(value: str | None, flag: str, available: str) -> str | None:
+    """``--cpuset-cpus``/``--cpuset-mems LIST``: the list as given, checked to parse and
+    to name only CPUs (or memory nodes) of ``available``, as Docker refuses others
+    ("Requested CPUs are not available")."""
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    wanted = parse_list(text)
+    if wanted is None:
+        raise UsageError(f"{flag} {text!r}: invalid list of "
+                         f"{'memory nodes' if 'mems' in flag else 'CPUs'}",
+                         hint="e.g. 0-2,4 (ranges and single numbers, comma-separated)")
+    missing = wanted - (parse_list(available) or frozenset())
+    if missing:
+        what = "memory nodes" if "mems" in flag else "CPUs"
+        raise UsageError(f"{flag} {text}: requested {what} are not available "
+                         f"(this host has {available})",
+                         hint=f"name {what} of {available}")
+    return text
+
+
+def cpuset_cpus(value: str | None, flag: str = "--cpuset-cpus") -> str | None:
+    return cpuset(value, flag, host_cpus())
+
+
+def cpuset_mems(value: str | None, flag: str = "--cpuset-mems") -> str | None:
+    return cpuset(value, flag, host_mems())
+
+
+__all__ = ["MAX_CPU_SHARES", "MIN_CPU_SHARES", "cpu_shares", "cpuset", "cpuset_cpus",
+           "cpuset_mems", "host_cpus", "host_mems", "parse_list"]

@@ -117,6 +117,7 @@ def container_config(
         shm_size=parse_bytes(cfg["shm_size"]) if cfg.get("shm_size") is not None else None,
         group_add=_strs(cfg.get("group_add")),
         cpu_shares=_checked(resources.cpu_shares, cfg.get("cpu_shares"), f"{where}.cpu_shares"),
+        cpuset_cpus=_checked(resources.cpuset_cpus, cfg.get("cpuset"), f"{where}.cpuset"),
         **extra,
     )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from stackctl.engine import resources
 from stackctl.engine.api import Engine
 from tests.engine.conftest import Cli
 from tests.scheduler.stackenv import StackEnv
@@ -94,3 +95,43 @@ def test_cpu_shares_through_a_stack(stack: StackEnv) -> None:
         """)
     assert _stack_output(stack, "app").strip() == _weight(300)
     assert "cpu_shares" not in stack.cli("config").err  # no "not supported" warning
+
+
+# --- --cpuset-cpus, --cpuset-mems / cpuset -----------------------------------------------------
+
+ALLOWED = ("sh", "-c", "grep -E '^(Cpus|Mems)_allowed_list' /proc/self/status | cut -f2")
+LAST_CPU = str(max(resources.parse_list(resources.host_cpus()) or {0}))
+
+
+def test_cpuset_through_run(cli: Cli) -> None:
+    for via in PARSERS:
+        res = cli("run", "--rm", *via, "--network", "none", "--cpuset-cpus", LAST_CPU,
+                  "--cpuset-mems", "0", "busybox", *ALLOWED)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split() == [LAST_CPU, "0"]
+    hc = _host_config(cli, "--cpuset-cpus", f"0,{LAST_CPU}", "--cpuset-mems=0")
+    assert (hc["CpusetCpus"], hc["CpusetMems"]) == (f"0,{LAST_CPU}", "0")
+    assert (_host_config(cli)["CpusetCpus"], _host_config(cli)["CpusetMems"]) == ("", "")
+
+
+@pytest.mark.parametrize(("flag", "value", "says"), [
+    ("--cpuset-cpus", "4096", "not available"), ("--cpuset-cpus", "0-", "invalid"),
+    ("--cpuset-cpus", "1-0", "invalid"), ("--cpuset-mems", "64", "not available"),
+])
+def test_bad_cpuset_exits_125_naming_the_flag(cli: Cli, engine: Engine, flag: str, value: str,
+                                              says: str) -> None:
+    res = cli("run", "--rm", flag, value, "busybox", "true")
+    assert res.returncode == 125 and flag in res.stderr and says in res.stderr, res.stderr
+    assert engine.list(all_=True) == []
+
+
+def test_cpuset_through_a_stack(stack: StackEnv) -> None:
+    stack.write(f"""
+        services:
+          app:
+            image: busybox
+            network_mode: none
+            cpuset: "{LAST_CPU}"
+            command: {json.dumps(ALLOWED)}
+        """)
+    assert _stack_output(stack, "app").split() == [LAST_CPU, "0"]

@@ -30,3 +30,10 @@ def test_cpu_shares() -> None:
     assert _one(cpu_shares=0).cpu_shares is None  # Docker's "unset"
     assert _one(cpu_shares=1).cpu_shares == 2  # clamped into the kernel's range, as Docker
     assert _one().cpu_shares is None
+
+
+def test_cpuset() -> None:
+    assert _one(cpuset="0").cpuset_cpus == "0"
+    assert _one().cpuset_cpus is None
+    _refused("services.a.cpuset", cpuset="4096")
+    _refused("services.a.cpuset", cpuset="zero")

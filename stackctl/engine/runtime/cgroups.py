@@ -182,10 +182,14 @@ class Cgroup:
     def create(self, resources: Mapping[str, Any] | None = None) -> None:
         """mkdir everywhere and apply `resources` (OCI linux.resources); on any error,
         remove what was made and re-raise (bad limits leave no cgroup behind)."""
+        cpu = (resources or {}).get("cpu") or {}
+        # v2's cpuset controller is enabled (in every ancestor) only for a container
+        # pinned to CPUs or nodes: the others have no use for it
+        pinned = bool(cpu.get("cpus") or cpu.get("mems"))
         try:
             for h in self.hierarchies:
                 if h.version == 2 and h.controllers:
-                    self._enable_v2_controllers(h)
+                    self._enable_v2_controllers(h, cpuset=pinned)
                 os.makedirs(self.dir(h), exist_ok=True)
                 if "cpuset" in h.controllers:
                     self._seed_cpuset(self.dir(h))
@@ -194,9 +198,9 @@ class Cgroup:
             self.remove(timeout=1.0)
             raise
 
-    def _enable_v2_controllers(self, h: Hierarchy) -> None:
+    def _enable_v2_controllers(self, h: Hierarchy, *, cpuset: bool = False) -> None:
         # Controllers must be enabled in every ancestor's subtree_control.
-        wanted = h.controllers & {"memory", "pids", "cpu", "io"}
+        wanted = h.controllers & {"memory", "pids", "cpu", "io", *(("cpuset",) if cpuset else ())}
         current = h.mountpoint
         for part in ["", *[p for p in self.path.split("/") if p][:-1]]:
             if part:
@@ -224,7 +228,11 @@ class Cgroup:
         pids = res.get("pids") or {}
         # A limit nobody can enforce is an error, not a silent no-op (as Docker says
         # "your kernel does not support ...").
-        for wanted, controller, flag in ((mem, "memory", "--memory"), (cpu, "cpu", "--cpus"),
+        timing = {k: v for k, v in cpu.items() if k in ("quota", "period", "shares")}
+        pinning = {k: v for k, v in cpu.items() if k in ("cpus", "mems") and v}
+        for wanted, controller, flag in ((mem, "memory", "--memory"),
+                                         (timing, "cpu", "--cpus/--cpu-shares"),
+                                         (pinning, "cpuset", "--cpuset-cpus/--cpuset-mems"),
                                          (pids, "pids", "--pids-limit")):
             if wanted and self._owner(controller) is None:
                 raise OSError(errno.ENOTSUP, f"{flag}: this host has no {controller} cgroup "
@@ -261,6 +269,11 @@ class Cgroup:
                     _write(_j(d, "cpu.cfs_quota_us"), str(quota))
                 if shares:
                     _write(_j(d, "cpu.shares"), str(shares))
+        if (owner := self._owner("cpuset")) is not None and pinning:
+            # the same files on v1 and v2; the kernel refuses CPUs the parent lacks
+            for key in ("cpus", "mems"):
+                if key in pinning:
+                    _write(_j(owner[0], f"cpuset.{key}"), str(pinning[key]))
         if (owner := self._owner("pids")) is not None and pids.get("limit") is not None:
             limit = int(pids["limit"])
             _write(_j(owner[0], "pids.max"), "max" if limit <= 0 else str(limit))

@@ -91,6 +91,8 @@ class Resources:
     cpus: float | None = None
     cpu_period: int = 100_000
     cpu_shares: int | None = None
+    cpuset_cpus: str | None = None  # a kernel list, "0-2,4"
+    cpuset_mems: str | None = None
     pids_limit: int | None = None
 
     def to_oci(self) -> dict[str, Any]:
@@ -114,11 +116,15 @@ class Resources:
             if self.memory_swap is not None:
                 mem["swap"] = self.memory_swap
             out["memory"] = mem
-        cpu: dict[str, int] = {}
+        cpu: dict[str, int | str] = {}
         if self.cpus is not None:
             cpu = {"quota": round(self.cpus * self.cpu_period), "period": self.cpu_period}
         if self.cpu_shares is not None:
             cpu["shares"] = self.cpu_shares
+        if self.cpuset_cpus:
+            cpu["cpus"] = self.cpuset_cpus
+        if self.cpuset_mems:
+            cpu["mems"] = self.cpuset_mems
         if cpu:
             out["cpu"] = cpu
         if self.pids_limit is not None:
