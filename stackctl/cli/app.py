@@ -12,6 +12,7 @@ import sys
 from typing import Any, Optional
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
 from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
@@ -77,16 +78,24 @@ _OWN_COMMANDS = frozenset(("up", "down", "plan", "sync", "ls", "config", "compos
 
 
 class _App(TyperGroup):
-    """The top-level group: a flag that does not parse exits 125 for a docker
-    command, as docker's every command does (cobra's flag error); click says 2.
-    run/create set it themselves (run_cmd._RunCommand)."""
+    """The top-level group, where a docker command's usage errors get docker's exit
+    codes: 125 for a flag that does not parse (cobra's flag error, for every docker
+    command), 1 for any other misuse (a missing argument, a bad value the command
+    itself refuses: docker exits 1 on every error but a flag's). click and
+    stackctl's UsageError say 2, which stackctl's own commands keep. run and create
+    exit 125 for all of them (run_cmd._RunCommand, run_flow)."""
 
     def invoke(self, ctx: Any) -> Any:
+        from stackctl.errors import StackctlError
+
         try:
             return super().invoke(ctx)
-        except ClickUsageError as exc:
-            if ctx.invoked_subcommand not in (None, *_OWN_COMMANDS) and _flag_error(exc):
-                exc.exit_code = 125
+        except (ClickUsageError, StackctlError) as exc:
+            # the command's name is known once super().invoke has resolved it
+            docker = ctx.invoked_subcommand not in (None, "run", "create", *_OWN_COMMANDS)
+            if docker and exc.exit_code == 2 and not isinstance(exc, NoArgsIsHelpError):
+                flag = isinstance(exc, ClickUsageError) and _flag_error(exc)
+                exc.exit_code = 125 if flag else 1
             raise
 
 

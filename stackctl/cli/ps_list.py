@@ -180,20 +180,25 @@ _KEYS = ("status", "name", "id", "label", "exited", "ancestor", "health", "befor
 
 
 def _check(filters: list[str]) -> None:
-    """Refuse a filter docker refuses, whether or not any container is listed."""
+    """Refuse a filter docker refuses, whether or not any container is listed. Exit 1:
+    docker's daemon refuses it (the fast path reports it without cli/app.py)."""
     from stackctl.errors import UsageError
 
     for f in filters:
         key, _, value = f.partition("=")
+        err = None
         if key not in _KEYS:
-            raise UsageError(f"--filter {f}: invalid filter {key!r}",
+            err = UsageError(f"--filter {f}: invalid filter {key!r}",
                              hint="use status, name, id, label, exited, ancestor, health, "
                                   "before, since, volume, network, publish or expose")
-        if key == "status" and value not in _STATUSES:
-            raise UsageError(f"--filter {f}: unrecognised filter value for status: "
+        elif key == "status" and value not in _STATUSES:
+            err = UsageError(f"--filter {f}: unrecognised filter value for status: "
                              f"{value}", hint="one of " + ", ".join(_STATUSES))
-        if key == "exited" and not value.lstrip("-").isdigit():
-            raise UsageError(f"--filter {f}: exited takes an exit code (a number)")
+        elif key == "exited" and not value.lstrip("-").isdigit():
+            err = UsageError(f"--filter {f}: exited takes an exit code (a number)")
+        if err is not None:
+            err.exit_code = 1
+            raise err
 
 
 def _match(rec: ContainerRecord, filters: list[str], created: dict[str, float]) -> bool:

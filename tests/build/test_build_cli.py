@@ -64,7 +64,7 @@ def test_failing_build_exit_code_and_message(busybox_image: tuple[Path, str],
         "successfully: exit code: 7" in err
     assert "Hint:" in err
     bad = stackctl(roots, "build", "-f", str(tmp_path / "nope"), str(tmp_path))
-    assert bad.returncode == 2 and b"cannot read the Dockerfile" in bad.stderr
+    assert bad.returncode == 1 and b"cannot read the Dockerfile" in bad.stderr
     (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPPY a b\n")
     parse = stackctl(roots, "build", str(tmp_path))
     assert parse.returncode == 1
@@ -136,7 +136,7 @@ def test_iidfile_network_and_builder_prune(busybox_image: tuple[Path, str],
     host = stackctl(roots, "build", "-q", "--network", "host", "-t", "net:host", str(ctx))
     assert host.returncode == 0 and host.stdout != none.stdout  # another cache key
     bad = stackctl(roots, "build", "--network", "bridge", str(ctx))
-    assert bad.returncode == 2 and b"--network 'bridge'" in bad.stderr
+    assert bad.returncode == 1 and b"--network 'bridge'" in bad.stderr
     pruned = stackctl(roots, "builder", "prune", "-a", "-f")
     assert pruned.returncode == 0 and b"Deleted build cache objects: 2" in pruned.stdout
     again = stackctl(roots, "build", "--progress", "plain", "-t", "net:none", str(ctx))
