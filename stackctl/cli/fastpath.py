@@ -82,6 +82,7 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cpu_shares": (INT, ("--cpu-shares", "-c")),
     "cpuset_cpus": (STR, ("--cpuset-cpus",)),
     "cpuset_mems": (STR, ("--cpuset-mems",)),
+    "memory_reservation": (STR, ("--memory-reservation",)),
 }
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}

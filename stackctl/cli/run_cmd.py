@@ -88,6 +88,8 @@ def _run(
                                      help="CPUs it may run on (0-3, 0,1)."),
     cpuset_mems: OStr = typer.Option(None, "--cpuset-mems", metavar="LIST",
                                      help="Memory nodes it may use (0-3, 0,1)."),
+    memory_reservation: OStr = typer.Option(None, "--memory-reservation",
+                                            help="Memory soft limit (e.g. 32m)."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

@@ -81,6 +81,7 @@ class RunFlags:
     cpu_shares: int | None = None
     cpuset_cpus: str | None = None
     cpuset_mems: str | None = None
+    memory_reservation: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -386,6 +387,9 @@ def to_config(f: RunFlags) -> ContainerConfig:
         cpu_shares=resources.cpu_shares(f.cpu_shares),
         cpuset_cpus=resources.cpuset_cpus(f.cpuset_cpus),
         cpuset_mems=resources.cpuset_mems(f.cpuset_mems),
+        memory_reservation=resources.memory_reservation(
+            _bytes("--memory-reservation", f.memory_reservation),
+            memory=_bytes("--memory", f.memory)),
     )
 
 

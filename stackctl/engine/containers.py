@@ -189,6 +189,7 @@ class ContainerConfig:
     cpu_shares: int | None = None  # relative CPU weight, 2..262144 (--cpu-shares; v2: weight)
     cpuset_cpus: str | None = None  # CPUs it may run on, a kernel list "0-2,4" (--cpuset-cpus)
     cpuset_mems: str | None = None  # memory nodes it may allocate on (--cpuset-mems)
+    memory_reservation: int | None = None  # bytes: the soft limit (--memory-reservation)
 
     @property
     def bridged(self) -> bool:

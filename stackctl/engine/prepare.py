@@ -254,6 +254,7 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         shm_size=config.shm_size,
         cgroups_path="/" + paths.cgroup_name,
         resources=Resources(memory=config.memory, memory_swap=config.memory_swap,
+                            memory_reservation=config.memory_reservation,
                             cpus=config.cpus, pids_limit=config.pids_limit,
                             cpu_shares=config.cpu_shares, cpuset_cpus=config.cpuset_cpus,
                             cpuset_mems=config.cpuset_mems),

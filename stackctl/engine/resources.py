@@ -91,5 +91,25 @@ def cpuset_mems(value: str | None, flag: str = "--cpuset-mems") -> str | None:
     return cpuset(value, flag, host_mems())
 
 
-__all__ = ["MAX_CPU_SHARES", "MIN_CPU_SHARES", "cpu_shares", "cpuset", "cpuset_cpus",
-           "cpuset_mems", "host_cpus", "host_mems", "parse_list"]
+MIN_MEMORY = 6 * 1024 * 1024  # moby's linuxMinMemory, for limits and reservations
+
+
+def memory_reservation(value: int | None, flag: str = "--memory-reservation", *,
+                       memory: int | None = None, memory_flag: str = "--memory") -> int | None:
+    """``--memory-reservation`` in bytes: the soft limit the kernel reclaims down to
+    under memory pressure. As Docker: at least 6MB, and not above the hard limit."""
+    if value is None or value == 0:
+        return None
+    if value < MIN_MEMORY:
+        raise UsageError(f"{flag} {value}: minimum memory reservation allowed is 6MB",
+                         hint="e.g. 64m")
+    if memory is not None and memory > 0 and value > memory:
+        raise UsageError(f"{flag} {value} is above {memory_flag} {memory}: the memory "
+                         "limit can not be less than the memory reservation",
+                         hint=f"lower {flag}, or raise {memory_flag}")
+    return value
+
+
+__all__ = ["MAX_CPU_SHARES", "MIN_CPU_SHARES", "MIN_MEMORY", "cpu_shares", "cpuset",
+           "cpuset_cpus", "cpuset_mems", "host_cpus", "host_mems", "memory_reservation",
+           "parse_list"]

@@ -58,6 +58,7 @@ def container_config(
     hc = _healthcheck(cfg.get("healthcheck"), where)
     deploy = cfg.get("deploy") or {}
     limits = ((deploy.get("resources") or {}).get("limits") or {}) if deploy else {}
+    reservations = ((deploy.get("resources") or {}).get("reservations") or {}) if deploy else {}
     memory = cfg.get("mem_limit") or limits.get("memory")
     cpus = cfg.get("cpus") or limits.get("cpus")
     pids = cfg.get("pids_limit") or limits.get("pids")
@@ -118,8 +119,27 @@ def container_config(
         group_add=_strs(cfg.get("group_add")),
         cpu_shares=_checked(resources.cpu_shares, cfg.get("cpu_shares"), f"{where}.cpu_shares"),
         cpuset_cpus=_checked(resources.cpuset_cpus, cfg.get("cpuset"), f"{where}.cpuset"),
+        memory_reservation=_reservation(cfg, reservations, memory, where),
         **extra,
     )
+
+
+def _reservation(cfg: Mapping[str, Any], reservations: Mapping[str, Any], memory: Any,
+                 where: str) -> int | None:
+    """``mem_reservation``, or ``deploy.resources.reservations.memory`` (compose maps
+    both to MemoryReservation), checked against the memory limit as Docker does."""
+    key, value = "mem_reservation", cfg.get("mem_reservation")
+    if value is None and reservations.get("memory") is not None:
+        key, value = "deploy.resources.reservations.memory", reservations["memory"]
+    if value is None:
+        return None
+    limit = parse_bytes(memory) if memory is not None else None
+
+    def check(v: Any, flag: str) -> int | None:
+        return resources.memory_reservation(parse_bytes(v), flag, memory=limit,
+                                            memory_flag=f"{where}.mem_limit")
+
+    return _checked(check, value, f"{where}.{key}")  # type: ignore[no-any-return]
 
 
 def _swap(value: Any) -> int | None:

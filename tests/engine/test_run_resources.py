@@ -53,13 +53,16 @@ def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: P
         env.cleanup()
 
 
-def _stack_output(stack: StackEnv, service: str) -> str:
-    """Bring the stack up, wait for ``service``'s one container, return its output."""
+def _stack_output(stack: StackEnv, *services: str) -> list[str]:
+    """Bring the stack up once, wait for each service's container, return their outputs."""
     stack.ok("up", "-d")
+    out = []
     with Engine(stack.root, stack.run_root) as eng:
-        cid = stack.ids()[f"{stack.project}-{service}-1"]
-        assert eng.wait(cid) == 0
-        return "".join(e.log for e in eng.logs(cid))
+        for service in services:
+            cid = stack.ids()[f"{stack.project}-{service}-1"]
+            assert eng.wait(cid) == 0
+            out.append("".join(e.log for e in eng.logs(cid)))
+    return out
 
 
 # --- --cpu-shares / cpu_shares -----------------------------------------------------------------
@@ -93,7 +96,7 @@ def test_cpu_shares_through_a_stack(stack: StackEnv) -> None:
             cpu_shares: 300
             command: ["cat", "{_shares_file()}"]
         """)
-    assert _stack_output(stack, "app").strip() == _weight(300)
+    assert _stack_output(stack, "app")[0].strip() == _weight(300)
     assert "cpu_shares" not in stack.cli("config").err  # no "not supported" warning
 
 
@@ -134,4 +137,52 @@ def test_cpuset_through_a_stack(stack: StackEnv) -> None:
             cpuset: "{LAST_CPU}"
             command: {json.dumps(ALLOWED)}
         """)
-    assert _stack_output(stack, "app").split() == [LAST_CPU, "0"]
+    assert _stack_output(stack, "app")[0].split() == [LAST_CPU, "0"]
+
+
+# --- --memory-reservation / mem_reservation ----------------------------------------------------
+
+SOFT = ("cat", "/sys/fs/cgroup/memory/memory.soft_limit_in_bytes" if V1
+        else "/sys/fs/cgroup/memory.low")
+
+
+def test_memory_reservation_through_run(cli: Cli) -> None:
+    for via in PARSERS:
+        res = cli("run", "--rm", *via, "--network", "none", "--memory-reservation", "48m",
+                  "-m", "64m", "busybox", *SOFT)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.strip() == str(48 << 20)
+    hc = _host_config(cli, "--memory-reservation", "32m")
+    assert (hc["MemoryReservation"], hc["Memory"]) == (32 << 20, 0)
+    assert _host_config(cli)["MemoryReservation"] == 0
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (("--memory-reservation", "lots"), "--memory-reservation"),
+    (("--memory-reservation", "1m"), "minimum memory reservation"),
+    (("--memory-reservation", "128m", "-m", "64m"), "--memory"),
+])
+def test_bad_memory_reservation_exits_125(cli: Cli, engine: Engine, flags: tuple[str, ...],
+                                          says: str) -> None:
+    res = cli("run", "--rm", *flags, "busybox", "true")
+    assert res.returncode == 125 and says in res.stderr, res.stderr
+    assert "--memory-reservation" in res.stderr
+    assert engine.list(all_=True) == []
+
+
+def test_memory_reservation_through_a_stack(stack: StackEnv) -> None:
+    stack.write(f"""
+        services:
+          app:
+            image: busybox
+            network_mode: none
+            mem_reservation: 40m
+            command: {json.dumps(SOFT)}
+          deployed:
+            image: busybox
+            network_mode: none
+            deploy: {{resources: {{reservations: {{memory: 24m}}}}}}
+            command: {json.dumps(SOFT)}
+        """)
+    app, deployed = _stack_output(stack, "app", "deployed")
+    assert (app.strip(), deployed.strip()) == (str(40 << 20), str(24 << 20))

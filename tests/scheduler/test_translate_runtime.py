@@ -37,3 +37,14 @@ def test_cpuset() -> None:
     assert _one().cpuset_cpus is None
     _refused("services.a.cpuset", cpuset="4096")
     _refused("services.a.cpuset", cpuset="zero")
+
+
+def test_mem_reservation() -> None:
+    assert _one(mem_reservation="64m").memory_reservation == 64 << 20
+    deployed = _one(deploy={"resources": {"reservations": {"memory": "32m"}}})
+    assert deployed.memory_reservation == 32 << 20
+    assert _one().memory_reservation is None
+    _refused("services.a.mem_reservation", mem_reservation="128m", mem_limit="64m")
+    _refused("services.a.mem_reservation", mem_reservation="1m")
+    _refused("services.a.deploy.resources.reservations.memory",
+             deploy={"resources": {"reservations": {"memory": "1k"}}})

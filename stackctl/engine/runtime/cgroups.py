@@ -239,8 +239,10 @@ class Cgroup:
                               "controller available to enforce it")
         if (owner := self._owner("memory")) is not None and mem:
             d, version = owner
-            limit, swap = mem.get("limit"), mem.get("swap")
+            limit, swap, soft = mem.get("limit"), mem.get("swap"), mem.get("reservation")
             if version == 2:
+                if soft is not None:  # protected from reclaim below it
+                    _write(_j(d, "memory.low"), str(soft))
                 if limit is not None:
                     _write(_j(d, "memory.max"), str(limit) if limit >= 0 else "max")
                 if swap is not None and limit is not None and os.path.exists(
@@ -249,6 +251,8 @@ class Cgroup:
                     _write(_j(d, "memory.swap.max"),
                            "max" if swap < 0 else str(max(swap - limit, 0)))
             else:
+                if soft is not None:  # reclaimed down to it under pressure
+                    _write(_j(d, "memory.soft_limit_in_bytes"), str(soft))
                 if limit is not None:
                     _write(_j(d, "memory.limit_in_bytes"), str(limit))
                 if swap is not None and os.path.exists(_j(d, "memory.memsw.limit_in_bytes")):

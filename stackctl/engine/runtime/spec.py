@@ -88,6 +88,7 @@ class Resources:
 
     memory: int | None = None
     memory_swap: int | None = None
+    memory_reservation: int | None = None  # the soft limit (v1 soft_limit_in_bytes, v2 low)
     cpus: float | None = None
     cpu_period: int = 100_000
     cpu_shares: int | None = None
@@ -111,10 +112,14 @@ class Resources:
                 {"allow": True, "type": "b", "access": "m"},
             ],
         }
+        mem: dict[str, int] = {}
         if self.memory is not None:
-            mem: dict[str, int] = {"limit": self.memory}
+            mem["limit"] = self.memory
             if self.memory_swap is not None:
                 mem["swap"] = self.memory_swap
+        if self.memory_reservation is not None:
+            mem["reservation"] = self.memory_reservation
+        if mem:
             out["memory"] = mem
         cpu: dict[str, int | str] = {}
         if self.cpus is not None:
