@@ -90,6 +90,8 @@ def _run(
                                      help="Memory nodes it may use (0-3, 0,1)."),
     memory_reservation: OStr = typer.Option(None, "--memory-reservation",
                                             help="Memory soft limit (e.g. 32m)."),
+    oom_score_adj: OInt = typer.Option(None, "--oom-score-adj",
+                                       help="OOM killer preference, -1000 to 1000."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

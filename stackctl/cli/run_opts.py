@@ -82,6 +82,7 @@ class RunFlags:
     cpuset_cpus: str | None = None
     cpuset_mems: str | None = None
     memory_reservation: str | None = None
+    oom_score_adj: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -390,6 +391,7 @@ def to_config(f: RunFlags) -> ContainerConfig:
         memory_reservation=resources.memory_reservation(
             _bytes("--memory-reservation", f.memory_reservation),
             memory=_bytes("--memory", f.memory)),
+        oom_score_adj=resources.oom_score_adj(f.oom_score_adj),
     )
 
 

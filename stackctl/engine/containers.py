@@ -190,6 +190,7 @@ class ContainerConfig:
     cpuset_cpus: str | None = None  # CPUs it may run on, a kernel list "0-2,4" (--cpuset-cpus)
     cpuset_mems: str | None = None  # memory nodes it may allocate on (--cpuset-mems)
     memory_reservation: int | None = None  # bytes: the soft limit (--memory-reservation)
+    oom_score_adj: int | None = None  # -1000..1000 for its processes (--oom-score-adj)
 
     @property
     def bridged(self) -> bool:

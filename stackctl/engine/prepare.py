@@ -240,6 +240,13 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         raise RuntimeFailure(
             f'exec: "{args[0]}": executable file not found in $PATH', exit_code=127,
             hint="check the command, or the image's ENTRYPOINT/CMD")
+    if config.oom_score_adj is not None:
+        from stackctl.engine.resources import oom_score_adj_problem
+
+        problem = oom_score_adj_problem(config.oom_score_adj)
+        if problem:
+            raise UsageError(f"--oom-score-adj {config.oom_score_adj}: {problem}",
+                             hint="use a value of 0 or more on this host")
     write_etc_files(paths, config, hostname)
     return BundleRequest(
         rootfs=str(paths.rootfs), args=tuple(args), env=env, cwd=cwd,
@@ -259,6 +266,7 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
                             cpu_shares=config.cpu_shares, cpuset_cpus=config.cpuset_cpus,
                             cpuset_mems=config.cpuset_mems),
         sysctls=_sysctls(config, netns),
+        oom_score_adj=config.oom_score_adj,
         annotations={"org.stackctl.id": paths.id},
         init=config.init,  # the built-in launcher's PID 1 (runc ignores it)
     )

@@ -110,6 +110,43 @@ def memory_reservation(value: int | None, flag: str = "--memory-reservation", *,
     return value
 
 
+def oom_score_adj(value: int | None, flag: str = "--oom-score-adj") -> int | None:
+    """``--oom-score-adj N``: how eagerly the OOM killer picks the container's
+    processes, -1000 (never) to 1000 (first). 0, the kernel's default, is kept
+    (Docker's inspect says 0 either way)."""
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{flag} {value!r}: not an integer", hint="-1000 to 1000") from None
+    if not -1000 <= n <= 1000:
+        raise UsageError(f"{flag} {n}: invalid value, the range of OOM score adjustments "
+                         "is [-1000, 1000]", hint="-1000 (never killed) to 1000 (first)")
+    return n
+
+
+CAP_SYS_RESOURCE = 24
+
+
+def oom_score_adj_problem(value: int) -> str | None:
+    """Why this process cannot give a child ``value``, or None. Raising the score
+    is always allowed; lowering it below our own takes CAP_SYS_RESOURCE, which
+    some hosts (nested sandboxes) withhold even from root: the launcher would
+    fail with a bare "permission denied"."""
+    try:
+        with open("/proc/self/oom_score_adj") as f:
+            own = int(f.read())
+        with open("/proc/self/status") as f:
+            eff = next(int(ln.split()[1], 16) for ln in f if ln.startswith("CapEff:"))
+    except (OSError, ValueError, StopIteration):
+        return None  # cannot tell: let the kernel decide
+    if value >= own or eff & (1 << CAP_SYS_RESOURCE):
+        return None
+    return (f"lowering the OOM score adjustment below {own} needs CAP_SYS_RESOURCE, "
+            "which this host does not give stackctl")
+
+
 __all__ = ["MAX_CPU_SHARES", "MIN_CPU_SHARES", "MIN_MEMORY", "cpu_shares", "cpuset",
            "cpuset_cpus", "cpuset_mems", "host_cpus", "host_mems", "memory_reservation",
-           "parse_list"]
+           "oom_score_adj", "oom_score_adj_problem", "parse_list"]

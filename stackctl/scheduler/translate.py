@@ -120,6 +120,8 @@ def container_config(
         cpu_shares=_checked(resources.cpu_shares, cfg.get("cpu_shares"), f"{where}.cpu_shares"),
         cpuset_cpus=_checked(resources.cpuset_cpus, cfg.get("cpuset"), f"{where}.cpuset"),
         memory_reservation=_reservation(cfg, reservations, memory, where),
+        oom_score_adj=_checked(resources.oom_score_adj, cfg.get("oom_score_adj"),
+                               f"{where}.oom_score_adj"),
         **extra,
     )
 

@@ -48,3 +48,8 @@ def test_mem_reservation() -> None:
     _refused("services.a.mem_reservation", mem_reservation="1m")
     _refused("services.a.deploy.resources.reservations.memory",
              deploy={"resources": {"reservations": {"memory": "1k"}}})
+
+
+def test_oom_score_adj() -> None:
+    assert _one(oom_score_adj=-1000).oom_score_adj == -1000
+    assert _one().oom_score_adj is None
