@@ -57,4 +57,39 @@ def for_each(ctx: typer.Context, refs: list[str], action: Any, *, echo: bool = F
         raise typer.Exit(1)
 
 
-__all__ = ["Names", "for_each", "open_engine"]
+def for_each_at_once(ctx: typer.Context, refs: list[str], action: Any) -> None:
+    """``for_each`` on every container at once, as docker stops several: one that
+    takes its whole grace period does not hold the others up. Each worker has its
+    own engine (a store connection belongs to its thread); names and errors are
+    printed in the order given, as docker prints them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stackctl.cli.report import report_error
+    from stackctl.engine.api import Engine
+    from stackctl.errors import EngineError, StackctlError
+
+    g: GlobalOptions = ctx.obj
+
+    def one(ref: str) -> StackctlError | None:
+        try:
+            with Engine(g.root, g.run_root) as engine:
+                action(engine, ref)
+        except StackctlError as exc:
+            if isinstance(exc, EngineError) and exc.exit_code == 125:
+                exc.exit_code = 1  # as open_engine: docker's error response
+            return exc
+        return None
+
+    failed = False
+    with ThreadPoolExecutor(max_workers=min(len(refs), 16)) as pool:
+        for ref, error in zip(refs, pool.map(one, refs), strict=True):
+            if error is None:
+                typer.echo(ref)
+            else:
+                report_error(error, debug=False)
+                failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+__all__ = ["Names", "for_each", "for_each_at_once", "open_engine"]

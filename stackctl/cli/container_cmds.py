@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from stackctl.cli import container_info, ps_cmd, run_flow
-from stackctl.cli._containers import Names, for_each, open_engine
+from stackctl.cli._containers import Names, for_each, for_each_at_once, open_engine
 
 if TYPE_CHECKING:
     from stackctl.engine.api import Engine
@@ -73,6 +73,9 @@ def stop(ctx: typer.Context, containers: Names = typer.Argument(...),
                                               help="Signal to send (default: the "
                                                    "container's stop signal).")) -> None:
     """Stop one or more running containers (stop signal, then SIGKILL)."""
+    if len(containers) > 1:  # docker stops them all at once
+        for_each_at_once(ctx, containers, lambda e, r: _stop(e, r, time, signal))
+        return
     for_each(ctx, containers, lambda e, r: _stop(e, r, time, signal), echo=True)
 
 

@@ -77,3 +77,17 @@ def test_exec_tty_from_a_pipe_and_detached(cli: Cli, unique: str) -> None:
     cli("exec", "-dit", name, "sh", "-c", "echo done > /tmp/dt", check=True)
     cli("exec", name, "sh", "-c", "while [ ! -s /tmp/dt ]; do sleep 0.05; done", check=True,
         timeout=20)
+
+
+def test_stop_several_at_once(cli: Cli, unique: str) -> None:
+    # docker stops them in parallel; names come back in the order given, a missing
+    # one is reported and the exit code is 1
+    names = [f"s{i}-{unique}" for i in range(3)]
+    for i, name in enumerate(names):
+        cli("run", "-d", "--network", "none", "--name", name, *(["--rm"] if i == 1 else []),
+            "busybox", "sleep", "60", check=True)
+    res = cli("stop", "-t", "1", names[2], f"nosuch-{unique}", names[0], names[1])
+    assert (res.returncode, res.stdout) == (1, f"{names[2]}\n{names[0]}\n{names[1]}\n")
+    assert res.stderr.startswith(f"Error: no such container: nosuch-{unique}\n")
+    assert cli("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout == \
+        f"{names[2]} exited\n{names[0]} exited\n"  # the --rm one is gone
