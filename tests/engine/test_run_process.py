@@ -11,9 +11,10 @@ import pytest
 from stackctl.engine import resources
 from stackctl.engine.api import Engine
 from tests.engine.conftest import Cli
-from tests.engine.test_run_resources import PARSERS, _host_config, _stack_output
-from tests.engine.test_run_resources import stack as stack  # noqa: F401 - the fixture
+from tests.engine.run_helpers import PARSERS, host_config, stack, stack_output
 from tests.scheduler.stackenv import StackEnv
+
+__all__ = ["stack"]  # the fixture, for pytest
 
 pytestmark = pytest.mark.kernel
 
@@ -28,8 +29,8 @@ def test_oom_score_adj_through_run(cli: Cli) -> None:
                   "busybox", "cat", "/proc/self/oom_score_adj")
         assert res.returncode == 0, res.stderr
         assert res.stdout.strip() == value
-    assert _host_config(cli, "--oom-score-adj=700")["OomScoreAdj"] == 700
-    assert _host_config(cli)["OomScoreAdj"] == 0
+    assert host_config(cli, "--oom-score-adj=700")["OomScoreAdj"] == 700
+    assert host_config(cli)["OomScoreAdj"] == 0
 
 
 @pytest.mark.parametrize("value", ["1001", "-1001", "high"])
@@ -48,7 +49,7 @@ def test_a_score_the_host_forbids_says_why(cli: Cli, engine: Engine) -> None:
     assert engine.list(all_=True) == []
 
 
-def test_oom_score_adj_through_a_stack(stack: StackEnv) -> None:  # noqa: F811
+def test_oom_score_adj_through_a_stack(stack: StackEnv) -> None:
     stack.write(f"""
         services:
           app:
@@ -57,4 +58,4 @@ def test_oom_score_adj_through_a_stack(stack: StackEnv) -> None:  # noqa: F811
             oom_score_adj: 333
             command: {json.dumps(["cat", "/proc/self/oom_score_adj"])}
         """)
-    assert _stack_output(stack, "app")[0].strip() == "333"
+    assert stack_output(stack, "app")[0].strip() == "333"

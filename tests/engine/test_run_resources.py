@@ -6,7 +6,6 @@ and leave nothing behind."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,13 @@ import pytest
 from stackctl.engine import resources
 from stackctl.engine.api import Engine
 from tests.engine.conftest import Cli
+from tests.engine.run_helpers import PARSERS, host_config, stack, stack_output
 from tests.scheduler.stackenv import StackEnv
+
+__all__ = ["stack"]  # the fixture, for pytest
 
 pytestmark = pytest.mark.kernel
 
-# Through the fast path, and through typer (a flag-like value sends the line there).
-PARSERS = ([], ["--label", "-x=y"])
 V1 = Path("/sys/fs/cgroup/cpu/cpu.shares").exists()  # hybrid or v1: the cpu controller is v1
 
 
@@ -31,38 +31,6 @@ def _shares_file() -> str:
 def _weight(shares: int) -> str:
     """What the container sees for ``shares`` (runc's conversion on v2)."""
     return str(shares) if V1 else str(1 + ((shares - 2) * 9999) // 262142)
-
-
-def _host_config(cli: Cli, *flags: str) -> dict[str, object]:
-    made = cli("create", *flags, "busybox", check=True).stdout.strip()
-    try:
-        out = cli("inspect", "--format", "{{json .HostConfig}}", made, check=True).stdout
-        return dict(json.loads(out))
-    finally:
-        cli("rm", made, check=True)
-
-
-@pytest.fixture
-def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Path,
-          unique: str, capfd: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
-    root, run_root = roots
-    env = StackEnv(root, run_root, tmp_path, f"t{unique}", capfd)
-    try:
-        yield env
-    finally:
-        env.cleanup()
-
-
-def _stack_output(stack: StackEnv, *services: str) -> list[str]:
-    """Bring the stack up once, wait for each service's container, return their outputs."""
-    stack.ok("up", "-d")
-    out = []
-    with Engine(stack.root, stack.run_root) as eng:
-        for service in services:
-            cid = stack.ids()[f"{stack.project}-{service}-1"]
-            assert eng.wait(cid) == 0
-            out.append("".join(e.log for e in eng.logs(cid)))
-    return out
 
 
 # --- --cpu-shares / cpu_shares -----------------------------------------------------------------
@@ -77,8 +45,8 @@ def test_cpu_shares_through_run(cli: Cli) -> None:
     res = cli("run", "--rm", "--network", "none", "-c", "1000000", "busybox",
               "cat", _shares_file())
     assert res.stdout.strip() == _weight(262144), res.stderr
-    assert _host_config(cli, "--cpu-shares", "256")["CpuShares"] == 256
-    assert _host_config(cli)["CpuShares"] == 0  # Docker's "unset"
+    assert host_config(cli, "--cpu-shares", "256")["CpuShares"] == 256
+    assert host_config(cli)["CpuShares"] == 0  # Docker's "unset"
 
 
 def test_bad_cpu_shares_exit_125_naming_the_flag(cli: Cli, engine: Engine) -> None:
@@ -96,7 +64,7 @@ def test_cpu_shares_through_a_stack(stack: StackEnv) -> None:
             cpu_shares: 300
             command: ["cat", "{_shares_file()}"]
         """)
-    assert _stack_output(stack, "app")[0].strip() == _weight(300)
+    assert stack_output(stack, "app")[0].strip() == _weight(300)
     assert "cpu_shares" not in stack.cli("config").err  # no "not supported" warning
 
 
@@ -112,9 +80,9 @@ def test_cpuset_through_run(cli: Cli) -> None:
                   "--cpuset-mems", "0", "busybox", *ALLOWED)
         assert res.returncode == 0, res.stderr
         assert res.stdout.split() == [LAST_CPU, "0"]
-    hc = _host_config(cli, "--cpuset-cpus", f"0,{LAST_CPU}", "--cpuset-mems=0")
+    hc = host_config(cli, "--cpuset-cpus", f"0,{LAST_CPU}", "--cpuset-mems=0")
     assert (hc["CpusetCpus"], hc["CpusetMems"]) == (f"0,{LAST_CPU}", "0")
-    assert (_host_config(cli)["CpusetCpus"], _host_config(cli)["CpusetMems"]) == ("", "")
+    assert (host_config(cli)["CpusetCpus"], host_config(cli)["CpusetMems"]) == ("", "")
 
 
 @pytest.mark.parametrize(("flag", "value", "says"), [
@@ -137,7 +105,7 @@ def test_cpuset_through_a_stack(stack: StackEnv) -> None:
             cpuset: "{LAST_CPU}"
             command: {json.dumps(ALLOWED)}
         """)
-    assert _stack_output(stack, "app")[0].split() == [LAST_CPU, "0"]
+    assert stack_output(stack, "app")[0].split() == [LAST_CPU, "0"]
 
 
 # --- --memory-reservation / mem_reservation ----------------------------------------------------
@@ -152,9 +120,9 @@ def test_memory_reservation_through_run(cli: Cli) -> None:
                   "-m", "64m", "busybox", *SOFT)
         assert res.returncode == 0, res.stderr
         assert res.stdout.strip() == str(48 << 20)
-    hc = _host_config(cli, "--memory-reservation", "32m")
+    hc = host_config(cli, "--memory-reservation", "32m")
     assert (hc["MemoryReservation"], hc["Memory"]) == (32 << 20, 0)
-    assert _host_config(cli)["MemoryReservation"] == 0
+    assert host_config(cli)["MemoryReservation"] == 0
 
 
 @pytest.mark.parametrize(("flags", "says"), [
@@ -184,5 +152,5 @@ def test_memory_reservation_through_a_stack(stack: StackEnv) -> None:
             deploy: {{resources: {{reservations: {{memory: 24m}}}}}}
             command: {json.dumps(SOFT)}
         """)
-    app, deployed = _stack_output(stack, "app", "deployed")
+    app, deployed = stack_output(stack, "app", "deployed")
     assert (app.strip(), deployed.strip()) == (str(40 << 20), str(24 << 20))
