@@ -44,6 +44,33 @@ def go_text(value: Any) -> str:
     return str(value)
 
 
+class _NilList(list):  # type: ignore[type-arg]
+    """A Go slice that is nil: prints as [], marshals to null."""
+
+
+class _NilMap(dict):  # type: ignore[type-arg]
+    """A Go map that is nil: prints as map[], marshals to null."""
+
+
+# docker runs an inspect template on its typed structs first, where these fields are
+# slices or maps: null there prints as [] or map[], not <no value>
+_SLICES = frozenset(("Cmd", "Entrypoint", "Env", "OnBuild", "Shell", "Binds", "CapAdd",
+                     "CapDrop", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd",
+                     "Links", "SecurityOpt", "Devices", "Ulimits", "Mounts", "RepoTags",
+                     "RepoDigests", "Aliases", "Layers", "VolumesFrom"))
+_MAPS = frozenset(("Labels", "Volumes", "ExposedPorts", "Tmpfs", "PortBindings", "Sysctls",
+                   "Ports", "Options", "DriverOpts", "StorageOpt", "Networks"))
+
+
+def _typed(name: str, value: Any) -> Any:
+    if value is None:
+        if name in _SLICES:
+            return _NilList()
+        if name in _MAPS:
+            return _NilMap()
+    return value
+
+
 def _truth(value: Any) -> bool:
     return bool(value) if not isinstance(value, float) else value != 0.0
 
@@ -54,6 +81,8 @@ def _json(value: Any) -> str:
 
 
 def _data(value: Any) -> Any:
+    if isinstance(value, _NilList | _NilMap):
+        return None
     if isinstance(value, Mapping):
         return {k: _data(v) for k, v in value.items() if not callable(v)}
     return value
@@ -125,10 +154,10 @@ FUNCS: dict[str, Callable[..., Any]] = {
 def _field(value: Any, name: str) -> Any:
     if isinstance(value, Mapping):
         if name in value:
-            return value[name]
+            return _typed(name, value[name])
         lowered = {str(k).lower(): k for k in value}
         if name.lower() in lowered:
-            return value[lowered[name.lower()]]
+            return _typed(name, value[lowered[name.lower()]])
         # docker inspect runs templates with missingkey=error (index gives <no value>)
         raise TemplateError(f'map has no entry for key "{name}"')
     raise TemplateError(f"can't evaluate field {name} in type {type(value).__name__}")

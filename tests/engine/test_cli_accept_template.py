@@ -61,3 +61,16 @@ def test_rows_with_methods() -> None:
     assert render.format_rows('{{.Names}} {{.Label "tier"}}', rows) == "web front"
     assert render.format_rows("json", rows) == '{"Names":"web"}'
     assert render.format_rows("{{json .}}", rows) == '{"Names":"web"}'
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{{.Config.Entrypoint}}", "[]"), ("{{.Config.Labels}}", "map[]"),
+    ("{{json .Config.Entrypoint}}", "null"), ("{{len .Config.Env}}", "0"),
+    ("{{range .Config.Env}}x{{else}}none{{end}}", "none"), ("{{.Config.Image}}", "<no value>"),
+])
+def test_null_slices_and_maps_print_as_docker_s_typed_ones(template: str, expected: str
+                                                           ) -> None:
+    # docker runs the template on its typed structs: a nil slice prints [], a nil map
+    # map[] (json still says null); a null of another type stays <no value>
+    data = {"Config": {"Entrypoint": None, "Labels": None, "Env": None, "Image": None}}
+    assert render.render_template(template, data) == expected
