@@ -84,6 +84,7 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cpuset_mems": (STR, ("--cpuset-mems",)),
     "memory_reservation": (STR, ("--memory-reservation",)),
     "oom_score_adj": (INT, ("--oom-score-adj",)),
+    "domainname": (STR, ("--domainname",)),
 }
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}

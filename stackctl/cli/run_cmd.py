@@ -92,6 +92,7 @@ def _run(
                                             help="Memory soft limit (e.g. 32m)."),
     oom_score_adj: OInt = typer.Option(None, "--oom-score-adj",
                                        help="OOM killer preference, -1000 to 1000."),
+    domainname: OStr = typer.Option(None, "--domainname", help="Container NIS domain name."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

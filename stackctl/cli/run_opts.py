@@ -83,6 +83,7 @@ class RunFlags:
     cpuset_mems: str | None = None
     memory_reservation: str | None = None
     oom_score_adj: int | None = None
+    domainname: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -392,6 +393,7 @@ def to_config(f: RunFlags) -> ContainerConfig:
             _bytes("--memory-reservation", f.memory_reservation),
             memory=_bytes("--memory", f.memory)),
         oom_score_adj=resources.oom_score_adj(f.oom_score_adj),
+        domainname=resources.domainname(f.domainname),
     )
 
 

@@ -191,6 +191,7 @@ class ContainerConfig:
     cpuset_mems: str | None = None  # memory nodes it may allocate on (--cpuset-mems)
     memory_reservation: int | None = None  # bytes: the soft limit (--memory-reservation)
     oom_score_adj: int | None = None  # -1000..1000 for its processes (--oom-score-adj)
+    domainname: str | None = None  # the UTS namespace's NIS domain name (--domainname)
 
     @property
     def bridged(self) -> bool:

@@ -55,6 +55,7 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
               "StartInterval": _ns(c.healthcheck.start_interval)}
     config: dict[str, Any] = {
         "Hostname": c.hostname or rec.id[:12],
+        "Domainname": c.domainname or "",
         "User": c.user or "",
         "AttachStdin": c.open_stdin,
         "Tty": c.tty,

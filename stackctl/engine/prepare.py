@@ -251,7 +251,7 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
     return BundleRequest(
         rootfs=str(paths.rootfs), args=tuple(args), env=env, cwd=cwd,
         uid=user.uid, gid=user.gid, additional_gids=user.additional_gids,
-        hostname=hostname, terminal=config.tty,
+        hostname=hostname, domainname=config.domainname or "", terminal=config.tty,
         cap_add=config.cap_add, cap_drop=config.cap_drop, privileged=config.privileged,
         readonly_root=config.read_only,
         rlimits=tuple(Rlimit(u.name, u.soft, u.hard) for u in config.ulimits),

@@ -126,6 +126,19 @@ def oom_score_adj(value: int | None, flag: str = "--oom-score-adj") -> int | Non
     return n
 
 
+def domainname(value: str | None, flag: str = "--domainname") -> str | None:
+    """``--domainname NAME``: the NIS domain name of the container's UTS namespace
+    (what ``domainname`` and /proc/sys/kernel/domainname say). The kernel takes up
+    to 64 bytes and no NUL."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if len(text.encode()) > 64 or "\0" in text or any(c.isspace() for c in text):
+        raise UsageError(f"{flag} {text!r}: not a valid domain name",
+                         hint="at most 64 characters, without spaces, e.g. example.com")
+    return text
+
+
 CAP_SYS_RESOURCE = 24
 
 
@@ -148,5 +161,5 @@ def oom_score_adj_problem(value: int) -> str | None:
 
 
 __all__ = ["MAX_CPU_SHARES", "MIN_CPU_SHARES", "MIN_MEMORY", "cpu_shares", "cpuset",
-           "cpuset_cpus", "cpuset_mems", "host_cpus", "host_mems", "memory_reservation",
-           "oom_score_adj", "oom_score_adj_problem", "parse_list"]
+           "cpuset_cpus", "cpuset_mems", "domainname", "host_cpus", "host_mems",
+           "memory_reservation", "oom_score_adj", "oom_score_adj_problem", "parse_list"]

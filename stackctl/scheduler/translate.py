@@ -122,6 +122,7 @@ def container_config(
         memory_reservation=_reservation(cfg, reservations, memory, where),
         oom_score_adj=_checked(resources.oom_score_adj, cfg.get("oom_score_adj"),
                                f"{where}.oom_score_adj"),
+        domainname=_checked(resources.domainname, cfg.get("domainname"), f"{where}.domainname"),
         **extra,
     )
 

@@ -5,6 +5,7 @@ bad values name the flag or key and leave nothing behind."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -59,3 +60,46 @@ def test_oom_score_adj_through_a_stack(stack: StackEnv) -> None:
             command: {json.dumps(["cat", "/proc/self/oom_score_adj"])}
         """)
     assert stack_output(stack, "app")[0].strip() == "333"
+
+
+# --- --domainname / domainname -----------------------------------------------------------------
+
+SHOW_UTS = ("sh", "-c", "hostname; cat /proc/sys/kernel/domainname")
+
+
+def test_domainname_through_run(cli: Cli) -> None:
+    for via in PARSERS:
+        res = cli("run", "--rm", *via, "--network", "none", "-h", "box",
+                  "--domainname", "corp.example", "busybox", *SHOW_UTS)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split() == ["box", "corp.example"]
+    made = cli("create", "--domainname", "a.example", "busybox", check=True).stdout.strip()
+    out = cli("inspect", "--format", "{{.Config.Domainname}}", made, check=True).stdout
+    cli("rm", made, check=True)
+    assert out.strip() == "a.example"
+    res = cli("run", "--rm", "--network", "none", "busybox", "cat", "/proc/sys/kernel/domainname")
+    assert res.stdout.strip() == "(none)"  # the kernel's default in a new UTS namespace
+    if shutil.which("runc"):  # runc before 1.2 reads only the sysctl the bundle also has
+        res = cli("run", "--rm", "--runtime", "runc", "--network", "none", "--domainname",
+                  "r.example", "busybox", "cat", "/proc/sys/kernel/domainname")
+        assert res.stdout.strip() == "r.example", res.stderr
+
+
+@pytest.mark.parametrize("value", ["x" * 65, "two words"])
+def test_bad_domainname_exits_125_naming_the_flag(cli: Cli, engine: Engine, value: str) -> None:
+    res = cli("run", "--rm", "--domainname", value, "busybox", "true")
+    assert res.returncode == 125 and "--domainname" in res.stderr, res.stderr
+    assert engine.list(all_=True) == []
+
+
+def test_domainname_through_a_stack(stack: StackEnv) -> None:
+    stack.write(f"""
+        services:
+          app:
+            image: busybox
+            network_mode: none
+            hostname: web
+            domainname: stack.example
+            command: {json.dumps(SHOW_UTS)}
+        """)
+    assert stack_output(stack, "app")[0].split() == ["web", "stack.example"]

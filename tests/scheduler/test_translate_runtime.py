@@ -53,3 +53,9 @@ def test_mem_reservation() -> None:
 def test_oom_score_adj() -> None:
     assert _one(oom_score_adj=-1000).oom_score_adj == -1000
     assert _one().oom_score_adj is None
+
+
+def test_domainname() -> None:
+    assert _one(domainname="corp.example").domainname == "corp.example"
+    assert _one().domainname is None
+    _refused("services.a.domainname", domainname="x" * 65)

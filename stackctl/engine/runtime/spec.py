@@ -318,6 +318,10 @@ def build_config(
                              hint="only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, "
                                   "kernel.sem, fs.mqueue.*) can be set per container")
         linux["sysctl"] = dict(req.sysctls)
+    if req.domainname and req.uts != "host":
+        # Also as the sysctl, as moby wrote it before the spec had the field: runc
+        # before 1.2 ignores "domainname" but writes linux.sysctl.
+        linux.setdefault("sysctl", {}).setdefault("kernel.domainname", req.domainname)
     masked = req.masked_paths if req.masked_paths is not None else (
         () if req.privileged else DEFAULT_MASKED_PATHS)
     readonly = req.readonly_paths if req.readonly_paths is not None else (
