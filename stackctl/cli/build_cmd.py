@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from stackctl.cli.prompt import confirm
+
 if TYPE_CHECKING:
     from stackctl.engine.build.builder import BuildRequest
 
@@ -252,8 +254,8 @@ def builder_prune(
 
     if not force:
         what = "all build cache" if all_ else "dangling build cache"
-        if not typer.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to "
-                             "continue?", default=False):
+        if not confirm(f"WARNING! This will remove {what}.\nAre you sure you want to "
+                       "continue?"):
             raise typer.Exit(0)
     opts = ctx.obj
     with ImageStore(opts.root) as store:

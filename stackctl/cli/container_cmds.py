@@ -14,6 +14,7 @@ import typer
 
 from stackctl.cli import container_info, ps_cmd, run_flow
 from stackctl.cli._containers import Names, for_each, for_each_at_once, open_engine
+from stackctl.cli.prompt import confirm
 
 if TYPE_CHECKING:
     from stackctl.engine.api import Engine
@@ -260,10 +261,10 @@ def prune(ctx: typer.Context,
           ) -> None:
     """Remove all stopped containers."""
     keep = _prune_keep(filters or [])
-    if not force and not typer.confirm(
+    if not force and not confirm(
             "WARNING! This will remove all stopped containers.\nAre you sure you want to "
-            "continue?", default=False):
-        raise typer.Exit(1)
+            "continue?"):
+        raise typer.Exit(0)
     from stackctl.engine.images.system_df import du
     from stackctl.humanize import human_size
 

@@ -18,6 +18,7 @@ import typer
 from stackctl.cli._images import now, open_store, render_template_rows, tab_table
 from stackctl.cli.image_archive_cmds import commit_cmd, export_cmd, load_cmd, save_cmd
 from stackctl.cli.image_info import history_cmd, inspect_cmd
+from stackctl.cli.prompt import confirm
 
 # -- import -------------------------------------------------------------------------------
 
@@ -166,8 +167,8 @@ def prune_cmd(
     if not force:
         what = ("all images without at least one container associated to them" if all_
                 else "all dangling images")
-        if not typer.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to "
-                             "continue?", default=False):
+        if not confirm(f"WARNING! This will remove {what}.\nAre you sure you want to "
+                       "continue?"):
             return
     with open_store(ctx) as store:
         events, freed = store.prune(all_unused=all_, keep=keep)

@@ -15,6 +15,7 @@ from typing import Any, Optional, TypeVar
 import typer
 
 from stackctl.cli.options import GlobalOptions
+from stackctl.cli.prompt import confirm
 
 network = typer.Typer(help="Manage networks.", no_args_is_help=True)
 PREDEFINED = ("host", "none")  # listed like Docker's; they have no bridge
@@ -201,10 +202,10 @@ def rm(ctx: typer.Context, names: list[str] = typer.Argument(...)) -> None:
 def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f"),
           filter_: Optional[list[str]] = typer.Option(None, "--filter")) -> None:  # noqa: UP045
     """Remove all networks that no container uses."""
-    if not force and not typer.confirm(
+    if not force and not confirm(
             "WARNING! This will remove all custom networks not used by at least one "
-            "container.\nAre you sure you want to continue?", default=False):
-        raise typer.Exit(1)
+            "container.\nAre you sure you want to continue?"):
+        raise typer.Exit(0)
     with _manager(ctx) as nm:
         keep = {n.name for n in nm.networks() if not _matches(n, filter_ or [], 0)}
         removed = [n for n in nm.prune(keep=keep)]

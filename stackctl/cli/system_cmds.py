@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from stackctl.cli.prompt import confirm
+
 
 def register(app: typer.Typer) -> None:
     @app.command("version", help="Show the stackctl version.")
@@ -47,9 +49,8 @@ def register(app: typer.Typer) -> None:
                      "all images without at least one container associated to them"
                      if all_ else "all dangling images", "unused build cache"]
             text = "WARNING! This will remove:\n" + "".join(f"  - {i}\n" for i in items)
-            if not typer.confirm(text + "\nAre you sure you want to continue?",
-                                 default=False):
-                raise typer.Exit(1)
+            if not confirm(text + "\nAre you sure you want to continue?"):
+                raise typer.Exit(0)
         g = ctx.obj
         freed = 0
         with Engine(g.root, g.run_root) as engine:

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from stackctl.cli.options import GlobalOptions
+from stackctl.cli.prompt import confirm
 
 volume = typer.Typer(help="Manage volumes.", no_args_is_help=True)
 
@@ -155,10 +156,10 @@ def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f")
             raise UsageError(f"--filter {f}: invalid filter {key!r}",
                              hint="volume prune filters: label=, label!=, all=")
     what = "all local volumes" if all_ else "anonymous local volumes"
-    if not force and not typer.confirm(
+    if not force and not confirm(
             f"WARNING! This will remove {what} not used by at least one "
-            "container.\nAre you sure you want to continue?", default=False):
-        raise typer.Exit(1)
+            "container.\nAre you sure you want to continue?"):
+        raise typer.Exit(0)
     from pathlib import Path
 
     from stackctl.engine.images.system_df import du

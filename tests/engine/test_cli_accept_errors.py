@@ -79,3 +79,18 @@ def test_rename_to_its_own_name(cli: Cli, unique: str) -> None:
     res = cli("rename", name, f"/{name}-2")  # docker takes the leading slash
     assert res.returncode == 0 and cli("ps", "-a", "--format", "{{.Names}}").stdout == \
         f"{name}-2\n"
+
+
+@pytest.mark.parametrize("args", [["container", "prune"], ["volume", "prune"],
+                                  ["image", "prune"], ["network", "prune"],
+                                  ["system", "prune"]])
+def test_prune_prompts_as_docker_and_a_no_is_no_error(cli: Cli, unique: str,
+                                                      args: list[str]) -> None:
+    cli("create", "--network", "none", "--name", f"p-{unique}", "busybox", check=True)
+    for answer in ("n\n", "", "whatever\n"):  # only y or yes goes ahead
+        res = cli(*args, input=answer)
+        assert res.returncode == 0 and res.stdout.endswith(
+            "Are you sure you want to continue? [y/N] "), (args, res.stdout, res.stderr)
+    assert cli("ps", "-aq").stdout.strip()  # nothing was pruned
+    res = cli("container", "prune", input="YES\n")
+    assert res.returncode == 0 and "Deleted Containers:" in res.stdout
