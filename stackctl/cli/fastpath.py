@@ -85,6 +85,8 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "memory_reservation": (STR, ("--memory-reservation",)),
     "oom_score_adj": (INT, ("--oom-score-adj",)),
     "domainname": (STR, ("--domainname",)),
+    "pid": (STR, ("--pid",)),
+    "uts": (STR, ("--uts",)),
 }
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}

@@ -93,6 +93,9 @@ def _run(
     oom_score_adj: OInt = typer.Option(None, "--oom-score-adj",
                                        help="OOM killer preference, -1000 to 1000."),
     domainname: OStr = typer.Option(None, "--domainname", help="Container NIS domain name."),
+    pid: OStr = typer.Option(None, "--pid", metavar="MODE",
+                             help="PID namespace: host or container:NAME."),
+    uts: OStr = typer.Option(None, "--uts", metavar="MODE", help="UTS namespace: host."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

@@ -84,6 +84,8 @@ class RunFlags:
     memory_reservation: str | None = None
     oom_score_adj: int | None = None
     domainname: str | None = None
+    pid: str | None = None  # None: a PID namespace of its own (engine/pidns.py)
+    uts: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -309,7 +311,7 @@ def parse_link(spec: str) -> str:
 
 
 def to_config(f: RunFlags) -> ContainerConfig:
-    from stackctl.engine import resources
+    from stackctl.engine import pidns, resources
     from stackctl.engine.ipc import parse as parse_ipc
 
     cpus: float | None = None
@@ -394,7 +396,21 @@ def to_config(f: RunFlags) -> ContainerConfig:
             memory=_bytes("--memory", f.memory)),
         oom_score_adj=resources.oom_score_adj(f.oom_score_adj),
         domainname=resources.domainname(f.domainname),
+        pid=pidns.parse_pid(f.pid),
+        uts=_uts(f),
     )
+
+
+def _uts(f: RunFlags) -> str:
+    from stackctl.engine import pidns
+
+    mode = pidns.parse_uts(f.uts)
+    conflict = pidns.uts_conflict(mode, f.hostname, f.domainname)
+    if conflict:
+        raise UsageError(f"conflicting options: --uts {mode} and "
+                         f"{'--hostname' if f.hostname else '--domainname'}: {conflict}",
+                         hint="drop one of them")
+    return mode
 
 
 def _extra_hosts(specs: tuple[str, ...]) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from stackctl.engine import ipc, names, netseam, oci, prepare, supervise, teardown
+from stackctl.engine import ipc, names, netseam, oci, pidns, prepare, supervise, teardown
 from stackctl.engine.containers import (
     ContainerConfig,
     ContainerRecord,
@@ -136,6 +136,7 @@ class Engine:
                              hint=f"use one of {', '.join(oci.RUNTIMES)}")
         config = prepare.effective_config(config, image.config)
         config = ipc.resolve(self.store, config)  # --ipc container:NAME -> its id
+        config = pidns.resolve(self.store, config)  # --pid container:NAME -> its id
         self._validate_bundle(config)
         cid = names.new_id()
         name = names.validate_name(config.name) if config.name else None
@@ -261,7 +262,8 @@ class Engine:
             netns = netseam.setup(self.store, paths, rec.config)
             mark("engine: network ready")
             req = prepare.build_request(paths, rec.config, image.config, self.volumes, netns,
-                                        ipc.setup(self.store, paths, rec.config))
+                                        ipc.setup(self.store, paths, rec.config),
+                                        pidns.setup(self.store, rec.config))
             from stackctl.engine.runtime.spec import write_bundle
 
             write_bundle(paths.bundle, req)

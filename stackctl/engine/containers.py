@@ -192,6 +192,8 @@ class ContainerConfig:
     memory_reservation: int | None = None  # bytes: the soft limit (--memory-reservation)
     oom_score_adj: int | None = None  # -1000..1000 for its processes (--oom-score-adj)
     domainname: str | None = None  # the UTS namespace's NIS domain name (--domainname)
+    pid: str = ""  # "" (its own) | host | container:<id> (engine/pidns.py)
+    uts: str = ""  # "" (its own) | host
 
     @property
     def bridged(self) -> bool:

@@ -81,6 +81,8 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
                   for m in c.mounts if m.kind in ("bind", "volume")] or None,
         "NetworkMode": c.network,
         "IpcMode": c.ipc,
+        "PidMode": c.pid,
+        "UTSMode": c.uts,
         "Links": [f"/{t}:/{rec.name}/{a}" for t, _, a in (k.rpartition(":") for k in c.links)]
         or None,
         "RestartPolicy": {"Name": c.restart.name, "MaximumRetryCount": c.restart.max_retries},

@@ -19,7 +19,7 @@ the state root's disk rather than in memory.
 shows in ``HostConfig.IpcMode``), so a rename of the donor changes nothing.
 The bundle names the donor's namespace by its pid (``/proc/PID/ns/ipc``); a
 restart policy's restart of the joiner looks the donor up again
-(``Monitor._rejoin_ipc``), as Docker does.
+(``Monitor._rejoin``), as Docker does.
 """
 
 from __future__ import annotations

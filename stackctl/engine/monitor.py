@@ -403,6 +403,15 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         with self.store.transaction() as db:
             db.execute("UPDATE containers SET restart_count=? WHERE id=?",
                        (c.restart_count, c.id))
+        blocked = self._rejoin(c)
+        if blocked is not None and blocked[1] and should_restart(
+                c.config.restart, 125, c.restart_count, c.manual_stop):
+            # The donor is down but still exists: a --pid joiner dies with its donor
+            # and comes here while the donor is being restarted. Try again after the
+            # back-off, as after a crash, until the donor is back.
+            c.backoff = next_backoff(c.backoff, 0.0)
+            c.restart_at = self.clock() + c.backoff
+            return
         c.exit_code = None
 
         def relaunched(error: Failure) -> None:
@@ -411,28 +420,36 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
                 self._record_failed_start(c, *error)
                 self._end(c)
 
-        problem = self._rejoin_ipc(c) if c.config.ipc.startswith("container:") else None
-        if problem is not None:
-            relaunched((problem, 125))
+        if blocked is not None:
+            relaunched((blocked[0], 125))
             return
         self._launch(c, relaunched)
 
-    def _rejoin_ipc(self, c: Container) -> str | None:
-        """``--ipc container:X``: the bundle names X's IPC namespace by X's pid at the
-        first start; a restart joins the one X has now (X may have restarted, and an
-        old pid may belong to anyone by then). None, or why it cannot."""
-        donor = c.config.ipc.split(":", 1)[1]
-        row = self.store.db.execute("SELECT name, status, pid, pid_start FROM containers "
-                                    "WHERE id=?", (donor,)).fetchone()
-        if row is None or row["status"] not in ("running", "paused") or not oci.alive(
-                row["pid"], row["pid_start"]):
-            name = row["name"] if row is not None else donor[:12]
-            return f"--ipc container:{name}: container {name} is not running"
+    def _rejoin(self, c: Container) -> tuple[str, bool] | None:
+        """``--ipc/--pid container:X``: the bundle names X's namespace by X's pid at
+        the first start; a restart joins the one X has now (X may have restarted, and
+        an old pid may belong to anyone by then). None, or why it cannot and whether
+        X still exists (and so may come back)."""
+        donors = {kind: mode.split(":", 1)[1] for kind, mode in (("ipc", c.config.ipc),
+                                                                 ("pid", c.config.pid))
+                  if mode.startswith("container:")}
+        if not donors:
+            return None
+        paths: dict[str, str] = {}
+        for kind, donor in donors.items():
+            row = self.store.db.execute("SELECT name, status, pid, pid_start FROM "
+                                        "containers WHERE id=?", (donor,)).fetchone()
+            if row is None or row["status"] not in ("running", "paused") or not oci.alive(
+                    row["pid"], row["pid_start"]):
+                name = row["name"] if row is not None else donor[:12]
+                return (f"--{kind} container:{name}: container {name} is not running",
+                        row is not None)
+            paths[kind] = f"/proc/{row['pid']}/ns/{kind}"
         path = c.paths.bundle / "config.json"
         spec = json.loads(path.read_text())
         for ns in spec.get("linux", {}).get("namespaces", []):
-            if ns.get("type") == "ipc" and ns.get("path"):
-                ns["path"] = f"/proc/{row['pid']}/ns/ipc"
+            if ns.get("type") in paths and ns.get("path"):
+                ns["path"] = paths[ns["type"]]
         tmp = path.with_name("config.json.tmp")
         tmp.write_text(json.dumps(spec))
         os.replace(tmp, path)

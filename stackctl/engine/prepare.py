@@ -218,14 +218,18 @@ def bundle_mounts(paths: oci.ContainerPaths, config: ContainerConfig, volumes: V
 
 
 def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any,
-                  volumes: VolumeStore, netns: str, ipc: Any = None) -> Any:
+                  volumes: VolumeStore, netns: str, ipc: Any = None, pid: str = "new") -> Any:
     """The launcher's BundleRequest for this container (rootfs already mounted).
-    ``ipc``: an engine.ipc.IpcSetup (None: a private namespace)."""
+    ``ipc``: an engine.ipc.IpcSetup (None: a private namespace); ``pid``: the PID
+    namespace (engine/pidns.py: "new", "host" or the donor's namespace file)."""
     from stackctl.engine.runtime.rlimits import Rlimit
     from stackctl.engine.runtime.spec import BundleRequest, Resources
     from stackctl.engine.runtime.users import resolve_user
 
-    hostname = config.hostname or paths.id[:12]
+    # --uts host: the host's own name, which the container's /etc/hostname and
+    # $HOSTNAME then agree with (Docker refuses --hostname there)
+    hostname = config.hostname or (os.uname().nodename if config.uts == "host"
+                                   else paths.id[:12])
     user = resolve_user(paths.rootfs, config.user or image.user or "",
                         group_add=config.group_add)
     env = merged_env(config, image, hostname)
@@ -256,7 +260,8 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         readonly_root=config.read_only,
         rlimits=tuple(Rlimit(u.name, u.soft, u.hard) for u in config.ulimits),
         mounts=tuple(bundle_mounts(paths, config, volumes, ipc.shm if ipc else None)),
-        network=netns, uts="host" if config.network == "host" else "new",
+        network=netns, pid=pid,
+        uts="host" if config.network == "host" or config.uts == "host" else "new",
         ipc=ipc.namespace if ipc else "new", shm=not (ipc and ipc.no_shm),
         shm_size=config.shm_size,
         cgroups_path="/" + paths.cgroup_name,

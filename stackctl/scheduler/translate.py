@@ -123,6 +123,8 @@ def container_config(
         oom_score_adj=_checked(resources.oom_score_adj, cfg.get("oom_score_adj"),
                                f"{where}.oom_score_adj"),
         domainname=_checked(resources.domainname, cfg.get("domainname"), f"{where}.domainname"),
+        pid=_pid(cfg.get("pid"), resolve_service or {}, where),
+        uts=_uts(cfg, where),
         **extra,
     )
 
@@ -247,6 +249,33 @@ def _ipc(mode: Any, resolve: Mapping[str, str], where: str) -> str:
                                  "to share an IPC namespace with")
         return f"container:{resolve[target]}"
     return text
+
+
+def _pid(mode: Any, resolve: Mapping[str, str], where: str) -> str:
+    """compose's ``pid:``: host, ``container:x``, or ``service:x`` (one of x's
+    containers, which the engine stores by id and must be running)."""
+    from stackctl.engine.pidns import parse_pid
+
+    text = str(mode or "")
+    if text.startswith("service:"):
+        target = text.split(":", 1)[1]
+        if target not in resolve:
+            raise SchedulerError(f"{where}.pid: service {target!r} has no running container "
+                                 "to share a PID namespace with")
+        return f"container:{resolve[target]}"
+    return str(_checked(parse_pid, text, f"{where}.pid"))
+
+
+def _uts(cfg: Mapping[str, Any], where: str) -> str:
+    """compose's ``uts: host`` (refused beside hostname or domainname, as Docker)."""
+    from stackctl.engine.pidns import parse_uts, uts_conflict
+
+    mode = str(_checked(parse_uts, str(cfg.get("uts") or ""), f"{where}.uts"))
+    conflict = uts_conflict(mode, cfg.get("hostname"), cfg.get("domainname"))
+    if conflict:
+        raise SchedulerError(f"{where}.uts: {conflict}",
+                             hint="drop uts: host, or hostname/domainname")
+    return mode
 
 
 def _healthcheck(raw: Any, where: str) -> Healthcheck | None:

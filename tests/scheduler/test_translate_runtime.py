@@ -59,3 +59,23 @@ def test_domainname() -> None:
     assert _one(domainname="corp.example").domainname == "corp.example"
     assert _one().domainname is None
     _refused("services.a.domainname", domainname="x" * 65)
+
+
+def _with_donor(**service: Any) -> ContainerConfig:
+    d = desired_state("p", {"services": {"a": {"image": "busybox", **service},
+                                         "db": {"image": "busybox"}}},
+                      image_ids={"busybox": "sha256:1"})
+    return container_config(d, d.services["a"], name="p-a-1", number=1,
+                            resolve_service={"db": "p-db-1"})
+
+
+def test_pid_and_uts() -> None:
+    assert (_one(pid="host").pid, _one(uts="host").uts) == ("host", "host")
+    assert (_one().pid, _one().uts) == ("", "")
+    assert _one(pid="container:other").pid == "container:other"  # the engine resolves it
+    assert _with_donor(pid="service:db").pid == "container:p-db-1"
+    _refused("services.a.pid", pid="sideways")
+    _refused("services.a.uts", uts="private")
+    _refused("services.a.uts", uts="host", hostname="box")
+    with pytest.raises(SchedulerError, match=r"services\.a\.pid: service 'db' has no running"):
+        _one(pid="service:db")
