@@ -15,6 +15,10 @@ and unmounted afterwards. Rules (docker cp's, both ways):
     DEST "-" (from a container)         -> a tar stream on stdout
     SRC "-" (into a container)          -> a tar stream on stdin, extracted into DEST (a directory)
 
+A path in one of the container's volumes or bind mounts is copied there, on the
+host side of the mount (the container's root shows only its empty mount point);
+a read-only mount, or a read-only root, refuses a copy into it as docker does.
+
 Below the destination the copy merges into what is there, as docker's tar
 extraction does: a directory merges into a directory, a file replaces a file
 or a symlink, and a directory never replaces a non-directory nor the reverse
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import shutil
 import stat
 import sys
@@ -38,21 +43,56 @@ from typing import Any
 
 from stackctl.engine import oci, prepare
 from stackctl.errors import Conflict, NotFound
+from stackctl.lightdc import dataclass
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+@dataclass(frozen=True)
+class _Tree:
+    """Where a container path is on the host: its root (the overlay, mounted for the
+    copy if it is not running) and its volumes and bind mounts, which the root only
+    shows as empty mount points (they are mounted in the container's namespace)."""
+
+    root: Path
+    mounts: tuple[tuple[str, Path, bool], ...]  # (target, host source, read-only)
+    read_only_root: bool
+
+    def locate(self, path: str) -> tuple[Path, str, bool]:
+        """(the tree holding ``path``, the path inside it, read-only?). A mount is
+        found by its target as written; symlinks resolve inside the tree found."""
+        norm = posixpath.normpath("/" + path)
+        for target, source, ro in self.mounts:  # deepest target first
+            if norm == target or norm.startswith(target.rstrip("/") + "/"):
+                rest = norm[len(target):] or "/"
+                if path.endswith("/.") and rest != "/":
+                    rest += "/."
+                elif path.endswith("/") and rest != "/":
+                    rest += "/"
+                return source, rest, ro
+        return self.root, path, self.read_only_root
+
+
 @contextlib.contextmanager
-def _rootfs(engine: Any, ref: str) -> Iterator[Path]:
+def _tree(engine: Any, ref: str) -> Iterator[_Tree]:
     rec = engine.get(ref)
     paths = engine.paths(rec.id)
+    mounts = []
+    for m in rec.config.mounts:
+        try:
+            source = Path(m.source) if m.kind == "bind" else engine.volumes.source(m.source)
+        except NotFound:  # made at the first start: nothing there yet
+            continue
+        mounts.append((posixpath.normpath("/" + m.target), source, m.read_only))
+    mounts.sort(key=lambda m: len(m[0]), reverse=True)
+    tree = _Tree(paths.rootfs, tuple(mounts), rec.config.read_only)
     if os.path.ismount(paths.rootfs):
-        yield paths.rootfs
+        yield tree
         return
     image = engine.images.get(rec.image_id)
     prepare.mount_rootfs(paths, engine.images.lower_dirs(image), readonly=False)
     try:
-        yield paths.rootfs
+        yield tree
     finally:
         if engine.get(rec.id).status.value not in ("running", "paused", "restarting"):
             oci.umount(paths.rootfs)
@@ -210,8 +250,9 @@ def _copy(src: Path, parent: Path, name: str | None, writer: _Writer, where: str
 
 def copy_from(engine: Any, ref: str, path: str, dest: str, *, archive: bool = False,
               follow: bool = False) -> None:
-    with _rootfs(engine, ref) as root:
-        src = _source(root, path, follow)
+    with _tree(engine, ref) as tree:
+        root, inner, _ro = tree.locate(path)
+        src = _source(root, inner, follow)
         if not src.exists() and not src.is_symlink():
             raise NotFound(f"could not find the file {path} in container {ref}")
         name = os.path.basename(path.rstrip("/"))
@@ -232,9 +273,14 @@ def copy_to(engine: Any, src: str, ref: str, path: str, *, archive: bool = False
     s = Path(src)
     if src != "-" and not s.exists() and not s.is_symlink():
         raise NotFound(f"no such file or directory: {src}")
-    with _rootfs(engine, ref) as root:
-        dest = prepare.resolve_in_root(root, path)
+    with _tree(engine, ref) as tree:
+        root, inner, read_only = tree.locate(path)
         where = f"{ref}:{path}"
+        if read_only:  # as docker: not through cp either
+            raise Conflict(f"cannot copy to {where}: it is on a read-only "
+                           f"{'file system' if root == tree.root else 'mount'}",
+                           hint="copy to a writable path: a volume, or a mount without :ro")
+        dest = prepare.resolve_in_root(root, inner)
         if src == "-":
             if not dest.is_dir():
                 raise NotFound(f"destination {where} must be a directory",

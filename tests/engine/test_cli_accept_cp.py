@@ -93,3 +93,32 @@ def test_from_the_container(cli: Cli, box: str, tmp_path: Path) -> None:
     res = cli("cp", f"{box}:/tmp/dir/a", f"{out}/missing/")
     assert res.returncode == 1 and "destination directory must exist" in res.stderr
     assert not (out / "missing").exists()
+
+
+def test_volumes_and_bind_mounts(cli: Cli, unique: str, tmp_path: Path) -> None:
+    # the mounts live in the container's namespace: cp must reach them all the same
+    bind, vol, name = tmp_path / "bind", f"v-{unique}", f"m-{unique}"
+    bind.mkdir()
+    (tmp_path / "f").write_text("f\n")
+    cli("run", "-d", "--network", "none", "--name", name, "-v", f"{vol}:/data",
+        "-v", f"{bind}:/bind", "-v", f"{bind}:/robind:ro", "busybox", "sleep", "60",
+        check=True)
+    cli("cp", str(tmp_path / "f"), f"{name}:/data/", check=True)
+    assert cli("exec", name, "cat", "/data/f").stdout == "f\n"
+    cli("cp", str(tmp_path / "f"), f"{name}:/bind/g", check=True)
+    assert (bind / "g").read_text() == "f\n"
+    cli("exec", name, "sh", "-c", "echo in > /data/in", check=True)
+    cli("cp", f"{name}:/data", str(tmp_path / "out"), check=True)
+    assert sorted(os.listdir(tmp_path / "out")) == ["f", "in"]
+    res = cli("cp", str(tmp_path / "f"), f"{name}:/robind/")
+    assert res.returncode == 1 and "read-only mount" in res.stderr
+    assert sorted(os.listdir(bind)) == ["g"]
+
+
+def test_read_only_root(cli: Cli, unique: str, tmp_path: Path) -> None:
+    name = f"ro-{unique}"
+    cli("create", "--network", "none", "--read-only", "--name", name, "busybox", check=True)
+    (tmp_path / "f").write_text("f\n")
+    res = cli("cp", str(tmp_path / "f"), f"{name}:/tmp/")
+    assert res.returncode == 1 and "read-only file system" in res.stderr
+    cli("cp", f"{name}:/etc/passwd", str(tmp_path / "passwd"), check=True)  # reading is fine
