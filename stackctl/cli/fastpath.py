@@ -87,6 +87,7 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "domainname": (STR, ("--domainname",)),
     "pid": (STR, ("--pid",)),
     "uts": (STR, ("--uts",)),
+    "security_opt": (MULTI, ("--security-opt",)),
 }
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}

@@ -96,6 +96,8 @@ def _run(
     pid: OStr = typer.Option(None, "--pid", metavar="MODE",
                              help="PID namespace: host or container:NAME."),
     uts: OStr = typer.Option(None, "--uts", metavar="MODE", help="UTS namespace: host."),
+    security_opt: Strs = typer.Option(None, "--security-opt", metavar="OPT",
+                                      help="no-new-privileges, seccomp=unconfined..."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

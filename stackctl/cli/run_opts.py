@@ -86,6 +86,7 @@ class RunFlags:
     domainname: str | None = None
     pid: str | None = None  # None: a PID namespace of its own (engine/pidns.py)
     uts: str | None = None
+    security_opt: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -398,7 +399,21 @@ def to_config(f: RunFlags) -> ContainerConfig:
         domainname=resources.domainname(f.domainname),
         pid=pidns.parse_pid(f.pid),
         uts=_uts(f),
+        security_opt=_security_opt(f.security_opt),
     )
+
+
+def _security_opt(opts: tuple[str, ...]) -> tuple[str, ...]:
+    """The options as Docker stores them; those this host ignores are said on
+    stderr, as Docker's CLI prints its daemon's warnings."""
+    import sys
+
+    from stackctl import secopts
+
+    out = tuple(secopts.normalize(o) for o in opts)
+    for text in secopts.warnings(out):
+        sys.stderr.write(f"WARNING: {text}\n")
+    return out
 
 
 def _uts(f: RunFlags) -> str:

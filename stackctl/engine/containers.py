@@ -194,6 +194,7 @@ class ContainerConfig:
     domainname: str | None = None  # the UTS namespace's NIS domain name (--domainname)
     pid: str = ""  # "" (its own) | host | container:<id> (engine/pidns.py)
     uts: str = ""  # "" (its own) | host
+    security_opt: tuple[str, ...] = ()  # Docker's SecurityOpt, KEY=VALUE (stackctl/secopts.py)
 
     @property
     def bridged(self) -> bool:
@@ -232,7 +233,8 @@ class ContainerConfig:
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
         for key in ("env", "cap_add", "cap_drop", "network_aliases", "publish", "expose",
-                    "links", "extra_hosts", "dns", "dns_search", "dns_options", "group_add"):
+                    "links", "extra_hosts", "dns", "dns_search", "dns_options", "group_add",
+                    "security_opt"):
             data[key] = tuple(data.get(key) or ())
         data["mounts"] = tuple(MountRequest(**m) for m in data.get("mounts") or ())
         data["tmpfs"] = tuple(TmpfsMount(**m) for m in data.get("tmpfs") or ())

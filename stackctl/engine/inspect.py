@@ -83,6 +83,7 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
         "IpcMode": c.ipc,
         "PidMode": c.pid,
         "UTSMode": c.uts,
+        "SecurityOpt": list(c.security_opt) or None,
         "Links": [f"/{t}:/{rec.name}/{a}" for t, _, a in (k.rpartition(":") for k in c.links)]
         or None,
         "RestartPolicy": {"Name": c.restart.name, "MaximumRetryCount": c.restart.max_retries},

@@ -251,12 +251,19 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         if problem:
             raise UsageError(f"--oom-score-adj {config.oom_score_adj}: {problem}",
                              hint="use a value of 0 or more on this host")
+    from stackctl.secopts import interpret
+
+    security = interpret(config.security_opt)
     write_etc_files(paths, config, hostname)
     return BundleRequest(
         rootfs=str(paths.rootfs), args=tuple(args), env=env, cwd=cwd,
         uid=user.uid, gid=user.gid, additional_gids=user.additional_gids,
         hostname=hostname, domainname=config.domainname or "", terminal=config.tty,
         cap_add=config.cap_add, cap_drop=config.cap_drop, privileged=config.privileged,
+        # Docker's default: off, so setuid binaries (su, sudo) work unless asked
+        no_new_privs=security.no_new_privileges, seccomp=security.seccomp,
+        masked_paths=() if security.unmasked_paths else None,
+        readonly_paths=() if security.unmasked_paths else None,
         readonly_root=config.read_only,
         rlimits=tuple(Rlimit(u.name, u.soft, u.hard) for u in config.ulimits),
         mounts=tuple(bundle_mounts(paths, config, volumes, ipc.shm if ipc else None)),

@@ -125,6 +125,7 @@ def container_config(
         domainname=_checked(resources.domainname, cfg.get("domainname"), f"{where}.domainname"),
         pid=_pid(cfg.get("pid"), resolve_service or {}, where),
         uts=_uts(cfg, where),
+        security_opt=_security_opt(cfg.get("security_opt"), where),
         **extra,
     )
 
@@ -276,6 +277,17 @@ def _uts(cfg: Mapping[str, Any], where: str) -> str:
         raise SchedulerError(f"{where}.uts: {conflict}",
                              hint="drop uts: host, or hostname/domainname")
     return mode
+
+
+def _security_opt(value: Any, where: str) -> tuple[str, ...]:
+    """``security_opt``, each checked as --security-opt checks it (the loader has
+    warned about the ones this host ignores)."""
+    from stackctl import secopts
+
+    opts = tuple(_checked(secopts.normalize, str(o), f"{where}.security_opt")
+                 for o in value or ())
+    _checked(secopts.interpret, opts, f"{where}.security_opt")
+    return opts
 
 
 def _healthcheck(raw: Any, where: str) -> Healthcheck | None:

@@ -76,7 +76,8 @@ def project_from_raw(
         models=spec.models,
         extensions=spec.extensions,
         profiles=tuple(profiles),
-        warnings=raw.warnings + _obsolete(raw) + _unsupported(raw, active),
+        warnings=raw.warnings + _obsolete(raw) + _unsupported(raw, active)
+        + _security_opt(raw, active),
     )
     reader = read_env_file or _env_file_reader(raw)
     project = resolve_environment(project, environ.get, reader)
@@ -172,7 +173,7 @@ UNSUPPORTED_SERVICE_KEYS = (
     "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
     "device_cgroup_rules", "devices", "gpus", "mac_address",
     "mem_swappiness", "oom_kill_disable",
-    "post_start", "pre_stop", "security_opt", "storage_opt", "userns_mode",
+    "post_start", "pre_stop", "storage_opt", "userns_mode",
 )
 
 
@@ -188,6 +189,29 @@ def _unsupported(raw: RawProject, active: Sequence[str]) -> tuple[str, ...]:
                 loc = raw.positions.locate(("services", name, key))
                 out.append(f"{f'{loc}: ' if loc else ''}services.{name}.{key} is not "
                            "supported by stackctl and is ignored")
+    return tuple(out)
+
+
+def _security_opt(raw: RawProject, active: Sequence[str]) -> tuple[str, ...]:
+    """``security_opt`` entries this host accepts and ignores (AppArmor, SELinux), said
+    as Docker says them; bad entries are the translation's errors."""
+    from stackctl import secopts
+    from stackctl.errors import UsageError
+
+    out = []
+    services = raw.data.get("services") or {}
+    for name in active:
+        svc = services.get(name)
+        opts = svc.get("security_opt") if isinstance(svc, dict) else None
+        if not isinstance(opts, list):
+            continue
+        where = f"services.{name}.security_opt"
+        try:
+            found = secopts.warnings([str(o) for o in opts], flag=where)
+        except UsageError:
+            continue
+        loc = raw.positions.locate(("services", name, "security_opt"))
+        out += [f"{f'{loc}: ' if loc else ''}{text}" for text in found]
     return tuple(out)
 
 

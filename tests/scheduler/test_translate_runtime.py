@@ -79,3 +79,11 @@ def test_pid_and_uts() -> None:
     _refused("services.a.uts", uts="host", hostname="box")
     with pytest.raises(SchedulerError, match=r"services\.a\.pid: service 'db' has no running"):
         _one(pid="service:db")
+
+
+def test_security_opt() -> None:
+    cfg = _one(security_opt=["no-new-privileges:true", "seccomp=unconfined", "label=disable"])
+    assert cfg.security_opt == ("no-new-privileges=true", "seccomp=unconfined", "label=disable")
+    assert _one().security_opt == ()
+    _refused("services.a.security_opt", security_opt=["seccomp=/x.json"])
+    _refused("services.a.security_opt", security_opt=["bogus"])
