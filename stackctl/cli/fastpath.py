@@ -88,6 +88,7 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pid": (STR, ("--pid",)),
     "uts": (STR, ("--uts",)),
     "security_opt": (MULTI, ("--security-opt",)),
+    "device": (MULTI, ("--device",)),
 }
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}

@@ -98,6 +98,8 @@ def _run(
     uts: OStr = typer.Option(None, "--uts", metavar="MODE", help="UTS namespace: host."),
     security_opt: Strs = typer.Option(None, "--security-opt", metavar="OPT",
                                       help="no-new-privileges, seccomp=unconfined..."),
+    device: Strs = typer.Option(None, "--device", metavar="HOST[:CTR[:PERMS]]",
+                                help="Add a host device (PERMS: rwm)."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 # Parameters holding several values (click gives tuples, the fast path lists).
 _MULTI = ("args", "env", "env_file", "volume", "tmpfs", "mount", "cap_add", "cap_drop",
           "label", "network_alias", "publish", "expose", "log_opt", "ulimit", "sysctl", "link",
-          "add_host", "dns", "dns_search", "dns_option", "group_add", "security_opt")
+          "add_host", "dns", "dns_search", "dns_option", "group_add", "security_opt",
+          "device")
 _NOT_FLAGS = ("detach",)  # parameters of the command, not of the container
 
 

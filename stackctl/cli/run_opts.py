@@ -87,6 +87,7 @@ class RunFlags:
     pid: str | None = None  # None: a PID namespace of its own (engine/pidns.py)
     uts: str | None = None
     security_opt: tuple[str, ...] = ()
+    device: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -400,7 +401,19 @@ def to_config(f: RunFlags) -> ContainerConfig:
         pid=pidns.parse_pid(f.pid),
         uts=_uts(f),
         security_opt=_security_opt(f.security_opt),
+        devices=_devices(f.device),
     )
+
+
+def _devices(specs: tuple[str, ...]) -> tuple[str, ...]:
+    """``--device`` entries, the host nodes looked up now so that a missing one
+    exits 125 before anything is made (the engine looks again at every start)."""
+    from stackctl.engine import devmap
+
+    out = tuple(devmap.parse(s) for s in specs)
+    for d in out:
+        devmap.nodes(d)
+    return out
 
 
 def _security_opt(opts: tuple[str, ...]) -> tuple[str, ...]:

@@ -195,6 +195,7 @@ class ContainerConfig:
     pid: str = ""  # "" (its own) | host | container:<id> (engine/pidns.py)
     uts: str = ""  # "" (its own) | host
     security_opt: tuple[str, ...] = ()  # Docker's SecurityOpt, KEY=VALUE (stackctl/secopts.py)
+    devices: tuple[str, ...] = ()  # "HOST:CONTAINER:PERMS" (--device; engine/devmap.py)
 
     @property
     def bridged(self) -> bool:
@@ -234,7 +235,7 @@ class ContainerConfig:
                 data[key] = tuple(data[key])
         for key in ("env", "cap_add", "cap_drop", "network_aliases", "publish", "expose",
                     "links", "extra_hosts", "dns", "dns_search", "dns_options", "group_add",
-                    "security_opt"):
+                    "security_opt", "devices"):
             data[key] = tuple(data.get(key) or ())
         data["mounts"] = tuple(MountRequest(**m) for m in data.get("mounts") or ())
         data["tmpfs"] = tuple(TmpfsMount(**m) for m in data.get("tmpfs") or ())

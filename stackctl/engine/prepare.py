@@ -251,9 +251,11 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         if problem:
             raise UsageError(f"--oom-score-adj {config.oom_score_adj}: {problem}",
                              hint="use a value of 0 or more on this host")
+    from stackctl.engine import devmap
     from stackctl.secopts import interpret
 
     security = interpret(config.security_opt)
+    devices = tuple(n for d in config.devices for n in devmap.nodes(d))
     write_etc_files(paths, config, hostname)
     return BundleRequest(
         rootfs=str(paths.rootfs), args=tuple(args), env=env, cwd=cwd,
@@ -281,6 +283,7 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         oom_score_adj=config.oom_score_adj,
         annotations={"org.stackctl.id": paths.id},
         init=config.init,  # the built-in launcher's PID 1 (runc ignores it)
+        devices=devices,
     )
 
 

@@ -2,8 +2,10 @@
 
 The one place where stack-file vocabulary becomes engine vocabulary: named
 volumes get their project-scoped names, networks their engine names, ports
-the ``-p`` spelling, healthcheck durations seconds. Pure: unit-tested without
-an engine. The labels written here are what observe.py reads back.
+the ``-p`` spelling, healthcheck durations seconds. Pure apart from looking at
+the host's CPUs and device nodes that ``cpuset`` and ``devices`` must name (as
+the CLI checks its flags): unit-tested without an engine. The labels written
+here are what observe.py reads back.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ def container_config(
         pid=_pid(cfg.get("pid"), resolve_service or {}, where),
         uts=_uts(cfg, where),
         security_opt=_security_opt(cfg.get("security_opt"), where),
+        devices=_devices(cfg.get("devices"), where),
         **extra,
     )
 
@@ -288,6 +291,22 @@ def _security_opt(value: Any, where: str) -> tuple[str, ...]:
                  for o in value or ())
     _checked(secopts.interpret, opts, f"{where}.security_opt")
     return opts
+
+
+def _devices(value: Any, where: str) -> tuple[str, ...]:
+    """``devices`` (the short ``HOST[:CONTAINER[:PERMS]]`` or the long form the loader
+    makes of it) as ``HOST:CONTAINER:PERMS``, checked as --device checks it."""
+    from stackctl.engine import devmap
+
+    out = []
+    for item in value or ():
+        if isinstance(item, Mapping):
+            item = ":".join(str(item.get(k) or d) for k, d in (
+                ("source", ""), ("target", item.get("source")), ("permissions", "rwm")))
+        norm = _checked(devmap.parse, str(item), f"{where}.devices")
+        _checked(devmap.nodes, norm, f"{where}.devices")
+        out.append(str(norm))
+    return tuple(out)
 
 
 def _healthcheck(raw: Any, where: str) -> Healthcheck | None:

@@ -87,3 +87,12 @@ def test_security_opt() -> None:
     assert _one().security_opt == ()
     _refused("services.a.security_opt", security_opt=["seccomp=/x.json"])
     _refused("services.a.security_opt", security_opt=["bogus"])
+
+
+def test_devices() -> None:
+    cfg = _one(devices=["/dev/null", "/dev/zero:/dev/z:r",
+                        {"source": "/dev/full", "target": "/dev/f", "permissions": "rw"}])
+    assert cfg.devices == ("/dev/null:/dev/null:rwm", "/dev/zero:/dev/z:r", "/dev/full:/dev/f:rw")
+    assert _one().devices == ()
+    _refused("services.a.devices", devices=["/dev/nope-nothing"])
+    _refused("services.a.devices", devices=["/dev/null:/dev/x:rwx"])

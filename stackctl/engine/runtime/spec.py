@@ -30,6 +30,8 @@ TYPE_CHECKING = False  # typing costs ~3 ms at start-up; annotations only
 if TYPE_CHECKING:
     from typing import Any
 
+    from stackctl.engine.devmap import DeviceNode
+
 __all__ = [
     "DEFAULT_MASKED_PATHS",
     "DEFAULT_READONLY_PATHS",
@@ -186,6 +188,8 @@ class BundleRequest:
     # --init: the built-in launcher keeps a PID 1 that forwards signals and reaps
     # zombies (see pid1.py); an annotation, so runc ignores it.
     init: bool = False
+    # --device: host nodes made in /dev, each with a cgroup rule (engine/devmap.py)
+    devices: tuple[DeviceNode, ...] = ()
 
 
 def _env(req: BundleRequest) -> list[str]:
@@ -298,13 +302,20 @@ def build_config(
 ) -> dict[str, Any]:
     """The OCI runtime-spec 1.0 config.json for `req` (a JSON-ready dict)."""
     process = build_process(req, available_caps=available_caps, caller_limits=caller_limits)
+    resources = req.resources.to_oci()
+    # --device: the node, and (after Docker's deny-all and defaults) its access rule
+    resources["devices"] += [{"allow": True, "type": d.kind, "major": d.major,
+                              "minor": d.minor, "access": d.access} for d in req.devices]
+    custom = {d.path for d in req.devices}
     linux: dict[str, Any] = {
         "namespaces": _namespaces(req),
-        "resources": req.resources.to_oci(),
+        "resources": resources,
         "devices": [
-            {"path": p, "type": "c", "major": ma, "minor": mi, "fileMode": 0o666,
-             "uid": 0, "gid": 0}
-            for p, ma, mi in _DEFAULT_DEVICES
+            *({"path": p, "type": "c", "major": ma, "minor": mi, "fileMode": 0o666,
+               "uid": 0, "gid": 0}
+              for p, ma, mi in _DEFAULT_DEVICES if p not in custom),
+            *({"path": d.path, "type": d.kind, "major": d.major, "minor": d.minor,
+               "fileMode": d.mode, "uid": d.uid, "gid": d.gid} for d in req.devices),
         ],
         "rootfsPropagation": "rprivate",
     }
