@@ -61,7 +61,7 @@ class _Tree:
     def locate(self, path: str) -> tuple[Path, str, bool]:
         """(the tree holding ``path``, the path inside it, read-only?). A mount is
         found by its target as written; symlinks resolve inside the tree found."""
-        norm = posixpath.normpath("/" + path)
+        norm = _norm(path)
         for target, source, ro in self.mounts:  # deepest target first
             if norm == target or norm.startswith(target.rstrip("/") + "/"):
                 rest = norm[len(target):] or "/"
@@ -71,6 +71,11 @@ class _Tree:
                     rest += "/"
                 return source, rest, ro
         return self.root, path, self.read_only_root
+
+
+def _norm(path: str) -> str:
+    """``path`` made absolute and normal (posixpath keeps a leading //: not here)."""
+    return posixpath.normpath("/" + path.lstrip("/"))
 
 
 @contextlib.contextmanager
@@ -83,7 +88,13 @@ def _tree(engine: Any, ref: str) -> Iterator[_Tree]:
             source = Path(m.source) if m.kind == "bind" else engine.volumes.source(m.source)
         except NotFound:  # made at the first start: nothing there yet
             continue
-        mounts.append((posixpath.normpath("/" + m.target), source, m.read_only))
+        mounts.append((_norm(m.target), source, m.read_only))
+    taken = {m[0] for m in mounts}
+    for name in ("hostname", "hosts", "resolv.conf"):  # the container's own, not the image's
+        own = paths.state_dir / name
+        if f"/etc/{name}" not in taken and own.is_file():
+            # read-only to cp: a bind-mounted file replaced by a new one is not seen
+            mounts.append((f"/etc/{name}", own, True))
     mounts.sort(key=lambda m: len(m[0]), reverse=True)
     tree = _Tree(paths.rootfs, tuple(mounts), rec.config.read_only)
     if os.path.ismount(paths.rootfs):

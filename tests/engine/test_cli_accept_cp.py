@@ -122,3 +122,14 @@ def test_read_only_root(cli: Cli, unique: str, tmp_path: Path) -> None:
     res = cli("cp", str(tmp_path / "f"), f"{name}:/tmp/")
     assert res.returncode == 1 and "read-only file system" in res.stderr
     cli("cp", f"{name}:/etc/passwd", str(tmp_path / "passwd"), check=True)  # reading is fine
+
+
+def test_the_container_s_own_etc_files(cli: Cli, unique: str, tmp_path: Path) -> None:
+    # /etc/hostname and /etc/hosts are the container's, as docker cp gives them
+    name = f"h-{unique}"
+    cli("run", "-d", "--network", "none", "--hostname", f"box-{unique}", "--name", name,
+        "busybox", "sleep", "60", check=True)
+    cli("cp", f"{name}:/etc/hostname", str(tmp_path / "hostname"), check=True)
+    assert (tmp_path / "hostname").read_text() == f"box-{unique}\n"
+    cli("cp", f"{name}:/etc/hosts", str(tmp_path / "hosts"), check=True)
+    assert (tmp_path / "hosts").read_text() == cli("exec", name, "cat", "/etc/hosts").stdout
