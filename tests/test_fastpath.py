@@ -104,6 +104,11 @@ CORPUS = [
     ["--add-host", "db:10.0.0.5", "--add-host=gw:host-gateway", "--dns", "9.9.9.9",
      "--dns-search", "x.example", "--dns-option=ndots:2", "--shm-size", "128m",
      "--group-add", "wheel", "busybox"],
+    ["-c", "512", "--cpu-shares=256", "--cpuset-cpus", "0-1", "--cpuset-mems=0",
+     "--memory-reservation", "32m", "--oom-score-adj", "500", "--domainname", "x.example",
+     "--pid", "host", "--uts=host", "--security-opt", "no-new-privileges",
+     "--security-opt=seccomp=unconfined", "--device", "/dev/fuse:/dev/f:r", "busybox"],
+    ["-c512", "--oom-score-adj=-5", "busybox"],
 ]
 
 
