@@ -191,8 +191,8 @@ class Cgroup:
                 if h.version == 2 and h.controllers:
                     self._enable_v2_controllers(h, cpuset=pinned)
                 os.makedirs(self.dir(h), exist_ok=True)
-                if "cpuset" in h.controllers:
-                    self._seed_cpuset(self.dir(h))
+                if "cpuset" in h.controllers and h.version == 1:
+                    self._seed_cpuset(self.dir(h))  # (v2: empty means the parent's)
             self.apply(resources or {})
         except BaseException:
             self.remove(timeout=1.0)
