@@ -244,28 +244,13 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         raise RuntimeFailure(
             f'exec: "{args[0]}": executable file not found in $PATH', exit_code=127,
             hint="check the command, or the image's ENTRYPOINT/CMD")
-    if config.oom_score_adj is not None:
-        from stackctl.engine.resources import oom_score_adj_problem
-
-        problem = oom_score_adj_problem(config.oom_score_adj)
-        if problem:
-            raise UsageError(f"--oom-score-adj {config.oom_score_adj}: {problem}",
-                             hint="use a value of 0 or more on this host")
-    from stackctl.engine import devmap
-    from stackctl.secopts import interpret
-
-    security = interpret(config.security_opt)
-    devices = tuple(n for d in config.devices for n in devmap.nodes(d))
+    process = _process_options(config)
     write_etc_files(paths, config, hostname)
     return BundleRequest(
         rootfs=str(paths.rootfs), args=tuple(args), env=env, cwd=cwd,
         uid=user.uid, gid=user.gid, additional_gids=user.additional_gids,
         hostname=hostname, domainname=config.domainname or "", terminal=config.tty,
         cap_add=config.cap_add, cap_drop=config.cap_drop, privileged=config.privileged,
-        # Docker's default: off, so setuid binaries (su, sudo) work unless asked
-        no_new_privs=security.no_new_privileges, seccomp=security.seccomp,
-        masked_paths=() if security.unmasked_paths else None,
-        readonly_paths=() if security.unmasked_paths else None,
         readonly_root=config.read_only,
         rlimits=tuple(Rlimit(u.name, u.soft, u.hard) for u in config.ulimits),
         mounts=tuple(bundle_mounts(paths, config, volumes, ipc.shm if ipc else None)),
@@ -280,11 +265,34 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
                             cpu_shares=config.cpu_shares, cpuset_cpus=config.cpuset_cpus,
                             cpuset_mems=config.cpuset_mems),
         sysctls=_sysctls(config, netns),
-        oom_score_adj=config.oom_score_adj,
         annotations={"org.stackctl.id": paths.id},
         init=config.init,  # the built-in launcher's PID 1 (runc ignores it)
-        devices=devices,
+        **process,
     )
+
+
+def _process_options(config: ContainerConfig) -> dict[str, Any]:
+    """The BundleRequest fields of --oom-score-adj, --security-opt and --device,
+    checked against this host (its capabilities, its device nodes) at every start."""
+    from stackctl.engine import devmap
+    from stackctl.engine.resources import oom_score_adj_problem
+    from stackctl.secopts import interpret
+
+    if config.oom_score_adj is not None:
+        problem = oom_score_adj_problem(config.oom_score_adj)
+        if problem:
+            raise UsageError(f"--oom-score-adj {config.oom_score_adj}: {problem}",
+                             hint="use a value of 0 or more on this host")
+    security = interpret(config.security_opt)
+    return {
+        "oom_score_adj": config.oom_score_adj,
+        # Docker's default: off, so setuid binaries (su, sudo) work unless asked for
+        "no_new_privs": security.no_new_privileges,
+        "seccomp": security.seccomp,
+        "masked_paths": () if security.unmasked_paths else None,
+        "readonly_paths": () if security.unmasked_paths else None,
+        "devices": tuple(n for d in config.devices for n in devmap.nodes(d)),
+    }
 
 
 __all__ = ["build_request", "check_mounts", "command_line", "effective_config",
