@@ -86,18 +86,20 @@ def restart(ctx: typer.Context, containers: Names = typer.Argument(...),
                                                  help="Signal to stop it with.")) -> None:
     """Restart one or more containers."""
     def again(engine: Engine, ref: str) -> None:
-        _stop(engine, ref, time, signal)
+        _stop(engine, ref, time, signal, keep=True)  # a --rm container comes back too
         engine.start(ref)
 
     for_each(ctx, containers, again, echo=True)
 
 
-def _stop(engine: Engine, ref: str, time: int | None, signal: str | None) -> None:
-    """``stop -s SIG``: SIG instead of the stop signal, SIGKILL after ``time`` seconds."""
+def _stop(engine: Engine, ref: str, time: int | None, signal: str | None, *,
+          keep: bool = False) -> None:
+    """``stop -s SIG``: SIG instead of the stop signal, SIGKILL after ``time`` seconds.
+    ``keep``: a --rm container is not removed (restart)."""
     import time as _time
 
     if signal is None:
-        engine.stop(ref, time)
+        engine.stop(ref, time, keep=keep)
         return
     rec = engine.get(ref)
     if not rec.running:
@@ -110,13 +112,13 @@ def _stop(engine: Engine, ref: str, time: int | None, signal: str | None) -> Non
         except NotFound:
             return False
 
-    engine.kill(rec.id, signal)
+    engine.kill(rec.id, signal, keep=keep)
     grace = time if time is not None else (rec.config.stop_timeout or 10)
     deadline = _time.monotonic() + (grace if grace >= 0 else float("inf"))
     while running() and _time.monotonic() < deadline:
         _time.sleep(0.05)
     if running():
-        engine.stop(rec.id, 0)  # still up after the grace period: SIGKILL
+        engine.stop(rec.id, 0, keep=keep)  # still up after the grace period: SIGKILL
 
 
 def kill(ctx: typer.Context, containers: Names = typer.Argument(...),

@@ -43,6 +43,12 @@ def run_container(g: GlobalOptions, params: dict[str, Any], *, create_only: bool
     from stackctl.timeline import mark
 
     mark("cli: imported")
+    if (params.get("interactive") and params.get("tty") and not create_only
+            and not params.get("detach") and not sys.stdin.isatty()):
+        # docker run -it with a pipe on stdin: refused before anything is made
+        # (the session would wait for a terminal that never comes); exit 1
+        raise StackctlError("the input device is not a TTY",
+                            hint="drop -t to pipe input into the container")
     try:
         flags = flags_from_params(params)
         config = to_config(flags)

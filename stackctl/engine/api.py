@@ -366,13 +366,15 @@ class Engine:
             time.sleep(0.01)
 
     # ---- stop / kill / restart ---------------------------------------------------------------
-    def stop(self, ref: str, timeout: float | None = None) -> ContainerRecord:
+    def stop(self, ref: str, timeout: float | None = None, *,
+             keep: bool = False) -> ContainerRecord:
+        """Stop ``ref``; with ``keep``, a --rm container is not removed (a restart)."""
         rec = self.get(ref)
         if rec.status not in ACTIVE:
             return rec
         grace = float(timeout if timeout is not None else (rec.config.stop_timeout or 10))
         sig = _signal_number(rec.config.stop_signal or "SIGTERM")
-        reply = self._ask(rec, {"op": "stop", "signal": sig, "timeout": grace},
+        reply = self._ask(rec, {"op": "stop", "signal": sig, "timeout": grace, "keep": keep},
                           timeout=grace + 30)
         if reply is None and oci.alive(rec.pid, rec.pid_start):
             self._kill_orphan(rec, sig, grace)
@@ -403,12 +405,15 @@ class Engine:
             while oci.alive(rec.pid, rec.pid_start):
                 time.sleep(0.01)
 
-    def kill(self, ref: str, signal: str | int = "SIGKILL") -> ContainerRecord:
+    def kill(self, ref: str, signal: str | int = "SIGKILL", *,
+             keep: bool = False) -> ContainerRecord:
+        """Signal ``ref``; with ``keep``, a --rm container that exits is not removed."""
         rec = self.get(ref)
         if rec.status not in ACTIVE:
             raise Conflict(f"container {rec.name} is not running")
         sig = _signal_number(signal)
-        if self._ask(rec, {"op": "kill", "signal": sig}, timeout=10) is None and rec.pid:
+        if self._ask(rec, {"op": "kill", "signal": sig, "keep": keep},
+                     timeout=10) is None and rec.pid:
             _thaw(self.paths(rec.id))
             try:
                 os.kill(rec.pid, sig)
@@ -419,7 +424,8 @@ class Engine:
         return self._after(rec)
 
     def restart(self, ref: str, timeout: float | None = None) -> ContainerRecord:
-        rec = self.stop(ref, timeout)
+        """docker restart: a --rm container is restarted too, not removed."""
+        rec = self.stop(ref, timeout, keep=True)
         return self.start(rec.id)
 
     def wait(self, ref: str) -> int:

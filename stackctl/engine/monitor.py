@@ -31,7 +31,9 @@ line, then):
         -> frames ``>BxxxI`` + payload: 1 stdout, 2 stderr, 3 exit code (ASCII);
            bytes the client sends go to the container's stdin; client EOF closes it.
     {"op": "wait"}                       -> {"exit_code": N} when it exits for good
-    {"op": "stop", "signal": S, "timeout": T} -> {"exit_code": N} once stopped
+    {"op": "stop", "signal": S, "timeout": T, "keep": B} -> {"exit_code": N} once stopped
+                        (keep: a --rm container is not removed: a restart follows;
+                        the kill op takes it too)
     {"op": "kill", "signal": S}          -> {"ok": true}
     {"op": "resize", "rows": R, "cols": C} -> {"ok": true}
 """
@@ -115,6 +117,7 @@ class Container:
         self.local: LocalAttach | None = None
         self.dns: Any = None  # stackctl.net.dns.Responder on bridge networks
         self.finish_network: Callable[[], None] | None = None  # its release has begun
+        self.keep_record = False  # a restart stops a --rm container: it is not removed
 
 
 class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
@@ -472,11 +475,12 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
         c.releasing = True
         self._close_dns(c)
         paths, config, network = c.paths, c.config, c.finish_network
+        remove = config.auto_remove and not c.keep_record
 
         def release(store: StateStore) -> None:
             from stackctl.engine import teardown  # after the run: costs nothing before
 
-            teardown.release(store, paths, config, remove=config.auto_remove, unmount=True,
+            teardown.release(store, paths, config, remove=remove, unmount=True,
                              network=network)
 
         self.releaser.submit(release, lambda: self._released(c))
@@ -550,7 +554,7 @@ class Monitor(ClientsMixin, LaunchMixin, GroupMixin):
 
     def _let_go(self, c: Container) -> None:
         """The record no longer names us (Engine.stop waits for this)."""
-        if c.let_go or c.config.auto_remove:  # with --rm, the record is gone
+        if c.let_go or (c.config.auto_remove and not c.keep_record):  # --rm: record gone
             return
         c.let_go = True
         try:

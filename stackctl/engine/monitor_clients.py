@@ -327,11 +327,13 @@ class ClientsMixin:
                     and not c.releasing):  # else: told once the cleanup is done
                 self._reply(cl, {"exit_code": c.exit_code})
         elif op == "stop":
+            c.keep_record = c.keep_record or bool(req.get("keep"))
             sig = req.get("signal")
             self._stop(c, _stop_signal(c.config) if sig is None else int(sig),
                        float(req.get("timeout", 10)))
         elif op == "kill":
             c.manual_stop = True
+            c.keep_record = c.keep_record or bool(req.get("keep"))
             sig = req.get("signal")  # 0 is a signal number (a probe), not "default"
             if c.pid:
                 _kill(c.pid, signal.SIGKILL if sig is None else int(sig))

@@ -27,7 +27,7 @@ from stackctl.errors import (
     RuntimeFailure,
     UsageError,
 )
-from tests.engine.conftest import eventually, mounts_under
+from tests.engine.conftest import Cli, eventually, mounts_under
 
 pytestmark = pytest.mark.kernel
 S = ContainerStatus
@@ -304,3 +304,26 @@ def test_health_start_interval_probes_quickly_while_starting(engine: Engine) -> 
     eventually(lambda: (h := engine.get(rec.id).health) and h.status == "healthy",
                what="healthy from a start-interval probe (the interval is an hour)")
     engine.remove(rec.id, force=True)
+
+
+def test_restart_of_a_rm_container_restarts_it_and_a_stop_then_removes_it(
+        engine: Engine) -> None:
+    """docker restart of a --rm container: the container comes back (it is not
+    removed by the stop half); a plain stop later removes it."""
+    rec = engine.create(cfg("sleep", "300").with_(auto_remove=True))
+    engine.start(rec.id)
+    again = engine.restart(rec.id, timeout=1)
+    assert again.id == rec.id and again.status == S.RUNNING and again.pid != rec.pid
+    engine.stop(rec.id, timeout=1)
+    eventually(lambda: rec.id not in [r.id for r in engine.list(all_=True)])
+
+
+def test_restart_of_a_rm_container_through_the_cli(cli: Cli, engine: Engine) -> None:
+    cid = cli("run", "-d", "--rm", "--network", "none", "busybox", "sleep", "300",
+              check=True).stdout.strip()
+    for args in (["restart", "-t", "1"], ["restart", "-s", "KILL"]):
+        res = cli(*args, cid)
+        assert res.returncode == 0, res.stderr
+        assert engine.get(cid).status == S.RUNNING
+    cli("stop", "-t", "1", cid, check=True)
+    eventually(lambda: cid not in [r.id for r in engine.list(all_=True)])
