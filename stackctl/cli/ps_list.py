@@ -40,7 +40,7 @@ def list_containers(engine: Engine, *, all_: bool = False, quiet: bool = False,
         recs = recs[:last]
     if quiet:
         return [r.id if no_trunc else r.short_id for r in recs]
-    rows = [ps_row(r, no_trunc=no_trunc) for r in recs]
+    rows = [ps_row(r, no_trunc=no_trunc, bound=_bound_ports(engine, r)) for r in recs]
     if size or (fmt is not None and ".Size" in fmt):
         _sizes(engine, recs, rows)
     for row, rec in zip(rows, recs, strict=True):
@@ -56,7 +56,21 @@ def list_containers(engine: Engine, *, all_: bool = False, quiet: bool = False,
                     r["Ports"], r["Names"], *([r["Size"]] if size else [])] for r in rows])]
 
 
-def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, Any]:
+def _bound_ports(engine: Engine, rec: ContainerRecord) -> list[str]:
+    """The ports a running container has published, host ports chosen (``-p 80``,
+    ``-P``), from the network layer's record of them (net/manager.py writes
+    ``run_root/net/<id>/ports`` when it publishes: reading it spares running nft)."""
+    if not rec.running or not (rec.config.publish or rec.config.publish_all):
+        return []
+    try:
+        return (engine.run_root / "net" / rec.id / "ports").read_text().split()
+    except OSError:
+        return []
+
+
+def ps_row(rec: ContainerRecord, *, no_trunc: bool, bound: Sequence[str] = ()
+           ) -> dict[str, Any]:
+    """``bound``: the published ports as they were bound (``_bound_ports``)."""
     from stackctl.cli.render import ago, human_duration
     from stackctl.engine.logs import parse_time
 
@@ -69,7 +83,7 @@ def ps_row(rec: ContainerRecord, *, no_trunc: bool) -> dict[str, Any]:
         "Command": command,
         "CreatedAt": _go_time(parse_time(rec.created)),
         "RunningFor": ago(parse_time(rec.created)),
-        "Ports": ports_text(rec.config.publish, rec.config.expose),
+        "Ports": ports_text(rec.config.publish, rec.config.expose, bound),
         "State": rec.status.value,
         "Status": status,
         "Names": rec.name,
@@ -95,19 +109,28 @@ def _mount_name(m: Any, no_trunc: bool) -> str:
     return name if no_trunc or len(name) <= 15 else name[:14] + "…"
 
 
-def ports_text(publish: Sequence[str], expose: Sequence[str] = ()) -> str:
+def ports_text(publish: Sequence[str], expose: Sequence[str] = (),
+               bound: Sequence[str] = ()) -> str:
     """Docker's PORTS column (docker/cli's DisplayablePorts): ``127.0.0.1:8080->80/tcp``
     for a port published on another number, consecutive ports published on their own
     numbers as one range (``0.0.0.0:9000-9001->9000-9001/udp``), ``3306/tcp`` for an
-    exposed one that is not published. A random host port, unknown here, shows as the
-    container port."""
+    exposed one that is not published. ``bound`` (``IP:HOST->PORT/PROTO``, as the
+    ports were published) replaces the ``-p`` specs when known: a random host port
+    shows as the one chosen; without it, as the container port."""
     from stackctl.errors import StackctlError
     from stackctl.net.ports import parse_publish
 
     ports: list[tuple[int, str, int, str]] = []  # (container port, ip, host port, proto)
     unparsed: list[str] = []
     published: set[str] = set()
-    for spec in publish:
+    for line in bound:
+        left, _, right = line.partition("->")
+        ip, _, host = left.rpartition(":")
+        private, _, proto = right.partition("/")
+        if host.isdigit() and private.isdigit():
+            published.add(f"{private}/{proto or 'tcp'}")
+            ports.append((int(private), ip, int(host), proto or "tcp"))
+    for spec in () if ports else publish:
         try:
             mappings = parse_publish(spec)
         except StackctlError:

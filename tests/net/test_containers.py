@@ -141,6 +141,11 @@ def test_publish_all_and_port_command(stack: tuple[Path, Path], unique: str) -> 
         assert resp.read().decode().strip() == r.stdout.strip()[:12]
     r = sh(stack, "port", f"pa{unique}", "9999")
     assert r.returncode != 0 and "no public port" in r.stderr
+    # ps shows the host ports chosen, as port does (docker's PORTS column)
+    shown = sh(stack, "ps", "--filter", f"name=pa{unique}", "--format", "{{.Ports}}").stdout
+    for line in lines:  # "80/tcp -> 0.0.0.0:32768"
+        private, _, public = line.partition(" -> ")
+        assert f"{public}->{private}" in shown, (shown, lines)
 
 
 def test_inspect_shows_network_settings(stack: tuple[Path, Path], unique: str) -> None:
