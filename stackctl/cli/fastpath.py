@@ -89,6 +89,7 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "uts": (STR, ("--uts",)),
     "security_opt": (MULTI, ("--security-opt",)),
     "device": (MULTI, ("--device",)),
+    "device_cgroup_rule": (MULTI, ("--device-cgroup-rule",)),
 }
 DEFAULTS: dict[str, Any] = {"restart": "no", "network": "bridge", "ipc": "", "runtime": "stackctl"}
 ENVVARS = {"runtime": "STACKCTL_RUNTIME"}

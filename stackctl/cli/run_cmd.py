@@ -100,6 +100,8 @@ def _run(
                                       help="no-new-privileges, seccomp=unconfined..."),
     device: Strs = typer.Option(None, "--device", metavar="HOST[:CTR[:PERMS]]",
                                 help="Add a host device (PERMS: rwm)."),
+    device_cgroup_rule: Strs = typer.Option(None, "--device-cgroup-rule", metavar="RULE",
+                                            help="Allow devices: 'c 13:* rwm'."),
 ) -> None:
     """Create and run a new container from an image."""
     from stackctl.cli.run_flow import run_container

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 _MULTI = ("args", "env", "env_file", "volume", "tmpfs", "mount", "cap_add", "cap_drop",
           "label", "network_alias", "publish", "expose", "log_opt", "ulimit", "sysctl", "link",
           "add_host", "dns", "dns_search", "dns_option", "group_add", "security_opt",
-          "device")
+          "device", "device_cgroup_rule")
 _NOT_FLAGS = ("detach",)  # parameters of the command, not of the container
 
 

@@ -88,6 +88,7 @@ class RunFlags:
     uts: str | None = None
     security_opt: tuple[str, ...] = ()
     device: tuple[str, ...] = ()
+    device_cgroup_rule: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -402,7 +403,14 @@ def to_config(f: RunFlags) -> ContainerConfig:
         uts=_uts(f),
         security_opt=_security_opt(f.security_opt),
         devices=_devices(f.device),
+        device_cgroup_rules=_device_rules(f.device_cgroup_rule),
     )
+
+
+def _device_rules(rules: tuple[str, ...]) -> tuple[str, ...]:
+    from stackctl.engine import devmap
+
+    return tuple(devmap.parse_rule(r) for r in rules)
 
 
 def _devices(specs: tuple[str, ...]) -> tuple[str, ...]:

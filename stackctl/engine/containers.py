@@ -196,6 +196,7 @@ class ContainerConfig:
     uts: str = ""  # "" (its own) | host
     security_opt: tuple[str, ...] = ()  # Docker's SecurityOpt, KEY=VALUE (stackctl/secopts.py)
     devices: tuple[str, ...] = ()  # "HOST:CONTAINER:PERMS" (--device; engine/devmap.py)
+    device_cgroup_rules: tuple[str, ...] = ()  # "c 13:* rwm" (--device-cgroup-rule)
 
     @property
     def bridged(self) -> bool:
@@ -235,7 +236,7 @@ class ContainerConfig:
                 data[key] = tuple(data[key])
         for key in ("env", "cap_add", "cap_drop", "network_aliases", "publish", "expose",
                     "links", "extra_hosts", "dns", "dns_search", "dns_options", "group_add",
-                    "security_opt", "devices"):
+                    "security_opt", "devices", "device_cgroup_rules"):
             data[key] = tuple(data.get(key) or ())
         data["mounts"] = tuple(MountRequest(**m) for m in data.get("mounts") or ())
         data["tmpfs"] = tuple(TmpfsMount(**m) for m in data.get("tmpfs") or ())

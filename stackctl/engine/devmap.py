@@ -96,4 +96,34 @@ def nodes(normalized: str, flag: str = "--device") -> list[DeviceNode]:
     return [node]
 
 
-__all__ = ["DeviceNode", "nodes", "parse"]
+_RULE_TYPES = ("a", "b", "c")
+
+
+def parse_rule(text: str, flag: str = "--device-cgroup-rule") -> str:
+    """``TYPE MAJOR:MINOR PERMS`` (``c 13:* rwm``; ``a`` is every device): a cgroup
+    rule allowing devices the container makes itself (mknod), or that appear
+    after it starts. Checked as Docker's regexp does; returned with single spaces."""
+    parts = text.split()
+    numbers = parts[1].split(":") if len(parts) == 3 else []
+    if (len(parts) != 3 or parts[0] not in _RULE_TYPES or len(numbers) != 2
+            or not all(n == "*" or n.isdigit() for n in numbers)
+            or not _is_perms(parts[2]) or len(parts[2]) > 3):
+        raise UsageError(f"{flag} {text!r}: invalid device cgroup rule",
+                         hint="TYPE MAJOR:MINOR PERMS, e.g. 'c 13:* rwm' (TYPE a, b or c; "
+                              "* for any number; PERMS of r, w, m)")
+    return " ".join(parts)
+
+
+def rule_to_oci(rule: str) -> dict[str, object]:
+    """A ``parse_rule`` rule as an OCI ``linux.resources.devices`` allow entry."""
+    kind, numbers, access = rule.split()
+    major, minor = numbers.split(":")
+    out: dict[str, object] = {"allow": True, "type": kind, "access": access}
+    if major != "*":
+        out["major"] = int(major)
+    if minor != "*":
+        out["minor"] = int(minor)
+    return out
+
+
+__all__ = ["DeviceNode", "nodes", "parse", "parse_rule", "rule_to_oci"]

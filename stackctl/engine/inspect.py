@@ -86,6 +86,7 @@ def container_json(rec: ContainerRecord, paths: oci.ContainerPaths,
         "SecurityOpt": list(c.security_opt) or None,
         "Devices": [dict(zip(("PathOnHost", "PathInContainer", "CgroupPermissions"),
                              d.rsplit(":", 2), strict=True)) for d in c.devices] or None,
+        "DeviceCgroupRules": list(c.device_cgroup_rules) or None,
         "Links": [f"/{t}:/{rec.name}/{a}" for t, _, a in (k.rpartition(":") for k in c.links)]
         or None,
         "RestartPolicy": {"Name": c.restart.name, "MaximumRetryCount": c.restart.max_retries},

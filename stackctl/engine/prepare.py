@@ -272,7 +272,8 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
 
 
 def _process_options(config: ContainerConfig) -> dict[str, Any]:
-    """The BundleRequest fields of --oom-score-adj, --security-opt and --device,
+    """The BundleRequest fields of --oom-score-adj, --security-opt, --device and
+    --device-cgroup-rule,
     checked against this host (its capabilities, its device nodes) at every start."""
     from stackctl.engine import devmap
     from stackctl.engine.resources import oom_score_adj_problem
@@ -292,6 +293,7 @@ def _process_options(config: ContainerConfig) -> dict[str, Any]:
         "masked_paths": () if security.unmasked_paths else None,
         "readonly_paths": () if security.unmasked_paths else None,
         "devices": tuple(n for d in config.devices for n in devmap.nodes(d)),
+        "device_rules": tuple(devmap.rule_to_oci(r) for r in config.device_cgroup_rules),
     }
 
 

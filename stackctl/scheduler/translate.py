@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from stackctl.engine import resources
+from stackctl.engine import devmap, resources
 from stackctl.engine.containers import (
     ContainerConfig,
     Healthcheck,
@@ -129,6 +129,9 @@ def container_config(
         uts=_uts(cfg, where),
         security_opt=_security_opt(cfg.get("security_opt"), where),
         devices=_devices(cfg.get("devices"), where),
+        device_cgroup_rules=tuple(
+            str(_checked(devmap.parse_rule, str(r), f"{where}.device_cgroup_rules"))
+            for r in cfg.get("device_cgroup_rules") or ()),
         **extra,
     )
 
@@ -296,8 +299,6 @@ def _security_opt(value: Any, where: str) -> tuple[str, ...]:
 def _devices(value: Any, where: str) -> tuple[str, ...]:
     """``devices`` (the short ``HOST[:CONTAINER[:PERMS]]`` or the long form the loader
     makes of it) as ``HOST:CONTAINER:PERMS``, checked as --device checks it."""
-    from stackctl.engine import devmap
-
     out = []
     for item in value or ():
         if isinstance(item, Mapping):

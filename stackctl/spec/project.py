@@ -171,7 +171,7 @@ def _at(data: Any, path: KeyPath) -> Any:
 UNSUPPORTED_SERVICE_KEYS = (
     "blkio_config", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent", "cpu_period",
     "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-    "device_cgroup_rules", "gpus", "mac_address",
+    "gpus", "mac_address",
     "mem_swappiness", "oom_kill_disable",
     "post_start", "pre_stop", "storage_opt", "userns_mode",
 )

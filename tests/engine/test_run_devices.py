@@ -90,3 +90,35 @@ def test_devices_through_a_stack(stack: StackEnv) -> None:
         """)
     assert stack_output(stack, "app")[0].splitlines() == ["c", _numbers(dev), "r-ok",
                                                           "w-denied"]
+
+
+# --- --device-cgroup-rule / device_cgroup_rules ------------------------------------------------
+
+def test_device_cgroup_rule_through_run(cli: Cli) -> None:
+    major, minor = _numbers(_char_device()).split(", ")
+    made = (f"mknod /tmp/n c {major} {minor}; "
+            "(dd if=/tmp/n count=0 2>/dev/null && echo r-ok) || echo r-denied; "
+            "(dd of=/tmp/n count=0 2>/dev/null && echo w-ok) || echo w-denied")
+    for via in PARSERS:
+        res = cli("run", "--rm", *via, "--network", "none", "--device-cgroup-rule",
+                  f"c {major}:* r", "busybox", "sh", "-c", made)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split() == ["r-ok", "w-denied"]
+    hc = host_config(cli, "--device-cgroup-rule", "c  13:*  rwm")
+    assert hc["DeviceCgroupRules"] == ["c 13:* rwm"]
+    res = cli("run", "--rm", "--device-cgroup-rule", "x 1:2 r", "busybox", "true")
+    assert res.returncode == 125 and "--device-cgroup-rule" in res.stderr, res.stderr
+
+
+def test_device_cgroup_rules_through_a_stack(stack: StackEnv) -> None:
+    major, minor = _numbers(_char_device()).split(", ")
+    stack.write(f"""
+        services:
+          app:
+            image: busybox
+            network_mode: none
+            device_cgroup_rules: ["c {major}:{minor} rw"]
+            command: {json.dumps(["sh", "-c", f"mknod /tmp/n c {major} {minor} && "
+                                  "dd if=/tmp/n count=0 2>/dev/null && echo r-ok"])}
+        """)
+    assert stack_output(stack, "app")[0].split() == ["r-ok"]

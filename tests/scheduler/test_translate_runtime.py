@@ -96,3 +96,9 @@ def test_devices() -> None:
     assert _one().devices == ()
     _refused("services.a.devices", devices=["/dev/nope-nothing"])
     _refused("services.a.devices", devices=["/dev/null:/dev/x:rwx"])
+
+
+def test_device_cgroup_rules() -> None:
+    assert _one(device_cgroup_rules=["c 13:* rwm", "b 7:0  r"]).device_cgroup_rules == (
+        "c 13:* rwm", "b 7:0 r")
+    _refused("services.a.device_cgroup_rules", device_cgroup_rules=["c 13 rwm"])

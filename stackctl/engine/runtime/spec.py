@@ -190,6 +190,8 @@ class BundleRequest:
     init: bool = False
     # --device: host nodes made in /dev, each with a cgroup rule (engine/devmap.py)
     devices: tuple[DeviceNode, ...] = ()
+    # --device-cgroup-rule: more allow rules, as OCI linux.resources.devices entries
+    device_rules: tuple[Mapping[str, Any], ...] = ()
 
 
 def _env(req: BundleRequest) -> list[str]:
@@ -306,6 +308,7 @@ def build_config(
     # --device: the node, and (after Docker's deny-all and defaults) its access rule
     resources["devices"] += [{"allow": True, "type": d.kind, "major": d.major,
                               "minor": d.minor, "access": d.access} for d in req.devices]
+    resources["devices"] += [dict(r) for r in req.device_rules]
     custom = {d.path for d in req.devices}
     linux: dict[str, Any] = {
         "namespaces": _namespaces(req),
