@@ -267,8 +267,8 @@ def prune(ctx: typer.Context,
             "WARNING! This will remove all stopped containers.\nAre you sure you want to "
             "continue?"):
         raise typer.Exit(0)
+    from stackctl.cli.render import pruned
     from stackctl.engine.images.system_df import du
-    from stackctl.humanize import human_size
 
     freed = 0
     removed = []
@@ -278,12 +278,7 @@ def prune(ctx: typer.Context,
                 size = du(engine.paths(r.id).upper)  # what docker reports: the writable layer
                 removed.append(engine.remove(r.id))
                 freed += size
-    if removed:
-        typer.echo("Deleted Containers:")
-        for cid in removed:
-            typer.echo(cid)
-        typer.echo("")
-    typer.echo(f"Total reclaimed space: {human_size(freed)}")
+    typer.echo(pruned([("Deleted Containers:", removed)], freed))
 
 
 def _prune_keep(filters: list[str]) -> Any:

@@ -161,6 +161,7 @@ def prune_cmd(
                                       "label=K[=V], label!=K[=V]."),
 ) -> None:
     """Remove unused images."""
+    from stackctl.cli.render import pruned
     from stackctl.engine.images import present
 
     keep = present.prune_keep(filters, now())
@@ -172,12 +173,7 @@ def prune_cmd(
             return
     with open_store(ctx) as store:
         events, freed = store.prune(all_unused=all_, keep=keep)
-    if events:
-        typer.echo("Deleted Images:")
-        for e in events:
-            typer.echo(str(e))
-        typer.echo("")
-    typer.echo(f"Total reclaimed space: {present.human_size(freed)}")
+    typer.echo(pruned([("Deleted Images:", [str(e) for e in events])], freed))
 
 
 def register(app: typer.Typer) -> None:

@@ -83,5 +83,16 @@ def ago(timestamp: float, now: float | None = None) -> str:
     return human_duration((now if now is not None else time.time()) - timestamp) + " ago"
 
 
+def pruned(sections: Sequence[tuple[str, Sequence[str]]], freed: int) -> str:
+    """What docker's prune commands print: each non-empty section's title and items
+    and a blank line, then the space reclaimed (go-units HumanSize, as docker's)."""
+    out: list[str] = []
+    for title, items in sections:
+        if items:
+            out += [title, *items, ""]
+    out.append(f"Total reclaimed space: {human_size(freed)}")
+    return "\n".join(out)
+
+
 __all__ = ["ago", "bytes_size", "format_rows", "human_duration", "human_size",
-           "inspect_text", "render_template", "table"]
+           "inspect_text", "pruned", "render_template", "table"]

@@ -36,8 +36,8 @@ def register(app: typer.Typer) -> None:
               force: bool = typer.Option(False, "--force", "-f", help="Do not prompt."),
               volumes: bool = typer.Option(False, "--volumes", help="Prune anonymous "
                                            "volumes.")) -> None:
+        from stackctl.cli.render import pruned
         from stackctl.engine.api import Engine
-        from stackctl.engine.images import present
         from stackctl.engine.images.system_df import du
         from stackctl.engine.volumes import VolumeStore
         from stackctl.net.manager import NetworkManager
@@ -66,15 +66,9 @@ def register(app: typer.Typer) -> None:
                 vols = vs.prune()
             events, image_freed = engine.images.prune(all_unused=all_)
             freed += image_freed
-        for title, lines in (("Deleted Containers:", removed), ("Deleted Networks:", nets),
-                             ("Deleted Volumes:", vols),
-                             ("Deleted Images:", [str(e) for e in events])):
-            if lines:
-                typer.echo(title)
-                for line in lines:
-                    typer.echo(line)
-                typer.echo("")
-        typer.echo(f"Total reclaimed space: {present.human_size(freed)}")
+        typer.echo(pruned([("Deleted Containers:", removed), ("Deleted Networks:", nets),
+                           ("Deleted Volumes:", vols),
+                           ("Deleted Images:", [str(e) for e in events])], freed))
 
     app.add_typer(system, name="system")
 

@@ -162,8 +162,8 @@ def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f")
         raise typer.Exit(0)
     from pathlib import Path
 
+    from stackctl.cli.render import pruned
     from stackctl.engine.images.system_df import du
-    from stackctl.humanize import human_size
 
     store = _store(ctx)
     removed, freed = [], 0
@@ -176,12 +176,7 @@ def prune(ctx: typer.Context, force: bool = typer.Option(False, "--force", "-f")
             if store.remove_if_unused(v.name):
                 removed.append(v.name)
                 freed += size
-    if removed:
-        typer.echo("Deleted Volumes:")
-        for n in removed:
-            typer.echo(n)
-        typer.echo("")
-    typer.echo(f"Total reclaimed space: {human_size(freed)}")
+    typer.echo(pruned([("Deleted Volumes:", removed)], freed))
 
 
 def register(app: typer.Typer) -> None:
