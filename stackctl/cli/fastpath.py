@@ -80,6 +80,8 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shm_size": (STR, ("--shm-size",)),
     "group_add": (MULTI, ("--group-add",)),
     "cpu_shares": (INT, ("--cpu-shares", "-c")),
+    "cpu_period": (INT, ("--cpu-period",)),
+    "cpu_quota": (INT, ("--cpu-quota",)),
     "cpuset_cpus": (STR, ("--cpuset-cpus",)),
     "cpuset_mems": (STR, ("--cpuset-mems",)),
     "memory_reservation": (STR, ("--memory-reservation",)),

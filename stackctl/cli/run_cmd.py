@@ -84,6 +84,8 @@ def _run(
     group_add: Strs = typer.Option(None, "--group-add", help="A supplementary group."),
     cpu_shares: OInt = typer.Option(None, "--cpu-shares", "-c",
                                     help="Relative CPU weight (default 1024)."),
+    cpu_period: OInt = typer.Option(None, "--cpu-period", help="CFS period (microseconds)."),
+    cpu_quota: OInt = typer.Option(None, "--cpu-quota", help="CFS quota (microseconds)."),
     cpuset_cpus: OStr = typer.Option(None, "--cpuset-cpus", metavar="LIST",
                                      help="CPUs it may run on (0-3, 0,1)."),
     cpuset_mems: OStr = typer.Option(None, "--cpuset-mems", metavar="LIST",

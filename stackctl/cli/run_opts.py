@@ -79,6 +79,8 @@ class RunFlags:
     shm_size: str | None = None
     group_add: tuple[str, ...] = ()
     cpu_shares: int | None = None
+    cpu_period: int | None = None
+    cpu_quota: int | None = None
     cpuset_cpus: str | None = None
     cpuset_mems: str | None = None
     memory_reservation: str | None = None
@@ -392,6 +394,8 @@ def to_config(f: RunFlags) -> ContainerConfig:
         shm_size=_positive_bytes(f.shm_size, "--shm-size"),
         group_add=f.group_add,
         cpu_shares=resources.cpu_shares(f.cpu_shares),
+        cpu_period=resources.cpu_period(f.cpu_period, cpus=cpus),
+        cpu_quota=resources.cpu_quota(f.cpu_quota, cpus=cpus),
         cpuset_cpus=resources.cpuset_cpus(f.cpuset_cpus),
         cpuset_mems=resources.cpuset_mems(f.cpuset_mems),
         memory_reservation=resources.memory_reservation(

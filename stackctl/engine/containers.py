@@ -187,6 +187,8 @@ class ContainerConfig:
     shm_size: int | None = None  # bytes of the /dev/shm tmpfs; None: Docker's 64 MiB
     group_add: tuple[str, ...] = ()  # supplementary groups, names or ids (--group-add)
     cpu_shares: int | None = None  # relative CPU weight, 2..262144 (--cpu-shares; v2: weight)
+    cpu_period: int | None = None  # CFS period in us (--cpu-period; not with cpus)
+    cpu_quota: int | None = None  # CFS quota in us per period, -1 unlimited (--cpu-quota)
     cpuset_cpus: str | None = None  # CPUs it may run on, a kernel list "0-2,4" (--cpuset-cpus)
     cpuset_mems: str | None = None  # memory nodes it may allocate on (--cpuset-mems)
     memory_reservation: int | None = None  # bytes: the soft limit (--memory-reservation)

@@ -29,6 +29,45 @@ def cpu_shares(value: int | None, flag: str = "--cpu-shares") -> int | None:
     return min(max(n, MIN_CPU_SHARES), MAX_CPU_SHARES)
 
 
+def cpu_period(value: int | None, flag: str = "--cpu-period", *,
+               cpus: float | None = None, cpus_flag: str = "--cpus") -> int | None:
+    """``--cpu-period`` in microseconds (the CFS window the quota applies to). As
+    Docker: 1ms to 1s, and not beside --cpus, which sets both."""
+    if value is None or value == 0:
+        return None
+    n = _integer(value, flag)
+    if not 1000 <= n <= 1_000_000:
+        raise UsageError(f"{flag} {n}: the CPU period can not be less than 1ms (1000) or "
+                         "larger than 1 second (1000000)", hint="microseconds, e.g. 100000")
+    if cpus:
+        raise UsageError(f"conflicting options: {cpus_flag} and {flag} cannot both be set",
+                         hint=f"{cpus_flag} N is {flag} 100000 with --cpu-quota N*100000")
+    return n
+
+
+def cpu_quota(value: int | None, flag: str = "--cpu-quota", *,
+              cpus: float | None = None, cpus_flag: str = "--cpus") -> int | None:
+    """``--cpu-quota`` in microseconds of CPU time per period (-1: no limit). As
+    Docker: at least 1ms, and not beside --cpus."""
+    if value is None or value == 0:
+        return None
+    n = _integer(value, flag)
+    if n != -1 and n < 1000:
+        raise UsageError(f"{flag} {n}: the CPU quota can not be less than 1ms (1000)",
+                         hint="microseconds per --cpu-period, e.g. 50000 for half a CPU")
+    if cpus:
+        raise UsageError(f"conflicting options: {cpus_flag} and {flag} cannot both be set",
+                         hint=f"use {cpus_flag} alone, or --cpu-period with {flag}")
+    return n
+
+
+def _integer(value: object, flag: str) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload,no-any-return]
+    except (TypeError, ValueError):
+        raise UsageError(f"{flag} {value!r}: not an integer") from None
+
+
 def parse_list(text: str) -> frozenset[int] | None:
     """A kernel CPU/node list (``0-2,4``) as numbers; None when it does not parse
     (Docker's parsers.ParseUintList: ranges low-high, commas, no empty entries)."""
@@ -160,6 +199,7 @@ def oom_score_adj_problem(value: int) -> str | None:
             "which this host does not give stackctl")
 
 
-__all__ = ["MAX_CPU_SHARES", "MIN_CPU_SHARES", "MIN_MEMORY", "cpu_shares", "cpuset",
+__all__ = ["MAX_CPU_SHARES", "MIN_CPU_SHARES", "MIN_MEMORY", "cpu_period", "cpu_quota",
+           "cpu_shares", "cpuset",
            "cpuset_cpus", "cpuset_mems", "domainname", "host_cpus", "host_mems",
            "memory_reservation", "oom_score_adj", "oom_score_adj_problem", "parse_list"]

@@ -120,6 +120,8 @@ def container_config(
         shm_size=parse_bytes(cfg["shm_size"]) if cfg.get("shm_size") is not None else None,
         group_add=_strs(cfg.get("group_add")),
         cpu_shares=_checked(resources.cpu_shares, cfg.get("cpu_shares"), f"{where}.cpu_shares"),
+        cpu_period=_cfs(resources.cpu_period, cfg, "cpu_period", cpus, where),
+        cpu_quota=_cfs(resources.cpu_quota, cfg, "cpu_quota", cpus, where),
         cpuset_cpus=_checked(resources.cpuset_cpus, cfg.get("cpuset"), f"{where}.cpuset"),
         memory_reservation=_reservation(cfg, reservations, memory, where),
         oom_score_adj=_checked(resources.oom_score_adj, cfg.get("oom_score_adj"),
@@ -134,6 +136,16 @@ def container_config(
             for r in cfg.get("device_cgroup_rules") or ()),
         **extra,
     )
+
+
+def _cfs(check: Any, cfg: Mapping[str, Any], key: str, cpus: Any, where: str) -> int | None:
+    """``cpu_period``/``cpu_quota``, checked as --cpu-period/--cpu-quota (not beside
+    ``cpus``)."""
+    def checked(value: Any, flag: str) -> int | None:
+        return check(value, flag, cpus=float(cpus) if cpus is not None else None,  # type: ignore[no-any-return]
+                     cpus_flag=f"{where}.cpus")
+
+    return _checked(checked, cfg.get(key), f"{where}.{key}")  # type: ignore[no-any-return]
 
 
 def _reservation(cfg: Mapping[str, Any], reservations: Mapping[str, Any], memory: Any,

@@ -169,8 +169,8 @@ def _at(data: Any, path: KeyPath) -> Any:
 # such as develop, isolation or credential_spec are left out: they change nothing
 # about how a Linux container runs.)
 UNSUPPORTED_SERVICE_KEYS = (
-    "blkio_config", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent", "cpu_period",
-    "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
+    "blkio_config", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent",
+    "cpu_rt_period", "cpu_rt_runtime",
     "gpus", "mac_address",
     "mem_swappiness", "oom_kill_disable",
     "post_start", "pre_stop", "storage_opt", "userns_mode",

@@ -154,3 +154,47 @@ def test_memory_reservation_through_a_stack(stack: StackEnv) -> None:
         """)
     app, deployed = stack_output(stack, "app", "deployed")
     assert (app.strip(), deployed.strip()) == (str(40 << 20), str(24 << 20))
+
+
+# --- --cpu-period, --cpu-quota / cpu_period, cpu_quota -----------------------------------------
+
+CFS = ("sh", "-c", "cat /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+       if V1 else "cat /sys/fs/cgroup/cpu.max")
+
+
+def _cfs(period: int, quota: int) -> list[str]:
+    return [str(period), str(quota)]
+
+
+def test_cpu_period_and_quota_through_run(cli: Cli) -> None:
+    for via in PARSERS:
+        res = cli("run", "--rm", *via, "--network", "none", "--cpu-period", "50000",
+                  "--cpu-quota", "25000", "busybox", *CFS)
+        assert res.returncode == 0, res.stderr
+        assert sorted(res.stdout.split()) == sorted(_cfs(50000, 25000))
+    hc = host_config(cli, "--cpu-quota", "150000")
+    assert (hc["CpuPeriod"], hc["CpuQuota"], hc["NanoCpus"]) == (0, 150000, 0)
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (("--cpu-period", "999"), "less than 1ms"), (("--cpu-quota", "10"), "less than 1ms"),
+    (("--cpus", "1", "--cpu-quota", "50000"), "conflicting options: --cpus and --cpu-quota"),
+])
+def test_bad_cfs_flags_exit_125(cli: Cli, engine: Engine, flags: tuple[str, ...],
+                                says: str) -> None:
+    res = cli("run", "--rm", *flags, "busybox", "true")
+    assert res.returncode == 125 and says in res.stderr, res.stderr
+    assert engine.list(all_=True) == []
+
+
+def test_cpu_period_and_quota_through_a_stack(stack: StackEnv) -> None:
+    stack.write(f"""
+        services:
+          app:
+            image: busybox
+            network_mode: none
+            cpu_period: 20000
+            cpu_quota: 10000
+            command: {json.dumps(CFS)}
+        """)
+    assert sorted(stack_output(stack, "app")[0].split()) == sorted(_cfs(20000, 10000))

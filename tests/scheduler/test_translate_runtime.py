@@ -102,3 +102,10 @@ def test_device_cgroup_rules() -> None:
     assert _one(device_cgroup_rules=["c 13:* rwm", "b 7:0  r"]).device_cgroup_rules == (
         "c 13:* rwm", "b 7:0 r")
     _refused("services.a.device_cgroup_rules", device_cgroup_rules=["c 13 rwm"])
+
+
+def test_cpu_period_and_quota() -> None:
+    cfg = _one(cpu_period=50000, cpu_quota=-1)
+    assert (cfg.cpu_period, cfg.cpu_quota) == (50000, -1)
+    _refused("services.a.cpu_quota", cpu_quota=50000, cpus=1.5)
+    _refused("services.a.cpu_period", cpu_period=10)

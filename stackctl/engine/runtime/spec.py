@@ -93,6 +93,7 @@ class Resources:
     memory_reservation: int | None = None  # the soft limit (v1 soft_limit_in_bytes, v2 low)
     cpus: float | None = None
     cpu_period: int = 100_000
+    cpu_quota: int | None = None  # --cpu-quota (with cpu_period), when cpus is None
     cpu_shares: int | None = None
     cpuset_cpus: str | None = None  # a kernel list, "0-2,4"
     cpuset_mems: str | None = None
@@ -126,6 +127,10 @@ class Resources:
         cpu: dict[str, int | str] = {}
         if self.cpus is not None:
             cpu = {"quota": round(self.cpus * self.cpu_period), "period": self.cpu_period}
+        elif self.cpu_quota is not None or self.cpu_period != 100_000:
+            cpu = {"period": self.cpu_period}
+            if self.cpu_quota is not None:
+                cpu["quota"] = self.cpu_quota
         if self.cpu_shares is not None:
             cpu["shares"] = self.cpu_shares
         if self.cpuset_cpus:

@@ -237,10 +237,10 @@ def test_keys_stackctl_does_not_apply_are_warned_about(capsys: pytest.CaptureFix
                                                        tmp_path: Path) -> None:
     path = tmp_path / "compose.yaml"
     path.write_text("services:\n  a:\n    image: x\n    mac_address: 02:42:ac:11:00:02\n"
-                    "    cpu_quota: 5000\n    mem_limit: 64m\n    cpu_shares: 512\n")
+                    "    cpu_rt_runtime: 5000\n    mem_limit: 64m\n    cpu_shares: 512\n")
     code, _, err = run(capsys, "config", "-f", str(path), "-q")
     assert code == 0
     assert f"{path}:4:5: services.a.mac_address is not supported by stackctl and is ignored" \
         in err
-    assert "services.a.cpu_quota is not supported" in err
+    assert "services.a.cpu_rt_runtime is not supported" in err
     assert "mem_limit" not in err and "cpu_shares" not in err  # these apply
