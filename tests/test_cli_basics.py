@@ -29,6 +29,13 @@ def test_version() -> None:
     assert res.stdout.startswith("stackctl version ")
 
 
+@pytest.mark.parametrize("argv", [[], ["volume"], ["network"], ["compose"], ["image"]])
+def test_a_bare_group_prints_its_help_and_exits_0_as_docker(argv: list[str]) -> None:
+    res = run_cli(*argv)
+    assert res.returncode == 0, res.stderr
+    assert f"Usage: stackctl {' '.join(argv)}".rstrip() in res.stdout + res.stderr
+
+
 def test_unknown_command_is_usage_error() -> None:
     res = run_cli("no-such-command")
     assert res.returncode == 2

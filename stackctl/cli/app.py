@@ -85,11 +85,21 @@ class _App(TyperGroup):
     stackctl's UsageError say 2, which stackctl's own commands keep. run and create
     exit 125 for all of them (run_cmd._RunCommand, run_flow)."""
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except NoArgsIsHelpError as exc:  # bare ``stackctl``: its help, exit 0 as docker
+            exc.exit_code = 0
+            raise
+
     def invoke(self, ctx: Any) -> Any:
         from stackctl.errors import StackctlError
 
         try:
             return super().invoke(ctx)
+        except NoArgsIsHelpError as exc:  # ``stackctl volume``: the group's help, exit 0
+            exc.exit_code = 0
+            raise
         except (ClickUsageError, StackctlError) as exc:
             # the command's name is known once super().invoke has resolved it
             docker = ctx.invoked_subcommand not in (None, "run", "create", *_OWN_COMMANDS)
