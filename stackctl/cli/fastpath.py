@@ -85,6 +85,8 @@ RUN_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cpuset_cpus": (STR, ("--cpuset-cpus",)),
     "cpuset_mems": (STR, ("--cpuset-mems",)),
     "memory_reservation": (STR, ("--memory-reservation",)),
+    "memory_swappiness": (INT, ("--memory-swappiness",)),
+    "oom_kill_disable": (FLAG, ("--oom-kill-disable",)),
     "oom_score_adj": (INT, ("--oom-score-adj",)),
     "domainname": (STR, ("--domainname",)),
     "pid": (STR, ("--pid",)),

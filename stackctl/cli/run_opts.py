@@ -84,6 +84,8 @@ class RunFlags:
     cpuset_cpus: str | None = None
     cpuset_mems: str | None = None
     memory_reservation: str | None = None
+    memory_swappiness: int | None = None
+    oom_kill_disable: bool = False
     oom_score_adj: int | None = None
     domainname: str | None = None
     pid: str | None = None  # None: a PID namespace of its own (engine/pidns.py)
@@ -401,6 +403,8 @@ def to_config(f: RunFlags) -> ContainerConfig:
         memory_reservation=resources.memory_reservation(
             _bytes("--memory-reservation", f.memory_reservation),
             memory=_bytes("--memory", f.memory)),
+        memory_swappiness=_memory_swappiness(f),
+        oom_kill_disable=f.oom_kill_disable,
         oom_score_adj=resources.oom_score_adj(f.oom_score_adj),
         domainname=resources.domainname(f.domainname),
         pid=pidns.parse_pid(f.pid),
@@ -415,6 +419,27 @@ def _device_rules(rules: tuple[str, ...]) -> tuple[str, ...]:
     from stackctl.engine import devmap
 
     return tuple(devmap.parse_rule(r) for r in rules)
+
+
+def _memory_swappiness(f: RunFlags) -> int | None:
+    """--memory-swappiness, and Docker's warnings about it and --oom-kill-disable:
+    both are discarded where the memory controller is cgroup v2's, and an OOM
+    killer disabled without a memory limit can exhaust the host."""
+    import sys
+
+    from stackctl.engine import resources
+
+    swappiness = resources.memory_swappiness(f.memory_swappiness)
+    warn = []
+    if (swappiness is not None or f.oom_kill_disable) and not resources.v1_memory_controller():
+        warn.append("this host's memory cgroup (v2) has no swappiness or OOM killer switch: "
+                    "--memory-swappiness and --oom-kill-disable are discarded")
+    elif f.oom_kill_disable and f.memory is None:
+        warn.append("OOM killer is disabled for the container, but no memory limit is set, "
+                    "this can result in the system running out of resources")
+    for text in warn:
+        sys.stderr.write(f"WARNING: {text}\n")
+    return swappiness
 
 
 def _devices(specs: tuple[str, ...]) -> tuple[str, ...]:

@@ -192,6 +192,8 @@ class ContainerConfig:
     cpuset_cpus: str | None = None  # CPUs it may run on, a kernel list "0-2,4" (--cpuset-cpus)
     cpuset_mems: str | None = None  # memory nodes it may allocate on (--cpuset-mems)
     memory_reservation: int | None = None  # bytes: the soft limit (--memory-reservation)
+    memory_swappiness: int | None = None  # 0..100; None: the host's (--memory-swappiness)
+    oom_kill_disable: bool = False  # the OOM killer spares it (--oom-kill-disable; v1 only)
     oom_score_adj: int | None = None  # -1000..1000 for its processes (--oom-score-adj)
     domainname: str | None = None  # the UTS namespace's NIS domain name (--domainname)
     pid: str = ""  # "" (its own) | host | container:<id> (engine/pidns.py)

@@ -261,6 +261,8 @@ def build_request(paths: oci.ContainerPaths, config: ContainerConfig, image: Any
         cgroups_path="/" + paths.cgroup_name,
         resources=Resources(memory=config.memory, memory_swap=config.memory_swap,
                             memory_reservation=config.memory_reservation,
+                            memory_swappiness=config.memory_swappiness,
+                            oom_kill_disable=config.oom_kill_disable,
                             cpus=config.cpus, pids_limit=config.pids_limit,
                             cpu_shares=config.cpu_shares, cpu_quota=config.cpu_quota,
                             cpu_period=config.cpu_period or 100_000,

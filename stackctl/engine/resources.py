@@ -9,6 +9,8 @@ which CPUs and memory nodes the host has.
 
 from __future__ import annotations
 
+import os
+
 from stackctl.errors import UsageError
 
 # The kernel's (and Docker's) bounds of cpu.shares: a value outside is clamped, as
@@ -149,6 +151,26 @@ def memory_reservation(value: int | None, flag: str = "--memory-reservation", *,
     return value
 
 
+def memory_swappiness(value: int | None, flag: str = "--memory-swappiness") -> int | None:
+    """``--memory-swappiness N``: how readily the kernel swaps the container's anonymous
+    memory out, 0 to 100; -1 (Docker's default) inherits the host's."""
+    if value is None:
+        return None
+    n = _integer(value, flag)
+    if n == -1:
+        return None
+    if not 0 <= n <= 100:
+        raise UsageError(f"{flag} {n}: invalid value, the valid memory swappiness range "
+                         "is 0-100", hint="0 (swap only to avoid an OOM) to 100, or -1")
+    return n
+
+
+def v1_memory_controller() -> bool:
+    """Whether this host's memory controller is cgroup v1's: swappiness and the OOM
+    killer switch exist there only (Docker discards them on v2, with a warning)."""
+    return os.path.exists("/sys/fs/cgroup/memory/memory.swappiness")
+
+
 def oom_score_adj(value: int | None, flag: str = "--oom-score-adj") -> int | None:
     """``--oom-score-adj N``: how eagerly the OOM killer picks the container's
     processes, -1000 (never) to 1000 (first). 0, the kernel's default, is kept
@@ -202,4 +224,5 @@ def oom_score_adj_problem(value: int) -> str | None:
 __all__ = ["MAX_CPU_SHARES", "MIN_CPU_SHARES", "MIN_MEMORY", "cpu_period", "cpu_quota",
            "cpu_shares", "cpuset",
            "cpuset_cpus", "cpuset_mems", "domainname", "host_cpus", "host_mems",
-           "memory_reservation", "oom_score_adj", "oom_score_adj_problem", "parse_list"]
+           "memory_reservation", "memory_swappiness", "oom_score_adj", "oom_score_adj_problem",
+           "parse_list", "v1_memory_controller"]

@@ -172,7 +172,6 @@ UNSUPPORTED_SERVICE_KEYS = (
     "blkio_config", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent",
     "cpu_rt_period", "cpu_rt_runtime",
     "gpus", "mac_address",
-    "mem_swappiness", "oom_kill_disable",
     "post_start", "pre_stop", "storage_opt", "userns_mode",
 )
 

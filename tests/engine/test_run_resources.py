@@ -198,3 +198,46 @@ def test_cpu_period_and_quota_through_a_stack(stack: StackEnv) -> None:
             command: {json.dumps(CFS)}
         """)
     assert sorted(stack_output(stack, "app")[0].split()) == sorted(_cfs(20000, 10000))
+
+
+# --- --memory-swappiness, --oom-kill-disable / mem_swappiness, oom_kill_disable ----------------
+
+MEMV1 = Path("/sys/fs/cgroup/memory/memory.swappiness").exists()
+SWAP = ("sh", "-c", "cat /sys/fs/cgroup/memory/memory.swappiness; "
+                    "grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control")
+
+
+@pytest.mark.skipif(not MEMV1, reason="cgroup v2 memory: both are discarded (as by Docker)")
+def test_swappiness_and_oom_kill_disable_through_run(cli: Cli) -> None:
+    for via in PARSERS:
+        res = cli("run", "--rm", *via, "--network", "none", "--memory-swappiness", "7",
+                  "--oom-kill-disable", "-m", "64m", "busybox", *SWAP)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split() == ["7", "oom_kill_disable", "1"]
+        assert "WARNING" not in res.stderr
+    res = cli("run", "--rm", "--network", "none", "--oom-kill-disable", "busybox", "true")
+    assert res.returncode == 0 and "WARNING: OOM killer is disabled" in res.stderr
+    hc = host_config(cli, "--memory-swappiness", "0")
+    assert (hc["MemorySwappiness"], hc["OomKillDisable"]) == (0, False)
+    assert host_config(cli)["MemorySwappiness"] is None  # -1/unset: the host's
+
+
+def test_bad_swappiness_exits_125(cli: Cli, engine: Engine) -> None:
+    res = cli("run", "--rm", "--memory-swappiness", "101", "busybox", "true")
+    assert res.returncode == 125 and "--memory-swappiness" in res.stderr, res.stderr
+    assert engine.list(all_=True) == []
+
+
+@pytest.mark.skipif(not MEMV1, reason="cgroup v2 memory: both are discarded (as by Docker)")
+def test_swappiness_through_a_stack(stack: StackEnv) -> None:
+    stack.write(f"""
+        services:
+          app:
+            image: busybox
+            network_mode: none
+            mem_limit: 64m
+            mem_swappiness: 0
+            oom_kill_disable: true
+            command: {json.dumps(SWAP)}
+        """)
+    assert stack_output(stack, "app")[0].split() == ["0", "oom_kill_disable", "1"]

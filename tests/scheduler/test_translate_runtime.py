@@ -109,3 +109,10 @@ def test_cpu_period_and_quota() -> None:
     assert (cfg.cpu_period, cfg.cpu_quota) == (50000, -1)
     _refused("services.a.cpu_quota", cpu_quota=50000, cpus=1.5)
     _refused("services.a.cpu_period", cpu_period=10)
+
+
+def test_mem_swappiness_and_oom_kill_disable() -> None:
+    cfg = _one(mem_swappiness=0, oom_kill_disable=True)
+    assert (cfg.memory_swappiness, cfg.oom_kill_disable) == (0, True)
+    assert (_one(mem_swappiness=-1).memory_swappiness, _one().oom_kill_disable) == (None, False)
+    _refused("services.a.mem_swappiness", mem_swappiness=101)

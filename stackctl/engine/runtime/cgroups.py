@@ -257,6 +257,12 @@ class Cgroup:
                     _write(_j(d, "memory.limit_in_bytes"), str(limit))
                 if swap is not None and os.path.exists(_j(d, "memory.memsw.limit_in_bytes")):
                     _write(_j(d, "memory.memsw.limit_in_bytes"), str(swap))
+                if mem.get("swappiness") is not None:
+                    _write(_j(d, "memory.swappiness"), str(mem["swappiness"]))
+                if mem.get("disableOOMKiller"):
+                    _write(_j(d, "memory.oom_control"), "1")
+            # (v2 has neither swappiness nor an OOM killer switch: discarded, as by
+            # Docker, whose CLI warns; cli/run_opts.py does too)
         if (owner := self._owner("cpu")) is not None and cpu:
             d, version = owner
             quota, period, shares = cpu.get("quota"), cpu.get("period"), cpu.get("shares")

@@ -91,6 +91,8 @@ class Resources:
     memory: int | None = None
     memory_swap: int | None = None
     memory_reservation: int | None = None  # the soft limit (v1 soft_limit_in_bytes, v2 low)
+    memory_swappiness: int | None = None  # 0..100 (v1 only)
+    oom_kill_disable: bool = False  # (v1 only)
     cpus: float | None = None
     cpu_period: int = 100_000
     cpu_quota: int | None = None  # --cpu-quota (with cpu_period), when cpus is None
@@ -122,6 +124,10 @@ class Resources:
                 mem["swap"] = self.memory_swap
         if self.memory_reservation is not None:
             mem["reservation"] = self.memory_reservation
+        if self.memory_swappiness is not None:
+            mem["swappiness"] = self.memory_swappiness
+        if self.oom_kill_disable:
+            mem["disableOOMKiller"] = True
         if mem:
             out["memory"] = mem
         cpu: dict[str, int | str] = {}
