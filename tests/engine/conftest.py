@@ -19,6 +19,7 @@ import pytest
 
 from stackctl.engine.api import Engine
 from tests.fixtures_images import busybox_image  # noqa: F401
+from tests.scheduler.stackenv import stack  # noqa: F401 - for test_run_*.py
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -5,10 +5,6 @@ its containers print."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from stackctl.engine.api import Engine
 from tests.engine.conftest import Cli
@@ -26,17 +22,6 @@ def host_config(cli: Cli, *flags: str) -> dict[str, object]:
         return dict(json.loads(out))
     finally:
         cli("rm", made, check=True)
-
-
-@pytest.fixture
-def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Path,
-          unique: str, capfd: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
-    root, run_root = roots
-    env = StackEnv(root, run_root, tmp_path, f"t{unique}", capfd)
-    try:
-        yield env
-    finally:
-        env.cleanup()
 
 
 def stack_output(stack: StackEnv, *services: str) -> list[str]:

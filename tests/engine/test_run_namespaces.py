@@ -11,10 +11,8 @@ import pytest
 
 from stackctl.engine.api import Engine
 from tests.engine.conftest import Cli, eventually
-from tests.engine.run_helpers import PARSERS, host_config, stack, stack_output
+from tests.engine.run_helpers import PARSERS, host_config, stack_output
 from tests.scheduler.stackenv import StackEnv
-
-__all__ = ["stack"]  # the fixture, for pytest
 
 pytestmark = pytest.mark.kernel
 

@@ -12,10 +12,8 @@ import pytest
 from stackctl.engine import resources
 from stackctl.engine.api import Engine
 from tests.engine.conftest import Cli
-from tests.engine.run_helpers import PARSERS, host_config, stack, stack_output
+from tests.engine.run_helpers import PARSERS, host_config, stack_output
 from tests.scheduler.stackenv import StackEnv
-
-__all__ = ["stack"]  # the fixture, for pytest
 
 pytestmark = pytest.mark.kernel
 

@@ -103,3 +103,13 @@ def query(netns: Path, name: str, qtype: int = dns.QTYPE_A) -> tuple[int, list[s
             return dns.parse_answer_addresses(s.recv(4096))
 
     return run_in_netns(netns, ask)
+
+
+class Clock:
+    """A clock the test turns by hand (``clock.now += 3``), for responders' timers."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

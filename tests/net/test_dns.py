@@ -19,6 +19,7 @@ import pytest
 
 from stackctl.net import dns
 from tests.fixtures_images import busybox_image  # noqa: F401
+from tests.net.conftest import Clock
 
 Peer = tuple[str, int]
 
@@ -28,14 +29,6 @@ def udp(timeout: float = 5) -> socket.socket:
     s.bind(("127.0.0.1", 0))
     s.settimeout(timeout)
     return s
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Driven:

@@ -16,6 +16,7 @@ import pytest
 
 from stackctl.net import dns, dns_tcp
 from tests.fixtures_images import busybox_image  # noqa: F401
+from tests.net.conftest import Clock
 
 
 def read_frame(s: socket.socket) -> bytes:
@@ -31,14 +32,6 @@ def read_frame(s: socket.socket) -> bytes:
         assert chunk, "closed in the middle of a reply"
         body += chunk
     return body
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Driven:

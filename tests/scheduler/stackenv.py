@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,16 @@ class StackEnv:
                 for n in nm.networks():
                     with contextlib.suppress(Exception):
                         nm.remove(n.name)
+
+
+@pytest.fixture
+def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Path,
+          unique: str, capfd: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
+    """A StackEnv on the test's own roots with busybox imported; cleaned up after.
+    (Import it into a test module: ``from tests.scheduler.stackenv import stack``.)"""
+    root, run_root = roots
+    env = StackEnv(root, run_root, tmp_path, f"t{unique}", capfd)
+    try:
+        yield env
+    finally:
+        env.cleanup()

@@ -5,7 +5,6 @@ the assertions are the upstream ones, translated to stackctl."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,6 @@ import pytest
 from tests.scheduler.stackenv import StackEnv
 
 pytestmark = pytest.mark.kernel
-
-
-@pytest.fixture
-def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Path,
-          unique: str, capfd: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
-    root, run_root = roots
-    env = StackEnv(root, run_root, tmp_path, f"c{unique}", capfd)
-    try:
-        yield env
-    finally:
-        env.cleanup()
 
 
 def _load(conformance: Path, test: str, stack: StackEnv) -> None:

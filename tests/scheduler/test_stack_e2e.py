@@ -13,25 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.scheduler.stackenv import StackEnv
 
 pytestmark = pytest.mark.kernel
-
-
-@pytest.fixture
-def stack(busybox_image: tuple[Path, str], roots: tuple[Path, Path], tmp_path: Path,
-          unique: str, capfd: pytest.CaptureFixture[str]) -> Iterator[StackEnv]:
-    root, run_root = roots
-    env = StackEnv(root, run_root, tmp_path, f"t{unique}", capfd)
-    try:
-        yield env
-    finally:
-        env.cleanup()
 
 
 GATED = """
