@@ -34,6 +34,9 @@ def measure(args: list[str], n: int, env: dict[str, str]) -> list[float]:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    import compileall
+
+    compileall.compile_dir(str(REPO / "stackctl"), quiet=1)  # see bench/stack_up.py
     sys.path.insert(0, str(REPO))
     from tests.fixtures_images import import_busybox
 
