@@ -265,12 +265,17 @@ def _ipc(mode: Any, resolve: Mapping[str, str], where: str) -> str:
         return "private"
     text = str(mode)
     if text.startswith("service:"):
-        target = text.split(":", 1)[1]
-        if target not in resolve:
-            raise SchedulerError(f"{where}.ipc: service {target!r} has no running container "
-                                 "to share an IPC namespace with")
-        return f"container:{resolve[target]}"
+        return _service_container(text, resolve, f"{where}.ipc", "an IPC")
     return text
+
+
+def _service_container(mode: str, resolve: Mapping[str, str], key: str, what: str) -> str:
+    """``service:x`` of a namespace key as ``container:<one of x's containers>``."""
+    target = mode.split(":", 1)[1]
+    if target not in resolve:
+        raise SchedulerError(f"{key}: service {target!r} has no running container "
+                             f"to share {what} namespace with")
+    return f"container:{resolve[target]}"
 
 
 def _pid(mode: Any, resolve: Mapping[str, str], where: str) -> str:
@@ -280,11 +285,7 @@ def _pid(mode: Any, resolve: Mapping[str, str], where: str) -> str:
 
     text = str(mode or "")
     if text.startswith("service:"):
-        target = text.split(":", 1)[1]
-        if target not in resolve:
-            raise SchedulerError(f"{where}.pid: service {target!r} has no running container "
-                                 "to share a PID namespace with")
-        return f"container:{resolve[target]}"
+        return _service_container(text, resolve, f"{where}.pid", "a PID")
     return str(_checked(parse_pid, text, f"{where}.pid"))
 
 
